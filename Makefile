@@ -1,0 +1,39 @@
+# One virtual environment for everything: .venv, made from the system python3.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck unit e2e clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## make run: start the broker and the five services (Ctrl-C stops them all)
+run: $(STAMP)
+	$(BIN)/singlewindow up
+
+## make test: lint, type-check, then every tier of tests
+test: $(STAMP) lint typecheck
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check schemas services gateway singlewindow tests
+	$(BIN)/ruff format --check schemas services gateway singlewindow tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy schemas services gateway singlewindow
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q tests/unit
+
+e2e: $(STAMP)
+	$(BIN)/python -m pytest -q tests/e2e
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

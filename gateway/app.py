@@ -1,0 +1,61 @@
+"""The gateway: the public API and the saga that drives each declaration through the agencies."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.api import api_router
+from gateway.deadlines import DeadlineWatcher
+from gateway.handlers import HANDLERS, GatewayConfig
+from gateway.store import GATEWAY_TABLES, add_enterprise, all_enterprises, hash_key
+from schemas.topics import AGENCIES, events
+from services.common.problems import install_problem_handlers
+from services.common.runtime import Runtime
+from services.common.settings import Settings
+from services.common.web import ops_router
+
+DEMO_ENTERPRISE = "ent_demo"
+
+
+def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> FastAPI:
+    """The gateway process."""
+    config = GatewayConfig(step_deadline_s=settings.step_deadline_s,
+                           step_max_attempts=settings.step_max_attempts)
+    runtime = Runtime(service="gateway", settings=settings, handlers=HANDLERS,
+                      topics=[events(a) for a in AGENCIES], engine=engine, reference=config,
+                      replay_replies=False, extra_tables=GATEWAY_TABLES)
+    watcher = DeadlineWatcher(runtime, config)
+    keys: dict[str, str] = {}
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        async with runtime.engine.begin() as conn:
+            keys.update(await all_enterprises(conn))
+            if hash_key(settings.demo_api_key) not in keys:
+                await add_enterprise(conn, enterprise_id=DEMO_ENTERPRISE, name="Demo Trading Co.",
+                                     api_key=settings.demo_api_key)
+                keys[hash_key(settings.demo_api_key)] = DEMO_ENTERPRISE
+        watcher.start()
+        try:
+            yield
+        finally:
+            await watcher.stop()
+            await runtime.stop()
+
+    app = FastAPI(
+        title="Single window simulator: gateway",
+        description="Declare once: customs, inspection & quarantine, forex settlement and tax refund act "
+        "on the same declaration, joined by Kafka events.",
+        version="1.0.0",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    install_problem_handlers(app)
+    app.include_router(ops_router(runtime))
+    app.include_router(api_router(runtime, config, keys, settings.admin_token))
+    return app

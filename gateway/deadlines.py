@@ -1,0 +1,65 @@
+"""The deadline watcher: finds sagas whose pending step is overdue and re-sends or stalls them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from sqlalchemy import select
+
+from gateway.handlers import GatewayConfig, expire_due
+from services.common.changes import Changes, Held
+from services.common.db import Record
+from services.common.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+class DeadlineWatcher:
+    """Checks deadlines on a timer; each pass is one transaction."""
+
+    def __init__(self, runtime: Runtime, config: GatewayConfig, *, every_s: float = 0.5) -> None:
+        self.runtime = runtime
+        self.config = config
+        self.every_s = every_s
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start watching."""
+        self._task = asyncio.create_task(self._run(), name="deadlines")
+
+    async def stop(self) -> None:
+        """Stop watching."""
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.every_s)  # the deadline clock's tick
+            try:
+                await self.check(time.time())
+            except Exception:
+                log.exception("deadline check failed; will retry")
+
+    async def check(self, now: float) -> int:
+        """Handle every saga whose deadline has passed; return how many."""
+        table = Record.__table__  # type: ignore[attr-defined]
+        async with self.runtime.lock, self.runtime.engine.begin() as conn:
+            rows = (await conn.execute(
+                select(table.c.key, table.c.owner, table.c.status, table.c.deadline, table.c.version,
+                       table.c.data, table.c.created_at)
+                .where(table.c.deadline.is_not(None), table.c.deadline <= now)
+                .order_by(table.c.deadline).limit(500)
+            )).all()
+            if not rows:
+                return 0
+            changes = Changes()
+            expire_due(changes, [Held(*r) for r in rows], config=self.config, now=now)
+            out = await changes.apply(conn)
+        log.info("re-sent overdue commands of %d declaration(s)", len(rows))
+        self.runtime.publish(out)
+        return len(rows)

@@ -1,0 +1,369 @@
+"""The saga that drives a declaration: a transition table per direction and a pure `advance`."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Final
+
+from schemas.base import Command, Contract, Event
+from schemas.envelope import Envelope
+from schemas.messages import (
+    ApplyRefund,
+    AssessImportTaxes,
+    CloseDeclaration,
+    DeclarationAccepted,
+    DeclarationClosed,
+    DeclarationRejected,
+    DetainGoods,
+    FileDeclaration,
+    GoodsDetained,
+    GoodsReleased,
+    ImportTaxesCollected,
+    InspectGoods,
+    InspectionFailed,
+    InspectionPassed,
+    PaymentRegistered,
+    ReceiptSettled,
+    RefundDenied,
+    RefundPaid,
+    RegisterPayment,
+    ReleaseGoods,
+    SettleReceipt,
+    ValueLine,
+)
+from schemas.trade import DeclarationData, Direction
+
+TERMINAL: Final = frozenset({"completed", "rejected", "failed", "cancelled"})
+
+
+class UnexpectedEvent(Exception):
+    """An event the table has no row for in the saga's current state."""
+
+
+# --- what the saga holds ----------------------------------------------------------------------
+
+
+class PendingStep(Contract):
+    """A command sent and not yet answered; re-sent unchanged when its deadline passes."""
+
+    command_id: str
+    type: str
+    agency: str
+    attempts: int
+    deadline: float | None
+    envelope: str
+
+
+class Figures(Contract):
+    """Outcome figures, filled in as the agencies report them (CNY unless named)."""
+
+    declared_value: Decimal
+    currency: str
+    customs_value_cny: Decimal | None = None
+    duty: Decimal | None = None
+    consumption_tax: Decimal | None = None
+    import_vat: Decimal | None = None
+    taxes_total: Decimal | None = None
+    settled_amount_cny: Decimal | None = None
+    refund: Decimal | None = None
+
+
+class Saga(Contract):
+    """Everything the gateway knows about one declaration's journey."""
+
+    declaration_id: str
+    enterprise_id: str
+    declaration: DeclarationData
+    state: str
+    steps: dict[str, str]
+    figures: Figures
+    entry_id: str | None = None
+    channel: str | None = None
+    customs_status: str | None = None
+    inspection_reason: str | None = None
+    lines: tuple[ValueLine, ...] = ()
+    reason: str | None = None
+    failure_code: str | None = None
+    stalled_reason: str | None = None
+    pending: tuple[PendingStep, ...] = ()
+    events_seen: int = 0
+
+
+def public_status(saga: Saga) -> str:
+    """The status the API shows: a terminal state, stalled, submitted or in_progress."""
+    if saga.state in TERMINAL:
+        return saga.state
+    if saga.stalled_reason:
+        return "stalled"
+    return "submitted" if saga.events_seen == 0 else "in_progress"
+
+
+# --- the table ---------------------------------------------------------------------------------
+
+
+Guard = Callable[[Event], bool]
+
+
+def _inspection_required(event: Event) -> bool:
+    return isinstance(event, DeclarationAccepted) and event.inspection_required
+
+
+def _no_inspection(event: Event) -> bool:
+    return isinstance(event, DeclarationAccepted) and not event.inspection_required
+
+
+GUARDS: Final[dict[str, Guard]] = {
+    "inspection required": _inspection_required,
+    "no inspection": _no_inspection,
+}
+
+
+@dataclass(frozen=True)
+class Transition:
+    """state × event (× guard) → new state + commands."""
+
+    state: str
+    on: str
+    to: str
+    commands: tuple[str, ...] = ()
+    when: str | None = None
+
+
+T = Transition
+ACCEPTED, REJECTED = DeclarationAccepted.TYPE, DeclarationRejected.TYPE
+PASSED, FAILED = InspectionPassed.TYPE, InspectionFailed.TYPE
+RELEASED, DETAINED, CLOSED = GoodsReleased.TYPE, GoodsDetained.TYPE, DeclarationClosed.TYPE
+SETTLED, REGISTERED = ReceiptSettled.TYPE, PaymentRegistered.TYPE
+PAID, DENIED, COLLECTED = RefundPaid.TYPE, RefundDenied.TYPE, ImportTaxesCollected.TYPE
+INSPECT, RELEASE, DETAIN, CLOSE = InspectGoods.TYPE, ReleaseGoods.TYPE, DetainGoods.TYPE, CloseDeclaration.TYPE
+SETTLE, REGISTER, REFUND, ASSESS = SettleReceipt.TYPE, RegisterPayment.TYPE, ApplyRefund.TYPE, AssessImportTaxes.TYPE
+
+# Export: customs → (inspection) → release → closure ∥ settlement → refund → completed.
+EXPORT: Final = (
+    T("customs_review", ACCEPTED, "inspection", (INSPECT,), when="inspection required"),
+    T("customs_review", ACCEPTED, "release_pending", (RELEASE,), when="no inspection"),
+    T("customs_review", REJECTED, "rejected"),
+    T("inspection", PASSED, "release_pending", (RELEASE,)),
+    T("inspection", FAILED, "detaining", (DETAIN,)),
+    T("detaining", DETAINED, "failed"),
+    T("release_pending", RELEASED, "closing_and_settling", (CLOSE, SETTLE)),
+    T("closing_and_settling", CLOSED, "settling"),
+    T("closing_and_settling", SETTLED, "closing"),
+    T("settling", SETTLED, "refunding", (REFUND,)),
+    T("closing", CLOSED, "refunding", (REFUND,)),
+    T("refunding", PAID, "completed"),
+    T("refunding", DENIED, "completed"),
+)
+
+# Import: customs → (inspection) → taxes collected → release → closure ∥ payment registered.
+IMPORT: Final = (
+    T("customs_review", ACCEPTED, "inspection", (INSPECT,), when="inspection required"),
+    T("customs_review", ACCEPTED, "assessing", (ASSESS,), when="no inspection"),
+    T("customs_review", REJECTED, "rejected"),
+    T("inspection", PASSED, "assessing", (ASSESS,)),
+    T("inspection", FAILED, "detaining", (DETAIN,)),
+    T("detaining", DETAINED, "failed"),
+    T("assessing", COLLECTED, "release_pending", (RELEASE,)),
+    T("release_pending", RELEASED, "closing_and_paying", (CLOSE, REGISTER)),
+    T("closing_and_paying", CLOSED, "paying"),
+    T("closing_and_paying", REGISTERED, "closing"),
+    T("paying", REGISTERED, "completed"),
+    T("closing", CLOSED, "completed"),
+)
+
+TABLES: Final[dict[Direction, tuple[Transition, ...]]] = {Direction.EXPORT: EXPORT, Direction.IMPORT: IMPORT}
+
+
+def table_for(declaration: DeclarationData) -> tuple[Transition, ...]:
+    """The table of a declaration. Every trade mode of a direction shares it in this version."""
+    return TABLES[declaration.direction]
+
+
+# --- commands from what the saga knows ---------------------------------------------------------
+
+
+def _require_entry(saga: Saga) -> str:
+    if saga.entry_id is None:
+        raise UnexpectedEvent("no customs entry number yet")
+    return saga.entry_id
+
+
+def build_command(type_: str, saga: Saga) -> Command:
+    """The command of a type, filled in from the saga."""
+    decl = saga.declaration
+    if type_ == INSPECT:
+        return InspectGoods(direction=decl.direction, trade_mode=decl.trade_mode,
+                            hs_codes=tuple(i.hs_code for i in decl.items),
+                            reason=saga.inspection_reason or "risk targeting", scenario=decl.scenario)
+    if type_ == RELEASE:
+        return ReleaseGoods()
+    if type_ == DETAIN:
+        return DetainGoods(reason_code=saga.failure_code or "I300", reason=saga.reason or "inspection failed")
+    if type_ == CLOSE:
+        return CloseDeclaration()
+    if type_ == SETTLE:
+        return SettleReceipt(entry_id=_require_entry(saga), amount=decl.total_value, currency=decl.currency)
+    if type_ == REGISTER:
+        return RegisterPayment(entry_id=_require_entry(saga), amount=decl.total_value, currency=decl.currency)
+    if type_ == REFUND:
+        return ApplyRefund(entry_id=_require_entry(saga), lines=saga.lines, scenario=decl.scenario)
+    if type_ == ASSESS:
+        return AssessImportTaxes(entry_id=_require_entry(saga), lines=saga.lines)
+    raise ValueError(f"no builder for command {type_}")
+
+
+# --- folding facts from events ------------------------------------------------------------------
+
+STEP_OF_EVENT: Final[dict[str, tuple[str, str]]] = {
+    ACCEPTED: ("customs", "accepted"),
+    REJECTED: ("customs", "rejected"),
+    RELEASED: ("customs", "released"),
+    DETAINED: ("customs", "detained"),
+    CLOSED: ("customs", "closed"),
+    PASSED: ("inspection", "passed"),
+    FAILED: ("inspection", "failed"),
+    SETTLED: ("forex", "settled"),
+    REGISTERED: ("forex", "registered"),
+    PAID: ("tax", "refund_paid"),
+    DENIED: ("tax", "refund_denied"),
+    COLLECTED: ("tax", "collected"),
+}
+
+
+def absorb(saga: Saga, event: Event) -> Saga:
+    """The saga with the facts and figures an event reports."""
+    update: dict[str, object] = {}
+    figures = saga.figures
+    if isinstance(event, DeclarationAccepted):
+        update.update(entry_id=event.entry_id, channel=event.channel, customs_status=event.status_code,
+                      inspection_reason=event.inspection_reason, lines=event.lines)
+        figures = figures.model_copy(update={"customs_value_cny": event.total_value_cny})
+        if not event.inspection_required:
+            update["steps"] = {**saga.steps, "inspection": "not_required"}
+    elif isinstance(event, DeclarationRejected):
+        update.update(customs_status=event.status_code, failure_code=event.reason_code,
+                      reason=f"{event.reason_code} {event.field}: {event.reason} ({event.reason_zh})")
+    elif isinstance(event, InspectionFailed):
+        update.update(failure_code=event.reason_code, reason=f"{event.reason_code}: {event.reason} ({event.reason_zh})")
+    elif isinstance(event, GoodsReleased | GoodsDetained | DeclarationClosed):
+        update["customs_status"] = event.status_code
+    elif isinstance(event, ReceiptSettled | PaymentRegistered):
+        figures = figures.model_copy(update={"settled_amount_cny": event.amount_cny})
+    elif isinstance(event, RefundPaid):
+        figures = figures.model_copy(update={"refund": event.refund.amount})
+    elif isinstance(event, RefundDenied):
+        figures = figures.model_copy(update={"refund": Decimal(0)})
+        update["reason"] = f"refund denied: {event.reason_code} {event.reason} ({event.reason_zh})"
+    elif isinstance(event, ImportTaxesCollected):
+        figures = figures.model_copy(update={
+            "duty": event.duty.amount, "consumption_tax": event.consumption_tax.amount,
+            "import_vat": event.vat.amount, "taxes_total": event.total})
+    step = STEP_OF_EVENT.get(event.TYPE)
+    steps = dict(update.get("steps", saga.steps))  # type: ignore[call-overload]
+    if step:
+        steps[step[0]] = step[1]
+    update.update(steps=steps, figures=figures)
+    return saga.model_copy(update=update)
+
+
+# --- advancing -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Advance:
+    """The saga after an event, and the commands to send."""
+
+    saga: Saga
+    commands: tuple[Command, ...]
+
+
+def start(declaration_id: str, enterprise_id: str, declaration: DeclarationData) -> Advance:
+    """A new saga waiting for customs, and the filing command."""
+    saga = Saga(
+        declaration_id=declaration_id,
+        enterprise_id=enterprise_id,
+        declaration=declaration,
+        state="customs_review",
+        steps={"customs": "pending", "inspection": "waiting", "forex": "waiting", "tax": "waiting"},
+        figures=Figures(declared_value=declaration.total_value, currency=declaration.currency),
+    )
+    return Advance(saga, (FileDeclaration(declaration=declaration),))
+
+
+def transition_for(saga: Saga, event: Event) -> Transition:
+    """The row of the table that applies, or UnexpectedEvent."""
+    for row in table_for(saga.declaration):
+        if row.state == saga.state and row.on == event.TYPE and (row.when is None or GUARDS[row.when](event)):
+            return row
+    raise UnexpectedEvent(f"no transition from state {saga.state!r} on {event.TYPE}")
+
+
+def advance(saga: Saga, envelope: Envelope) -> Advance:
+    """Apply one event: resolve its pending step, fold its facts, move state, name the commands."""
+    event = envelope.payload
+    if not isinstance(event, Event):
+        raise UnexpectedEvent(f"{envelope.type} is not an event")
+    row = transition_for(saga, event)
+    pending = tuple(p for p in saga.pending if p.command_id != envelope.causation_id)
+    folded = absorb(saga, event)
+    moved = folded.model_copy(update={
+        "state": row.to, "pending": pending, "stalled_reason": None, "events_seen": saga.events_seen + 1,
+    })
+    commands = tuple(build_command(c, moved) for c in row.commands)
+    if commands:
+        steps = dict(moved.steps)
+        for command in commands:
+            steps[command.TYPE.split(".", 1)[0]] = "pending"
+        moved = moved.model_copy(update={"steps": steps})
+    return Advance(moved, commands)
+
+
+# --- deadlines -----------------------------------------------------------------------------------
+
+
+def backoff_s(base_s: float, attempts: int, command_id: str) -> float:
+    """Seconds until the next try: base × 2^(attempts−1), plus up to 20% jitter fixed by the command id."""
+    digest = hashlib.sha256(f"{command_id}|{attempts}".encode()).digest()
+    jitter = digest[0] / 255 * 0.2
+    return float(base_s * 2 ** (attempts - 1) * (1 + jitter))
+
+
+def next_deadline(saga: Saga) -> float | None:
+    """The earliest deadline among the pending steps, or None."""
+    deadlines = [p.deadline for p in saga.pending if p.deadline is not None]
+    return min(deadlines) if deadlines and saga.state not in TERMINAL else None
+
+
+@dataclass(frozen=True)
+class Expiry:
+    """What passing deadlines do: commands to send again, and whether the saga stalled."""
+
+    saga: Saga
+    resend: tuple[PendingStep, ...]
+    stalled: bool
+
+
+def expire(saga: Saga, *, now: float, base_s: float, max_attempts: int) -> Expiry:
+    """Re-send every step past its deadline; after the last try mark the saga stalled."""
+    resend: list[PendingStep] = []
+    pending: list[PendingStep] = []
+    stalled_reason = saga.stalled_reason
+    for step in saga.pending:
+        if step.deadline is None or step.deadline > now:
+            pending.append(step)
+        elif step.attempts >= max_attempts:
+            stalled_reason = (f"no answer from {step.agency} to {step.type} "
+                              f"after {step.attempts} attempts")
+            pending.append(step.model_copy(update={"deadline": None}))
+        else:
+            attempts = step.attempts + 1
+            again = step.model_copy(update={
+                "attempts": attempts, "deadline": now + backoff_s(base_s, attempts, step.command_id)})
+            pending.append(again)
+            resend.append(again)
+    became_stalled = stalled_reason is not None and saga.stalled_reason is None
+    updated = saga.model_copy(update={"pending": tuple(pending), "stalled_reason": stalled_reason})
+    return Expiry(updated, tuple(resend), became_stalled)

@@ -1,0 +1,1 @@
+"""Contracts only: the envelope, commands, events, topics and the gateway's public models."""

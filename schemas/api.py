@@ -1,0 +1,113 @@
+"""The gateway's public request and response models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from schemas.base import Contract
+from schemas.trade import DeclarationData, Direction, TradeMode
+
+IMPORT_ONLY = frozenset({TradeMode.CBEC_BONDED})
+EXPORT_ONLY = frozenset({TradeMode.CBEC_B2B_DIRECT, TradeMode.CBEC_B2B_WAREHOUSE})
+
+
+class DeclarationRequest(DeclarationData):
+    """A declaration as a trader submits it."""
+
+    model_config = DeclarationData.model_config | {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "direction": "export",
+                    "trade_mode": "0110",
+                    "declarant": {"uscc": "91350100M000100Y43", "name": "Fuzhou Demo Trading Co."},
+                    "counterparty_country": "DEU",
+                    "currency": "USD",
+                    "items": [
+                        {"hs_code": "8517130000", "description": "smartphones", "quantity": "100",
+                         "unit": "台", "unit_price": "120.00", "origin_country": "CHN"}
+                    ],
+                }
+            ]
+        }
+    }
+
+    @model_validator(mode="after")
+    def _mode_fits_direction(self) -> DeclarationRequest:
+        if self.direction is Direction.EXPORT and self.trade_mode in IMPORT_ONLY:
+            raise ValueError(f"trade_mode {self.trade_mode.value} is an import mode; direction must be import")
+        if self.direction is Direction.IMPORT and self.trade_mode in EXPORT_ONLY:
+            raise ValueError(f"trade_mode {self.trade_mode.value} is an export mode; direction must be export")
+        return self
+
+
+class DeclarationCreated(Contract):
+    """The answer to a submission: accepted for processing."""
+
+    id: str
+    status: str
+    created_at: datetime
+    links: dict[str, str]
+
+
+class DeclarationView(Contract):
+    """A declaration as the API shows it."""
+
+    id: str
+    status: str = Field(description="submitted, in_progress, completed, rejected, failed, stalled or cancelled")
+    state: str = Field(description="the saga's state, e.g. customs_review or refunding")
+    steps: dict[str, str] = Field(description="each agency's step state")
+    figures: dict[str, Decimal | str | None]
+    entry_id: str | None
+    channel: str | None
+    customs_status: str | None = Field(description="the customs receipt code, e.g. 120, 800, 899")
+    reason: str | None
+    stalled_reason: str | None
+    declaration: DeclarationData
+    created_at: datetime
+    updated_at: datetime
+
+
+class DeclarationList(Contract):
+    """A page of declarations, newest first."""
+
+    data: list[DeclarationView]
+    next_cursor: str | None
+
+
+class TimelineEntry(Contract):
+    """One message of a declaration's journey, as the gateway sent or received it."""
+
+    seq: int
+    id: str
+    type: str
+    direction: str = Field(description="sent (a command or status) or received (an agency event)")
+    source: str
+    occurred_at: datetime
+    payload: dict[str, Any]
+
+
+class Timeline(Contract):
+    """The ordered timeline of a declaration."""
+
+    declaration_id: str
+    data: list[TimelineEntry]
+
+
+class EnterpriseCreate(Contract):
+    """An enterprise to register (admin)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    uscc: str | None = None
+
+
+class EnterpriseCreated(Contract):
+    """A registered enterprise and its API key, shown once."""
+
+    id: str
+    name: str
+    api_key: str

@@ -1,0 +1,22 @@
+"""What lands on the dead-letter topic."""
+
+from __future__ import annotations
+
+from pydantic import AwareDatetime
+
+from schemas.base import Contract
+
+
+class DeadLetter(Contract):
+    """A message a consumer could not handle, with the reason and where it came from."""
+
+    reason: str
+    kind: str
+    service: str
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: str
+    message_id: str | None = None
+    at: AwareDatetime

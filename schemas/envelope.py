@@ -1,0 +1,125 @@
+"""The one envelope every message travels in, and its decoder."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, Field, SerializeAsAny, ValidationError, model_validator
+
+from schemas.base import Contract, Payload
+from schemas.ids import uuid7
+from schemas.registry import model_for
+
+
+class DecodeError(ValueError):
+    """A message that cannot be turned into an envelope; `reason` says why."""
+
+    def __init__(self, reason: str, kind: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.kind = kind
+
+
+class Envelope(Contract):
+    """Headers common to every message, and the typed payload that `type` names."""
+
+    id: str = Field(description="UUIDv7 of this message")
+    type: str = Field(description="message type, e.g. customs.declaration.accepted")
+    schema_version: int = Field(ge=1)
+    declaration_id: str = Field(min_length=1, max_length=64)
+    correlation_id: str = Field(description="the id shared by every message of one workflow")
+    causation_id: str | None = Field(default=None, description="the id of the message that caused this one")
+    occurred_at: AwareDatetime
+    source: str = Field(description="the service that wrote it")
+    payload: SerializeAsAny[Payload]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _typed_payload(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or isinstance(data.get("payload"), Payload):
+            return data
+        model = model_for(str(data.get("type")))
+        if model is None:
+            raise ValueError(f"unknown message type {data.get('type')!r}")
+        version = data.get("schema_version")
+        if version != model.VERSION:
+            raise ValueError(
+                f"schema_version {version!r} of {model.TYPE} is not supported (expected {model.VERSION})"
+            )
+        return {**data, "payload": model.model_validate(data.get("payload"))}
+
+    @model_validator(mode="after")
+    def _type_matches_payload(self) -> Envelope:
+        if self.payload.TYPE != self.type:
+            raise ValueError(f"type {self.type!r} does not match payload {self.payload.TYPE!r}")
+        return self
+
+    def to_bytes(self) -> bytes:
+        """Serialize once, for the outbox and the wire."""
+        return self.model_dump_json().encode()
+
+
+def now() -> datetime:
+    """The current UTC time."""
+    return datetime.now(UTC)
+
+
+def new_envelope(
+    payload: Payload,
+    *,
+    declaration_id: str,
+    source: str,
+    correlation_id: str | None = None,
+    causation_id: str | None = None,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Wrap a payload in a fresh envelope."""
+    message_id = uuid7()
+    return Envelope(
+        id=message_id,
+        type=payload.TYPE,
+        schema_version=payload.VERSION,
+        declaration_id=declaration_id,
+        correlation_id=correlation_id or declaration_id,
+        causation_id=causation_id,
+        occurred_at=occurred_at or now(),
+        source=source,
+        payload=payload,
+    )
+
+
+def reply(to: Envelope, payload: Payload, *, source: str, occurred_at: datetime | None = None) -> Envelope:
+    """An envelope caused by `to`: same declaration and correlation, causation = to.id."""
+    return new_envelope(
+        payload,
+        declaration_id=to.declaration_id,
+        source=source,
+        correlation_id=to.correlation_id,
+        causation_id=to.id,
+        occurred_at=occurred_at,
+    )
+
+
+DecodeFailure = Literal["unparseable", "unknown_type", "invalid"]
+
+
+def decode(raw: bytes | None) -> Envelope:
+    """Parse and validate one message; raise DecodeError naming the reason."""
+    if raw is None:
+        raise DecodeError("empty message (no value)", "unparseable")
+    try:
+        return Envelope.model_validate_json(raw)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        kind = "invalid"
+        if any(e["type"] == "json_invalid" for e in errors):
+            kind = "unparseable"
+        elif any("unknown message type" in str(e.get("msg")) for e in errors):
+            kind = "unknown_type"
+        elif any("schema_version" in str(e.get("msg")) for e in errors):
+            kind = "wrong_version"
+        detail = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '<message>'}: {e['msg']}" for e in errors[:5]
+        )
+        raise DecodeError(detail, kind) from exc

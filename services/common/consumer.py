@@ -1,0 +1,108 @@
+"""The one consumer loop: fetch a batch, decode, handle in one transaction, publish, commit."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.structs import OffsetAndMetadata
+
+from schemas.deadletter import DeadLetter
+from schemas.envelope import DecodeError, Envelope, decode, now
+from services.common.handling import Processor
+from services.common.relay import OutboxRelay
+
+log = logging.getLogger(__name__)
+
+
+def _printable(raw: bytes | None) -> str:
+    if raw is None:
+        return ""
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        return "base64:" + base64.b64encode(raw).decode()
+
+
+class ConsumerLoop:
+    """Consumes a service's topics and drives its Processor; never stops on a bad message."""
+
+    def __init__(self, *, consumer: AIOKafkaConsumer, processor: Processor, relay: OutboxRelay,
+                 batch_max: int) -> None:
+        self.consumer = consumer
+        self.processor = processor
+        self.relay = relay
+        self.batch_max = batch_max
+        self.ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start consuming (the lifespan owns the task)."""
+        self._task = asyncio.create_task(self._run(), name=f"consumer-{self.processor.service}")
+
+    async def stop(self) -> None:
+        """Stop consuming; what was not committed is consumed again by whoever comes next."""
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        retry_delay = 0.1
+        while True:
+            try:
+                batches = await self.consumer.getmany(timeout_ms=200, max_records=self.batch_max)
+            except KafkaError:
+                log.exception("fetch failed; retrying")
+                await asyncio.sleep(1)  # retry pacing while the broker recovers
+                continue
+            if self.consumer.assignment():
+                self.ready.set()
+            if not batches:
+                continue
+            envelopes, dead = self._decode(batches)
+            try:
+                rows = await self.processor.process(envelopes, dead)
+            except Exception as exc:
+                # Nothing was committed: rewind and take the same batch again after a pause.
+                self.processor.metrics.batch_retries.inc()
+                log.warning("batch of %d rolled back (%s: %s); retrying in %.1fs",
+                            len(envelopes) + len(dead), type(exc).__name__, exc, retry_delay)
+                for tp, records in batches.items():
+                    self.consumer.seek(tp, records[0].offset)
+                await asyncio.sleep(retry_delay)  # backoff pacing, not a wait for a condition
+                retry_delay = min(retry_delay * 2, 5.0)
+                continue
+            retry_delay = 0.1
+            self.relay.publish(rows)
+            offsets = {tp: OffsetAndMetadata(records[-1].offset + 1, "") for tp, records in batches.items()}
+            try:
+                await self.consumer.commit(offsets)
+            except (CommitFailedError, KafkaError) as exc:
+                # A rebalance took the partitions; their next owner re-reads, the inbox dedupes.
+                log.warning("offset commit failed (%s); messages will be redelivered", exc)
+
+    def _decode(
+        self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+    ) -> tuple[list[Envelope], list[DeadLetter]]:
+        envelopes: list[Envelope] = []
+        dead: list[DeadLetter] = []
+        for tp, records in batches.items():
+            for record in records:
+                try:
+                    envelopes.append(decode(record.value))
+                except DecodeError as exc:
+                    self.processor.metrics.dead_letters.labels(exc.kind).inc()
+                    log.warning("dead-lettered %s@%d/%d: %s", tp.topic, tp.partition, record.offset, exc.reason)
+                    dead.append(
+                        DeadLetter(
+                            reason=exc.reason, kind=exc.kind, service=self.processor.service,
+                            topic=tp.topic, partition=tp.partition, offset=record.offset,
+                            key=_printable(record.key) or None, value=_printable(record.value), at=now(),
+                        )
+                    )
+        return envelopes, dead

@@ -1,0 +1,100 @@
+"""Database setup and the tables every service has: inbox, outbox, records, journal."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Column, Index, LargeBinary, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.sql import Insert
+from sqlmodel import Field, SQLModel
+
+
+class Inbox(SQLModel, table=True):
+    """Ids of the messages a service has handled, with the replies it made to each."""
+
+    __tablename__ = "inbox"
+    message_id: str = Field(primary_key=True)
+    replies: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    processed_at: float
+
+
+class Outbox(SQLModel, table=True):
+    """Messages written with the state change that caused them, waiting to be published."""
+
+    __tablename__ = "outbox"
+    message_id: str = Field(primary_key=True)  # UUIDv7: sorts in write order
+    topic: str
+    key: str
+    value: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: float
+
+
+class Record(SQLModel, table=True):
+    """What a service holds about one declaration, as a JSON document with a few indexed columns."""
+
+    __tablename__ = "records"
+    __table_args__ = (
+        Index("ix_records_owner_status", "owner", "status"),
+        Index("ix_records_deadline", "deadline"),
+    )
+    key: str = Field(primary_key=True)
+    owner: str = Field(default="")
+    status: str
+    deadline: float | None = None
+    version: int = 1
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: float
+    updated_at: float
+
+
+class Journal(SQLModel, table=True):
+    """Every message a service handled or emitted, per declaration, in order."""
+
+    __tablename__ = "journal"
+    __table_args__ = (Index("ix_journal_declaration", "declaration_id", "seq"),)
+    seq: int | None = Field(default=None, primary_key=True)
+    declaration_id: str
+    message_id: str
+    direction: str  # "in" or "out"
+    type: str
+    source: str
+    occurred_at: str
+    envelope: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+KIT_TABLES = [Inbox.__table__, Outbox.__table__, Record.__table__, Journal.__table__]  # type: ignore[attr-defined]
+
+
+def make_engine(url: str) -> AsyncEngine:
+    """An async engine; SQLite files get WAL, a busy timeout and relaxed fsync."""
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_async_engine(url, pool_size=5, max_overflow=5)
+
+
+async def create_tables(engine: AsyncEngine, extra: Sequence[Any] = ()) -> None:
+    """Create the kit's tables and a service's own, if missing."""
+    async with engine.begin() as conn:
+        await conn.run_sync(SQLModel.metadata.create_all, tables=[*KIT_TABLES, *extra])
+
+
+def insert_ignoring_duplicates(conn: AsyncConnection, table: Any) -> Insert:
+    """INSERT that skips rows whose primary key exists, in the dialect at hand."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if conn.dialect.name == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    raise NotImplementedError(f"unsupported database dialect {conn.dialect.name}")

@@ -1,0 +1,158 @@
+"""How a service reacts to a message: handler functions routed by type, run a batch at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from schemas.deadletter import DeadLetter
+from schemas.envelope import Envelope, now
+from schemas.registry import topic_of
+from services.common.changes import (
+    Changes,
+    Held,
+    OutRow,
+    Put,
+    load_records,
+    replayed_rows,
+    seen_messages,
+)
+from services.common.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+class HandlerError(Exception):
+    """A message that cannot be acted on; `retriable` tells the loop to retry or dead-letter it."""
+
+    retriable = False
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a handler may know beyond the message: the clock, the seed, reference data."""
+
+    service: str
+    run_seed: int
+    now: datetime
+    reference: Any = None
+
+    def rng(self, declaration_id: str, step: str) -> random.Random:
+        """The generator of one decision, seeded by (run seed, declaration id, step)."""
+        digest = hashlib.sha256(f"{self.run_seed}|{declaration_id}|{step}".encode()).digest()
+        return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What a handler decided: the record to write (if any) and the messages to emit."""
+
+    put: Put | None = None
+    emit: list[Envelope] = field(default_factory=list)
+
+
+Handler = Callable[[Envelope, Held | None, Context], Outcome]
+
+
+class Processor:
+    """Handles consumed batches: one transaction each, inbox-deduplicated, outbox-emitting."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        engine: AsyncEngine,
+        handlers: Mapping[str, Handler],
+        metrics: Metrics,
+        run_seed: int,
+        reference: Any = None,
+        replay_replies: bool = True,
+        lock: asyncio.Lock | None = None,
+    ) -> None:
+        self.service = service
+        self.engine = engine
+        self.handlers = handlers
+        self.metrics = metrics
+        self.run_seed = run_seed
+        self.reference = reference
+        # Agencies answer a re-sent command with the replies they made the first time, so a
+        # gateway whose reply was lost (a broker that forgot) hears it again. The gateway must
+        # not do the same for events, or the two would echo each other for ever.
+        self.replay_replies = replay_replies
+        self.lock = lock or asyncio.Lock()
+
+    async def process(self, batch: Sequence[Envelope], dead: Sequence[DeadLetter] = ()) -> list[OutRow]:
+        """Handle a batch in one transaction; return the outbox rows to publish."""
+        started = time.perf_counter()
+        async with self.lock, self.engine.begin() as conn:
+            changes = Changes()
+            for letter in dead:
+                changes.dead_letter(letter)
+            seen = await seen_messages(conn, [e.id for e in batch])
+            fresh: list[Envelope] = []
+            for envelope in batch:
+                if envelope.id in seen:
+                    self.metrics.duplicates.inc()
+                    replies = seen[envelope.id]
+                    if self.replay_replies and replies:
+                        changes.emit_raw(replayed_rows(replies))
+                else:
+                    seen[envelope.id] = None  # a second copy inside this batch is a duplicate too
+                    fresh.append(envelope)
+            held = await load_records(conn, (e.declaration_id for e in fresh))
+            ctx = Context(self.service, self.run_seed, now(), self.reference)
+            for envelope in fresh:
+                self._handle_one(envelope, held, ctx, changes)
+            rows = await changes.apply(conn)
+        self.metrics.batch_seconds.observe(time.perf_counter() - started)
+        return rows
+
+    def _handle_one(self, envelope: Envelope, held: dict[str, Held], ctx: Context, changes: Changes) -> None:
+        handler = self.handlers.get(envelope.type)
+        try:
+            if handler is None:
+                raise HandlerError("not_handled", f"{self.service} does not handle {envelope.type}")
+            outcome = handler(envelope, held.get(envelope.declaration_id), ctx)
+        except HandlerError as exc:
+            self._reject(envelope, exc.code, exc.detail, changes)
+            return
+        except Exception as exc:  # a bug must not stop the consumer: park the message, say why
+            log.exception("handler failed", extra={"declaration_id": envelope.declaration_id})
+            self._reject(envelope, "handler_error", f"{type(exc).__name__}: {exc}", changes)
+            return
+        if outcome.put is not None:
+            changes.put(outcome.put)
+            held[outcome.put.key] = outcome.put.held()
+        changes.log(envelope, "in")  # the cause before its effects in the journal
+        replies = [changes.emit(e) for e in outcome.emit]
+        changes.handled(envelope, replies, journal=False)
+        self.metrics.handled.labels(envelope.type, "ok").inc()
+
+    def _reject(self, envelope: Envelope, code: str, detail: str, changes: Changes) -> None:
+        self.metrics.handled.labels(envelope.type, "dead_letter").inc()
+        self.metrics.dead_letters.labels(code).inc()
+        log.warning("dead-lettered %s %s: %s", envelope.type, envelope.id, detail,
+                    extra={"declaration_id": envelope.declaration_id})
+        changes.handled(envelope, None)
+        changes.dead_letter(
+            DeadLetter(
+                reason=detail, kind=code, service=self.service, topic=topic_of(envelope.payload),
+                partition=-1, offset=-1,
+                key=envelope.declaration_id, value=envelope.model_dump_json(), message_id=envelope.id,
+                at=now(),
+            )
+        )

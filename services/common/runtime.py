@@ -1,0 +1,118 @@
+"""What one service process runs: database, producer, consumer loop and outbox relay."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.common.bus import ensure_topics, make_consumer, make_producer
+from services.common.changes import OutRow
+from services.common.consumer import ConsumerLoop
+from services.common.db import create_tables, make_engine
+from services.common.handling import Handler, Processor
+from services.common.metrics import Metrics
+from services.common.relay import OutboxRelay
+from services.common.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """Owns a service's connections; the FastAPI lifespan starts and stops it."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        settings: Settings,
+        handlers: Mapping[str, Handler],
+        topics: Sequence[str],
+        engine: AsyncEngine | None = None,
+        reference: Any = None,
+        replay_replies: bool = True,
+        extra_tables: Sequence[Any] = (),
+    ) -> None:
+        self.service = service
+        self.settings = settings
+        self.handlers = handlers
+        self.topics = topics
+        self.reference = reference
+        self.replay_replies = replay_replies
+        self.extra_tables = extra_tables
+        self.metrics = Metrics(service)
+        self.lock = asyncio.Lock()
+        self._engine = engine
+        self._producer: AIOKafkaProducer | None = None
+        self._loop: ConsumerLoop | None = None
+        self._relay: OutboxRelay | None = None
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The service's database engine."""
+        if self._engine is None:
+            raise RuntimeError("runtime not started")
+        return self._engine
+
+    @property
+    def relay(self) -> OutboxRelay:
+        """The outbox relay."""
+        if self._relay is None:
+            raise RuntimeError("runtime not started")
+        return self._relay
+
+    async def start(self) -> None:
+        """Connect everything; returns once the consumer is running."""
+        if self._engine is None:
+            if not self.settings.database_url:
+                self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+            self._engine = make_engine(self.settings.database_url_of(self.service))
+        await create_tables(self._engine, self.extra_tables)
+        await ensure_topics(self.settings)
+        self._producer = make_producer(self.settings)
+        await self._producer.start()
+        self._relay = OutboxRelay(engine=self._engine, producer=self._producer, metrics=self.metrics)
+        self._relay.start()
+        processor = Processor(
+            service=self.service, engine=self._engine, handlers=self.handlers, metrics=self.metrics,
+            run_seed=self.settings.run_seed, reference=self.reference,
+            replay_replies=self.replay_replies, lock=self.lock,
+        )
+        consumer = make_consumer(self.settings, self.topics, group=f"sw-{self.service}")
+        await consumer.start()
+        self._loop = ConsumerLoop(consumer=consumer, processor=processor, relay=self._relay,
+                                  batch_max=self.settings.batch_max)
+        self._loop.start()
+        log.info("%s consuming %s", self.service, ", ".join(self.topics))
+
+    async def stop(self) -> None:
+        """Stop consuming, flush the relay, close connections."""
+        if self._loop:
+            await self._loop.stop()
+            await self._loop.consumer.stop()
+        if self._relay:
+            await self._relay.stop()
+        if self._producer:
+            await self._producer.stop()
+        if self._engine:
+            await self._engine.dispose()
+
+    def publish(self, rows: Sequence[OutRow]) -> None:
+        """Hand committed outbox rows to the relay."""
+        self.relay.publish(rows)
+
+    async def readiness(self) -> dict[str, bool]:
+        """Which dependencies answer: the database and the consumer group."""
+        checks = {"database": False, "consumer": bool(self._loop and self._loop.ready.is_set())}
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            checks["database"] = True
+        except Exception:
+            log.exception("database check failed")
+        return checks

@@ -1,0 +1,78 @@
+"""Settings from the environment (prefix SW_), validated at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICES = ("gateway", "customs", "inspection", "forex", "tax")
+PLACEHOLDER_SECRETS = {"sk_test_singlewindow_demo", "admin_test_singlewindow", "", "changeme"}
+
+
+class Settings(BaseSettings):
+    """Every setting of every process; each is documented in the README."""
+
+    model_config = SettingsConfigDict(env_prefix="SW_", extra="ignore")
+
+    kafka_bootstrap: str = Field(
+        default="127.0.0.1:9092",
+        description="Kafka bootstrap servers. When set in the environment, `up` uses it and "
+        "does not start the embedded broker.",
+    )
+    broker_port: int = Field(default=9092, description="Port of the embedded broker.")
+    partitions: int = Field(default=6, ge=1, description="Partitions of each topic created.")
+    replication_factor: int = Field(default=1, ge=1, description="Replication of topics created.")
+    host: str = Field(default="127.0.0.1", description="Address the HTTP servers bind to.")
+    port_base: int = Field(
+        default=8000, description="Gateway port; customs, inspection, forex, tax use the next four."
+    )
+    data_dir: Path = Field(default=Path("var"), description="Folder of the SQLite files.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL template with `{service}`, e.g. "
+        "postgresql+asyncpg://u:p@db/sw_{service}. Default: SQLite files in data_dir.",
+    )
+    run_seed: int = Field(default=20261122, description="Seed of every simulated decision.")
+    demo_api_key: str = Field(
+        default="sk_test_singlewindow_demo", description="API key of the demo enterprise."
+    )
+    admin_token: str = Field(
+        default="admin_test_singlewindow", description="Bearer token of the admin endpoints."
+    )
+    sandbox: bool = Field(
+        default=True, description="Sandbox mode; when false, placeholder secrets are refused."
+    )
+    step_deadline_s: float = Field(
+        default=10.0, gt=0, description="Seconds a saga step may wait before its command is re-sent."
+    )
+    step_max_attempts: int = Field(
+        default=5, ge=1, description="Sends of one command before the declaration is `stalled`."
+    )
+    batch_max: int = Field(default=500, ge=1, description="Most messages consumed in one batch.")
+    log_level: str = Field(default="INFO", description="Logging level.")
+    log_format: Literal["text", "json"] = Field(default="text", description="Log line format.")
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets_outside_sandbox(self) -> Settings:
+        if not self.sandbox:
+            for name in ("demo_api_key", "admin_token"):
+                if getattr(self, name) in PLACEHOLDER_SECRETS:
+                    raise ValueError(f"SW_{name.upper()} must be set to a real secret when SW_SANDBOX=false")
+        return self
+
+    def port_of(self, service: str) -> int:
+        """The HTTP port of a service."""
+        return self.port_base + SERVICES.index(service)
+
+    def url_of(self, service: str) -> str:
+        """The base URL of a service."""
+        return f"http://{self.host}:{self.port_of(service)}"
+
+    def database_url_of(self, service: str) -> str:
+        """The database URL of a service: its own SQLite file unless a template is set."""
+        if self.database_url:
+            return self.database_url.format(service=service)
+        return f"sqlite+aiosqlite:///{(self.data_dir / f'{service}.db').resolve()}"

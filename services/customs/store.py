@@ -1,0 +1,17 @@
+"""What customs holds about a declaration (stored as the record document)."""
+
+from __future__ import annotations
+
+from schemas.base import Contract
+
+
+class CustomsRecord(Contract):
+    """Customs' view of one declaration; `status_code` is the real receipt code (120, 800, 899…)."""
+
+    entry_id: str | None
+    status_code: str
+    channel: str | None = None
+    direction: str
+    trade_mode: str
+    declarant_uscc: str
+    reason: str | None = None

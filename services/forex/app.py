@@ -1,0 +1,22 @@
+"""Foreign exchange (外汇, SAFE and banks): receipts matched and settled, payments registered."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.common.agency import create_agency_app, load_json
+from services.common.settings import Settings
+from services.forex.handlers import HANDLERS
+from services.forex.rules import ForexReference
+
+DATA = Path(__file__).parent / "data"
+
+
+def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> FastAPI:
+    """The forex process."""
+    reference = ForexReference.from_json(load_json(DATA / "reference.json"))
+    return create_agency_app("forex", settings=settings, handlers=HANDLERS, reference=reference,
+                             engine=engine, description=__doc__ or "")

@@ -1,0 +1,18 @@
+"""What forex holds about a declaration (stored as the record document)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from schemas.base import Contract
+
+
+class ForexRecord(Contract):
+    """A receipt settled or a payment registered against one declaration."""
+
+    kind: str
+    entry_id: str
+    amount: Decimal
+    currency: str
+    rate: Decimal
+    amount_cny: Decimal

@@ -1,0 +1,22 @@
+"""Inspection & quarantine (检验检疫): statutory and risk-selected inspection of goods."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.common.agency import create_agency_app, load_json
+from services.common.settings import Settings
+from services.inspection.handlers import HANDLERS
+from services.inspection.rules import InspectionReference
+
+DATA = Path(__file__).parent / "data"
+
+
+def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> FastAPI:
+    """The inspection process."""
+    reference = InspectionReference.from_json(load_json(DATA / "reference.json"))
+    return create_agency_app("inspection", settings=settings, handlers=HANDLERS, reference=reference,
+                             engine=engine, description=__doc__ or "")
