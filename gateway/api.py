@@ -9,7 +9,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 from sqlalchemy import select
 
 from gateway import saga as sagas
@@ -42,24 +42,34 @@ _COLUMNS = ("key", "owner", "status", "data", "created_at", "updated_at")
 
 def _bearer(authorization: str | None) -> str:
     if not authorization or not authorization.startswith("Bearer "):
-        raise Problem(401, "unauthorized", "Unauthorized",
-                      "send the API key as `Authorization: Bearer <key>`")
+        raise Problem(
+            401, "unauthorized", "Unauthorized", "send the API key as `Authorization: Bearer <key>`"
+        )
     return authorization.removeprefix("Bearer ").strip()
 
 
 def _view(row: Any) -> DeclarationView:
     saga = Saga.model_validate_json(row.data)
     return DeclarationView(
-        id=saga.declaration_id, status=sagas.public_status(saga), state=saga.state, steps=saga.steps,
-        figures=saga.figures.model_dump(), entry_id=saga.entry_id, channel=saga.channel,
-        customs_status=saga.customs_status, reason=saga.reason, stalled_reason=saga.stalled_reason,
+        id=saga.declaration_id,
+        status=sagas.public_status(saga),
+        state=saga.state,
+        steps=saga.steps,
+        figures=saga.figures.model_dump(),
+        entry_id=saga.entry_id,
+        channel=saga.channel,
+        customs_status=saga.customs_status,
+        reason=saga.reason,
+        stalled_reason=saga.stalled_reason,
         declaration=saga.declaration,
         created_at=datetime.fromtimestamp(row.created_at, UTC),
         updated_at=datetime.fromtimestamp(row.updated_at, UTC),
     )
 
 
-def api_router(runtime: Runtime, config: GatewayConfig, keys: dict[str, str], admin_token: str) -> APIRouter:
+def api_router(
+    runtime: Runtime, config: GatewayConfig, keys: dict[str, str], admin_token: str
+) -> APIRouter:
     """The /v1 routes. `keys` maps API-key hashes to enterprise ids and is kept current here."""
     router = APIRouter()
     records = Record.__table__  # type: ignore[attr-defined]
@@ -80,20 +90,29 @@ def api_router(runtime: Runtime, config: GatewayConfig, keys: dict[str, str], ad
 
     async def _owned_row(declaration_id: str, owner: str) -> Any:
         async with runtime.engine.connect() as conn:
-            row = (await conn.execute(
-                select(*(records.c[c] for c in _COLUMNS)).where(records.c.key == declaration_id)
-            )).first()
+            row = (
+                await conn.execute(
+                    select(*(records.c[c] for c in _COLUMNS)).where(records.c.key == declaration_id)
+                )
+            ).first()
         if row is None or row.owner != owner:
             # Another enterprise's declaration is as invisible as one that does not exist.
             raise Problem(404, "not-found", "Not found", f"no declaration {declaration_id}")
         return row
 
-    @router.post("/v1/declarations", status_code=202, response_model=DeclarationCreated,
-                 tags=["declarations"], responses={200: {"description": "an idempotent replay"}})
+    @router.post(
+        "/v1/declarations",
+        status_code=202,
+        response_model=DeclarationCreated,
+        tags=["declarations"],
+        responses={200: {"description": "an idempotent replay"}},
+    )
     async def submit(
         body: DeclarationRequest,
         enterprise_id: Enterprise,
-        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
+        idempotency_key: Annotated[
+            str | None, Header(alias="Idempotency-Key", max_length=255)
+        ] = None,
     ) -> Any:
         """Submit one declaration; it is processed asynchronously (202)."""
         declaration = DeclarationData.model_validate(body.model_dump())
@@ -101,18 +120,36 @@ def api_router(runtime: Runtime, config: GatewayConfig, keys: dict[str, str], ad
         declaration_id = uuid7()
         async with runtime.lock, runtime.engine.begin() as conn:
             if idempotency_key:
-                found = await find_idempotent(conn, enterprise_id=enterprise_id, key=idempotency_key)
+                found = await find_idempotent(
+                    conn, enterprise_id=enterprise_id, key=idempotency_key
+                )
                 if found is not None:
                     if found.request_hash != request_hash:
-                        raise Problem(422, "idempotency-key-reused", "Idempotency-Key reused",
-                                      "this Idempotency-Key was used with a different request body")
-                    return Response(found.response, status_code=found.status_code,
-                                    media_type="application/json", headers={"Idempotent-Replayed": "true"})
-            submitted = new_envelope(DeclarationSubmitted(enterprise_id=enterprise_id, declaration=declaration),
-                                     declaration_id=declaration_id, source=SOURCE)
+                        raise Problem(
+                            422,
+                            "idempotency-key-reused",
+                            "Idempotency-Key reused",
+                            "this Idempotency-Key was used with a different request body",
+                        )
+                    return Response(
+                        found.response,
+                        status_code=found.status_code,
+                        media_type="application/json",
+                        headers={"Idempotent-Replayed": "true"},
+                    )
+            submitted = new_envelope(
+                DeclarationSubmitted(enterprise_id=enterprise_id, declaration=declaration),
+                declaration_id=declaration_id,
+                source=SOURCE,
+            )
             begun = sagas.start(declaration_id, enterprise_id, declaration)
-            saga, commands = send(begun.saga, begun.commands, cause=submitted, config=config,
-                                  now=submitted.occurred_at.timestamp())
+            saga, commands = send(
+                begun.saga,
+                begun.commands,
+                cause=submitted,
+                config=config,
+                now=submitted.occurred_at.timestamp(),
+            )
             changes = Changes()
             changes.log(submitted, "in")
             changes.put(put_saga(saga, None))
@@ -120,19 +157,30 @@ def api_router(runtime: Runtime, config: GatewayConfig, keys: dict[str, str], ad
                 changes.emit(command)
             changes.emit(status_event(saga, submitted))
             created = DeclarationCreated(
-                id=declaration_id, status=sagas.public_status(saga), created_at=submitted.occurred_at,
-                links={"self": f"/v1/declarations/{declaration_id}",
-                       "events": f"/v1/declarations/{declaration_id}/events"},
+                id=declaration_id,
+                status=sagas.public_status(saga),
+                created_at=submitted.occurred_at,
+                links={
+                    "self": f"/v1/declarations/{declaration_id}",
+                    "events": f"/v1/declarations/{declaration_id}/events",
+                },
             )
             if idempotency_key:
-                await save_idempotent(conn, enterprise_id=enterprise_id, key=idempotency_key,
-                                      request_hash=request_hash, status_code=202,
-                                      response=created.model_dump_json().encode())
+                await save_idempotent(
+                    conn,
+                    enterprise_id=enterprise_id,
+                    key=idempotency_key,
+                    request_hash=request_hash,
+                    status_code=202,
+                    response=created.model_dump_json().encode(),
+                )
             rows = await changes.apply(conn)
         runtime.publish(rows)
         return created
 
-    @router.get("/v1/declarations/{declaration_id}", response_model=DeclarationView, tags=["declarations"])
+    @router.get(
+        "/v1/declarations/{declaration_id}", response_model=DeclarationView, tags=["declarations"]
+    )
     async def read(declaration_id: str, enterprise_id: Enterprise) -> DeclarationView:
         """One declaration: status, each agency's step, figures as they are known."""
         return _view(await _owned_row(declaration_id, enterprise_id))
@@ -155,27 +203,43 @@ def api_router(runtime: Runtime, config: GatewayConfig, keys: dict[str, str], ad
         page = [_view(r) for r in rows[:limit]]
         return DeclarationList(data=page, next_cursor=page[-1].id if len(rows) > limit else None)
 
-    @router.get("/v1/declarations/{declaration_id}/events", response_model=Timeline, tags=["declarations"])
+    @router.get(
+        "/v1/declarations/{declaration_id}/events", response_model=Timeline, tags=["declarations"]
+    )
     async def timeline(declaration_id: str, enterprise_id: Enterprise) -> Timeline:
         """Every message of the declaration's journey, in order."""
         await _owned_row(declaration_id, enterprise_id)
         async with runtime.engine.connect() as conn:
-            rows = (await conn.execute(
-                select(journal.c.seq, journal.c.direction, journal.c.envelope)
-                .where(journal.c.declaration_id == declaration_id).order_by(journal.c.seq)
-            )).all()
+            rows = (
+                await conn.execute(
+                    select(journal.c.seq, journal.c.direction, journal.c.envelope)
+                    .where(journal.c.declaration_id == declaration_id)
+                    .order_by(journal.c.seq)
+                )
+            ).all()
         entries = []
         for row in rows:
             env = json.loads(row.envelope)
-            entries.append(TimelineEntry(
-                seq=row.seq, id=env["id"], type=env["type"],
-                direction="received" if row.direction == "in" else "sent",
-                source=env["source"], occurred_at=env["occurred_at"], payload=env["payload"],
-            ))
+            entries.append(
+                TimelineEntry(
+                    seq=row.seq,
+                    id=env["id"],
+                    type=env["type"],
+                    direction="received" if row.direction == "in" else "sent",
+                    source=env["source"],
+                    occurred_at=env["occurred_at"],
+                    payload=env["payload"],
+                )
+            )
         return Timeline(declaration_id=declaration_id, data=entries)
 
-    @router.post("/v1/admin/enterprises", status_code=201, response_model=EnterpriseCreated,
-                 tags=["admin"], dependencies=[Depends(admin)])
+    @router.post(
+        "/v1/admin/enterprises",
+        status_code=201,
+        response_model=EnterpriseCreated,
+        tags=["admin"],
+        dependencies=[Depends(admin)],
+    )
     async def create_enterprise(body: EnterpriseCreate) -> EnterpriseCreated:
         """Register an enterprise; its API key is shown once and stored hashed."""
         enterprise_id = "ent_" + secrets.token_hex(8)

@@ -23,11 +23,19 @@ DEMO_ENTERPRISE = "ent_demo"
 
 def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> FastAPI:
     """The gateway process."""
-    config = GatewayConfig(step_deadline_s=settings.step_deadline_s,
-                           step_max_attempts=settings.step_max_attempts)
-    runtime = Runtime(service="gateway", settings=settings, handlers=HANDLERS,
-                      topics=[events(a) for a in AGENCIES], engine=engine, reference=config,
-                      replay_replies=False, extra_tables=GATEWAY_TABLES)
+    config = GatewayConfig(
+        step_deadline_s=settings.step_deadline_s, step_max_attempts=settings.step_max_attempts
+    )
+    runtime = Runtime(
+        service="gateway",
+        settings=settings,
+        handlers=HANDLERS,
+        topics=[events(a) for a in AGENCIES],
+        engine=engine,
+        reference=config,
+        replay_replies=False,
+        extra_tables=GATEWAY_TABLES,
+    )
     watcher = DeadlineWatcher(runtime, config)
     keys: dict[str, str] = {}
 
@@ -37,8 +45,12 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
         async with runtime.engine.begin() as conn:
             keys.update(await all_enterprises(conn))
             if hash_key(settings.demo_api_key) not in keys:
-                await add_enterprise(conn, enterprise_id=DEMO_ENTERPRISE, name="Demo Trading Co.",
-                                     api_key=settings.demo_api_key)
+                await add_enterprise(
+                    conn,
+                    enterprise_id=DEMO_ENTERPRISE,
+                    name="Demo Trading Co.",
+                    api_key=settings.demo_api_key,
+                )
                 keys[hash_key(settings.demo_api_key)] = DEMO_ENTERPRISE
         watcher.start()
         try:

@@ -49,12 +49,22 @@ class DeadlineWatcher:
         """Handle every saga whose deadline has passed; return how many."""
         table = Record.__table__  # type: ignore[attr-defined]
         async with self.runtime.lock, self.runtime.engine.begin() as conn:
-            rows = (await conn.execute(
-                select(table.c.key, table.c.owner, table.c.status, table.c.deadline, table.c.version,
-                       table.c.data, table.c.created_at)
-                .where(table.c.deadline.is_not(None), table.c.deadline <= now)
-                .order_by(table.c.deadline).limit(500)
-            )).all()
+            rows = (
+                await conn.execute(
+                    select(
+                        table.c.key,
+                        table.c.owner,
+                        table.c.status,
+                        table.c.deadline,
+                        table.c.version,
+                        table.c.data,
+                        table.c.created_at,
+                    )
+                    .where(table.c.deadline.is_not(None), table.c.deadline <= now)
+                    .order_by(table.c.deadline)
+                    .limit(500)
+                )
+            ).all()
             if not rows:
                 return 0
             changes = Changes()

@@ -6,14 +6,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from gateway import saga as sagas
+from gateway.saga import PendingStep, Saga
 from schemas.base import Command
 from schemas.envelope import Envelope, new_envelope
 from schemas.messages import StatusChanged
 from schemas.registry import REGISTRY
 from services.common.changes import Changes, Held, Put
 from services.common.handling import Context, Handler, HandlerError, Outcome
-from gateway import saga as sagas
-from gateway.saga import PendingStep, Saga
 
 SOURCE = "gateway"
 
@@ -26,18 +26,34 @@ class GatewayConfig:
     step_max_attempts: int
 
 
-def send(saga: Saga, commands: Sequence[Command], *, cause: Envelope | None, config: GatewayConfig,
-         now: float) -> tuple[Saga, list[Envelope]]:
+def send(
+    saga: Saga,
+    commands: Sequence[Command],
+    *,
+    cause: Envelope | None,
+    config: GatewayConfig,
+    now: float,
+) -> tuple[Saga, list[Envelope]]:
     """Wrap commands in envelopes and remember each as a pending step with its deadline."""
     envelopes = [
-        new_envelope(c, declaration_id=saga.declaration_id, source=SOURCE,
-                     correlation_id=cause.correlation_id if cause else saga.declaration_id,
-                     causation_id=cause.id if cause else None)
+        new_envelope(
+            c,
+            declaration_id=saga.declaration_id,
+            source=SOURCE,
+            correlation_id=cause.correlation_id if cause else saga.declaration_id,
+            causation_id=cause.id if cause else None,
+        )
         for c in commands
     ]
     steps = tuple(
-        PendingStep(command_id=e.id, type=e.type, agency=e.type.split(".", 1)[0], attempts=1,
-                    deadline=now + config.step_deadline_s, envelope=e.model_dump_json())
+        PendingStep(
+            command_id=e.id,
+            type=e.type,
+            agency=e.type.split(".", 1)[0],
+            attempts=1,
+            deadline=now + config.step_deadline_s,
+            envelope=e.model_dump_json(),
+        )
         for e in envelopes
     )
     return saga.model_copy(update={"pending": saga.pending + steps}), envelopes
@@ -48,8 +64,11 @@ def status_event(saga: Saga, cause: Envelope | None) -> Envelope:
     status = sagas.public_status(saga)
     reason = saga.stalled_reason if status == "stalled" else saga.reason
     return new_envelope(
-        StatusChanged(enterprise_id=saga.enterprise_id, status=status, state=saga.state, reason=reason),
-        declaration_id=saga.declaration_id, source=SOURCE,
+        StatusChanged(
+            enterprise_id=saga.enterprise_id, status=status, state=saga.state, reason=reason
+        ),
+        declaration_id=saga.declaration_id,
+        source=SOURCE,
         correlation_id=cause.correlation_id if cause else saga.declaration_id,
         causation_id=cause.id if cause else None,
     )
@@ -57,20 +76,30 @@ def status_event(saga: Saga, cause: Envelope | None) -> Envelope:
 
 def put_saga(saga: Saga, previous: Held | None) -> Put:
     """The record write of a saga."""
-    return Put.of(saga.declaration_id, saga, status=sagas.public_status(saga), previous=previous,
-                  owner=saga.enterprise_id, deadline=sagas.next_deadline(saga))
+    return Put.of(
+        saga.declaration_id,
+        saga,
+        status=sagas.public_status(saga),
+        previous=previous,
+        owner=saga.enterprise_id,
+        deadline=sagas.next_deadline(saga),
+    )
 
 
 def on_event(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome:
     """Advance the declaration's saga by one agency event."""
     if held is None:
-        raise HandlerError("unknown_declaration", f"the gateway holds no declaration {envelope.declaration_id}")
+        raise HandlerError(
+            "unknown_declaration", f"the gateway holds no declaration {envelope.declaration_id}"
+        )
     before = Saga.model_validate_json(held.data)
     try:
         step = sagas.advance(before, envelope)
     except sagas.UnexpectedEvent as exc:
         raise HandlerError("unexpected_event", str(exc)) from exc
-    after, commands = send(step.saga, step.commands, cause=envelope, config=ctx.reference, now=time.time())
+    after, commands = send(
+        step.saga, step.commands, cause=envelope, config=ctx.reference, now=time.time()
+    )
     emit = list(commands)
     if sagas.public_status(after) != held.status or after.state in sagas.TERMINAL:
         emit.append(status_event(after, envelope))
@@ -81,8 +110,9 @@ def expire_due(changes: Changes, due: Sequence[Held], *, config: GatewayConfig, 
     """Re-send the commands of sagas past a deadline; stall those out of tries."""
     for held in due:
         saga = Saga.model_validate_json(held.data)
-        expiry = sagas.expire(saga, now=now, base_s=config.step_deadline_s,
-                              max_attempts=config.step_max_attempts)
+        expiry = sagas.expire(
+            saga, now=now, base_s=config.step_deadline_s, max_attempts=config.step_max_attempts
+        )
         for step in expiry.resend:
             changes.emit(Envelope.model_validate_json(step.envelope))
         changes.put(put_saga(expiry.saga, held))
@@ -90,5 +120,8 @@ def expire_due(changes: Changes, due: Sequence[Held], *, config: GatewayConfig, 
             changes.emit(status_event(expiry.saga, None))
 
 
-HANDLERS: dict[str, Handler] = {t: on_event for t, m in REGISTRY.items() if m.KIND == "event"
-                                and t.split(".", 1)[0] in ("customs", "inspection", "forex", "tax")}
+HANDLERS: dict[str, Handler] = {
+    t: on_event
+    for t, m in REGISTRY.items()
+    if m.KIND == "event" and t.split(".", 1)[0] in ("customs", "inspection", "forex", "tax")
+}

@@ -138,8 +138,18 @@ PASSED, FAILED = InspectionPassed.TYPE, InspectionFailed.TYPE
 RELEASED, DETAINED, CLOSED = GoodsReleased.TYPE, GoodsDetained.TYPE, DeclarationClosed.TYPE
 SETTLED, REGISTERED = ReceiptSettled.TYPE, PaymentRegistered.TYPE
 PAID, DENIED, COLLECTED = RefundPaid.TYPE, RefundDenied.TYPE, ImportTaxesCollected.TYPE
-INSPECT, RELEASE, DETAIN, CLOSE = InspectGoods.TYPE, ReleaseGoods.TYPE, DetainGoods.TYPE, CloseDeclaration.TYPE
-SETTLE, REGISTER, REFUND, ASSESS = SettleReceipt.TYPE, RegisterPayment.TYPE, ApplyRefund.TYPE, AssessImportTaxes.TYPE
+INSPECT, RELEASE, DETAIN, CLOSE = (
+    InspectGoods.TYPE,
+    ReleaseGoods.TYPE,
+    DetainGoods.TYPE,
+    CloseDeclaration.TYPE,
+)
+SETTLE, REGISTER, REFUND, ASSESS = (
+    SettleReceipt.TYPE,
+    RegisterPayment.TYPE,
+    ApplyRefund.TYPE,
+    AssessImportTaxes.TYPE,
+)
 
 # Export: customs → (inspection) → release → closure ∥ settlement → refund → completed.
 EXPORT: Final = (
@@ -174,7 +184,10 @@ IMPORT: Final = (
     T("closing", CLOSED, "completed"),
 )
 
-TABLES: Final[dict[Direction, tuple[Transition, ...]]] = {Direction.EXPORT: EXPORT, Direction.IMPORT: IMPORT}
+TABLES: Final[dict[Direction, tuple[Transition, ...]]] = {
+    Direction.EXPORT: EXPORT,
+    Direction.IMPORT: IMPORT,
+}
 
 
 def table_for(declaration: DeclarationData) -> tuple[Transition, ...]:
@@ -195,19 +208,29 @@ def build_command(type_: str, saga: Saga) -> Command:
     """The command of a type, filled in from the saga."""
     decl = saga.declaration
     if type_ == INSPECT:
-        return InspectGoods(direction=decl.direction, trade_mode=decl.trade_mode,
-                            hs_codes=tuple(i.hs_code for i in decl.items),
-                            reason=saga.inspection_reason or "risk targeting", scenario=decl.scenario)
+        return InspectGoods(
+            direction=decl.direction,
+            trade_mode=decl.trade_mode,
+            hs_codes=tuple(i.hs_code for i in decl.items),
+            reason=saga.inspection_reason or "risk targeting",
+            scenario=decl.scenario,
+        )
     if type_ == RELEASE:
         return ReleaseGoods()
     if type_ == DETAIN:
-        return DetainGoods(reason_code=saga.failure_code or "I300", reason=saga.reason or "inspection failed")
+        return DetainGoods(
+            reason_code=saga.failure_code or "I300", reason=saga.reason or "inspection failed"
+        )
     if type_ == CLOSE:
         return CloseDeclaration()
     if type_ == SETTLE:
-        return SettleReceipt(entry_id=_require_entry(saga), amount=decl.total_value, currency=decl.currency)
+        return SettleReceipt(
+            entry_id=_require_entry(saga), amount=decl.total_value, currency=decl.currency
+        )
     if type_ == REGISTER:
-        return RegisterPayment(entry_id=_require_entry(saga), amount=decl.total_value, currency=decl.currency)
+        return RegisterPayment(
+            entry_id=_require_entry(saga), amount=decl.total_value, currency=decl.currency
+        )
     if type_ == REFUND:
         return ApplyRefund(entry_id=_require_entry(saga), lines=saga.lines, scenario=decl.scenario)
     if type_ == ASSESS:
@@ -238,16 +261,27 @@ def absorb(saga: Saga, event: Event) -> Saga:
     update: dict[str, object] = {}
     figures = saga.figures
     if isinstance(event, DeclarationAccepted):
-        update.update(entry_id=event.entry_id, channel=event.channel, customs_status=event.status_code,
-                      inspection_reason=event.inspection_reason, lines=event.lines)
+        update.update(
+            entry_id=event.entry_id,
+            channel=event.channel,
+            customs_status=event.status_code,
+            inspection_reason=event.inspection_reason,
+            lines=event.lines,
+        )
         figures = figures.model_copy(update={"customs_value_cny": event.total_value_cny})
         if not event.inspection_required:
             update["steps"] = {**saga.steps, "inspection": "not_required"}
     elif isinstance(event, DeclarationRejected):
-        update.update(customs_status=event.status_code, failure_code=event.reason_code,
-                      reason=f"{event.reason_code} {event.field}: {event.reason} ({event.reason_zh})")
+        update.update(
+            customs_status=event.status_code,
+            failure_code=event.reason_code,
+            reason=f"{event.reason_code} {event.field}: {event.reason} ({event.reason_zh})",
+        )
     elif isinstance(event, InspectionFailed):
-        update.update(failure_code=event.reason_code, reason=f"{event.reason_code}: {event.reason} ({event.reason_zh})")
+        update.update(
+            failure_code=event.reason_code,
+            reason=f"{event.reason_code}: {event.reason} ({event.reason_zh})",
+        )
     elif isinstance(event, GoodsReleased | GoodsDetained | DeclarationClosed):
         update["customs_status"] = event.status_code
     elif isinstance(event, ReceiptSettled | PaymentRegistered):
@@ -258,9 +292,14 @@ def absorb(saga: Saga, event: Event) -> Saga:
         figures = figures.model_copy(update={"refund": Decimal(0)})
         update["reason"] = f"refund denied: {event.reason_code} {event.reason} ({event.reason_zh})"
     elif isinstance(event, ImportTaxesCollected):
-        figures = figures.model_copy(update={
-            "duty": event.duty.amount, "consumption_tax": event.consumption_tax.amount,
-            "import_vat": event.vat.amount, "taxes_total": event.total})
+        figures = figures.model_copy(
+            update={
+                "duty": event.duty.amount,
+                "consumption_tax": event.consumption_tax.amount,
+                "import_vat": event.vat.amount,
+                "taxes_total": event.total,
+            }
+        )
     step = STEP_OF_EVENT.get(event.TYPE)
     steps = dict(update.get("steps", saga.steps))  # type: ignore[call-overload]
     if step:
@@ -296,7 +335,11 @@ def start(declaration_id: str, enterprise_id: str, declaration: DeclarationData)
 def transition_for(saga: Saga, event: Event) -> Transition:
     """The row of the table that applies, or UnexpectedEvent."""
     for row in table_for(saga.declaration):
-        if row.state == saga.state and row.on == event.TYPE and (row.when is None or GUARDS[row.when](event)):
+        if (
+            row.state == saga.state
+            and row.on == event.TYPE
+            and (row.when is None or GUARDS[row.when](event))
+        ):
             return row
     raise UnexpectedEvent(f"no transition from state {saga.state!r} on {event.TYPE}")
 
@@ -309,9 +352,14 @@ def advance(saga: Saga, envelope: Envelope) -> Advance:
     row = transition_for(saga, event)
     pending = tuple(p for p in saga.pending if p.command_id != envelope.causation_id)
     folded = absorb(saga, event)
-    moved = folded.model_copy(update={
-        "state": row.to, "pending": pending, "stalled_reason": None, "events_seen": saga.events_seen + 1,
-    })
+    moved = folded.model_copy(
+        update={
+            "state": row.to,
+            "pending": pending,
+            "stalled_reason": None,
+            "events_seen": saga.events_seen + 1,
+        }
+    )
     commands = tuple(build_command(c, moved) for c in row.commands)
     if commands:
         steps = dict(moved.steps)
@@ -355,13 +403,18 @@ def expire(saga: Saga, *, now: float, base_s: float, max_attempts: int) -> Expir
         if step.deadline is None or step.deadline > now:
             pending.append(step)
         elif step.attempts >= max_attempts:
-            stalled_reason = (f"no answer from {step.agency} to {step.type} "
-                              f"after {step.attempts} attempts")
+            stalled_reason = (
+                f"no answer from {step.agency} to {step.type} after {step.attempts} attempts"
+            )
             pending.append(step.model_copy(update={"deadline": None}))
         else:
             attempts = step.attempts + 1
-            again = step.model_copy(update={
-                "attempts": attempts, "deadline": now + backoff_s(base_s, attempts, step.command_id)})
+            again = step.model_copy(
+                update={
+                    "attempts": attempts,
+                    "deadline": now + backoff_s(base_s, attempts, step.command_id),
+                }
+            )
             pending.append(again)
             resend.append(again)
     became_stalled = stalled_reason is not None and saga.stalled_reason is None

@@ -48,29 +48,60 @@ async def all_enterprises(conn: AsyncConnection) -> dict[str, str]:
     return {r.api_key_hash: r.id for r in rows}
 
 
-async def add_enterprise(conn: AsyncConnection, *, enterprise_id: str, name: str, api_key: str) -> None:
+async def add_enterprise(
+    conn: AsyncConnection, *, enterprise_id: str, name: str, api_key: str
+) -> None:
     """Register an enterprise with its key (stored hashed)."""
     await conn.execute(
         Enterprise.__table__.insert(),  # type: ignore[attr-defined]
-        {"id": enterprise_id, "name": name, "api_key_hash": hash_key(api_key), "created_at": time.time()},
+        {
+            "id": enterprise_id,
+            "name": name,
+            "api_key_hash": hash_key(api_key),
+            "created_at": time.time(),
+        },
     )
 
 
-async def find_idempotent(conn: AsyncConnection, *, enterprise_id: str, key: str) -> IdempotencyKey | None:
+async def find_idempotent(
+    conn: AsyncConnection, *, enterprise_id: str, key: str
+) -> IdempotencyKey | None:
     """The stored response for a key, unless expired."""
     table = IdempotencyKey.__table__  # type: ignore[attr-defined]
-    row = (await conn.execute(
-        select(table).where(table.c.enterprise_id == enterprise_id, table.c.key == key,
-                            table.c.created_at > time.time() - IDEMPOTENCY_TTL_S)
-    )).first()
+    row = (
+        await conn.execute(
+            select(table).where(
+                table.c.enterprise_id == enterprise_id,
+                table.c.key == key,
+                table.c.created_at > time.time() - IDEMPOTENCY_TTL_S,
+            )
+        )
+    ).first()
     return IdempotencyKey(**row._mapping) if row else None
 
 
-async def save_idempotent(conn: AsyncConnection, *, enterprise_id: str, key: str, request_hash: str,
-                          status_code: int, response: bytes) -> None:
+async def save_idempotent(
+    conn: AsyncConnection,
+    *,
+    enterprise_id: str,
+    key: str,
+    request_hash: str,
+    status_code: int,
+    response: bytes,
+) -> None:
     """Store the first response for a key (replacing an expired one)."""
     table = IdempotencyKey.__table__  # type: ignore[attr-defined]
-    await conn.execute(table.delete().where(table.c.enterprise_id == enterprise_id, table.c.key == key))
-    await conn.execute(table.insert(), {"enterprise_id": enterprise_id, "key": key, "request_hash": request_hash,
-                                        "status_code": status_code, "response": response,
-                                        "created_at": time.time()})
+    await conn.execute(
+        table.delete().where(table.c.enterprise_id == enterprise_id, table.c.key == key)
+    )
+    await conn.execute(
+        table.insert(),
+        {
+            "enterprise_id": enterprise_id,
+            "key": key,
+            "request_hash": request_hash,
+            "status_code": status_code,
+            "response": response,
+            "created_at": time.time(),
+        },
+    )

@@ -28,8 +28,14 @@ class DeclarationRequest(DeclarationData):
                     "counterparty_country": "DEU",
                     "currency": "USD",
                     "items": [
-                        {"hs_code": "8517130000", "description": "smartphones", "quantity": "100",
-                         "unit": "台", "unit_price": "120.00", "origin_country": "CHN"}
+                        {
+                            "hs_code": "8517130000",
+                            "description": "smartphones",
+                            "quantity": "100",
+                            "unit": "台",
+                            "unit_price": "120.00",
+                            "origin_country": "CHN",
+                        }
                     ],
                 }
             ]
@@ -39,9 +45,13 @@ class DeclarationRequest(DeclarationData):
     @model_validator(mode="after")
     def _mode_fits_direction(self) -> DeclarationRequest:
         if self.direction is Direction.EXPORT and self.trade_mode in IMPORT_ONLY:
-            raise ValueError(f"trade_mode {self.trade_mode.value} is an import mode; direction must be import")
+            raise ValueError(
+                f"trade_mode {self.trade_mode.value} is an import mode; direction must be import"
+            )
         if self.direction is Direction.IMPORT and self.trade_mode in EXPORT_ONLY:
-            raise ValueError(f"trade_mode {self.trade_mode.value} is an export mode; direction must be export")
+            raise ValueError(
+                f"trade_mode {self.trade_mode.value} is an export mode; direction must be export"
+            )
         return self
 
 
@@ -58,7 +68,9 @@ class DeclarationView(Contract):
     """A declaration as the API shows it."""
 
     id: str
-    status: str = Field(description="submitted, in_progress, completed, rejected, failed, stalled or cancelled")
+    status: str = Field(
+        description="submitted, in_progress, completed, rejected, failed, stalled or cancelled"
+    )
     state: str = Field(description="the saga's state, e.g. customs_review or refunding")
     steps: dict[str, str] = Field(description="each agency's step state")
     figures: dict[str, Decimal | str | None]

@@ -29,7 +29,9 @@ class Envelope(Contract):
     schema_version: int = Field(ge=1)
     declaration_id: str = Field(min_length=1, max_length=64)
     correlation_id: str = Field(description="the id shared by every message of one workflow")
-    causation_id: str | None = Field(default=None, description="the id of the message that caused this one")
+    causation_id: str | None = Field(
+        default=None, description="the id of the message that caused this one"
+    )
     occurred_at: AwareDatetime
     source: str = Field(description="the service that wrote it")
     payload: SerializeAsAny[Payload]
@@ -89,7 +91,9 @@ def new_envelope(
     )
 
 
-def reply(to: Envelope, payload: Payload, *, source: str, occurred_at: datetime | None = None) -> Envelope:
+def reply(
+    to: Envelope, payload: Payload, *, source: str, occurred_at: datetime | None = None
+) -> Envelope:
     """An envelope caused by `to`: same declaration and correlation, causation = to.id."""
     return new_envelope(
         payload,

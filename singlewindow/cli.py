@@ -18,18 +18,26 @@ from services.common.settings import SERVICES, Settings
 from singlewindow.samples import sample_declaration
 from singlewindow.supervisor import Supervisor, parse_replicas
 
-app = typer.Typer(help="Single window simulator: customs, inspection, forex and tax on one declaration.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Single window simulator: customs, inspection, forex and tax on one declaration.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 console = Console()
 
-GatewayOpt = Annotated[str | None, typer.Option("--gateway", help="gateway URL (default from SW_ settings)")]
+GatewayOpt = Annotated[
+    str | None, typer.Option("--gateway", help="gateway URL (default from SW_ settings)")
+]
 KeyOpt = Annotated[str | None, typer.Option("--api-key", help="API key (default SW_DEMO_API_KEY)")]
 
 
 def _client(gateway: str | None, api_key: str | None) -> httpx.Client:
     settings = Settings()
-    return httpx.Client(base_url=gateway or settings.url_of("gateway"), timeout=10,
-                        headers={"Authorization": f"Bearer {api_key or settings.demo_api_key}"})
+    return httpx.Client(
+        base_url=gateway or settings.url_of("gateway"),
+        timeout=10,
+        headers={"Authorization": f"Bearer {api_key or settings.demo_api_key}"},
+    )
 
 
 @app.command()
@@ -37,13 +45,19 @@ def up(
     replicas: Annotated[str, typer.Option(help="replicas per service, e.g. customs=2,tax=2")] = "",
 ) -> None:
     """Start the broker and the five services, supervised; Ctrl-C stops them all."""
-    logging.basicConfig(level="INFO", format="%(message)s", datefmt="[%X]",
-                        handlers=[RichHandler(console=console, show_path=False)])
+    logging.basicConfig(
+        level="INFO",
+        format="%(message)s",
+        datefmt="[%X]",
+        handlers=[RichHandler(console=console, show_path=False)],
+    )
     logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = Settings()
     embedded = "SW_KAFKA_BOOTSTRAP" not in os.environ
     if embedded:
-        settings = settings.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{settings.broker_port}"})
+        settings = settings.model_copy(
+            update={"kafka_bootstrap": f"127.0.0.1:{settings.broker_port}"}
+        )
     try:
         plan = parse_replicas(replicas)
     except ValueError as exc:
@@ -53,21 +67,32 @@ def up(
     try:
         sup.start()
         with console.status("waiting for the services to be ready…") as status:
-            sup.wait_ready(on_tick=lambda r: status.update(
-                f"ready: {sum(r.values())}/{len(r)} ({', '.join(n for n, ok in r.items() if not ok) or 'all'})"))
+            sup.wait_ready(
+                on_tick=lambda r: status.update(
+                    f"ready: {sum(r.values())}/{len(r)} ({', '.join(n for n, ok in r.items() if not ok) or 'all'})"
+                )
+            )
         table = Table(title=f"Single window is up ({time.monotonic() - started:.1f}s)")
         table.add_column("service")
         table.add_column("URL")
         table.add_column("pid", justify="right")
         for child in sup.children:
             table.add_row(child.name, child.url or "", str(child.proc.pid if child.proc else ""))
-        broker = f"embedded Tansu on {settings.kafka_bootstrap}" if embedded else settings.kafka_bootstrap
-        table.add_row("broker", broker, str(sup.broker.proc.pid if sup.broker and sup.broker.proc else "-"))
+        broker = (
+            f"embedded Tansu on {settings.kafka_bootstrap}"
+            if embedded
+            else settings.kafka_bootstrap
+        )
+        table.add_row(
+            "broker", broker, str(sup.broker.proc.pid if sup.broker and sup.broker.proc else "-")
+        )
         console.print(table)
         gw = settings.url_of("gateway")
         console.print(f"API docs:  {gw}/docs     AsyncAPI: {gw}/asyncapi.json")
         console.print(f"Demo API key: [bold]{settings.demo_api_key}[/bold]")
-        console.print(f"Try:  singlewindow submit     (logs in {sup.logs}/; Ctrl-C stops everything)")
+        console.print(
+            f"Try:  singlewindow submit     (logs in {sup.logs}/; Ctrl-C stops everything)"
+        )
         sup.run_forever()
     finally:
         sup.stop()
@@ -76,15 +101,21 @@ def up(
 @app.command()
 def submit(
     direction: Annotated[str, typer.Option(help="export or import")] = "export",
-    trade_mode: Annotated[str, typer.Option("--mode", help="0110, 9610, 1210, 9710 or 9810")] = "0110",
-    scenario: Annotated[str | None, typer.Option(help="forced outcome, e.g. inspection_fail")] = None,
+    trade_mode: Annotated[
+        str, typer.Option("--mode", help="0110, 9610, 1210, 9710 or 9810")
+    ] = "0110",
+    scenario: Annotated[
+        str | None, typer.Option(help="forced outcome, e.g. inspection_fail")
+    ] = None,
     wait: Annotated[bool, typer.Option(help="wait until the declaration ends")] = True,
     gateway: GatewayOpt = None,
     api_key: KeyOpt = None,
 ) -> None:
     """Submit a sample declaration and follow it to its end."""
     with _client(gateway, api_key) as client:
-        resp = client.post("/v1/declarations", json=sample_declaration(direction, trade_mode, scenario))
+        resp = client.post(
+            "/v1/declarations", json=sample_declaration(direction, trade_mode, scenario)
+        )
         if resp.status_code != 202:
             console.print_json(resp.text)
             raise typer.Exit(1)
@@ -96,7 +127,13 @@ def submit(
                 while time.monotonic() < deadline:
                     view = client.get(f"/v1/declarations/{declaration_id}").json()
                     status.update(f"{view['status']}: {view['state']}")
-                    if view["status"] in ("completed", "rejected", "failed", "cancelled", "stalled"):
+                    if view["status"] in (
+                        "completed",
+                        "rejected",
+                        "failed",
+                        "cancelled",
+                        "stalled",
+                    ):
                         break
                     time.sleep(0.2)
             _print_view(client, declaration_id)
@@ -126,7 +163,9 @@ def _print_view(client: httpx.Client, declaration_id: str) -> None:
         table.add_row(agency, step)
     console.print(table)
     figures = {k: v for k, v in view["figures"].items() if v is not None}
-    console.print(f"entry {view['entry_id']}  channel {view['channel']}  customs status {view['customs_status']}")
+    console.print(
+        f"entry {view['entry_id']}  channel {view['channel']}  customs status {view['customs_status']}"
+    )
     console.print("figures: " + json.dumps(figures, ensure_ascii=False))
     if view["reason"]:
         console.print(f"reason: {view['reason']}")
@@ -135,7 +174,9 @@ def _print_view(client: httpx.Client, declaration_id: str) -> None:
     for col in ("time", "direction", "source", "type"):
         events.add_column(col)
     for entry in timeline:
-        events.add_row(entry["occurred_at"][11:23], entry["direction"], entry["source"], entry["type"])
+        events.add_row(
+            entry["occurred_at"][11:23], entry["direction"], entry["source"], entry["type"]
+        )
     console.print(events)
 
 

@@ -51,8 +51,14 @@ class Child:
         """Start (or restart) the process, appending its output to its log file."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         out = self.log_path.open("ab")
-        self.proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT, env=self.env,
-                                     start_new_session=True, preexec_fn=_die_with_parent)
+        self.proc = subprocess.Popen(
+            self.argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
         out.close()
         self.started_at = time.monotonic()
         self.restart_at = None
@@ -64,7 +70,9 @@ def parse_replicas(spec: str) -> dict[str, int]:
     for part in filter(None, (p.strip() for p in spec.split(","))):
         name, _, count = part.partition("=")
         if name not in replicas or not count.isdigit() or int(count) < 1:
-            raise ValueError(f"bad replica spec {part!r}: use service=N with service one of {', '.join(SERVICES)}")
+            raise ValueError(
+                f"bad replica spec {part!r}: use service=N with service one of {', '.join(SERVICES)}"
+            )
         replicas[name] = int(count)
     return replicas
 
@@ -72,7 +80,9 @@ def parse_replicas(spec: str) -> dict[str, int]:
 class Supervisor:
     """Starts, watches and stops the whole system."""
 
-    def __init__(self, settings: Settings, *, embedded_broker: bool, replicas: dict[str, int]) -> None:
+    def __init__(
+        self, settings: Settings, *, embedded_broker: bool, replicas: dict[str, int]
+    ) -> None:
         self.settings = settings
         self.embedded_broker = embedded_broker
         self.replicas = replicas
@@ -92,7 +102,9 @@ class Supervisor:
         """Decide the children: broker (if embedded), then each service replica on its own port."""
         env = self._env()
         if self.embedded_broker:
-            self.broker = Child("broker", broker_command(self.settings.broker_port), self.logs / "broker.log", env)
+            self.broker = Child(
+                "broker", broker_command(self.settings.broker_port), self.logs / "broker.log", env
+            )
             self.broker.on_restart = self._recreate_topics
         for service in SERVICES:
             for i in range(self.replicas.get(service, 1)):
@@ -113,15 +125,19 @@ class Supervisor:
         if self.broker:
             self.broker.spawn()
             if not wait_for_port(self.settings.host, self.settings.broker_port, 15):
-                raise RuntimeError(f"the embedded broker did not open port {self.settings.broker_port}; "
-                                   f"see {self.broker.log_path}")
+                raise RuntimeError(
+                    f"the embedded broker did not open port {self.settings.broker_port}; "
+                    f"see {self.broker.log_path}"
+                )
             log.info("embedded broker on %s:%d", self.settings.host, self.settings.broker_port)
         asyncio.run(ensure_topics(self.settings))
         for child in self.children:
             child.spawn()
             log.info("started %s (pid %d)", child.name, child.proc.pid if child.proc else -1)
 
-    def wait_ready(self, timeout_s: float = 90, on_tick: Callable[[dict[str, bool]], None] | None = None) -> None:
+    def wait_ready(
+        self, timeout_s: float = 90, on_tick: Callable[[dict[str, bool]], None] | None = None
+    ) -> None:
         """Poll /readyz of every service until all answer 200, restarting crashes meanwhile."""
         deadline = time.monotonic() + timeout_s
         ready: dict[str, bool] = {c.name: False for c in self.children}
@@ -129,7 +145,9 @@ class Supervisor:
             while not all(ready.values()):
                 if time.monotonic() > deadline:
                     waiting = ", ".join(n for n, ok in ready.items() if not ok)
-                    raise RuntimeError(f"not ready after {timeout_s:.0f}s: {waiting}; see logs in {self.logs}")
+                    raise RuntimeError(
+                        f"not ready after {timeout_s:.0f}s: {waiting}; see logs in {self.logs}"
+                    )
                 self.tick()
                 for child in self.children:
                     if not ready[child.name] and child.url:
@@ -154,14 +172,23 @@ class Supervisor:
             now = time.monotonic()
             if child.restart_at is None:
                 child.restart_at = now + child.backoff_s
-                log.warning("%s exited with code %s; restarting in %.1fs (see %s)",
-                            child.name, code, child.backoff_s, child.log_path)
+                log.warning(
+                    "%s exited with code %s; restarting in %.1fs (see %s)",
+                    child.name,
+                    code,
+                    child.backoff_s,
+                    child.log_path,
+                )
             elif now >= child.restart_at:
                 child.restarts += 1
                 child.backoff_s = min(child.backoff_s * 2, 10)
                 child.spawn()
-                log.warning("restarted %s (restart #%d, pid %d)", child.name, child.restarts,
-                            child.proc.pid if child.proc else -1)
+                log.warning(
+                    "restarted %s (restart #%d, pid %d)",
+                    child.name,
+                    child.restarts,
+                    child.proc.pid if child.proc else -1,
+                )
                 if child.on_restart:
                     if wait_for_port(self.settings.host, self.settings.broker_port, 15):
                         child.on_restart()

@@ -34,8 +34,15 @@ def create_agency_app(
     engine: AsyncEngine | None = None,
 ) -> FastAPI:
     """An agency process: consumes its command topic, answers on its event topic."""
-    runtime = Runtime(service=agency, settings=settings, handlers=handlers, topics=[commands(agency)],
-                      engine=engine, reference=reference, replay_replies=True)
+    runtime = Runtime(
+        service=agency,
+        settings=settings,
+        handlers=handlers,
+        topics=[commands(agency)],
+        engine=engine,
+        reference=reference,
+        replay_replies=True,
+    )
 
     def routes(app: FastAPI) -> None:
         app.include_router(records_router(runtime))
@@ -45,7 +52,9 @@ def create_agency_app(
             """The reference data this agency decides with."""
             return {"agency": agency, "reference": _jsonable(reference)}
 
-    return make_app(runtime, title=f"Single window: {agency}", description=description, extra=routes)
+    return make_app(
+        runtime, title=f"Single window: {agency}", description=description, extra=routes
+    )
 
 
 def _jsonable(value: Any) -> Any:
@@ -54,8 +63,11 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | frozenset | set):
-        return [_jsonable(v) for v in sorted(value, key=str)] if isinstance(value, frozenset | set) else [
-            _jsonable(v) for v in value]
+        return (
+            [_jsonable(v) for v in sorted(value, key=str)]
+            if isinstance(value, frozenset | set)
+            else [_jsonable(v) for v in value]
+        )
     if isinstance(value, int | float | str | bool) or value is None:
         return value
     return str(value)

@@ -16,7 +16,9 @@ from services.common.settings import Settings
 log = logging.getLogger(__name__)
 
 
-async def ensure_topics(settings: Settings, topics: Sequence[str] | None = None, *, timeout_s: float = 30) -> None:
+async def ensure_topics(
+    settings: Settings, topics: Sequence[str] | None = None, *, timeout_s: float = 30
+) -> None:
     """Create the topics that are missing, waiting for the broker to answer."""
     wanted = list(topics or all_topics())
     deadline = asyncio.get_running_loop().time() + timeout_s
@@ -29,7 +31,10 @@ async def ensure_topics(settings: Settings, topics: Sequence[str] | None = None,
             if missing:
                 try:
                     await admin.create_topics(
-                        [NewTopic(t, settings.partitions, settings.replication_factor) for t in missing]
+                        [
+                            NewTopic(t, settings.partitions, settings.replication_factor)
+                            for t in missing
+                        ]
                     )
                     log.info("created topics %s", ", ".join(missing))
                 except TopicAlreadyExistsError:
@@ -37,7 +42,9 @@ async def ensure_topics(settings: Settings, topics: Sequence[str] | None = None,
             return
         except (KafkaConnectionError, KafkaError, OSError) as exc:
             if asyncio.get_running_loop().time() > deadline:
-                raise RuntimeError(f"Kafka at {settings.kafka_bootstrap} did not answer: {exc}") from exc
+                raise RuntimeError(
+                    f"Kafka at {settings.kafka_bootstrap} did not answer: {exc}"
+                ) from exc
             await asyncio.sleep(0.5)  # retry pacing while the broker starts
         finally:
             await admin.close()

@@ -54,8 +54,16 @@ class Put:
     created_at: float | None = None
 
     @classmethod
-    def of(cls, key: str, state: BaseModel, *, status: str, previous: Held | None, owner: str = "",
-           deadline: float | None = None) -> Put:
+    def of(
+        cls,
+        key: str,
+        state: BaseModel,
+        *,
+        status: str,
+        previous: Held | None,
+        owner: str = "",
+        deadline: float | None = None,
+    ) -> Put:
         """A put that replaces `previous` (or creates the record) with `state`."""
         return cls(
             key=key,
@@ -71,8 +79,15 @@ class Put:
         """How the record reads once this put is written."""
         now = time.time()
         version = 1 if self.expected_version is None else self.expected_version + 1
-        return Held(self.key, self.owner, self.status, self.deadline, version, self.data,
-                    self.created_at or now)
+        return Held(
+            self.key,
+            self.owner,
+            self.status,
+            self.deadline,
+            version,
+            self.data,
+            self.created_at or now,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +102,9 @@ class OutRow:
 
 def envelope_row(envelope: Envelope) -> OutRow:
     """The outbox row of an envelope, serialized once."""
-    return OutRow(envelope.id, topic_of(envelope.payload), envelope.declaration_id, envelope.to_bytes())
+    return OutRow(
+        envelope.id, topic_of(envelope.payload), envelope.declaration_id, envelope.to_bytes()
+    )
 
 
 @dataclass
@@ -104,11 +121,20 @@ class Changes:
         earlier = self.puts.get(put.key)
         if earlier is not None:
             # Keep the guard of the first read: that is the version in the database.
-            put = Put(put.key, put.status, put.data, put.owner, put.deadline,
-                      earlier.expected_version, earlier.created_at)
+            put = Put(
+                put.key,
+                put.status,
+                put.data,
+                put.owner,
+                put.deadline,
+                earlier.expected_version,
+                earlier.created_at,
+            )
         self.puts[put.key] = put
 
-    def handled(self, envelope: Envelope, replies: Sequence[bytes] | None, *, journal: bool = True) -> None:
+    def handled(
+        self, envelope: Envelope, replies: Sequence[bytes] | None, *, journal: bool = True
+    ) -> None:
         """Mark a consumed message handled, remembering the replies it caused."""
         blob = b"[" + b",".join(replies) + b"]" if replies else None
         self.inbox.append({"message_id": envelope.id, "replies": blob, "processed_at": time.time()})
@@ -157,8 +183,16 @@ class Changes:
             await conn.execute(
                 Record.__table__.insert(),  # type: ignore[attr-defined]
                 [
-                    {"key": p.key, "owner": p.owner, "status": p.status, "deadline": p.deadline,
-                     "version": 1, "data": p.data, "created_at": now, "updated_at": now}
+                    {
+                        "key": p.key,
+                        "owner": p.owner,
+                        "status": p.status,
+                        "deadline": p.deadline,
+                        "version": 1,
+                        "data": p.data,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
                     for p in new
                 ],
             )
@@ -167,19 +201,36 @@ class Changes:
             stmt = (
                 update(table)
                 .where(table.c.key == bindparam("k"), table.c.version == bindparam("v"))
-                .values(status=bindparam("s"), deadline=bindparam("dl"), data=bindparam("d"),
-                        version=bindparam("v") + 1, updated_at=now)
+                .values(
+                    status=bindparam("s"),
+                    deadline=bindparam("dl"),
+                    data=bindparam("d"),
+                    version=bindparam("v") + 1,
+                    updated_at=now,
+                )
             )
-            rows = [{"k": p.key, "v": p.expected_version, "s": p.status, "dl": p.deadline,
-                     "d": p.data} for p in old]
+            rows = [
+                {"k": p.key, "v": p.expected_version, "s": p.status, "dl": p.deadline, "d": p.data}
+                for p in old
+            ]
             result = await conn.execute(stmt, rows)
             if result.rowcount != len(rows):
-                raise VersionConflict(f"{len(rows) - result.rowcount} record(s) changed concurrently")
+                raise VersionConflict(
+                    f"{len(rows) - result.rowcount} record(s) changed concurrently"
+                )
         if self.outbox:
             await conn.execute(
                 insert_ignoring_duplicates(conn, Outbox.__table__),  # type: ignore[attr-defined]
-                [{"message_id": r.message_id, "topic": r.topic, "key": r.key, "value": r.value,
-                  "created_at": now} for r in self.outbox],
+                [
+                    {
+                        "message_id": r.message_id,
+                        "topic": r.topic,
+                        "key": r.key,
+                        "value": r.value,
+                        "created_at": now,
+                    }
+                    for r in self.outbox
+                ],
             )
         if self.journal:
             await conn.execute(Journal.__table__.insert(), self.journal)  # type: ignore[attr-defined]
@@ -193,8 +244,15 @@ async def load_records(conn: AsyncConnection, keys: Iterable[str]) -> dict[str, 
     held: dict[str, Held] = {}
     for i in range(0, len(wanted), CHUNK):
         result = await conn.execute(
-            select(table.c.key, table.c.owner, table.c.status, table.c.deadline, table.c.version,
-                   table.c.data, table.c.created_at).where(table.c.key.in_(wanted[i : i + CHUNK]))
+            select(
+                table.c.key,
+                table.c.owner,
+                table.c.status,
+                table.c.deadline,
+                table.c.version,
+                table.c.data,
+                table.c.created_at,
+            ).where(table.c.key.in_(wanted[i : i + CHUNK]))
         )
         for row in result:
             held[row.key] = Held(*row)
@@ -207,7 +265,9 @@ async def seen_messages(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, 
     seen: dict[str, bytes | None] = {}
     for i in range(0, len(ids), CHUNK):
         result = await conn.execute(
-            select(table.c.message_id, table.c.replies).where(table.c.message_id.in_(ids[i : i + CHUNK]))
+            select(table.c.message_id, table.c.replies).where(
+                table.c.message_id.in_(ids[i : i + CHUNK])
+            )
         )
         seen.update({row.message_id: row.replies for row in result})
     return seen

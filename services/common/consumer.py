@@ -31,8 +31,14 @@ def _printable(raw: bytes | None) -> str:
 class ConsumerLoop:
     """Consumes a service's topics and drives its Processor; never stops on a bad message."""
 
-    def __init__(self, *, consumer: AIOKafkaConsumer, processor: Processor, relay: OutboxRelay,
-                 batch_max: int) -> None:
+    def __init__(
+        self,
+        *,
+        consumer: AIOKafkaConsumer,
+        processor: Processor,
+        relay: OutboxRelay,
+        batch_max: int,
+    ) -> None:
         self.consumer = consumer
         self.processor = processor
         self.relay = relay
@@ -70,8 +76,13 @@ class ConsumerLoop:
             except Exception as exc:
                 # Nothing was committed: rewind and take the same batch again after a pause.
                 self.processor.metrics.batch_retries.inc()
-                log.warning("batch of %d rolled back (%s: %s); retrying in %.1fs",
-                            len(envelopes) + len(dead), type(exc).__name__, exc, retry_delay)
+                log.warning(
+                    "batch of %d rolled back (%s: %s); retrying in %.1fs",
+                    len(envelopes) + len(dead),
+                    type(exc).__name__,
+                    exc,
+                    retry_delay,
+                )
                 for tp, records in batches.items():
                     self.consumer.seek(tp, records[0].offset)
                 await asyncio.sleep(retry_delay)  # backoff pacing, not a wait for a condition
@@ -79,7 +90,9 @@ class ConsumerLoop:
                 continue
             retry_delay = 0.1
             self.relay.publish(rows)
-            offsets = {tp: OffsetAndMetadata(records[-1].offset + 1, "") for tp, records in batches.items()}
+            offsets = {
+                tp: OffsetAndMetadata(records[-1].offset + 1, "") for tp, records in batches.items()
+            }
             try:
                 await self.consumer.commit(offsets)
             except (CommitFailedError, KafkaError) as exc:
@@ -97,12 +110,24 @@ class ConsumerLoop:
                     envelopes.append(decode(record.value))
                 except DecodeError as exc:
                     self.processor.metrics.dead_letters.labels(exc.kind).inc()
-                    log.warning("dead-lettered %s@%d/%d: %s", tp.topic, tp.partition, record.offset, exc.reason)
+                    log.warning(
+                        "dead-lettered %s@%d/%d: %s",
+                        tp.topic,
+                        tp.partition,
+                        record.offset,
+                        exc.reason,
+                    )
                     dead.append(
                         DeadLetter(
-                            reason=exc.reason, kind=exc.kind, service=self.processor.service,
-                            topic=tp.topic, partition=tp.partition, offset=record.offset,
-                            key=_printable(record.key) or None, value=_printable(record.value), at=now(),
+                            reason=exc.reason,
+                            kind=exc.kind,
+                            service=self.processor.service,
+                            topic=tp.topic,
+                            partition=tp.partition,
+                            offset=record.offset,
+                            key=_printable(record.key) or None,
+                            value=_printable(record.value),
+                            at=now(),
                         )
                     )
         return envelopes, dead

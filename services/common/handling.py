@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import random
 import time
-import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -95,7 +95,9 @@ class Processor:
         self.replay_replies = replay_replies
         self.lock = lock or asyncio.Lock()
 
-    async def process(self, batch: Sequence[Envelope], dead: Sequence[DeadLetter] = ()) -> list[OutRow]:
+    async def process(
+        self, batch: Sequence[Envelope], dead: Sequence[DeadLetter] = ()
+    ) -> list[OutRow]:
         """Handle a batch in one transaction; return the outbox rows to publish."""
         started = time.perf_counter()
         async with self.lock, self.engine.begin() as conn:
@@ -121,7 +123,9 @@ class Processor:
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
         return rows
 
-    def _handle_one(self, envelope: Envelope, held: dict[str, Held], ctx: Context, changes: Changes) -> None:
+    def _handle_one(
+        self, envelope: Envelope, held: dict[str, Held], ctx: Context, changes: Changes
+    ) -> None:
         handler = self.handlers.get(envelope.type)
         try:
             if handler is None:
@@ -145,14 +149,25 @@ class Processor:
     def _reject(self, envelope: Envelope, code: str, detail: str, changes: Changes) -> None:
         self.metrics.handled.labels(envelope.type, "dead_letter").inc()
         self.metrics.dead_letters.labels(code).inc()
-        log.warning("dead-lettered %s %s: %s", envelope.type, envelope.id, detail,
-                    extra={"declaration_id": envelope.declaration_id})
+        log.warning(
+            "dead-lettered %s %s: %s",
+            envelope.type,
+            envelope.id,
+            detail,
+            extra={"declaration_id": envelope.declaration_id},
+        )
         changes.handled(envelope, None)
         changes.dead_letter(
             DeadLetter(
-                reason=detail, kind=code, service=self.service, topic=topic_of(envelope.payload),
-                partition=-1, offset=-1,
-                key=envelope.declaration_id, value=envelope.model_dump_json(), message_id=envelope.id,
+                reason=detail,
+                kind=code,
+                service=self.service,
+                topic=topic_of(envelope.payload),
+                partition=-1,
+                offset=-1,
+                key=envelope.declaration_id,
+                value=envelope.model_dump_json(),
+                message_id=envelope.id,
                 at=now(),
             )
         )

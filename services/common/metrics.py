@@ -12,28 +12,42 @@ class Metrics:
         self.registry = CollectorRegistry()
         labels = {"service": service}
         self.handled = Counter(
-            "sw_messages_handled_total", "Messages handled, by type and outcome",
-            ["type", "outcome"], registry=self.registry,
+            "sw_messages_handled_total",
+            "Messages handled, by type and outcome",
+            ["type", "outcome"],
+            registry=self.registry,
         )
         self.duplicates = Counter(
-            "sw_messages_duplicate_total", "Messages already handled, skipped", registry=self.registry
+            "sw_messages_duplicate_total",
+            "Messages already handled, skipped",
+            registry=self.registry,
         )
         self.dead_letters = Counter(
-            "sw_dead_letters_total", "Messages sent to the dead-letter topic, by kind",
-            ["kind"], registry=self.registry,
+            "sw_dead_letters_total",
+            "Messages sent to the dead-letter topic, by kind",
+            ["kind"],
+            registry=self.registry,
         )
         self.batch_seconds = Histogram(
-            "sw_batch_seconds", "Time to handle one consumed batch in one transaction",
-            registry=self.registry, buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            "sw_batch_seconds",
+            "Time to handle one consumed batch in one transaction",
+            registry=self.registry,
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
         )
         self.batch_retries = Counter(
-            "sw_batch_retries_total", "Consumed batches rolled back and retried", registry=self.registry
+            "sw_batch_retries_total",
+            "Consumed batches rolled back and retried",
+            registry=self.registry,
         )
         self.published = Counter(
-            "sw_outbox_published_total", "Messages published from the outbox", registry=self.registry
+            "sw_outbox_published_total",
+            "Messages published from the outbox",
+            registry=self.registry,
         )
         self.outbox_backlog = Gauge(
             "sw_outbox_backlog", "Messages waiting in the outbox", registry=self.registry
         )
-        self.info = Gauge("sw_service_info", "Service identity", ["service"], registry=self.registry)
+        self.info = Gauge(
+            "sw_service_info", "Service identity", ["service"], registry=self.registry
+        )
         self.info.labels(**labels).set(1)

@@ -22,8 +22,14 @@ log = logging.getLogger(__name__)
 class OutboxRelay:
     """Publishes outbox rows handed over after commit; sweeps the table for any left behind."""
 
-    def __init__(self, *, engine: AsyncEngine, producer: AIOKafkaProducer, metrics: Metrics,
-                 sweep_every_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        producer: AIOKafkaProducer,
+        metrics: Metrics,
+        sweep_every_s: float = 2.0,
+    ) -> None:
         self.engine = engine
         self.producer = producer
         self.metrics = metrics

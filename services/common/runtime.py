@@ -76,17 +76,28 @@ class Runtime:
         await ensure_topics(self.settings)
         self._producer = make_producer(self.settings)
         await self._producer.start()
-        self._relay = OutboxRelay(engine=self._engine, producer=self._producer, metrics=self.metrics)
+        self._relay = OutboxRelay(
+            engine=self._engine, producer=self._producer, metrics=self.metrics
+        )
         self._relay.start()
         processor = Processor(
-            service=self.service, engine=self._engine, handlers=self.handlers, metrics=self.metrics,
-            run_seed=self.settings.run_seed, reference=self.reference,
-            replay_replies=self.replay_replies, lock=self.lock,
+            service=self.service,
+            engine=self._engine,
+            handlers=self.handlers,
+            metrics=self.metrics,
+            run_seed=self.settings.run_seed,
+            reference=self.reference,
+            replay_replies=self.replay_replies,
+            lock=self.lock,
         )
         consumer = make_consumer(self.settings, self.topics, group=f"sw-{self.service}")
         await consumer.start()
-        self._loop = ConsumerLoop(consumer=consumer, processor=processor, relay=self._relay,
-                                  batch_max=self.settings.batch_max)
+        self._loop = ConsumerLoop(
+            consumer=consumer,
+            processor=processor,
+            relay=self._relay,
+            batch_max=self.settings.batch_max,
+        )
         self._loop.start()
         log.info("%s consuming %s", self.service, ", ".join(self.topics))
 

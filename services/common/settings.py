@@ -46,7 +46,9 @@ class Settings(BaseSettings):
         default=True, description="Sandbox mode; when false, placeholder secrets are refused."
     )
     step_deadline_s: float = Field(
-        default=10.0, gt=0, description="Seconds a saga step may wait before its command is re-sent."
+        default=10.0,
+        gt=0,
+        description="Seconds a saga step may wait before its command is re-sent.",
     )
     step_max_attempts: int = Field(
         default=5, ge=1, description="Sends of one command before the declaration is `stalled`."
@@ -60,7 +62,9 @@ class Settings(BaseSettings):
         if not self.sandbox:
             for name in ("demo_api_key", "admin_token"):
                 if getattr(self, name) in PLACEHOLDER_SECRETS:
-                    raise ValueError(f"SW_{name.upper()} must be set to a real secret when SW_SANDBOX=false")
+                    raise ValueError(
+                        f"SW_{name.upper()} must be set to a real secret when SW_SANDBOX=false"
+                    )
         return self
 
     def port_of(self, service: str) -> int:

@@ -17,8 +17,13 @@ from services.common.problems import Problem, install_problem_handlers
 from services.common.runtime import Runtime
 
 
-def make_app(runtime: Runtime, *, title: str, description: str,
-             extra: Callable[[FastAPI], None] | None = None) -> FastAPI:
+def make_app(
+    runtime: Runtime,
+    *,
+    title: str,
+    description: str,
+    extra: Callable[[FastAPI], None] | None = None,
+) -> FastAPI:
     """A FastAPI app whose lifespan runs `runtime`, with the shared routes installed."""
 
     @asynccontextmanager
@@ -53,7 +58,11 @@ def ops_router(runtime: Runtime) -> APIRouter:
         checks = await runtime.readiness()
         ready = all(checks.values())
         response.status_code = 200 if ready else 503
-        return {"status": "ready" if ready else "not ready", "service": runtime.service, "checks": checks}
+        return {
+            "status": "ready" if ready else "not ready",
+            "service": runtime.service,
+            "checks": checks,
+        }
 
     @router.get("/metrics")
     async def metrics() -> Response:
@@ -70,28 +79,43 @@ def records_router(runtime: Runtime) -> APIRouter:
     journal = Journal.__table__  # type: ignore[attr-defined]
 
     @router.get("")
-    async def list_records(status: str | None = None,
-                           limit: int = Query(default=50, ge=1, le=500)) -> dict[str, Any]:
+    async def list_records(
+        status: str | None = None, limit: int = Query(default=50, ge=1, le=500)
+    ) -> dict[str, Any]:
         """Records this agency holds, newest first, optionally of one status."""
-        stmt = select(table.c.key, table.c.status, table.c.updated_at).order_by(table.c.updated_at.desc())
+        stmt = select(table.c.key, table.c.status, table.c.updated_at).order_by(
+            table.c.updated_at.desc()
+        )
         if status:
             stmt = stmt.where(table.c.status == status)
         async with runtime.engine.connect() as conn:
             rows = (await conn.execute(stmt.limit(limit))).all()
-        return {"data": [{"declaration_id": r.key, "status": r.status, "updated_at": r.updated_at}
-                         for r in rows]}
+        return {
+            "data": [
+                {"declaration_id": r.key, "status": r.status, "updated_at": r.updated_at}
+                for r in rows
+            ]
+        }
 
     @router.get("/{declaration_id}")
     async def get_record(declaration_id: str) -> dict[str, Any]:
         """What this agency holds about one declaration, with every message it handled or sent."""
         async with runtime.engine.connect() as conn:
             row = (await conn.execute(select(table).where(table.c.key == declaration_id))).first()
-            messages = (await conn.execute(
-                select(journal.c.direction, journal.c.envelope)
-                .where(journal.c.declaration_id == declaration_id).order_by(journal.c.seq)
-            )).all()
+            messages = (
+                await conn.execute(
+                    select(journal.c.direction, journal.c.envelope)
+                    .where(journal.c.declaration_id == declaration_id)
+                    .order_by(journal.c.seq)
+                )
+            ).all()
         if row is None and not messages:
-            raise Problem(404, "not-found", "Not found", f"{runtime.service} holds no record of {declaration_id}")
+            raise Problem(
+                404,
+                "not-found",
+                "Not found",
+                f"{runtime.service} holds no record of {declaration_id}",
+            )
         return {
             "declaration_id": declaration_id,
             "status": row.status if row else None,

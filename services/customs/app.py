@@ -18,5 +18,11 @@ DATA = Path(__file__).parent / "data"
 def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> FastAPI:
     """The customs process."""
     reference = CustomsReference.from_json(load_json(DATA / "reference.json"))
-    return create_agency_app("customs", settings=settings, handlers=HANDLERS, reference=reference,
-                             engine=engine, description=__doc__ or "")
+    return create_agency_app(
+        "customs",
+        settings=settings,
+        handlers=HANDLERS,
+        reference=reference,
+        engine=engine,
+        description=__doc__ or "",
+    )

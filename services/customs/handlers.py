@@ -23,7 +23,9 @@ SOURCE = "customs"
 
 def _held_record(envelope: Envelope, held: Held | None) -> CustomsRecord:
     if held is None:
-        raise HandlerError("unknown_declaration", f"customs holds no declaration {envelope.declaration_id}")
+        raise HandlerError(
+            "unknown_declaration", f"customs holds no declaration {envelope.declaration_id}"
+        )
     return CustomsRecord.model_validate_json(held.data)
 
 
@@ -32,10 +34,17 @@ def file_declaration(envelope: Envelope, held: Held | None, ctx: Context) -> Out
     command = envelope.payload
     assert isinstance(command, FileDeclaration)
     if held is not None:
-        raise HandlerError("already_filed", f"declaration {envelope.declaration_id} was filed before")
+        raise HandlerError(
+            "already_filed", f"declaration {envelope.declaration_id} was filed before"
+        )
     decl = command.declaration
-    decision = rules.review(decl, declaration_id=envelope.declaration_id, ref=ctx.reference,
-                            rng=ctx.rng(envelope.declaration_id, "customs.channel"), when=ctx.now)
+    decision = rules.review(
+        decl,
+        declaration_id=envelope.declaration_id,
+        ref=ctx.reference,
+        rng=ctx.rng(envelope.declaration_id, "customs.channel"),
+        when=ctx.now,
+    )
     accepted = isinstance(decision, DeclarationAccepted)
     record = CustomsRecord(
         entry_id=decision.entry_id if isinstance(decision, DeclarationAccepted) else None,
@@ -54,10 +63,14 @@ def release_goods(envelope: Envelope, held: Held | None, ctx: Context) -> Outcom
     """Release accepted goods (800)."""
     record = _held_record(envelope, held)
     if record.status_code not in ("120", "300", "500") or record.entry_id is None:
-        raise HandlerError("not_releasable", f"declaration in status {record.status_code} cannot be released")
+        raise HandlerError(
+            "not_releasable", f"declaration in status {record.status_code} cannot be released"
+        )
     updated = record.model_copy(update={"status_code": "800"})
     put = Put.of(envelope.declaration_id, updated, status="800", previous=held)
-    return Outcome(put=put, emit=[reply(envelope, GoodsReleased(entry_id=record.entry_id), source=SOURCE)])
+    return Outcome(
+        put=put, emit=[reply(envelope, GoodsReleased(entry_id=record.entry_id), source=SOURCE)]
+    )
 
 
 def detain_goods(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome:
@@ -69,7 +82,9 @@ def detain_goods(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome
         raise HandlerError("not_accepted", "a rejected declaration has no goods to detain")
     updated = record.model_copy(update={"status_code": "501", "reason": command.reason})
     put = Put.of(envelope.declaration_id, updated, status="501", previous=held)
-    event = GoodsDetained(entry_id=record.entry_id, reason_code=command.reason_code, reason=command.reason)
+    event = GoodsDetained(
+        entry_id=record.entry_id, reason_code=command.reason_code, reason=command.reason
+    )
     return Outcome(put=put, emit=[reply(envelope, event, source=SOURCE)])
 
 
@@ -78,10 +93,14 @@ def close_declaration(envelope: Envelope, held: Held | None, ctx: Context) -> Ou
     assert isinstance(envelope.payload, CloseDeclaration)
     record = _held_record(envelope, held)
     if record.status_code != "800" or record.entry_id is None:
-        raise HandlerError("not_closable", f"declaration in status {record.status_code} cannot be closed")
+        raise HandlerError(
+            "not_closable", f"declaration in status {record.status_code} cannot be closed"
+        )
     updated = record.model_copy(update={"status_code": "899"})
     put = Put.of(envelope.declaration_id, updated, status="899", previous=held)
-    return Outcome(put=put, emit=[reply(envelope, DeclarationClosed(entry_id=record.entry_id), source=SOURCE)])
+    return Outcome(
+        put=put, emit=[reply(envelope, DeclarationClosed(entry_id=record.entry_id), source=SOURCE)]
+    )
 
 
 HANDLERS: dict[str, Handler] = {

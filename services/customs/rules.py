@@ -60,21 +60,35 @@ def _reject(code: str, field: str, reason: str, reason_zh: str) -> DeclarationRe
 def check(declaration: DeclarationData, ref: CustomsReference) -> DeclarationRejected | None:
     """The first rule the declaration breaks, or None."""
     if declaration.scenario is Scenario.CUSTOMS_REJECT:
-        return _reject("C199", "scenario", "rejected on request (sandbox scenario customs_reject)",
-                       "按沙箱场景要求退单")
+        return _reject(
+            "C199",
+            "scenario",
+            "rejected on request (sandbox scenario customs_reject)",
+            "按沙箱场景要求退单",
+        )
     if declaration.currency not in ref.exchange_rates:
-        return _reject("C104", "currency", f"no customs exchange rate for {declaration.currency}",
-                       f"无{declaration.currency}海关汇率")
+        return _reject(
+            "C104",
+            "currency",
+            f"no customs exchange rate for {declaration.currency}",
+            f"无{declaration.currency}海关汇率",
+        )
     for i, item in enumerate(declaration.items):
         chapter = item.hs_code[:2]
         if chapter in ref.empty_chapters:
-            return _reject("C102", f"items[{i}].hs_code",
-                           f"chapter {chapter} is not a tariff chapter in use",
-                           f"商品编码第{chapter}章不存在")
+            return _reject(
+                "C102",
+                f"items[{i}].hs_code",
+                f"chapter {chapter} is not a tariff chapter in use",
+                f"商品编码第{chapter}章不存在",
+            )
         if chapter in ref.licence_chapters:
-            return _reject("C101", f"items[{i}].hs_code",
-                           f"chapter {chapter}: {ref.licence_chapters[chapter]}; no licence declared",
-                           f"第{chapter}章商品须申领许可证")
+            return _reject(
+                "C101",
+                f"items[{i}].hs_code",
+                f"chapter {chapter}: {ref.licence_chapters[chapter]}; no licence declared",
+                f"第{chapter}章商品须申领许可证",
+            )
     if declaration.total_value <= 0:
         return _reject("C103", "items", "declared value must be positive", "申报总价必须大于零")
     return None
@@ -94,7 +108,9 @@ def channel(declaration: DeclarationData, ref: CustomsReference, rng: random.Ran
     return "green"
 
 
-def inspection_reason(declaration: DeclarationData, ref: CustomsReference, risk_channel: str) -> str | None:
+def inspection_reason(
+    declaration: DeclarationData, ref: CustomsReference, risk_channel: str
+) -> str | None:
     """Why the goods must be inspected (statutory catalogue or red channel), or None."""
     for item in declaration.items:
         category = ref.inspection_chapters.get(item.hs_code[:2])
@@ -121,7 +137,9 @@ def review(
     risk = channel(declaration, ref, rng)
     reason = inspection_reason(declaration, ref, risk)
     rate = ref.exchange_rates[declaration.currency]
-    lines = tuple(ValueLine(hs_code=i.hs_code, value_cny=to_fen(i.value * rate)) for i in declaration.items)
+    lines = tuple(
+        ValueLine(hs_code=i.hs_code, value_cny=to_fen(i.value * rate)) for i in declaration.items
+    )
     return DeclarationAccepted(
         entry_id=entry_id(ref.district, when, declaration.direction, declaration_id),
         channel=risk,

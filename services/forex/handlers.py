@@ -17,13 +17,21 @@ def settle_receipt(envelope: Envelope, held: Held | None, ctx: Context) -> Outco
     command = envelope.payload
     assert isinstance(command, SettleReceipt)
     if held is not None:
-        raise HandlerError("already_settled", f"declaration {envelope.declaration_id} was settled before")
+        raise HandlerError(
+            "already_settled", f"declaration {envelope.declaration_id} was settled before"
+        )
     try:
         event = rules.settle(command.amount, command.currency, ctx.reference)
     except rules.NoRate as exc:
         raise HandlerError("no_rate", str(exc)) from exc
-    record = ForexRecord(kind="receipt", entry_id=command.entry_id, amount=event.amount,
-                         currency=event.currency, rate=event.rate, amount_cny=event.amount_cny)
+    record = ForexRecord(
+        kind="receipt",
+        entry_id=command.entry_id,
+        amount=event.amount,
+        currency=event.currency,
+        rate=event.rate,
+        amount_cny=event.amount_cny,
+    )
     put = Put.of(envelope.declaration_id, record, status="settled", previous=None)
     return Outcome(put=put, emit=[reply(envelope, event, source=SOURCE)])
 
@@ -33,15 +41,26 @@ def register_payment(envelope: Envelope, held: Held | None, ctx: Context) -> Out
     command = envelope.payload
     assert isinstance(command, RegisterPayment)
     if held is not None:
-        raise HandlerError("already_registered", f"payment of {envelope.declaration_id} was registered before")
+        raise HandlerError(
+            "already_registered", f"payment of {envelope.declaration_id} was registered before"
+        )
     try:
         event = rules.register_payment(command.amount, command.currency, ctx.reference)
     except rules.NoRate as exc:
         raise HandlerError("no_rate", str(exc)) from exc
-    record = ForexRecord(kind="payment", entry_id=command.entry_id, amount=event.amount,
-                         currency=event.currency, rate=event.rate, amount_cny=event.amount_cny)
+    record = ForexRecord(
+        kind="payment",
+        entry_id=command.entry_id,
+        amount=event.amount,
+        currency=event.currency,
+        rate=event.rate,
+        amount_cny=event.amount_cny,
+    )
     put = Put.of(envelope.declaration_id, record, status="registered", previous=None)
     return Outcome(put=put, emit=[reply(envelope, event, source=SOURCE)])
 
 
-HANDLERS: dict[str, Handler] = {SettleReceipt.TYPE: settle_receipt, RegisterPayment.TYPE: register_payment}
+HANDLERS: dict[str, Handler] = {
+    SettleReceipt.TYPE: settle_receipt,
+    RegisterPayment.TYPE: register_payment,
+}

@@ -41,10 +41,14 @@ def to_cny(amount: Decimal, rate: Decimal) -> Decimal:
 def settle(amount: Decimal, currency: str, ref: ForexReference) -> ReceiptSettled:
     """Settle an export receipt (结汇) into CNY at the bank's rate."""
     rate = ref.rate(currency)
-    return ReceiptSettled(amount=amount, currency=currency, rate=rate, amount_cny=to_cny(amount, rate))
+    return ReceiptSettled(
+        amount=amount, currency=currency, rate=rate, amount_cny=to_cny(amount, rate)
+    )
 
 
 def register_payment(amount: Decimal, currency: str, ref: ForexReference) -> PaymentRegistered:
     """Register an import payment abroad, valued in CNY at the bank's rate."""
     rate = ref.rate(currency)
-    return PaymentRegistered(amount=amount, currency=currency, rate=rate, amount_cny=to_cny(amount, rate))
+    return PaymentRegistered(
+        amount=amount, currency=currency, rate=rate, amount_cny=to_cny(amount, rate)
+    )

@@ -17,14 +17,24 @@ def inspect_goods(envelope: Envelope, held: Held | None, ctx: Context) -> Outcom
     command = envelope.payload
     assert isinstance(command, InspectGoods)
     if held is not None:
-        raise HandlerError("already_inspected", f"goods of {envelope.declaration_id} were inspected before")
-    result = rules.inspect(declaration_id=envelope.declaration_id, direction=command.direction,
-                           scenario=command.scenario, ref=ctx.reference,
-                           rng=ctx.rng(envelope.declaration_id, "inspection.result"))
+        raise HandlerError(
+            "already_inspected", f"goods of {envelope.declaration_id} were inspected before"
+        )
+    result = rules.inspect(
+        declaration_id=envelope.declaration_id,
+        direction=command.direction,
+        scenario=command.scenario,
+        ref=ctx.reference,
+        rng=ctx.rng(envelope.declaration_id, "inspection.result"),
+    )
     if isinstance(result, InspectionPassed):
-        record = InspectionRecord(result="passed", reason=command.reason, certificate_no=result.certificate_no)
+        record = InspectionRecord(
+            result="passed", reason=command.reason, certificate_no=result.certificate_no
+        )
     else:
-        record = InspectionRecord(result="failed", reason=command.reason, failure_code=result.reason_code)
+        record = InspectionRecord(
+            result="failed", reason=command.reason, failure_code=result.reason_code
+        )
     put = Put.of(envelope.declaration_id, record, status=record.result, previous=None)
     return Outcome(put=put, emit=[reply(envelope, result, source=SOURCE)])
 

@@ -62,5 +62,9 @@ def inspect(
         failed = Decimal(str(rng.random())) < ref.fail_rate
         failure = rng.choice(ref.failure_reasons) if failed else None
     if failure is not None:
-        return InspectionFailed(reason_code=failure.code, reason=failure.reason, reason_zh=failure.reason_zh)
-    return InspectionPassed(certificate_no=certificate_no(ref.inspection_org, direction, declaration_id))
+        return InspectionFailed(
+            reason_code=failure.code, reason=failure.reason, reason_zh=failure.reason_zh
+        )
+    return InspectionPassed(
+        certificate_no=certificate_no(ref.inspection_org, direction, declaration_id)
+    )

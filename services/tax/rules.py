@@ -67,21 +67,35 @@ def export_refund(
 ) -> RefundPaid | RefundDenied:
     """The export VAT refund of the declaration's lines, or the reason it is denied."""
     if scenario is Scenario.REFUND_DENIED:
-        return RefundDenied(reason_code="T201", reason="no matching VAT purchase invoice on file",
-                            reason_zh="无对应增值税专用发票")
+        return RefundDenied(
+            reason_code="T201",
+            reason="no matching VAT purchase invoice on file",
+            reason_zh="无对应增值税专用发票",
+        )
     explained = []
     for line in lines:
         rate = ref.refund.rate(line.hs_code)
-        explained.append(Explained(amount=to_fen(line.value_cny * rate), base=line.value_cny, rate=rate,
-                                   formula=f"HS {line.hs_code}: {REFUND_FORMULA}"))
+        explained.append(
+            Explained(
+                amount=to_fen(line.value_cny * rate),
+                base=line.value_cny,
+                rate=rate,
+                formula=f"HS {line.hs_code}: {REFUND_FORMULA}",
+            )
+        )
     total = sum((e.amount for e in explained), ZERO)
     if total <= 0:
-        return RefundDenied(reason_code="T202", reason="every line carries a 0% export refund rate",
-                            reason_zh="商品出口退税率为零")
+        return RefundDenied(
+            reason_code="T202",
+            reason="every line carries a 0% export refund rate",
+            reason_zh="商品出口退税率为零",
+        )
     base = sum((line.value_cny for line in lines), ZERO)
     effective = (total / base).quantize(Decimal("0.0001")) if base else ZERO
     return RefundPaid(
-        refund=Explained(amount=total, base=base, rate=effective, formula="sum of the line refunds"),
+        refund=Explained(
+            amount=total, base=base, rate=effective, formula="sum of the line refunds"
+        ),
         lines=tuple(explained),
     )
 
@@ -105,12 +119,23 @@ def import_taxes(lines: Sequence[ValueLine], *, ref: TaxReference) -> ImportTaxe
 
     ct_base = base_total + duty_total + ct_total
     return ImportTaxesCollected(
-        duty=Explained(amount=duty_total, base=base_total, rate=effective(duty_total, base_total),
-                       formula="duty = customs value × duty rate"),
-        consumption_tax=Explained(amount=ct_total, base=base_total + duty_total,
-                                  rate=effective(ct_total, ct_base),
-                                  formula="CT = (value + duty) / (1 − CT rate) × CT rate"),
-        vat=Explained(amount=vat_total, base=ct_base, rate=effective(vat_total, ct_base),
-                      formula="VAT = (value + duty + CT) × VAT rate"),
+        duty=Explained(
+            amount=duty_total,
+            base=base_total,
+            rate=effective(duty_total, base_total),
+            formula="duty = customs value × duty rate",
+        ),
+        consumption_tax=Explained(
+            amount=ct_total,
+            base=base_total + duty_total,
+            rate=effective(ct_total, ct_base),
+            formula="CT = (value + duty) / (1 − CT rate) × CT rate",
+        ),
+        vat=Explained(
+            amount=vat_total,
+            base=ct_base,
+            rate=effective(vat_total, ct_base),
+            formula="VAT = (value + duty + CT) × VAT rate",
+        ),
         total=duty_total + ct_total + vat_total,
     )

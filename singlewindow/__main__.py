@@ -1,0 +1,5 @@
+"""`python -m singlewindow` runs the command line."""
+
+from singlewindow.cli import main
+
+main()
