@@ -6,11 +6,12 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import select
 
 from gateway.handlers import GatewayConfig, expire_due
-from services.common.changes import Changes, Held
+from services.common.changes import Changes, Held, OutRow
 from services.common.db import Record
 from services.common.runtime import Runtime
 
@@ -20,8 +21,16 @@ log = logging.getLogger(__name__)
 class DeadlineWatcher:
     """Checks deadlines on a timer; each pass is one transaction."""
 
-    def __init__(self, runtime: Runtime, config: GatewayConfig, *, every_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        config: GatewayConfig,
+        *,
+        every_s: float = 0.5,
+        publish: Callable[[Sequence[OutRow]], None] | None = None,
+    ) -> None:
         self.runtime = runtime
+        self.publish = publish or runtime.publish
         self.config = config
         self.every_s = every_s
         self._task: asyncio.Task[None] | None = None
@@ -71,5 +80,5 @@ class DeadlineWatcher:
             expire_due(changes, [Held(*r) for r in rows], config=self.config, now=now)
             out = await changes.apply(conn)
         log.info("re-sent overdue commands of %d declaration(s)", len(rows))
-        self.runtime.publish(out)
+        self.publish(out)
         return len(rows)

@@ -372,11 +372,17 @@ def advance(saga: Saga, envelope: Envelope) -> Advance:
 # --- deadlines -----------------------------------------------------------------------------------
 
 
+MAX_BACKOFF_FACTOR: Final = 16
+
+
 def backoff_s(base_s: float, attempts: int, command_id: str) -> float:
-    """Seconds until the next try: base × 2^(attempts−1), plus up to 20% jitter fixed by the command id."""
+    """Seconds until the next try: base × 2^(attempts−1) (at most ×16), plus up to 20% jitter.
+
+    The jitter is drawn from the command id, so the same saga always waits the same.
+    """
     digest = hashlib.sha256(f"{command_id}|{attempts}".encode()).digest()
     jitter = digest[0] / 255 * 0.2
-    return float(base_s * 2 ** (attempts - 1) * (1 + jitter))
+    return float(base_s * min(2 ** (attempts - 1), MAX_BACKOFF_FACTOR) * (1 + jitter))
 
 
 def next_deadline(saga: Saga) -> float | None:

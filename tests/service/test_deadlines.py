@@ -1,0 +1,90 @@
+"""Saga deadlines on a real SQLite file: re-send the same command, stall, heal on a late answer."""
+
+from __future__ import annotations
+
+import json
+import time
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway import saga as sagas
+from gateway.deadlines import DeadlineWatcher
+from gateway.handlers import HANDLERS, GatewayConfig, put_saga, send
+from schemas.envelope import reply
+from schemas.messages import DeclarationAccepted, FileDeclaration, ValueLine
+from schemas.trade import DeclarationData
+from services.common.changes import Changes, OutRow, load_records
+from services.common.handling import Processor
+from services.common.metrics import Metrics
+from services.common.runtime import Runtime
+from services.common.settings import Settings
+from singlewindow.samples import sample_declaration
+
+CONFIG = GatewayConfig(step_deadline_s=2.0, step_max_attempts=3)
+
+
+async def test_an_unanswered_command_is_resent_unchanged_then_the_declaration_stalls(
+    engine: AsyncEngine,
+) -> None:
+    now = time.time()
+    begun = sagas.start("d-1", "ent", DeclarationData.model_validate(sample_declaration()))
+    saga, commands = send(begun.saga, begun.commands, cause=None, config=CONFIG, now=now)
+    async with engine.begin() as conn:
+        changes = Changes()
+        changes.put(put_saga(saga, None))
+        for command in commands:
+            changes.emit(command)
+        await changes.apply(conn)
+    sent: list[OutRow] = []
+    runtime = Runtime(
+        service="gateway", settings=Settings(), handlers=HANDLERS, topics=[], engine=engine
+    )
+    watcher = DeadlineWatcher(runtime, CONFIG, publish=sent.extend)
+
+    assert await watcher.check(now + 1) == 0  # not due yet
+    assert await watcher.check(now + 2.5) == 1  # 2 s deadline passed: second attempt
+    assert [r.message_id for r in sent] == [commands[0].id]
+    assert json.loads(sent[0].value)["type"] == FileDeclaration.TYPE
+    # Second try waits 2 × 2 s (+ up to 20% jitter), the third 2 × 4 s.
+    assert await watcher.check(now + 2.5 + 3.9) == 0
+    assert await watcher.check(now + 2.5 + 4.9) == 1
+    assert await watcher.check(now + 100) == 1  # the third try has run out: stalled
+    async with engine.connect() as conn:
+        held = (await load_records(conn, ["d-1"]))["d-1"]
+    stalled = sagas.Saga.model_validate_json(held.data)
+    assert held.status == "stalled" and held.deadline is None
+    assert (
+        stalled.stalled_reason
+        == "no answer from customs to customs.declaration.file after 3 attempts"
+    )
+    assert [json.loads(r.value)["type"] for r in sent[-1:]] == ["declaration.status.changed"]
+    assert await watcher.check(now + 1000) == 0  # nothing more to do
+
+    # A late answer still moves the declaration on.
+    accepted = DeclarationAccepted(
+        entry_id="531620260000000001",
+        channel="green",
+        inspection_required=False,
+        fx_rate=Decimal("7.1"),
+        lines=(ValueLine(hs_code="8517130000", value_cny=Decimal("85200.00")),),
+        total_value_cny=Decimal("85200.00"),
+    )
+    processor = Processor(
+        service="gateway",
+        engine=engine,
+        handlers=HANDLERS,
+        metrics=Metrics("gateway"),
+        run_seed=1,
+        reference=CONFIG,
+        replay_replies=False,
+    )
+    out = await processor.process([reply(commands[0], accepted, source="customs")])
+    assert [json.loads(r.value)["type"] for r in out] == [
+        "customs.goods.release",
+        "declaration.status.changed",
+    ]
+    async with engine.connect() as conn:
+        held = (await load_records(conn, ["d-1"]))["d-1"]
+    assert held.status == "in_progress"
+    assert sagas.Saga.model_validate_json(held.data).pending[0].type == "customs.goods.release"
