@@ -1,0 +1,22 @@
+"""The README documents what the code does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.common.settings import Settings
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_documents_every_setting() -> None:
+    missing = [
+        f"SW_{name.upper()}"
+        for name in Settings.model_fields
+        if f"`SW_{name.upper()}`" not in README
+    ]
+    assert missing == []
+
+
+def test_readme_shows_the_two_commands() -> None:
+    assert "make run" in README and "make test" in README
