@@ -155,7 +155,7 @@ def api_router(
             changes.put(put_saga(saga, None))
             for command in commands:
                 changes.emit(command)
-            changes.emit(status_event(saga, submitted))
+            changes.emit(status_event(saga, submitted, None))
             created = DeclarationCreated(
                 id=declaration_id,
                 status=sagas.public_status(saga),

@@ -59,14 +59,27 @@ def send(
     return saga.model_copy(update={"pending": saga.pending + steps}), envelopes
 
 
-def status_event(saga: Saga, cause: Envelope | None) -> Envelope:
-    """The public status message of a saga."""
+def status_event(saga: Saga, cause: Envelope | None, previous_state: str | None) -> Envelope:
+    """The public status message of a saga: where it is now and what moved it."""
     status = sagas.public_status(saga)
     reason = saga.stalled_reason if status == "stalled" else saga.reason
+    payload = StatusChanged(
+        enterprise_id=saga.enterprise_id,
+        direction=saga.declaration.direction,
+        trade_mode=saga.declaration.trade_mode,
+        status=status,
+        state=saga.state,
+        previous_state=previous_state,
+        trigger=cause.type if cause else "deadline",
+        steps=saga.steps,
+        figures=saga.figures,
+        entry_id=saga.entry_id,
+        channel=saga.channel,
+        customs_status=saga.customs_status,
+        reason=reason,
+    )
     return new_envelope(
-        StatusChanged(
-            enterprise_id=saga.enterprise_id, status=status, state=saga.state, reason=reason
-        ),
+        payload,
         declaration_id=saga.declaration_id,
         source=SOURCE,
         correlation_id=cause.correlation_id if cause else saga.declaration_id,
@@ -100,9 +113,8 @@ def on_event(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome:
     after, commands = send(
         step.saga, step.commands, cause=envelope, config=ctx.reference, now=time.time()
     )
-    emit = list(commands)
-    if sagas.public_status(after) != held.status or after.state in sagas.TERMINAL:
-        emit.append(status_event(after, envelope))
+    # Every move is public: the status topic carries each state change, not only status changes.
+    emit = [*commands, status_event(after, envelope, before.state)]
     return Outcome(put=put_saga(after, held), emit=emit)
 
 
@@ -117,7 +129,7 @@ def expire_due(changes: Changes, due: Sequence[Held], *, config: GatewayConfig, 
             changes.emit(Envelope.model_validate_json(step.envelope))
         changes.put(put_saga(expiry.saga, held))
         if expiry.stalled:
-            changes.emit(status_event(expiry.saga, None))
+            changes.emit(status_event(expiry.saga, None, saga.state))
 
 
 HANDLERS: dict[str, Handler] = {

@@ -18,6 +18,7 @@ from schemas.messages import (
     DeclarationClosed,
     DeclarationRejected,
     DetainGoods,
+    Figures,
     FileDeclaration,
     GoodsDetained,
     GoodsReleased,
@@ -55,20 +56,6 @@ class PendingStep(Contract):
     attempts: int
     deadline: float | None
     envelope: str
-
-
-class Figures(Contract):
-    """Outcome figures, filled in as the agencies report them (CNY unless named)."""
-
-    declared_value: Decimal
-    currency: str
-    customs_value_cny: Decimal | None = None
-    duty: Decimal | None = None
-    consumption_tax: Decimal | None = None
-    import_vat: Decimal | None = None
-    taxes_total: Decimal | None = None
-    settled_amount_cny: Decimal | None = None
-    refund: Decimal | None = None
 
 
 class Saga(Contract):

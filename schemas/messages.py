@@ -208,6 +208,20 @@ class ImportTaxesCollected(Event):
 # --- gateway -------------------------------------------------------------------------------
 
 
+class Figures(Contract):
+    """Outcome figures, filled in as the agencies report them (CNY unless named)."""
+
+    declared_value: Decimal
+    currency: str
+    customs_value_cny: Decimal | None = None
+    duty: Decimal | None = None
+    consumption_tax: Decimal | None = None
+    import_vat: Decimal | None = None
+    taxes_total: Decimal | None = None
+    settled_amount_cny: Decimal | None = None
+    refund: Decimal | None = None
+
+
 class DeclarationSubmitted(Event):
     TYPE: ClassVar[str] = "declaration.submitted"
     SUMMARY: ClassVar[str] = "A trader submitted a declaration to the single window."
@@ -217,8 +231,19 @@ class DeclarationSubmitted(Event):
 
 class StatusChanged(Event):
     TYPE: ClassVar[str] = "declaration.status.changed"
-    SUMMARY: ClassVar[str] = "The public status of a declaration changed."
+    SUMMARY: ClassVar[str] = (
+        "A declaration moved: its public status, saga state, agency steps and figures now."
+    )
     enterprise_id: str
+    direction: Direction
+    trade_mode: TradeMode
     status: str
     state: str
+    previous_state: str | None = None
+    trigger: str = Field(description="the message type that caused the change")
+    steps: dict[str, str]
+    figures: Figures
+    entry_id: str | None = None
+    channel: str | None = None
+    customs_status: str | None = None
     reason: str | None = None
