@@ -1,0 +1,76 @@
+"""Builders the unit tests share: declarations, lines, a fixed-draw generator, shipped references."""
+
+from __future__ import annotations
+
+import json
+import random
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from schemas.messages import ValueLine
+from schemas.trade import DeclarationData, Direction, Item, Party, Scenario, TradeMode
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_USCC = "91350100M000100Y43"  # domain.md §2.5: passes both check characters
+
+
+def shipped(agency: str) -> dict[str, Any]:
+    """The reference JSON an agency ships in services/<agency>/data/."""
+    path = ROOT / "services" / agency / "data" / "reference.json"
+    return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def item(
+    hs_code: str = "8517130000",
+    quantity: str = "1",
+    unit_price: str = "100",
+    *,
+    origin: str = "CHN",
+    description: str = "goods",
+) -> Item:
+    """One goods line."""
+    return Item(
+        hs_code=hs_code,
+        description=description,
+        quantity=Decimal(quantity),
+        unit="011",
+        unit_price=Decimal(unit_price),
+        origin_country=origin,
+    )
+
+
+def declaration(
+    *items: Item,
+    direction: Direction = Direction.EXPORT,
+    trade_mode: TradeMode = TradeMode.GENERAL,
+    currency: str = "USD",
+    scenario: Scenario | None = None,
+    counterparty: str = "DEU",
+) -> DeclarationData:
+    """A declaration of the given lines (one smartphone line if none are given)."""
+    return DeclarationData(
+        direction=direction,
+        trade_mode=trade_mode,
+        declarant=Party(uscc=DEMO_USCC, name="Fuzhou Demo Trading Co."),
+        counterparty_country=counterparty,
+        currency=currency,
+        items=items or (item(),),
+        scenario=scenario,
+    )
+
+
+def line(hs_code: str, value_cny: str) -> ValueLine:
+    """One goods line valued in CNY, as customs hands it to tax."""
+    return ValueLine(hs_code=hs_code, value_cny=Decimal(value_cny))
+
+
+class FixedDraw(random.Random):
+    """A generator whose `random()` always returns one value; everything else stays seeded."""
+
+    def __init__(self, value: float, seed: int = 0) -> None:
+        super().__init__(seed)
+        self.value = value
+
+    def random(self) -> float:
+        return self.value
