@@ -339,11 +339,13 @@ def advance(saga: Saga, envelope: Envelope) -> Advance:
     row = transition_for(saga, event)
     pending = tuple(p for p in saga.pending if p.command_id != envelope.causation_id)
     folded = absorb(saga, event)
+    # Still stalled while any step that ran out of tries (deadline None) is unanswered.
+    still_stalled = saga.stalled_reason if any(p.deadline is None for p in pending) else None
     moved = folded.model_copy(
         update={
             "state": row.to,
             "pending": pending,
-            "stalled_reason": None,
+            "stalled_reason": still_stalled,
             "events_seen": saga.events_seen + 1,
         }
     )

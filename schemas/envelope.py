@@ -49,7 +49,15 @@ class Envelope(Contract):
             raise ValueError(
                 f"schema_version {version!r} of {model.TYPE} is not supported (expected {model.VERSION})"
             )
-        return {**data, "payload": model.model_validate(data.get("payload"))}
+        try:
+            payload = model.model_validate(data.get("payload"))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"payload.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                for e in exc.errors(include_url=False)[:5]
+            )
+            raise ValueError(f"invalid {model.TYPE} payload: {problems}") from None
+        return {**data, "payload": payload}
 
     @model_validator(mode="after")
     def _type_matches_payload(self) -> Envelope:
@@ -105,7 +113,7 @@ def reply(
     )
 
 
-DecodeFailure = Literal["unparseable", "unknown_type", "invalid"]
+DecodeFailure = Literal["unparseable", "unknown_type", "wrong_version", "invalid"]
 
 
 def decode(raw: bytes | None) -> Envelope:

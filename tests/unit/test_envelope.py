@@ -130,23 +130,12 @@ def test_wrong_schema_version_raises_decode_error_kind_wrong_version(version: in
     assert "expected 1" in error.reason
 
 
-@pytest.mark.xfail(
-    reason="BUG: decode() reports payload errors with paths relative to the payload "
-    "('entry_id: Field required'), not 'payload.entry_id', so a dead letter's reason reads "
-    "like a missing envelope header",
-    strict=True,
-)
 def test_invalid_payload_reason_names_the_full_field_path() -> None:
     data = _raw()
     del data["payload"]["entry_id"]
     assert "payload.entry_id" in _decode_error(json.dumps(data).encode()).reason
 
 
-@pytest.mark.xfail(
-    reason="BUG: the DecodeFailure literal lists unparseable, unknown_type and invalid, but "
-    "decode() also raises kind 'wrong_version' (used as a dead-letter metric label)",
-    strict=True,
-)
 def test_decode_failure_literal_lists_every_kind_decode_raises() -> None:
     raised = {
         _decode_error(None).kind,

@@ -512,12 +512,6 @@ def test_late_answer_to_the_stalled_step_heals_the_saga() -> None:
     assert public_status(step.saga) == "in_progress"
 
 
-@pytest.mark.xfail(
-    reason="BUG: advance() clears stalled_reason on any event, so an answer from another agency "
-    "hides a step that is still out of tries (its deadline is None, so it is never re-sent or "
-    "re-stalled); the declaration then shows in_progress forever",
-    strict=True,
-)
 def test_a_stall_survives_an_answer_from_another_agency() -> None:
     """Forex never answers SettleReceipt; customs' late DeclarationClosed must not hide that."""
     saga = _saga_in("closing_and_settling", Direction.EXPORT).model_copy(
