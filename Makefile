@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+CHROMIUM := /usr/bin/chromium
+
 .PHONY: run test lint typecheck unit e2e clean
 
 $(BIN)/python:
@@ -14,12 +16,19 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The dashboard's browser test drives Debian's Chromium (no browser download from the internet).
+$(CHROMIUM):
+	@echo "installing Debian's chromium for the browser test"
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
+
 ## make run: start the broker and the five services (Ctrl-C stops them all)
 run: $(STAMP)
 	$(BIN)/singlewindow up
 
 ## make test: lint, type-check, then every tier of tests
-test: $(STAMP) lint typecheck
+test: $(STAMP) $(CHROMIUM) lint typecheck
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
@@ -32,7 +41,7 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
 
-e2e: $(STAMP)
+e2e: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest -q tests/e2e
 
 clean:

@@ -6,13 +6,15 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from gateway import saga as sagas
+from gateway.dashboard import pace
 from gateway.handlers import GatewayConfig, put_saga, send, status_event
 from gateway.saga import Saga
 from gateway.store import add_enterprise, find_idempotent, hash_key, save_idempotent
@@ -23,6 +25,7 @@ from schemas.api import (
     DeclarationView,
     EnterpriseCreate,
     EnterpriseCreated,
+    Pace,
     Timeline,
     TimelineEntry,
 )
@@ -31,7 +34,7 @@ from schemas.ids import uuid7
 from schemas.messages import DeclarationSubmitted
 from schemas.registry import asyncapi_document
 from schemas.trade import DeclarationData
-from services.common.changes import Changes
+from services.common.changes import Changes, OutRow
 from services.common.db import Journal, Record
 from services.common.problems import Problem
 from services.common.runtime import Runtime
@@ -115,14 +118,15 @@ def api_router(
         ] = None,
     ) -> Any:
         """Submit one declaration; it is processed asynchronously (202)."""
-        declaration = DeclarationData.model_validate(body.model_dump())
-        request_hash = hashlib.sha256(declaration.model_dump_json().encode()).hexdigest()
+        declaration = DeclarationData.model_validate(body.model_dump(exclude={"pace"}))
+        fingerprint = declaration.model_dump_json() + (f"|pace={body.pace}" if body.pace else "")
+        request_hash = hashlib.sha256(fingerprint.encode()).hexdigest()
+        run_pace = body.pace or config.run_pace.get(enterprise_id, Pace.INSTANT)
         declaration_id = uuid7()
-        async with runtime.lock, runtime.engine.begin() as conn:
+
+        def unit(conn: Connection) -> tuple[Any, Sequence[OutRow]]:
             if idempotency_key:
-                found = await find_idempotent(
-                    conn, enterprise_id=enterprise_id, key=idempotency_key
-                )
+                found = find_idempotent(conn, enterprise_id=enterprise_id, key=idempotency_key)
                 if found is not None:
                     if found.request_hash != request_hash:
                         raise Problem(
@@ -136,7 +140,7 @@ def api_router(
                         status_code=found.status_code,
                         media_type="application/json",
                         headers={"Idempotent-Replayed": "true"},
-                    )
+                    ), ()
             submitted = new_envelope(
                 DeclarationSubmitted(enterprise_id=enterprise_id, declaration=declaration),
                 declaration_id=declaration_id,
@@ -144,12 +148,19 @@ def api_router(
             )
             begun = sagas.start(declaration_id, enterprise_id, declaration)
             saga, commands = send(
-                begun.saga,
+                pace.paced(begun.saga, run_pace),
                 begun.commands,
                 cause=submitted,
                 config=config,
                 now=submitted.occurred_at.timestamp(),
             )
+            if saga.paced is not None:  # a class's pace: even the filing waits its turn
+                saga, commands = pace.hold(
+                    saga,
+                    commands,
+                    now=submitted.occurred_at.timestamp(),
+                    demo_stage_s=config.demo_stage_s,
+                )
             changes = Changes()
             changes.log(submitted, "in")
             changes.put(put_saga(saga, None))
@@ -166,7 +177,7 @@ def api_router(
                 },
             )
             if idempotency_key:
-                await save_idempotent(
+                save_idempotent(
                     conn,
                     enterprise_id=enterprise_id,
                     key=idempotency_key,
@@ -174,9 +185,9 @@ def api_router(
                     status_code=202,
                     response=created.model_dump_json().encode(),
                 )
-            rows = await changes.apply(conn)
-        runtime.publish(rows)
-        return created
+            return created, changes.apply(conn)
+
+        return await runtime.intake.run(unit)
 
     @router.get(
         "/v1/declarations/{declaration_id}", response_model=DeclarationView, tags=["declarations"]
@@ -228,6 +239,7 @@ def api_router(
                     direction="received" if row.direction == "in" else "sent",
                     source=env["source"],
                     occurred_at=env["occurred_at"],
+                    causation_id=env.get("causation_id"),
                     payload=env["payload"],
                 )
             )
@@ -244,8 +256,11 @@ def api_router(
         """Register an enterprise; its API key is shown once and stored hashed."""
         enterprise_id = "ent_" + secrets.token_hex(8)
         api_key = "sk_test_" + secrets.token_urlsafe(24)
-        async with runtime.lock, runtime.engine.begin() as conn:
-            await add_enterprise(conn, enterprise_id=enterprise_id, name=body.name, api_key=api_key)
+        await runtime.db.write(
+            lambda conn: add_enterprise(
+                conn, enterprise_id=enterprise_id, name=body.name, api_key=api_key
+            )
+        )
         keys[hash_key(api_key)] = enterprise_id
         return EnterpriseCreated(id=enterprise_id, name=body.name, api_key=api_key)
 

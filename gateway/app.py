@@ -6,9 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.api import api_router
+from gateway.dashboard.routes import install_dashboard
+from gateway.dashboard.stream import StatusHub
 from gateway.deadlines import DeadlineWatcher
 from gateway.handlers import HANDLERS, GatewayConfig
 from gateway.store import GATEWAY_TABLES, add_enterprise, all_enterprises, hash_key
@@ -37,25 +40,32 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
         extra_tables=GATEWAY_TABLES,
     )
     watcher = DeadlineWatcher(runtime, config)
+    hub = StatusHub(settings.kafka_bootstrap)
     keys: dict[str, str] = {}
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
-        async with runtime.engine.begin() as conn:
-            keys.update(await all_enterprises(conn))
-            if hash_key(settings.demo_api_key) not in keys:
-                await add_enterprise(
+
+        def seed_demo(conn: Connection) -> dict[str, str]:
+            known = all_enterprises(conn)
+            if hash_key(settings.demo_api_key) not in known:
+                add_enterprise(
                     conn,
                     enterprise_id=DEMO_ENTERPRISE,
                     name="Demo Trading Co.",
                     api_key=settings.demo_api_key,
                 )
-                keys[hash_key(settings.demo_api_key)] = DEMO_ENTERPRISE
+                known[hash_key(settings.demo_api_key)] = DEMO_ENTERPRISE
+            return known
+
+        keys.update(await runtime.db.write(seed_demo))
         watcher.start()
+        hub.start()
         try:
             yield
         finally:
+            await hub.stop()
             await watcher.stop()
             await runtime.stop()
 
@@ -70,4 +80,5 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
     install_problem_handlers(app)
     app.include_router(ops_router(runtime))
     app.include_router(api_router(runtime, config, keys, settings.admin_token))
+    install_dashboard(app, runtime, config, keys, settings, hub)
     return app

@@ -8,10 +8,10 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import Connection
 
 from gateway.handlers import GatewayConfig, expire_due
-from services.common.changes import Changes, Held, OutRow
+from services.common.changes import Changes, Held, OutRow, select_held
 from services.common.db import Record
 from services.common.runtime import Runtime
 
@@ -57,28 +57,23 @@ class DeadlineWatcher:
     async def check(self, now: float) -> int:
         """Handle every saga whose deadline has passed; return how many."""
         table = Record.__table__  # type: ignore[attr-defined]
-        async with self.runtime.lock, self.runtime.engine.begin() as conn:
-            rows = (
-                await conn.execute(
-                    select(
-                        table.c.key,
-                        table.c.owner,
-                        table.c.status,
-                        table.c.deadline,
-                        table.c.version,
-                        table.c.data,
-                        table.c.created_at,
-                    )
-                    .where(table.c.deadline.is_not(None), table.c.deadline <= now)
-                    .order_by(table.c.deadline)
-                    .limit(500)
-                )
+
+        def unit(conn: Connection) -> tuple[int, list[OutRow]]:
+            rows = conn.execute(
+                select_held()
+                .where(table.c.deadline.is_not(None), table.c.deadline <= now)
+                .order_by(table.c.deadline)
+                .limit(500)
             ).all()
             if not rows:
-                return 0
+                return 0, []
             changes = Changes()
             expire_due(changes, [Held(*r) for r in rows], config=self.config, now=now)
-            out = await changes.apply(conn)
-        log.info("re-sent overdue commands of %d declaration(s)", len(rows))
+            return len(rows), changes.apply(conn)
+
+        count, out = await self.runtime.db.write(unit)
+        if not count:
+            return 0
+        log.info("re-sent overdue commands of %d declaration(s)", count)
         self.publish(out)
-        return len(rows)
+        return count

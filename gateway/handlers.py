@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gateway import saga as sagas
+from gateway.dashboard import pace
 from gateway.saga import PendingStep, Saga
+from schemas.api import Pace
 from schemas.base import Command
 from schemas.envelope import Envelope, new_envelope
 from schemas.messages import StatusChanged
@@ -24,6 +26,9 @@ class GatewayConfig:
 
     step_deadline_s: float
     step_max_attempts: int
+    demo_stage_s: float = 3.0
+    # Each enterprise's default pace for its run (gateway/dashboard); absent: instant.
+    run_pace: dict[str, Pace] = field(default_factory=dict)
 
 
 def send(
@@ -110,9 +115,12 @@ def on_event(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome:
         step = sagas.advance(before, envelope)
     except sagas.UnexpectedEvent as exc:
         raise HandlerError("unexpected_event", str(exc)) from exc
-    after, commands = send(
-        step.saga, step.commands, cause=envelope, config=ctx.reference, now=time.time()
-    )
+    now = time.time()
+    after, commands = send(step.saga, step.commands, cause=envelope, config=ctx.reference, now=now)
+    if after.paced is not None:  # a class's pace: hold the commands until released
+        after, commands = pace.hold(
+            after, commands, now=now, demo_stage_s=ctx.reference.demo_stage_s
+        )
     # Every move is public: the status topic carries each state change, not only status changes.
     emit = [*commands, status_event(after, envelope, before.state)]
     return Outcome(put=put_saga(after, held), emit=emit)
@@ -122,6 +130,11 @@ def expire_due(changes: Changes, due: Sequence[Held], *, config: GatewayConfig, 
     """Re-send the commands of sagas past a deadline; stall those out of tries."""
     for held in due:
         saga = Saga.model_validate_json(held.data)
+        if saga.paced is not None and pace.due(saga, now):  # demo pace: the stage's time is up
+            released = pace.release(saga, now=now, step_deadline_s=config.step_deadline_s)
+            saga = released.saga
+            for envelope in released.send:
+                changes.emit(envelope)
         expiry = sagas.expire(
             saga, now=now, base_s=config.step_deadline_s, max_attempts=config.step_max_attempts
         )

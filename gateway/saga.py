@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final
 
+from schemas.api import Pace
 from schemas.base import Command, Contract, Event
 from schemas.envelope import Envelope
 from schemas.messages import (
@@ -18,6 +19,8 @@ from schemas.messages import (
     DeclarationClosed,
     DeclarationRejected,
     DetainGoods,
+    ExportExempted,
+    ExportsSummarised,
     Figures,
     FileDeclaration,
     GoodsDetained,
@@ -33,9 +36,10 @@ from schemas.messages import (
     RegisterPayment,
     ReleaseGoods,
     SettleReceipt,
+    SummariseExports,
     ValueLine,
 )
-from schemas.trade import DeclarationData, Direction
+from schemas.trade import DeclarationData, Direction, TradeMode
 
 TERMINAL: Final = frozenset({"completed", "rejected", "failed", "cancelled"})
 
@@ -58,6 +62,14 @@ class PendingStep(Contract):
     envelope: str
 
 
+class Paced(Contract):
+    """A declaration moving at a class's pace: the commands held back and when they go out."""
+
+    pace: Pace
+    held: tuple[PendingStep, ...] = ()
+    release_at: float | None = None  # demo pace: when the held commands go out
+
+
 class Saga(Contract):
     """Everything the gateway knows about one declaration's journey."""
 
@@ -77,6 +89,7 @@ class Saga(Contract):
     stalled_reason: str | None = None
     pending: tuple[PendingStep, ...] = ()
     events_seen: int = 0
+    paced: Paced | None = None  # None: instant, the default (gateway/dashboard/pace.py)
 
 
 def public_status(saga: Saga) -> str:
@@ -95,11 +108,14 @@ Guard = Callable[[Event], bool]
 
 
 def _inspection_required(event: Event) -> bool:
-    return isinstance(event, DeclarationAccepted) and event.inspection_required
+    """Goods to inspect, or a certificate of origin to issue."""
+    return isinstance(event, DeclarationAccepted) and (
+        event.inspection_required or event.certificate_requested
+    )
 
 
 def _no_inspection(event: Event) -> bool:
-    return isinstance(event, DeclarationAccepted) and not event.inspection_required
+    return isinstance(event, DeclarationAccepted) and not _inspection_required(event)
 
 
 GUARDS: Final[dict[str, Guard]] = {
@@ -125,6 +141,11 @@ PASSED, FAILED = InspectionPassed.TYPE, InspectionFailed.TYPE
 RELEASED, DETAINED, CLOSED = GoodsReleased.TYPE, GoodsDetained.TYPE, DeclarationClosed.TYPE
 SETTLED, REGISTERED = ReceiptSettled.TYPE, PaymentRegistered.TYPE
 PAID, DENIED, COLLECTED = RefundPaid.TYPE, RefundDenied.TYPE, ImportTaxesCollected.TYPE
+EXEMPTED, SUMMARISED, SUMMARISE = (
+    ExportExempted.TYPE,
+    ExportsSummarised.TYPE,
+    SummariseExports.TYPE,
+)
 INSPECT, RELEASE, DETAIN, CLOSE = (
     InspectGoods.TYPE,
     ReleaseGoods.TYPE,
@@ -138,14 +159,22 @@ SETTLE, REGISTER, REFUND, ASSESS = (
     AssessImportTaxes.TYPE,
 )
 
+
+def _clearance(after: str, command: str) -> tuple[Transition, ...]:
+    """The opening every table shares: customs review, inspection when required, detention."""
+    return (
+        T("customs_review", ACCEPTED, "inspection", (INSPECT,), when="inspection required"),
+        T("customs_review", ACCEPTED, after, (command,), when="no inspection"),
+        T("customs_review", REJECTED, "rejected"),
+        T("inspection", PASSED, after, (command,)),
+        T("inspection", FAILED, "detaining", (DETAIN,)),
+        T("detaining", DETAINED, "failed"),
+    )
+
+
 # Export: customs → (inspection) → release → closure ∥ settlement → refund → completed.
 EXPORT: Final = (
-    T("customs_review", ACCEPTED, "inspection", (INSPECT,), when="inspection required"),
-    T("customs_review", ACCEPTED, "release_pending", (RELEASE,), when="no inspection"),
-    T("customs_review", REJECTED, "rejected"),
-    T("inspection", PASSED, "release_pending", (RELEASE,)),
-    T("inspection", FAILED, "detaining", (DETAIN,)),
-    T("detaining", DETAINED, "failed"),
+    *_clearance("release_pending", RELEASE),
     T("release_pending", RELEASED, "closing_and_settling", (CLOSE, SETTLE)),
     T("closing_and_settling", CLOSED, "settling"),
     T("closing_and_settling", SETTLED, "closing"),
@@ -157,12 +186,7 @@ EXPORT: Final = (
 
 # Import: customs → (inspection) → taxes collected → release → closure ∥ payment registered.
 IMPORT: Final = (
-    T("customs_review", ACCEPTED, "inspection", (INSPECT,), when="inspection required"),
-    T("customs_review", ACCEPTED, "assessing", (ASSESS,), when="no inspection"),
-    T("customs_review", REJECTED, "rejected"),
-    T("inspection", PASSED, "assessing", (ASSESS,)),
-    T("inspection", FAILED, "detaining", (DETAIN,)),
-    T("detaining", DETAINED, "failed"),
+    *_clearance("assessing", ASSESS),
     T("assessing", COLLECTED, "release_pending", (RELEASE,)),
     T("release_pending", RELEASED, "closing_and_paying", (CLOSE, REGISTER)),
     T("closing_and_paying", CLOSED, "paying"),
@@ -171,15 +195,52 @@ IMPORT: Final = (
     T("closing", CLOSED, "completed"),
 )
 
+# 9610 export (CEB603 lists): as export, then the lists are summarised into a 报关单
+# (CEB701 → CEB792) before the refund, which may be an exemption (无票免税).
+EXPORT_9610: Final = (
+    *_clearance("release_pending", RELEASE),
+    T("release_pending", RELEASED, "closing_and_settling", (CLOSE, SETTLE)),
+    T("closing_and_settling", CLOSED, "settling"),
+    T("closing_and_settling", SETTLED, "closing"),
+    T("settling", SETTLED, "summarising", (SUMMARISE,)),
+    T("closing", CLOSED, "summarising", (SUMMARISE,)),
+    T("summarising", SUMMARISED, "refunding", (REFUND,)),
+    T("refunding", PAID, "completed"),
+    T("refunding", DENIED, "completed"),
+    T("refunding", EXEMPTED, "completed"),
+)
+
+# 9610 direct-purchase and 1210 bonded retail import (CEB621 lists, three documents matched):
+# customs → (inspection) → CEB816 tax bill collected → release → closure. The buyer pays the
+# platform in CNY, so no payment is registered with forex per order.
+IMPORT_CBEC: Final = (
+    *_clearance("assessing", ASSESS),
+    T("assessing", COLLECTED, "release_pending", (RELEASE,)),
+    T("release_pending", RELEASED, "closing", (CLOSE,)),
+    T("closing", CLOSED, "completed"),
+)
+
+# The default table of each direction (0110, and 9710/9810, whose 报关单 or list follows it).
 TABLES: Final[dict[Direction, tuple[Transition, ...]]] = {
     Direction.EXPORT: EXPORT,
     Direction.IMPORT: IMPORT,
 }
 
+# Trade modes with a table of their own.
+MODE_TABLES: Final[dict[tuple[Direction, TradeMode], tuple[Transition, ...]]] = {
+    (Direction.EXPORT, TradeMode.CBEC_RETAIL): EXPORT_9610,
+    (Direction.IMPORT, TradeMode.CBEC_RETAIL): IMPORT_CBEC,
+    (Direction.IMPORT, TradeMode.CBEC_BONDED): IMPORT_CBEC,
+}
+
 
 def table_for(declaration: DeclarationData) -> tuple[Transition, ...]:
-    """The table of a declaration. Every trade mode of a direction shares it in this version."""
-    return TABLES[declaration.direction]
+    """The table of a declaration: its trade mode's own, else its direction's."""
+    key = (declaration.direction, declaration.trade_mode)
+    return MODE_TABLES.get(key, TABLES[declaration.direction])
+
+
+CBEC_IMPORT_MODES: Final = frozenset({TradeMode.CBEC_RETAIL, TradeMode.CBEC_BONDED})
 
 
 # --- commands from what the saga knows ---------------------------------------------------------
@@ -199,8 +260,12 @@ def build_command(type_: str, saga: Saga) -> Command:
             direction=decl.direction,
             trade_mode=decl.trade_mode,
             hs_codes=tuple(i.hs_code for i in decl.items),
-            reason=saga.inspection_reason or "risk targeting",
+            reason=saga.inspection_reason or "certificate of origin requested",
             scenario=decl.scenario,
+            lines=saga.lines,
+            physical=saga.inspection_reason is not None,
+            certificate_of_origin=decl.certificate_of_origin,
+            destination=decl.counterparty_country,
         )
     if type_ == RELEASE:
         return ReleaseGoods()
@@ -212,16 +277,39 @@ def build_command(type_: str, saga: Saga) -> Command:
         return CloseDeclaration()
     if type_ == SETTLE:
         return SettleReceipt(
-            entry_id=_require_entry(saga), amount=decl.total_value, currency=decl.currency
+            entry_id=_require_entry(saga),
+            amount=decl.total_value,
+            currency=decl.currency,
+            declarant_uscc=decl.declarant.uscc,
+            scenario=decl.scenario,
         )
     if type_ == REGISTER:
         return RegisterPayment(
-            entry_id=_require_entry(saga), amount=decl.total_value, currency=decl.currency
+            entry_id=_require_entry(saga),
+            amount=decl.total_value,
+            currency=decl.currency,
+            declarant_uscc=decl.declarant.uscc,
         )
     if type_ == REFUND:
-        return ApplyRefund(entry_id=_require_entry(saga), lines=saga.lines, scenario=decl.scenario)
+        return ApplyRefund(
+            entry_id=_require_entry(saga),
+            lines=saga.lines,
+            scenario=decl.scenario,
+            trade_mode=decl.trade_mode,
+            declarant_uscc=decl.declarant.uscc,
+            filing=decl.tax_filing,
+            customs_closed=saga.steps.get("customs") in ("closed", "summarised"),
+            forex_settled=saga.steps.get("forex") == "settled",
+        )
     if type_ == ASSESS:
-        return AssessImportTaxes(entry_id=_require_entry(saga), lines=saga.lines)
+        return AssessImportTaxes(
+            entry_id=_require_entry(saga),
+            lines=saga.lines,
+            trade_mode=decl.trade_mode,
+            buyer_id=decl.cbec.buyer_id_number if decl.cbec else None,
+        )
+    if type_ == SUMMARISE:
+        return SummariseExports(entry_id=_require_entry(saga))
     raise ValueError(f"no builder for command {type_}")
 
 
@@ -240,6 +328,8 @@ STEP_OF_EVENT: Final[dict[str, tuple[str, str]]] = {
     PAID: ("tax", "refund_paid"),
     DENIED: ("tax", "refund_denied"),
     COLLECTED: ("tax", "collected"),
+    SUMMARISED: ("customs", "summarised"),
+    EXEMPTED: ("tax", "exempt"),
 }
 
 
@@ -256,13 +346,22 @@ def absorb(saga: Saga, event: Event) -> Saga:
             lines=event.lines,
         )
         figures = figures.model_copy(update={"customs_value_cny": event.total_value_cny})
+        steps = dict(saga.steps)
         if not event.inspection_required:
-            update["steps"] = {**saga.steps, "inspection": "not_required"}
+            steps["inspection"] = "not_required"
+        if saga.declaration.trade_mode in CBEC_IMPORT_MODES:
+            steps["forex"] = "not_required"  # the buyer pays the platform in CNY
+        update["steps"] = steps
+    elif isinstance(event, ExportsSummarised):
+        # The refund and the FX records go against the summary 报关单 from now on.
+        update.update(entry_id=event.entry_id, lines=event.lines)
     elif isinstance(event, DeclarationRejected):
         update.update(
             customs_status=event.status_code,
             failure_code=event.reason_code,
-            reason=f"{event.reason_code} {event.field}: {event.reason} ({event.reason_zh})",
+            reason=f"{event.reason_code} {event.field}: {event.reason} ({event.reason_zh})"
+            + (f" [rule {event.rule}]" if event.rule else "")
+            + "".join(f"; also {e.code} {e.field}" for e in event.errors[1:]),
         )
     elif isinstance(event, InspectionFailed):
         update.update(
@@ -275,6 +374,10 @@ def absorb(saga: Saga, event: Event) -> Saga:
         figures = figures.model_copy(update={"settled_amount_cny": event.amount_cny})
     elif isinstance(event, RefundPaid):
         figures = figures.model_copy(update={"refund": event.refund.amount})
+    elif isinstance(event, ExportExempted):
+        figures = figures.model_copy(
+            update={"refund": Decimal(0), "exempt_value": event.exempt_value}
+        )
     elif isinstance(event, RefundDenied):
         figures = figures.model_copy(update={"refund": Decimal(0)})
         update["reason"] = f"refund denied: {event.reason_code} {event.reason} ({event.reason_zh})"
@@ -377,6 +480,8 @@ def backoff_s(base_s: float, attempts: int, command_id: str) -> float:
 def next_deadline(saga: Saga) -> float | None:
     """The earliest deadline among the pending steps, or None."""
     deadlines = [p.deadline for p in saga.pending if p.deadline is not None]
+    if saga.paced is not None and saga.paced.release_at is not None:
+        deadlines.append(saga.paced.release_at)  # the watcher releases demo-paced commands
     return min(deadlines) if deadlines and saga.state not in TERMINAL else None
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 
-from sqlalchemy import Column, LargeBinary, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Column, Connection, LargeBinary, select
 from sqlmodel import Field, SQLModel
 
 
@@ -41,18 +40,16 @@ def hash_key(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()
 
 
-async def all_enterprises(conn: AsyncConnection) -> dict[str, str]:
+def all_enterprises(conn: Connection) -> dict[str, str]:
     """Map of key hash → enterprise id."""
     table = Enterprise.__table__  # type: ignore[attr-defined]
-    rows = await conn.execute(select(table.c.api_key_hash, table.c.id))
+    rows = conn.execute(select(table.c.api_key_hash, table.c.id))
     return {r.api_key_hash: r.id for r in rows}
 
 
-async def add_enterprise(
-    conn: AsyncConnection, *, enterprise_id: str, name: str, api_key: str
-) -> None:
+def add_enterprise(conn: Connection, *, enterprise_id: str, name: str, api_key: str) -> None:
     """Register an enterprise with its key (stored hashed)."""
-    await conn.execute(
+    conn.execute(
         Enterprise.__table__.insert(),  # type: ignore[attr-defined]
         {
             "id": enterprise_id,
@@ -63,13 +60,11 @@ async def add_enterprise(
     )
 
 
-async def find_idempotent(
-    conn: AsyncConnection, *, enterprise_id: str, key: str
-) -> IdempotencyKey | None:
+def find_idempotent(conn: Connection, *, enterprise_id: str, key: str) -> IdempotencyKey | None:
     """The stored response for a key, unless expired."""
     table = IdempotencyKey.__table__  # type: ignore[attr-defined]
     row = (
-        await conn.execute(
+        conn.execute(
             select(table).where(
                 table.c.enterprise_id == enterprise_id,
                 table.c.key == key,
@@ -80,8 +75,8 @@ async def find_idempotent(
     return IdempotencyKey(**row._mapping) if row else None
 
 
-async def save_idempotent(
-    conn: AsyncConnection,
+def save_idempotent(
+    conn: Connection,
     *,
     enterprise_id: str,
     key: str,
@@ -91,10 +86,8 @@ async def save_idempotent(
 ) -> None:
     """Store the first response for a key (replacing an expired one)."""
     table = IdempotencyKey.__table__  # type: ignore[attr-defined]
-    await conn.execute(
-        table.delete().where(table.c.enterprise_id == enterprise_id, table.c.key == key)
-    )
-    await conn.execute(
+    conn.execute(table.delete().where(table.c.enterprise_id == enterprise_id, table.c.key == key))
+    conn.execute(
         table.insert(),
         {
             "enterprise_id": enterprise_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from pydantic import Field, model_validator
@@ -13,6 +14,14 @@ from schemas.trade import DeclarationData, Direction, TradeMode
 
 IMPORT_ONLY = frozenset({TradeMode.CBEC_BONDED})
 EXPORT_ONLY = frozenset({TradeMode.CBEC_B2B_DIRECT, TradeMode.CBEC_B2B_WAREHOUSE})
+
+
+class Pace(StrEnum):
+    """How fast a declaration moves: at once, a few seconds a stage, or when the trainer says."""
+
+    INSTANT = "instant"
+    DEMO = "demo"
+    STEP = "step"
 
 
 class DeclarationRequest(DeclarationData):
@@ -41,6 +50,12 @@ class DeclarationRequest(DeclarationData):
             ]
         }
     }
+
+    pace: Pace | None = Field(
+        default=None,
+        description="instant (default), demo (each stage takes a few seconds) or step (each "
+        "stage waits for POST /v1/declarations/{id}/advance); default: the run's pace",
+    )
 
     @model_validator(mode="after")
     def _mode_fits_direction(self) -> DeclarationRequest:
@@ -100,6 +115,9 @@ class TimelineEntry(Contract):
     direction: str = Field(description="sent (a command or status) or received (an agency event)")
     source: str
     occurred_at: datetime
+    causation_id: str | None = Field(
+        default=None, description="the message that caused this one (a reply names its command)"
+    )
     payload: dict[str, Any]
 
 

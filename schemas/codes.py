@@ -11,6 +11,8 @@ ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 ORG_CHARSET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 HS_CODE_PATTERN = re.compile(r"\d{10}")
+# Customs registration code: 4 location + zone (1-5, 9) + type (1-9) + 4 sequence (letters allowed).
+CUSTOMS_CODE_PATTERN = re.compile(r"\d{4}[1-59][1-9][0-9A-Z]{4}")
 
 # ISO 3166-1 alpha-3 codes the simulator knows (a working subset of real codes).
 COUNTRIES: frozenset[str] = frozenset(

@@ -8,14 +8,37 @@ from typing import ClassVar
 from pydantic import Field
 
 from schemas.base import Command, Contract, Event
-from schemas.trade import DeclarationData, Direction, Scenario, TradeMode
+from schemas.trade import (
+    DeclarationData,
+    Direction,
+    OriginCertificate,
+    Scenario,
+    TaxFiling,
+    TradeMode,
+)
 
 
 class ValueLine(Contract):
-    """One goods line valued in CNY by customs."""
+    """One goods line valued in CNY by customs, with its tariff line's rates when known."""
 
     hs_code: str
     value_cny: Decimal
+    name: str | None = None
+    duty_rate: Decimal | None = None
+    vat_rate: Decimal | None = None
+    consumption_tax_rate: Decimal | None = None
+    refund_rate: Decimal | None = None
+    supervision: str = Field(default="", description="supervision conditions, e.g. AB")
+    inspection: str = Field(default="", description="inspection categories, e.g. MN")
+
+
+class Receipt(Contract):
+    """One receipt as the single window returns it: message, returnStatus and returnInfo."""
+
+    message: str = Field(description="e.g. CEB622 or 报关单")
+    status: str = Field(description="returnStatus, e.g. 120")
+    info: str = Field(description="returnInfo, e.g. [Code:120;Desc:入库成功]")
+    minutes: Decimal = Field(description="simulated minutes since filing (data, not a sleep)")
 
 
 class Explained(Contract):
@@ -64,6 +87,28 @@ class DeclarationAccepted(Event):
     fx_rate: Decimal = Field(description="customs exchange rate, CNY per unit of the currency")
     lines: tuple[ValueLine, ...]
     total_value_cny: Decimal
+    document: str = Field(default="报关单", description="报关单, or the CEB list (CEB603/621)")
+    invt_no: str | None = Field(default=None, description="18-character inventory number")
+    pre_no: str | None = Field(default=None, description="B + 8-digit date + 9 digits")
+    statistics_flag: str | None = Field(
+        default=None, description="9610 list: A simplified (4-digit HS), B summarised"
+    )
+    post_clearance_audit: bool = Field(default=False, description="blue channel: audit later")
+    certificate_requested: bool = Field(
+        default=False, description="a certificate of origin was requested (export)"
+    )
+    risk: Explained | None = Field(default=None, description="the channel draw and its odds")
+    receipts: tuple[Receipt, ...] = ()
+
+
+class FieldError(Contract):
+    """One invalid field: the code, the field's path, the rule, and why in English and Chinese."""
+
+    code: str
+    field: str
+    rule: str | None = None
+    reason: str
+    reason_zh: str
 
 
 class DeclarationRejected(Event):
@@ -74,6 +119,9 @@ class DeclarationRejected(Event):
     field: str
     reason: str
     reason_zh: str
+    rule: str | None = Field(default=None, description="the rule broken, e.g. tariff.hs_code")
+    errors: tuple[FieldError, ...] = Field(default=(), description="every invalid field")
+    receipts: tuple[Receipt, ...] = ()
 
 
 class GoodsReleased(Event):
@@ -81,6 +129,7 @@ class GoodsReleased(Event):
     SUMMARY: ClassVar[str] = "Customs released the goods (放行, status 800)."
     entry_id: str
     status_code: str = "800"
+    receipts: tuple[Receipt, ...] = ()
 
 
 class GoodsDetained(Event):
@@ -90,6 +139,7 @@ class GoodsDetained(Event):
     status_code: str = "501"
     reason_code: str
     reason: str
+    receipts: tuple[Receipt, ...] = ()
 
 
 class DeclarationClosed(Event):
@@ -97,6 +147,25 @@ class DeclarationClosed(Event):
     SUMMARY: ClassVar[str] = "Customs closed the declaration (结关, status 899)."
     entry_id: str
     status_code: str = "899"
+    receipts: tuple[Receipt, ...] = ()
+
+
+class SummariseExports(Command):
+    TYPE: ClassVar[str] = "customs.summary.apply"
+    SUMMARY: ClassVar[str] = "Summarise 9610 export lists into a 报关单 (CEB701 汇总申报)."
+    entry_id: str
+
+
+class ExportsSummarised(Event):
+    TYPE: ClassVar[str] = "customs.summary.concluded"
+    SUMMARY: ClassVar[str] = "The 9610 lists were summarised into a 报关单 (CEB702 / CEB792)."
+    sum_no: str
+    entry_id: str = Field(description="the 报关单 number the refund and FX are filed against")
+    period_start: str
+    period_end: str
+    lines: tuple[ValueLine, ...]
+    total_value_cny: Decimal
+    receipts: tuple[Receipt, ...] = ()
 
 
 # --- inspection ----------------------------------------------------------------------------
@@ -110,12 +179,31 @@ class InspectGoods(Command):
     hs_codes: tuple[str, ...]
     reason: str
     scenario: Scenario | None = None
+    lines: tuple[ValueLine, ...] = ()
+    physical: bool = Field(default=True, description="False: only a certificate of origin")
+    certificate_of_origin: OriginCertificate | None = None
+    destination: str | None = None
+
+
+class OriginCertified(Contract):
+    """A certificate of origin issued, or the reason the requested one was not."""
+
+    requested: OriginCertificate
+    issued: OriginCertificate | None
+    number: str | None
+    note: str
+    note_zh: str
 
 
 class InspectionPassed(Event):
     TYPE: ClassVar[str] = "inspection.goods.passed"
     SUMMARY: ClassVar[str] = "Inspection & quarantine passed; a certificate number is issued."
     certificate_no: str
+    inspected: bool = True
+    categories: str = ""
+    checks: tuple[str, ...] = ()
+    hours: Decimal | None = Field(default=None, description="simulated duration (data)")
+    origin: OriginCertified | None = None
 
 
 class InspectionFailed(Event):
@@ -124,6 +212,8 @@ class InspectionFailed(Event):
     reason_code: str
     reason: str
     reason_zh: str
+    hs_code: str | None = None
+    hours: Decimal | None = Field(default=None, description="simulated duration (data)")
 
 
 # --- forex ---------------------------------------------------------------------------------
@@ -135,6 +225,10 @@ class SettleReceipt(Command):
     entry_id: str
     amount: Decimal
     currency: str
+    declarant_uscc: str | None = None
+    received: Decimal | None = Field(default=None, description="None: the simulated buyer pays")
+    days_after_export: int | None = None
+    scenario: Scenario | None = None
 
 
 class RegisterPayment(Command):
@@ -143,6 +237,8 @@ class RegisterPayment(Command):
     entry_id: str
     amount: Decimal
     currency: str
+    declarant_uscc: str | None = None
+    paid: Decimal | None = Field(default=None, description="None: the simulated payment")
 
 
 class ReceiptSettled(Event):
@@ -152,6 +248,15 @@ class ReceiptSettled(Event):
     currency: str
     rate: Decimal
     amount_cny: Decimal
+    declared: Decimal | None = None
+    match: str = Field(default="matched", description="matched, partial, over or late")
+    outstanding: Decimal = Decimal(0)
+    held: Decimal = Field(default=Decimal(0), description="excess not settled, pending review")
+    fx_class: str = "A"
+    registration_no: str | None = Field(default=None, description="class C: SAFE registration")
+    rate_date: str | None = None
+    checks: tuple[str, ...] = ()
+    settlement: Explained | None = None
 
 
 class PaymentRegistered(Event):
@@ -161,6 +266,12 @@ class PaymentRegistered(Event):
     currency: str
     rate: Decimal
     amount_cny: Decimal
+    declared: Decimal | None = None
+    match: str = "matched"
+    fx_class: str = "A"
+    registration_no: str | None = None
+    rate_date: str | None = None
+    checks: tuple[str, ...] = ()
 
 
 # --- tax -----------------------------------------------------------------------------------
@@ -172,6 +283,11 @@ class ApplyRefund(Command):
     entry_id: str
     lines: tuple[ValueLine, ...]
     scenario: Scenario | None = None
+    trade_mode: TradeMode | None = None
+    declarant_uscc: str | None = None
+    filing: TaxFiling | None = None
+    customs_closed: bool = True
+    forex_settled: bool = True
 
 
 class AssessImportTaxes(Command):
@@ -179,6 +295,8 @@ class AssessImportTaxes(Command):
     SUMMARY: ClassVar[str] = "Assess and collect import duty, consumption tax and VAT."
     entry_id: str
     lines: tuple[ValueLine, ...]
+    trade_mode: TradeMode | None = None
+    buyer_id: str | None = Field(default=None, description="CBEC retail: the buyer's ID number")
 
 
 class RefundPaid(Event):
@@ -186,12 +304,24 @@ class RefundPaid(Event):
     SUMMARY: ClassVar[str] = "The export VAT refund was approved and paid."
     refund: Explained
     lines: tuple[Explained, ...]
+    method: str = Field(default="免退", description="免退 (trading firm) or 免抵退 (manufacturer)")
+    steps: tuple[Explained, ...] = Field(default=(), description="免抵退: the four steps")
+    exempt_credit: Decimal | None = Field(default=None, description="免抵退: 免抵 amount")
 
 
 class RefundDenied(Event):
     TYPE: ClassVar[str] = "tax.refund.denied"
     SUMMARY: ClassVar[str] = "The export VAT refund was denied, with the reason."
     reason_code: str
+    reason: str
+    reason_zh: str
+
+
+class ExportExempted(Event):
+    TYPE: ClassVar[str] = "tax.refund.exempted"
+    SUMMARY: ClassVar[str] = "9610 无票免税: exempt from VAT and CT, nothing refunded."
+    rule: str
+    exempt_value: Decimal
     reason: str
     reason_zh: str
 
@@ -203,6 +333,10 @@ class ImportTaxesCollected(Event):
     consumption_tax: Explained
     vat: Explained
     total: Decimal
+    regime: str = Field(default="general", description="general, or cbec_retail (70%)")
+    message: str | None = Field(default=None, description="CEB816 for CBEC retail")
+    lines: tuple[Explained, ...] = ()
+    quota: Explained | None = Field(default=None, description="CBEC: buyer's annual quota")
 
 
 # --- gateway -------------------------------------------------------------------------------
@@ -220,6 +354,7 @@ class Figures(Contract):
     taxes_total: Decimal | None = None
     settled_amount_cny: Decimal | None = None
     refund: Decimal | None = None
+    exempt_value: Decimal | None = None
 
 
 class DeclarationSubmitted(Event):

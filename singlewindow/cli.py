@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
+import tempfile
 import time
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import httpx
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from services.common.settings import SERVICES, Settings
+from singlewindow.load.plan import DEFAULT_MIX, MixEntry, Profile, parse_mix
+from singlewindow.load.report import print_summary, write_reports
+from singlewindow.load.runner import LoadConfig, LoadRun
 from singlewindow.samples import sample_declaration
+from singlewindow.spawn import spawn_system
 from singlewindow.supervisor import Supervisor, parse_replicas
 
 app = typer.Typer(
@@ -148,6 +156,141 @@ def status(
     """Show a declaration: status, agency steps, figures and timeline."""
     with _client(gateway, api_key) as client:
         _print_view(client, declaration_id)
+
+
+@app.command()
+def load(
+    rate: Annotated[
+        str, typer.Option(help="arrivals/s: 200, ramp:50-500 or step:100,200,400")
+    ] = "50",
+    duration: Annotated[float, typer.Option(help="seconds of sending")] = 20.0,
+    model: Annotated[
+        str, typer.Option(help="open (fixed arrival schedule) or closed (N clients)")
+    ] = "open",
+    clients: Annotated[int, typer.Option(help="closed model: concurrent clients")] = 20,
+    mix: Annotated[
+        str, typer.Option(help="direction/mode[/scenario]=weight,… or @file.json")
+    ] = DEFAULT_MIX,
+    out: Annotated[Path, typer.Option(help="folder for report.json and report.html")] = Path(
+        "var/load"
+    ),
+    spawn: Annotated[bool, typer.Option(help="start a fresh embedded system for the run")] = False,
+    kafka: Annotated[str | None, typer.Option(help="bootstrap servers of the status topic")] = None,
+    timeout: Annotated[
+        float, typer.Option(help="seconds to wait for completions after sending")
+    ] = 30.0,
+    connections: Annotated[int, typer.Option(help="HTTP connections to the gateway")] = 64,
+    seed: Annotated[int, typer.Option(help="seed of the mix draw")] = 1,
+    gateway: GatewayOpt = None,
+    api_key: KeyOpt = None,
+) -> None:
+    """Load the gateway; measure accept and completion latency (HDR), stages, lag and errors."""
+    try:
+        entries = parse_mix(mix)
+        profile = Profile.parse(rate, duration) if model == "open" else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    if model not in ("open", "closed"):
+        raise typer.BadParameter("use open or closed", param_hint="--model")
+    settings = Settings()
+    if spawn:
+        tmp = Path(tempfile.mkdtemp(prefix="sw-load-"))
+        console.print(f"starting a fresh system in {tmp} …")
+        with spawn_system(tmp) as system:
+            config = LoadConfig(
+                system.url("gateway"),
+                settings.demo_api_key,
+                system.broker,
+                timeout,
+                connections,
+                seed,
+            )
+            report = _run_load(config, model, profile, clients, duration, entries, mix)
+    else:
+        config = LoadConfig(
+            gateway or settings.url_of("gateway"),
+            api_key or settings.demo_api_key,
+            kafka or settings.kafka_bootstrap,
+            timeout,
+            connections,
+            seed,
+        )
+        report = _run_load(config, model, profile, clients, duration, entries, mix)
+    print_summary(console, report)
+    json_path, html_path = write_reports(report, out)
+    console.print(f"reports: {json_path}  {html_path}")
+
+
+def _run_load(
+    config: LoadConfig,
+    model: str,
+    profile: Profile | None,
+    clients: int,
+    duration: float,
+    entries: tuple[MixEntry, ...],
+    mix: str,
+) -> dict[str, Any]:
+    run = LoadRun(config)
+    total = len(profile.send_times()) if profile else None
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[stats]}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task(f"{model} load", total=total or duration, stats="")
+
+        def tick(s: dict[str, Any]) -> None:
+            progress.update(
+                task,
+                completed=s["sent"] if total else min(s["t"], duration),
+                stats=f"sent {s['sent']} done {s['completed']} in-flight {s['in_flight']} "
+                f"errors {s['errors']} lag {s['lag']}",
+            )
+
+        run.on_tick = tick
+        started = time.monotonic()
+        if profile:
+            asyncio.run(run.run_open(profile.send_times(), entries))
+        else:
+            asyncio.run(run.run_closed(clients, duration, entries))
+        elapsed = time.monotonic() - started
+    completed = run.recorder.completion.get_total_count()
+    return run.recorder.report(
+        {
+            "model": model,
+            "profile": f"{profile.kind}:{','.join(f'{r:g}' for r in profile.rates)}"
+            if profile
+            else f"{clients} clients",
+            "mix": mix,
+            "gateway": config.gateway,
+            "sent": run.sent_count,
+            "duration_s": round(elapsed, 2),
+            "offered_rate": run.sent_count / duration,
+            "completion_rate": completed / max(elapsed, 1e-9),
+        }
+    )
+
+
+@app.command()
+def bench(
+    quick: Annotated[bool, typer.Option(help="a run under two minutes")] = False,
+    replicas: Annotated[
+        str, typer.Option(help="replicas per service for the system under test")
+    ] = "",
+    out: Annotated[Path | None, typer.Option(help="write the figures as JSON here")] = None,
+) -> None:
+    """Sustained end-to-end throughput beside the broker's raw chain, measured in one run."""
+    from singlewindow.bench.run import bench as run_bench
+
+    figures = run_bench(quick=quick, replicas=replicas, console=console)
+    if out:
+        out.write_text(json.dumps(figures, indent=2), encoding="utf-8")
+    print(
+        f"e2e_throughput={figures['e2e_throughput']:.0f}/s raw_chain={figures['raw_chain']:.0f}/s "
+        f"ratio={figures['ratio']:.3f} hops={figures['hops']}"
+    )
 
 
 def _print_view(client: httpx.Client, declaration_id: str) -> None:

@@ -24,7 +24,8 @@ log = logging.getLogger("singlewindow.supervisor")
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:  # runs in the child before exec
+def die_with_parent() -> None:
+    """In a child before exec: receive SIGTERM when the parent dies, so nothing is left behind."""
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     except OSError:
@@ -57,7 +58,7 @@ class Child:
             stderr=subprocess.STDOUT,
             env=self.env,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         out.close()
         self.started_at = time.monotonic()

@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import bindparam, delete, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, Select, bindparam, delete, select, update
 
 from schemas.deadletter import DeadLetter
 from schemas.envelope import Envelope
@@ -115,6 +114,7 @@ class Changes:
     inbox: list[dict[str, Any]] = field(default_factory=list)
     outbox: list[OutRow] = field(default_factory=list)
     journal: list[dict[str, Any]] = field(default_factory=list)
+    published: list[str] = field(default_factory=list)  # outbox ids the relay has sent
 
     def put(self, put: Put) -> None:
         """Write a record (a later put of the same key in this unit replaces the earlier)."""
@@ -172,15 +172,15 @@ class Changes:
             }
         )
 
-    async def apply(self, conn: AsyncConnection) -> list[OutRow]:
+    def apply(self, conn: Connection) -> list[OutRow]:
         """Write everything in the caller's transaction; return the outbox rows written."""
         now = time.time()
         if self.inbox:
-            await conn.execute(insert_ignoring_duplicates(conn, Inbox.__table__), self.inbox)  # type: ignore[attr-defined]
+            conn.execute(insert_ignoring_duplicates(conn, Inbox.__table__), self.inbox)  # type: ignore[attr-defined]
         new = [p for p in self.puts.values() if p.expected_version is None]
         old = [p for p in self.puts.values() if p.expected_version is not None]
         if new:
-            await conn.execute(
+            conn.execute(
                 Record.__table__.insert(),  # type: ignore[attr-defined]
                 [
                     {
@@ -213,13 +213,13 @@ class Changes:
                 {"k": p.key, "v": p.expected_version, "s": p.status, "dl": p.deadline, "d": p.data}
                 for p in old
             ]
-            result = await conn.execute(stmt, rows)
+            result = conn.execute(stmt, rows)
             if result.rowcount != len(rows):
                 raise VersionConflict(
                     f"{len(rows) - result.rowcount} record(s) changed concurrently"
                 )
         if self.outbox:
-            await conn.execute(
+            conn.execute(
                 insert_ignoring_duplicates(conn, Outbox.__table__),  # type: ignore[attr-defined]
                 [
                     {
@@ -233,38 +233,36 @@ class Changes:
                 ],
             )
         if self.journal:
-            await conn.execute(Journal.__table__.insert(), self.journal)  # type: ignore[attr-defined]
+            conn.execute(Journal.__table__.insert(), self.journal)  # type: ignore[attr-defined]
+        if self.published:
+            delete_sent(conn, self.published)
         return self.outbox
 
 
-async def load_records(conn: AsyncConnection, keys: Iterable[str]) -> dict[str, Held]:
+def select_held() -> Select[Any]:
+    """A SELECT of the record columns a `Held` is made from, in its field order."""
+    table = Record.__table__  # type: ignore[attr-defined]
+    return select(*(table.c[f] for f in Held.__dataclass_fields__))
+
+
+def load_records(conn: Connection, keys: Iterable[str]) -> dict[str, Held]:
     """The records of these keys, in as few queries as the keys allow."""
     table = Record.__table__  # type: ignore[attr-defined]
     wanted = list(dict.fromkeys(keys))
     held: dict[str, Held] = {}
     for i in range(0, len(wanted), CHUNK):
-        result = await conn.execute(
-            select(
-                table.c.key,
-                table.c.owner,
-                table.c.status,
-                table.c.deadline,
-                table.c.version,
-                table.c.data,
-                table.c.created_at,
-            ).where(table.c.key.in_(wanted[i : i + CHUNK]))
-        )
+        result = conn.execute(select_held().where(table.c.key.in_(wanted[i : i + CHUNK])))
         for row in result:
             held[row.key] = Held(*row)
     return held
 
 
-async def seen_messages(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, bytes | None]:
+def seen_messages(conn: Connection, ids: Sequence[str]) -> dict[str, bytes | None]:
     """Which of these message ids were handled before, with the replies stored for each."""
     table = Inbox.__table__  # type: ignore[attr-defined]
     seen: dict[str, bytes | None] = {}
     for i in range(0, len(ids), CHUNK):
-        result = await conn.execute(
+        result = conn.execute(
             select(table.c.message_id, table.c.replies).where(
                 table.c.message_id.in_(ids[i : i + CHUNK])
             )
@@ -283,8 +281,8 @@ def replayed_rows(replies: bytes) -> list[OutRow]:
     return rows
 
 
-async def delete_sent(conn: AsyncConnection, ids: Sequence[str]) -> None:
+def delete_sent(conn: Connection, ids: Sequence[str]) -> None:
     """Remove published messages from the outbox."""
     table = Outbox.__table__  # type: ignore[attr-defined]
     for i in range(0, len(ids), CHUNK):
-        await conn.execute(delete(table).where(table.c.message_id.in_(ids[i : i + CHUNK])))
+        conn.execute(delete(table).where(table.c.message_id.in_(ids[i : i + CHUNK])))

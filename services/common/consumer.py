@@ -71,9 +71,11 @@ class ConsumerLoop:
             if not batches:
                 continue
             envelopes, dead = self._decode(batches)
+            published = self.relay.take_published()
             try:
-                rows = await self.processor.process(envelopes, dead)
+                rows = await self.processor.process(envelopes, dead, published)
             except Exception as exc:
+                self.relay.give_back(published)
                 # Nothing was committed: rewind and take the same batch again after a pause.
                 self.processor.metrics.batch_retries.inc()
                 log.warning(

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Column, Index, LargeBinary, event
+from sqlalchemy import Column, Connection, Index, LargeBinary
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql import Insert
 from sqlmodel import Field, SQLModel
+
+from services.common.database import sqlite_pragmas_and_immediate
 
 
 class Inbox(SQLModel, table=True):
@@ -72,15 +74,7 @@ def make_engine(url: str) -> AsyncEngine:
     """An async engine; SQLite files get WAL, a busy timeout and relaxed fsync."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.close()
-
+        sqlite_pragmas_and_immediate(engine.sync_engine)
         return engine
     return create_async_engine(url, pool_size=5, max_overflow=5)
 
@@ -91,7 +85,12 @@ async def create_tables(engine: AsyncEngine, extra: Sequence[Any] = ()) -> None:
         await conn.run_sync(SQLModel.metadata.create_all, tables=[*KIT_TABLES, *extra])
 
 
-def insert_ignoring_duplicates(conn: AsyncConnection, table: Any) -> Insert:
+def create_tables_sync(conn: Connection, extra: Sequence[Any] = ()) -> None:
+    """Create the kit's tables and a service's own, if missing (in the caller's transaction)."""
+    SQLModel.metadata.create_all(conn, tables=[*KIT_TABLES, *extra])
+
+
+def insert_ignoring_duplicates(conn: Connection | AsyncConnection, table: Any) -> Insert:
     """INSERT that skips rows whose primary key exists, in the dialect at hand."""
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import random
@@ -12,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Connection
 
 from schemas.deadletter import DeadLetter
 from schemas.envelope import Envelope, now
@@ -26,6 +25,7 @@ from services.common.changes import (
     replayed_rows,
     seen_messages,
 )
+from services.common.database import Database
 from services.common.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -75,16 +75,15 @@ class Processor:
         self,
         *,
         service: str,
-        engine: AsyncEngine,
+        db: Database,
         handlers: Mapping[str, Handler],
         metrics: Metrics,
         run_seed: int,
         reference: Any = None,
         replay_replies: bool = True,
-        lock: asyncio.Lock | None = None,
     ) -> None:
         self.service = service
-        self.engine = engine
+        self.db = db
         self.handlers = handlers
         self.metrics = metrics
         self.run_seed = run_seed
@@ -93,35 +92,48 @@ class Processor:
         # gateway whose reply was lost (a broker that forgot) hears it again. The gateway must
         # not do the same for events, or the two would echo each other for ever.
         self.replay_replies = replay_replies
-        self.lock = lock or asyncio.Lock()
 
     async def process(
-        self, batch: Sequence[Envelope], dead: Sequence[DeadLetter] = ()
+        self,
+        batch: Sequence[Envelope],
+        dead: Sequence[DeadLetter] = (),
+        published: Sequence[str] = (),
     ) -> list[OutRow]:
-        """Handle a batch in one transaction; return the outbox rows to publish."""
+        """Handle a batch in one transaction (one hop to the DB thread); return rows to publish.
+
+        `published` are outbox ids the relay has sent; deleting them rides on this transaction.
+        """
         started = time.perf_counter()
-        async with self.lock, self.engine.begin() as conn:
-            changes = Changes()
-            for letter in dead:
-                changes.dead_letter(letter)
-            seen = await seen_messages(conn, [e.id for e in batch])
-            fresh: list[Envelope] = []
-            for envelope in batch:
-                if envelope.id in seen:
-                    self.metrics.duplicates.inc()
-                    replies = seen[envelope.id]
-                    if self.replay_replies and replies:
-                        changes.emit_raw(replayed_rows(replies))
-                else:
-                    seen[envelope.id] = None  # a second copy inside this batch is a duplicate too
-                    fresh.append(envelope)
-            held = await load_records(conn, (e.declaration_id for e in fresh))
-            ctx = Context(self.service, self.run_seed, now(), self.reference)
-            for envelope in fresh:
-                self._handle_one(envelope, held, ctx, changes)
-            rows = await changes.apply(conn)
+        rows = await self.db.write(lambda conn: self._process(conn, batch, dead, published))
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
         return rows
+
+    def _process(
+        self,
+        conn: Connection,
+        batch: Sequence[Envelope],
+        dead: Sequence[DeadLetter],
+        published: Sequence[str],
+    ) -> list[OutRow]:
+        changes = Changes(published=list(published))
+        for letter in dead:
+            changes.dead_letter(letter)
+        seen = seen_messages(conn, [e.id for e in batch])
+        fresh: list[Envelope] = []
+        for envelope in batch:
+            if envelope.id in seen:
+                self.metrics.duplicates.inc()
+                replies = seen[envelope.id]
+                if self.replay_replies and replies:
+                    changes.emit_raw(replayed_rows(replies))
+            else:
+                seen[envelope.id] = None  # a second copy inside this batch is a duplicate too
+                fresh.append(envelope)
+        held = load_records(conn, (e.declaration_id for e in fresh))
+        ctx = Context(self.service, self.run_seed, now(), self.reference)
+        for envelope in fresh:
+            self._handle_one(envelope, held, ctx, changes)
+        return changes.apply(conn)
 
     def _handle_one(
         self, envelope: Envelope, held: dict[str, Held], ctx: Context, changes: Changes

@@ -1,4 +1,4 @@
-"""The outbox relay: publishes what transactions wrote, then deletes it."""
+"""The outbox relay: publishes what transactions wrote; sent rows are deleted afterwards."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import time
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Connection, func, select
 
 from services.common.changes import OutRow, delete_sent
+from services.common.database import Database
 from services.common.db import Outbox
 from services.common.metrics import Metrics
 
@@ -20,21 +20,26 @@ log = logging.getLogger(__name__)
 
 
 class OutboxRelay:
-    """Publishes outbox rows handed over after commit; sweeps the table for any left behind."""
+    """Publishes outbox rows handed over after commit; sweeps the table for any left behind.
+
+    Deleting what was sent rides on the next batch's transaction (`take_published`), so a
+    busy service pays no transaction of its own for it; when idle, the sweep deletes them.
+    """
 
     def __init__(
         self,
         *,
-        engine: AsyncEngine,
+        db: Database,
         producer: AIOKafkaProducer,
         metrics: Metrics,
         sweep_every_s: float = 2.0,
     ) -> None:
-        self.engine = engine
+        self.db = db
         self.producer = producer
         self.metrics = metrics
         self.sweep_every_s = sweep_every_s
         self._pending: list[OutRow] = []
+        self._published: list[str] = []
         self._in_flight: set[str] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -45,23 +50,32 @@ class OutboxRelay:
             self._pending.extend(rows)
             self._wake.set()
 
+    def take_published(self) -> list[str]:
+        """Ids sent since the last call, for the caller's transaction to delete."""
+        ids, self._published = self._published, []
+        return ids
+
+    def give_back(self, ids: Sequence[str]) -> None:
+        """Ids taken for a transaction that rolled back: delete them later."""
+        self._published.extend(ids)
+
     def start(self) -> None:
         """Start the relay loop (the lifespan owns it)."""
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self) -> None:
-        """Publish what is pending, then stop."""
+        """Publish what is pending, delete what was sent, then stop."""
         if self._task:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        if self._pending:
-            with contextlib.suppress(Exception):
-                await self._send(self._take())
-
-    def _take(self) -> list[OutRow]:
-        rows, self._pending = self._pending, []
-        return rows
+        with contextlib.suppress(Exception):
+            if self._pending:
+                rows, self._pending = self._pending, []
+                await self._send(rows)
+            ids = self.take_published()
+            if ids:
+                await self.db.write(lambda conn: delete_sent(conn, ids))
 
     async def _run(self) -> None:
         await self._sweep()
@@ -70,7 +84,7 @@ class OutboxRelay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.sweep_every_s)
             self._wake.clear()
-            rows = self._take()
+            rows, self._pending = self._pending, []
             if rows:
                 try:
                     await self._send(rows)
@@ -86,29 +100,35 @@ class OutboxRelay:
         try:
             futures = [await self.producer.send(r.topic, r.value, key=r.key.encode()) for r in rows]
             await asyncio.gather(*futures)
-            async with self.engine.begin() as conn:
-                await delete_sent(conn, [r.message_id for r in rows])
+            self._published.extend(r.message_id for r in rows)
             self.metrics.published.inc(len(rows))
         finally:
             self._in_flight.difference_update(r.message_id for r in rows)
 
     async def _sweep(self) -> None:
-        """Send rows older than one sweep period that nobody is sending (after a crash or failure)."""
-        table = Outbox.__table__  # type: ignore[attr-defined]
+        """Delete what was sent; send rows older than a sweep period that nobody is sending."""
+        sent = self.take_published()
+        cutoff = time.time() - self.sweep_every_s
+        in_flight = set(self._in_flight)
+
+        def unit(conn: Connection) -> tuple[int, list[OutRow]]:
+            if sent:
+                delete_sent(conn, sent)
+            table = Outbox.__table__  # type: ignore[attr-defined]
+            backlog = int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+            if not backlog:
+                return 0, []
+            result = conn.execute(
+                select(table.c.message_id, table.c.topic, table.c.key, table.c.value)
+                .where(table.c.created_at < cutoff)
+                .order_by(table.c.message_id)
+                .limit(5000)
+            )
+            return backlog, [OutRow(*r) for r in result if r.message_id not in in_flight]
+
         try:
-            async with self.engine.connect() as conn:
-                backlog = (await conn.execute(select(func.count()).select_from(table))).scalar_one()
-                self.metrics.outbox_backlog.set(backlog)
-                if not backlog:
-                    return
-                cutoff = time.time() - self.sweep_every_s
-                result = await conn.execute(
-                    select(table.c.message_id, table.c.topic, table.c.key, table.c.value)
-                    .where(table.c.created_at < cutoff)
-                    .order_by(table.c.message_id)
-                    .limit(5000)
-                )
-                rows = [OutRow(*r) for r in result if r.message_id not in self._in_flight]
+            backlog, rows = await self.db.write(unit)
+            self.metrics.outbox_backlog.set(backlog)
             if rows:
                 log.info("relaying %d outbox messages left from earlier", len(rows))
                 await self._send(rows)

@@ -14,7 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.common.bus import ensure_topics, make_consumer, make_producer
 from services.common.changes import OutRow
 from services.common.consumer import ConsumerLoop
-from services.common.db import create_tables, make_engine
+from services.common.database import Database
+from services.common.db import create_tables_sync, make_engine
+from services.common.groupcommit import GroupCommit
 from services.common.handling import Handler, Processor
 from services.common.metrics import Metrics
 from services.common.relay import OutboxRelay
@@ -34,6 +36,7 @@ class Runtime:
         handlers: Mapping[str, Handler],
         topics: Sequence[str],
         engine: AsyncEngine | None = None,
+        db: Database | None = None,
         reference: Any = None,
         replay_replies: bool = True,
         extra_tables: Sequence[Any] = (),
@@ -48,9 +51,11 @@ class Runtime:
         self.metrics = Metrics(service)
         self.lock = asyncio.Lock()
         self._engine = engine
+        self._db = db
         self._producer: AIOKafkaProducer | None = None
         self._loop: ConsumerLoop | None = None
         self._relay: OutboxRelay | None = None
+        self._intake: GroupCommit | None = None
 
     @property
     def engine(self) -> AsyncEngine:
@@ -58,6 +63,20 @@ class Runtime:
         if self._engine is None:
             raise RuntimeError("runtime not started")
         return self._engine
+
+    @property
+    def db(self) -> Database:
+        """The hot path's database: whole transactions in one worker thread."""
+        if self._db is None:
+            raise RuntimeError("runtime not started")
+        return self._db
+
+    @property
+    def intake(self) -> GroupCommit:
+        """Group commit for the HTTP write path."""
+        if self._intake is None:
+            raise RuntimeError("runtime not started")
+        return self._intake
 
     @property
     def relay(self) -> OutboxRelay:
@@ -72,23 +91,26 @@ class Runtime:
             if not self.settings.database_url:
                 self.settings.data_dir.mkdir(parents=True, exist_ok=True)
             self._engine = make_engine(self.settings.database_url_of(self.service))
-        await create_tables(self._engine, self.extra_tables)
+        if self._db is None:
+            self._db = Database(
+                self.settings.database_url_of(self.service), name=f"db-{self.service}"
+            )
+        await self._db.write(lambda conn: create_tables_sync(conn, self.extra_tables))
         await ensure_topics(self.settings)
         self._producer = make_producer(self.settings)
         await self._producer.start()
-        self._relay = OutboxRelay(
-            engine=self._engine, producer=self._producer, metrics=self.metrics
-        )
+        self._relay = OutboxRelay(db=self._db, producer=self._producer, metrics=self.metrics)
         self._relay.start()
+        self._intake = GroupCommit(self._db, self._relay.publish)
+        self._intake.start()
         processor = Processor(
             service=self.service,
-            engine=self._engine,
+            db=self._db,
             handlers=self.handlers,
             metrics=self.metrics,
             run_seed=self.settings.run_seed,
             reference=self.reference,
             replay_replies=self.replay_replies,
-            lock=self.lock,
         )
         consumer = make_consumer(self.settings, self.topics, group=f"sw-{self.service}")
         await consumer.start()
@@ -106,12 +128,16 @@ class Runtime:
         if self._loop:
             await self._loop.stop()
             await self._loop.consumer.stop()
+        if self._intake:
+            await self._intake.stop()
         if self._relay:
             await self._relay.stop()
         if self._producer:
             await self._producer.stop()
         if self._engine:
             await self._engine.dispose()
+        if self._db:
+            self._db.dispose()
 
     def publish(self, rows: Sequence[OutRow]) -> None:
         """Hand committed outbox rows to the relay."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -15,14 +16,20 @@ from services.customs.rules import CustomsReference
 DATA = Path(__file__).parent / "data"
 
 
+def load_reference(data: Path = DATA) -> CustomsReference:
+    """The shipped parameters and tariff subset, loaded once."""
+    with (data / "tariff.csv").open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return CustomsReference.from_json(load_json(data / "reference.json"), rows)
+
+
 def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> FastAPI:
     """The customs process."""
-    reference = CustomsReference.from_json(load_json(DATA / "reference.json"))
     return create_agency_app(
         "customs",
         settings=settings,
         handlers=HANDLERS,
-        reference=reference,
+        reference=load_reference(),
         engine=engine,
         description=__doc__ or "",
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from schemas.envelope import Envelope, reply
 from schemas.messages import (
     CloseDeclaration,
@@ -11,7 +13,9 @@ from schemas.messages import (
     FileDeclaration,
     GoodsDetained,
     GoodsReleased,
+    Receipt,
     ReleaseGoods,
+    SummariseExports,
 )
 from services.common.changes import Held, Put
 from services.common.handling import Context, Handler, HandlerError, Outcome
@@ -45,16 +49,28 @@ def file_declaration(envelope: Envelope, held: Held | None, ctx: Context) -> Out
         rng=ctx.rng(envelope.declaration_id, "customs.channel"),
         when=ctx.now,
     )
-    accepted = isinstance(decision, DeclarationAccepted)
-    record = CustomsRecord(
-        entry_id=decision.entry_id if isinstance(decision, DeclarationAccepted) else None,
-        status_code=decision.status_code,
-        channel=decision.channel if isinstance(decision, DeclarationAccepted) else None,
-        direction=decl.direction.value,
-        trade_mode=decl.trade_mode.value,
-        declarant_uscc=decl.declarant.uscc,
-        reason=None if accepted else getattr(decision, "reason", None),
-    )
+    if isinstance(decision, DeclarationAccepted):
+        record = CustomsRecord(
+            entry_id=decision.entry_id,
+            status_code=decision.status_code,
+            channel=decision.channel,
+            direction=decl.direction.value,
+            trade_mode=decl.trade_mode.value,
+            declarant_uscc=decl.declarant.uscc,
+            document=decision.document,
+            invt_no=decision.invt_no,
+            lines=decision.lines,
+        )
+    else:
+        record = CustomsRecord(
+            entry_id=None,
+            status_code=decision.status_code,
+            direction=decl.direction.value,
+            trade_mode=decl.trade_mode.value,
+            declarant_uscc=decl.declarant.uscc,
+            reason=decision.reason,
+            document=rules.document_of(decl, ctx.reference),
+        )
     put = Put.of(envelope.declaration_id, record, status=record.status_code, previous=None)
     return Outcome(put=put, emit=[reply(envelope, decision, source=SOURCE)])
 
@@ -62,15 +78,20 @@ def file_declaration(envelope: Envelope, held: Held | None, ctx: Context) -> Out
 def release_goods(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome:
     """Release accepted goods (800)."""
     record = _held_record(envelope, held)
-    if record.status_code not in ("120", "300", "500") or record.entry_id is None:
+    if record.status_code not in ("120", "300", "399", "500") or record.entry_id is None:
         raise HandlerError(
             "not_releasable", f"declaration in status {record.status_code} cannot be released"
         )
     updated = record.model_copy(update={"status_code": "800"})
     put = Put.of(envelope.declaration_id, updated, status="800", previous=held)
-    return Outcome(
-        put=put, emit=[reply(envelope, GoodsReleased(entry_id=record.entry_id), source=SOURCE)]
-    )
+    minutes: Decimal = ctx.reference.minutes["release"]
+    trail: tuple[Receipt, ...] = (rules.receipt(rules.receipt_of(record.document), "800", minutes),)
+    if record.direction == "export" and record.document != "报关单":
+        # Lists are released once the site operator's arrival notice (运抵) is in.
+        arrival = rules.receipt("CEB508", "120", minutes, "运抵 arrival notice CEB507")
+        trail = (arrival, *trail)
+    event = GoodsReleased(entry_id=record.entry_id, receipts=trail)
+    return Outcome(put=put, emit=[reply(envelope, event, source=SOURCE)])
 
 
 def detain_goods(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome:
@@ -80,10 +101,16 @@ def detain_goods(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome
     record = _held_record(envelope, held)
     if record.entry_id is None:
         raise HandlerError("not_accepted", "a rejected declaration has no goods to detain")
-    updated = record.model_copy(update={"status_code": "501", "reason": command.reason})
-    put = Put.of(envelope.declaration_id, updated, status="501", previous=held)
+    status = rules.detention_status(command.reason_code, ctx.reference)
+    updated = record.model_copy(update={"status_code": status, "reason": command.reason})
+    put = Put.of(envelope.declaration_id, updated, status=status, previous=held)
+    trail = (rules.receipt(rules.receipt_of(record.document), status, Decimal(0), command.reason),)
     event = GoodsDetained(
-        entry_id=record.entry_id, reason_code=command.reason_code, reason=command.reason
+        entry_id=record.entry_id,
+        status_code=status,
+        reason_code=command.reason_code,
+        reason=command.reason,
+        receipts=trail,
     )
     return Outcome(put=put, emit=[reply(envelope, event, source=SOURCE)])
 
@@ -98,9 +125,33 @@ def close_declaration(envelope: Envelope, held: Held | None, ctx: Context) -> Ou
         )
     updated = record.model_copy(update={"status_code": "899"})
     put = Put.of(envelope.declaration_id, updated, status="899", previous=held)
-    return Outcome(
-        put=put, emit=[reply(envelope, DeclarationClosed(entry_id=record.entry_id), source=SOURCE)]
+    answer = rules.receipt_of(record.document)
+    # Exports close on the departure notice (离境 CEB509 → 899); imports on entry.
+    note = "离境 departure notice CEB509 received" if record.direction == "export" else "entry"
+    trail = (rules.receipt(answer, "899", ctx.reference.minutes["close"], note),)
+    event = DeclarationClosed(entry_id=record.entry_id, receipts=trail)
+    return Outcome(put=put, emit=[reply(envelope, event, source=SOURCE)])
+
+
+def summarise_exports(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome:
+    """Summarise a closed 9610 export list into a 报关单 (汇总申报)."""
+    assert isinstance(envelope.payload, SummariseExports)
+    record = _held_record(envelope, held)
+    if record.status_code != "899" or record.trade_mode != "9610":
+        raise HandlerError(
+            "not_summarisable",
+            f"only a closed 9610 list can be summarised (status {record.status_code})",
+        )
+    event = rules.summarise(
+        declaration_id=envelope.declaration_id,
+        ebc_uscc=record.declarant_uscc,
+        lines=record.lines,
+        ref=ctx.reference,
+        when=ctx.now,
     )
+    updated = record.model_copy(update={"summary_entry_id": event.entry_id})
+    put = Put.of(envelope.declaration_id, updated, status="899", previous=held)
+    return Outcome(put=put, emit=[reply(envelope, event, source=SOURCE)])
 
 
 HANDLERS: dict[str, Handler] = {
@@ -108,4 +159,5 @@ HANDLERS: dict[str, Handler] = {
     ReleaseGoods.TYPE: release_goods,
     DetainGoods.TYPE: detain_goods,
     CloseDeclaration.TYPE: close_declaration,
+    SummariseExports.TYPE: summarise_exports,
 }

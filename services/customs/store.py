@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from schemas.base import Contract
+from schemas.messages import ValueLine
 
 
 class CustomsRecord(Contract):
@@ -15,3 +16,7 @@ class CustomsRecord(Contract):
     trade_mode: str
     declarant_uscc: str
     reason: str | None = None
+    document: str = "报关单"
+    invt_no: str | None = None
+    lines: tuple[ValueLine, ...] = ()
+    summary_entry_id: str | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta, timezone
+
 from schemas.envelope import Envelope, reply
 from schemas.messages import RegisterPayment, SettleReceipt
 from services.common.changes import Held, Put
@@ -10,6 +12,7 @@ from services.forex import rules
 from services.forex.store import ForexRecord
 
 SOURCE = "forex"
+BEIJING = timezone(timedelta(hours=8))
 
 
 def settle_receipt(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome:
@@ -20,8 +23,27 @@ def settle_receipt(envelope: Envelope, held: Held | None, ctx: Context) -> Outco
         raise HandlerError(
             "already_settled", f"declaration {envelope.declaration_id} was settled before"
         )
+    received, days = command.received, command.days_after_export
+    if received is None or days is None:
+        simulated, simulated_days = rules.simulated_receipt(
+            command.amount,
+            scenario=command.scenario,
+            ref=ctx.reference,
+            rng=ctx.rng(envelope.declaration_id, "forex.receipt"),
+        )
+        received = simulated if received is None else received
+        days = simulated_days if days is None else days
     try:
-        event = rules.settle(command.amount, command.currency, ctx.reference)
+        event = rules.settle(
+            command.amount,
+            command.currency,
+            ctx.reference,
+            received=received,
+            days_after_export=days,
+            uscc=command.declarant_uscc,
+            on=ctx.now.astimezone(BEIJING).date(),
+            declaration_id=envelope.declaration_id,
+        )
     except rules.NoRate as exc:
         raise HandlerError("no_rate", str(exc)) from exc
     record = ForexRecord(
@@ -31,6 +53,11 @@ def settle_receipt(envelope: Envelope, held: Held | None, ctx: Context) -> Outco
         currency=event.currency,
         rate=event.rate,
         amount_cny=event.amount_cny,
+        declared=event.declared,
+        match=event.match,
+        outstanding=event.outstanding,
+        fx_class=event.fx_class,
+        registration_no=event.registration_no,
     )
     put = Put.of(envelope.declaration_id, record, status="settled", previous=None)
     return Outcome(put=put, emit=[reply(envelope, event, source=SOURCE)])
@@ -45,7 +72,15 @@ def register_payment(envelope: Envelope, held: Held | None, ctx: Context) -> Out
             "already_registered", f"payment of {envelope.declaration_id} was registered before"
         )
     try:
-        event = rules.register_payment(command.amount, command.currency, ctx.reference)
+        event = rules.register_payment(
+            command.amount,
+            command.currency,
+            ctx.reference,
+            paid=command.paid,
+            uscc=command.declarant_uscc,
+            on=ctx.now.astimezone(BEIJING).date(),
+            declaration_id=envelope.declaration_id,
+        )
     except rules.NoRate as exc:
         raise HandlerError("no_rate", str(exc)) from exc
     record = ForexRecord(
@@ -55,6 +90,10 @@ def register_payment(envelope: Envelope, held: Held | None, ctx: Context) -> Out
         currency=event.currency,
         rate=event.rate,
         amount_cny=event.amount_cny,
+        declared=event.declared,
+        match=event.match,
+        fx_class=event.fx_class,
+        registration_no=event.registration_no,
     )
     put = Put.of(envelope.declaration_id, record, status="registered", previous=None)
     return Outcome(put=put, emit=[reply(envelope, event, source=SOURCE)])

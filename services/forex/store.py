@@ -16,3 +16,8 @@ class ForexRecord(Contract):
     currency: str
     rate: Decimal
     amount_cny: Decimal
+    declared: Decimal | None = None
+    match: str = "matched"
+    outstanding: Decimal = Decimal(0)
+    fx_class: str = "A"
+    registration_no: str | None = None

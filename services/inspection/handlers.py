@@ -26,10 +26,18 @@ def inspect_goods(envelope: Envelope, held: Held | None, ctx: Context) -> Outcom
         scenario=command.scenario,
         ref=ctx.reference,
         rng=ctx.rng(envelope.declaration_id, "inspection.result"),
+        lines=command.lines,
+        physical=command.physical,
+        certificate=command.certificate_of_origin,
+        destination=command.destination or "",
+        when=ctx.now,
     )
     if isinstance(result, InspectionPassed):
         record = InspectionRecord(
-            result="passed", reason=command.reason, certificate_no=result.certificate_no
+            result="passed",
+            reason=command.reason,
+            certificate_no=result.certificate_no,
+            origin_certificate_no=result.origin.number if result.origin else None,
         )
     else:
         record = InspectionRecord(

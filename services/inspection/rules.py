@@ -1,41 +1,78 @@
-"""Inspection & quarantine decisions as pure functions."""
+"""Inspection & quarantine decisions as pure functions: catalogue-driven checks, outcomes with
+reasons, simulated durations and certificates of origin (domain.md §3)."""
 
 from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from schemas.messages import InspectionFailed, InspectionPassed
-from schemas.trade import Direction, Scenario
+from schemas.messages import InspectionFailed, InspectionPassed, OriginCertified, ValueLine
+from schemas.trade import Direction, OriginCertificate, Scenario
+
+# What is checked, by the inspection categories a line carries (most demanding first).
+KINDS: tuple[tuple[str, str], ...] = (
+    ("quarantine", "PQ"),  # entry / exit animal and plant quarantine
+    ("food", "RS"),  # import / export food
+    ("commodity", "MNL"),  # import / export commodity, CCC verification
+)
+CHECKS = {
+    "quarantine": "quarantine: pests and diseases (检疫)",
+    "food": "food safety: labelling (GB 7718), hygiene and quality (食品检验)",
+    "commodity": "commodity: quality, safety and labelling (商品检验)",
+    "sampled": "random check: quality and labelling (抽检)",
+}
+LETTERS = {
+    OriginCertificate.NON_PREFERENTIAL: "C",
+    OriginCertificate.FORM_E: "E",
+    OriginCertificate.RCEP: "R",
+    OriginCertificate.FORM_A: "A",
+}
 
 
 @dataclass(frozen=True)
 class FailureReason:
-    """One reason goods fail inspection."""
+    """One reason goods fail inspection, and the kinds of check that find it ("" = any)."""
 
     code: str
     reason: str
     reason_zh: str
+    kinds: str = ""
 
 
 @dataclass(frozen=True)
 class InspectionReference:
     """Reference data inspection decides with."""
 
-    fail_rate: Decimal
+    fail_rate: Decimal  # sampled goods (no inspection category)
     inspection_org: str
     failure_reasons: tuple[FailureReason, ...]
+    fail_rates: dict[str, Decimal]  # by kind of check
+    hours: dict[str, tuple[Decimal, Decimal, Decimal]]  # by kind: low, mode, high
+    gsp_refused: frozenset[str]
+    form_e_members: frozenset[str]
+    rcep_members: frozenset[str]
 
     @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> InspectionReference:
+    def from_json(cls, raw: Mapping[str, Any]) -> InspectionReference:
         """Build from the shipped JSON document."""
+        origin = raw.get("origin", {})
         return cls(
             fail_rate=Decimal(raw["fail_rate"]),
             inspection_org=raw["inspection_org"],
             failure_reasons=tuple(FailureReason(**r) for r in raw["failure_reasons"]),
+            fail_rates={k: Decimal(v) for k, v in raw.get("fail_rates", {}).items()},
+            hours={
+                k: (Decimal(v[0]), Decimal(v[1]), Decimal(v[2]))
+                for k, v in raw.get("simulated_hours", {}).items()
+            },
+            gsp_refused=frozenset(origin.get("gsp_form_a_refused", [])),
+            form_e_members=frozenset(origin.get("form_e", [])),
+            rcep_members=frozenset(origin.get("rcep", [])),
         )
 
 
@@ -45,6 +82,59 @@ def certificate_no(org: str, direction: Direction, declaration_id: str) -> str:
     return f"{org}{'I' if direction is Direction.IMPORT else 'E'}{digits:012d}"
 
 
+def kind_of(lines: Sequence[ValueLine]) -> tuple[str, ValueLine | None]:
+    """The most demanding kind of check the lines need, and the line that needs it."""
+    for kind, letters in KINDS:
+        for line in lines:
+            if any(c in letters for c in line.inspection):
+                return kind, line
+    return "sampled", None
+
+
+def _hours(kind: str, ref: InspectionReference, rng: random.Random) -> Decimal | None:
+    spread = ref.hours.get(kind)
+    if spread is None:
+        return None
+    low, mode, high = spread
+    value = rng.triangular(float(low), float(high), float(mode))
+    return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def origin_certificate(
+    requested: OriginCertificate,
+    *,
+    destination: str,
+    declaration_id: str,
+    when: datetime,
+    ref: InspectionReference,
+) -> OriginCertified:
+    """Issue the certificate of origin asked for, a substitute, or say why not."""
+    issued: OriginCertificate | None = requested
+    note, note_zh = f"{requested.value} issued for {destination}", "原产地证书已签发"
+    if requested is OriginCertificate.FORM_A and destination in ref.gsp_refused:
+        issued = OriginCertificate.NON_PREFERENTIAL
+        note = (
+            f"GSP Form A is no longer issued for {destination} (since 2021-12-01, GACC "
+            "announcement 2021 No. 84): a non-preferential certificate is issued instead"
+        )
+        note_zh = "自2021年12月1日起不再签发普惠制原产地证书,改签非优惠原产地证书"
+    elif requested is OriginCertificate.FORM_E and destination not in ref.form_e_members:
+        issued = None
+        note = f"Form E (ACFTA) covers ASEAN members only; {destination} is not one"
+        note_zh = "中国-东盟原产地证书(FORM E)仅适用于东盟成员国"
+    elif requested is OriginCertificate.RCEP and destination not in ref.rcep_members:
+        issued = None
+        note = f"RCEP certificate covers RCEP members only; {destination} is not one"
+        note_zh = "RCEP原产地证书仅适用于RCEP成员国"
+    number = None
+    if issued is not None:
+        digits = int(hashlib.sha256(f"co|{declaration_id}".encode()).hexdigest(), 16) % 10**9
+        number = f"{LETTERS[issued]}{when:%y}{ref.inspection_org}{digits:09d}"
+    return OriginCertified(
+        requested=requested, issued=issued, number=number, note=note, note_zh=note_zh
+    )
+
+
 def inspect(
     *,
     declaration_id: str,
@@ -52,19 +142,54 @@ def inspect(
     scenario: Scenario | None,
     ref: InspectionReference,
     rng: random.Random,
+    lines: Sequence[ValueLine] = (),
+    physical: bool = True,
+    certificate: OriginCertificate | None = None,
+    destination: str = "",
+    when: datetime,
 ) -> InspectionPassed | InspectionFailed:
     """Pass the goods with a certificate, or fail them with a reason (seeded)."""
-    if scenario is Scenario.INSPECTION_FAIL:
-        failure: FailureReason | None = ref.failure_reasons[0]
+    kind, culprit = kind_of(lines)
+    hours = _hours(kind if physical else "documents", ref, rng)
+    if not physical:
+        failure: FailureReason | None = None
+    elif scenario is Scenario.INSPECTION_FAIL:
+        failure = _reasons(kind, ref)[0]
     elif scenario is Scenario.HAPPY:
         failure = None
     else:
-        failed = Decimal(str(rng.random())) < ref.fail_rate
-        failure = rng.choice(ref.failure_reasons) if failed else None
+        rate = ref.fail_rates.get(kind, ref.fail_rate)
+        failed = Decimal(str(rng.random())) < rate
+        failure = rng.choice(_reasons(kind, ref)) if failed else None
     if failure is not None:
+        line = culprit or (lines[0] if lines else None)
         return InspectionFailed(
-            reason_code=failure.code, reason=failure.reason, reason_zh=failure.reason_zh
+            reason_code=failure.code,
+            reason=failure.reason,
+            reason_zh=failure.reason_zh,
+            hs_code=line.hs_code if line else None,
+            hours=hours,
         )
+    origin = None
+    if certificate is not None and direction is Direction.EXPORT:
+        origin = origin_certificate(
+            certificate,
+            destination=destination,
+            declaration_id=declaration_id,
+            when=when,
+            ref=ref,
+        )
+    categories = "".join(sorted({c for line in lines for c in line.inspection}))
     return InspectionPassed(
-        certificate_no=certificate_no(ref.inspection_org, direction, declaration_id)
+        certificate_no=certificate_no(ref.inspection_org, direction, declaration_id),
+        inspected=physical,
+        categories=categories,
+        checks=(CHECKS[kind],) if physical else ("documents only: certificate of origin",),
+        hours=hours,
+        origin=origin,
     )
+
+
+def _reasons(kind: str, ref: InspectionReference) -> tuple[FailureReason, ...]:
+    found = tuple(r for r in ref.failure_reasons if not r.kinds or kind in r.kinds.split(","))
+    return found or ref.failure_reasons

@@ -12,3 +12,4 @@ class InspectionRecord(Contract):
     reason: str
     certificate_no: str | None = None
     failure_code: str | None = None
+    origin_certificate_no: str | None = None

@@ -5,7 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from schemas.envelope import Envelope, reply
-from schemas.messages import ApplyRefund, AssessImportTaxes, RefundPaid
+from schemas.messages import ApplyRefund, AssessImportTaxes, ExportExempted, RefundPaid
+from schemas.trade import TradeMode
 from services.common.changes import Held, Put
 from services.common.handling import Context, Handler, HandlerError, Outcome
 from services.tax import rules
@@ -22,10 +23,27 @@ def apply_refund(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome
         raise HandlerError(
             "already_decided", f"refund of {envelope.declaration_id} was decided before"
         )
-    decision = rules.export_refund(command.lines, scenario=command.scenario, ref=ctx.reference)
+    decision = rules.export_refund(
+        command.lines,
+        scenario=command.scenario,
+        ref=ctx.reference,
+        trade_mode=command.trade_mode or TradeMode.GENERAL,
+        uscc=command.declarant_uscc or "",
+        filing=command.filing,
+        customs_closed=command.customs_closed,
+        forex_settled=command.forex_settled,
+    )
     if isinstance(decision, RefundPaid):
         record = TaxRecord(
-            kind="refund", entry_id=command.entry_id, outcome="paid", amount=decision.refund.amount
+            kind="refund",
+            entry_id=command.entry_id,
+            outcome="paid",
+            amount=decision.refund.amount,
+            method=decision.method,
+        )
+    elif isinstance(decision, ExportExempted):
+        record = TaxRecord(
+            kind="refund", entry_id=command.entry_id, outcome="exempted", amount=Decimal(0)
         )
     else:
         record = TaxRecord(
@@ -40,16 +58,31 @@ def apply_refund(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome
 
 
 def assess_import(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome:
-    """Assess and collect import duty, consumption tax and VAT."""
+    """Assess and collect import duty, consumption tax and VAT (CEB816 tax bill for CBEC)."""
     command = envelope.payload
     assert isinstance(command, AssessImportTaxes)
     if held is not None:
         raise HandlerError(
             "already_assessed", f"taxes of {envelope.declaration_id} were assessed before"
         )
-    event = rules.import_taxes(command.lines, ref=ctx.reference)
+    # The buyer's year-to-date total needs a ledger keyed by buyer, which the shared kit cannot
+    # load yet (records are read by declaration id): each order is checked on its own.
+    try:
+        event = rules.import_taxes(
+            command.lines,
+            ref=ctx.reference,
+            trade_mode=command.trade_mode or TradeMode.GENERAL,
+            year_to_date=Decimal(0),
+        )
+    except rules.QuotaExceeded as exc:
+        raise HandlerError("quota_exceeded", str(exc)) from exc
     record = TaxRecord(
-        kind="import", entry_id=command.entry_id, outcome="collected", amount=event.total
+        kind="import",
+        entry_id=command.entry_id,
+        outcome="collected",
+        amount=event.total,
+        method=event.regime,
+        buyer_id=command.buyer_id,
     )
     put = Put.of(envelope.declaration_id, record, status="import_collected", previous=None)
     return Outcome(put=put, emit=[reply(envelope, event, source=SOURCE)])

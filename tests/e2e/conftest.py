@@ -2,36 +2,25 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.support import free_port_block, wait_for
+from singlewindow.spawn import Spawned, spawn_system
+from tests.support import wait_for
 
-SERVICES = ("gateway", "customs", "inspection", "forex", "tax")
 TERMINAL = {"completed", "rejected", "failed", "cancelled"}
 
 
 @dataclass
-class System:
+class System(Spawned):
     """A running single window: its URLs, keys, broker address and log folder."""
 
-    proc: subprocess.Popen[bytes]
-    port_base: int
-    broker: str
-    data_dir: Path
-    api_key: str
-    admin_token: str
-
-    def url(self, service: str) -> str:
-        return f"http://127.0.0.1:{self.port_base + SERVICES.index(service)}"
+    api_key: str = "sk_test_singlewindow_demo"
+    admin_token: str = "admin_test_singlewindow"
 
     def client(self, api_key: str | None = None) -> httpx.Client:
         return httpx.Client(
@@ -48,8 +37,8 @@ class System:
 
     def wait_terminal(
         self, client: httpx.Client, declaration_id: str, timeout_s: float = 30
-    ) -> dict:
-        def probe() -> dict | None:
+    ) -> dict[str, Any]:
+        def probe() -> dict[str, Any] | None:
             view = client.get(f"/v1/declarations/{declaration_id}").json()
             return view if view["status"] in TERMINAL else None
 
@@ -58,65 +47,14 @@ class System:
     def pid_of(self, service: str) -> int:
         return int(httpx.get(self.url(service) + "/healthz", timeout=5).json()["pid"])
 
-    def all_ready(self) -> bool:
-        for service in SERVICES:
-            try:
-                if httpx.get(self.url(service) + "/readyz", timeout=2).status_code != 200:
-                    return False
-            except httpx.HTTPError:
-                return False
-        return True
-
 
 @pytest.fixture(scope="session")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     data_dir = tmp_path_factory.mktemp("system")
-    base = free_port_block(6)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SW_")}
-    env.update(
-        SW_PORT_BASE=str(base),
-        SW_BROKER_PORT=str(base + 5),
-        SW_DATA_DIR=str(data_dir),
-        SW_STEP_DEADLINE_S="2",
-        SW_STEP_MAX_ATTEMPTS="10",
-        PYTHONUNBUFFERED="1",
-    )
-    out = (data_dir / "up.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "singlewindow", "up"],
-        env=env,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    sys_ = System(
-        proc,
-        base,
-        f"127.0.0.1:{base + 5}",
-        data_dir,
-        "sk_test_singlewindow_demo",
-        "admin_test_singlewindow",
-    )
-    try:
-        wait_for(
-            lambda: proc.poll() is not None or sys_.all_ready(),
-            timeout_s=120,
-            what="the system to be ready",
-            every_s=0.25,
-        )
-        if proc.poll() is not None:
-            pytest.fail(
-                f"singlewindow up exited with {proc.returncode}:\n{(data_dir / 'up.log').read_text()}"
-            )
-        yield sys_
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-        out.close()
+    # Short deadlines so re-sent commands heal a killed agency within the tests' patience.
+    extra = {"SW_STEP_DEADLINE_S": "2", "SW_STEP_MAX_ATTEMPTS": "10"}
+    with spawn_system(data_dir, extra_env=extra) as spawned:
+        yield System(spawned.proc, spawned.port_base, spawned.broker, data_dir)
 
 
 @pytest.fixture(autouse=True)

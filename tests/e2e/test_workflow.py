@@ -50,12 +50,13 @@ def test_import_declaration_pays_taxes_before_release(system: System) -> None:
         resp = client.post("/v1/declarations", json=sample_declaration("import", "0110", "happy"))
         view = system.wait_terminal(client, resp.json()["id"])
         assert view["status"] == "completed", view
-        # 10 × EUR 50 = EUR 500 × 7.7000 = CNY 3,850.00. Perfume 3303: duty 5% = 192.50;
-        # CT 15%: (3850 + 192.50) / 0.85 × 0.15 = 713.38; VAT 13%: (3850 + 192.50 + 713.38) × 0.13 = 618.26.
+        # 10 × EUR 50 = EUR 500 × 7.7000 = CNY 3,850.00. Perfume 3303000000 on the shipped
+        # tariff: MFN duty 3% = 115.50; CT 15%: (3850 + 115.50) / 0.85 × 0.15 = 699.794 → 699.79;
+        # VAT 13%: (3850 + 115.50 + 699.79) × 0.13 = 606.4877 → 606.49.
         figures = view["figures"]
-        assert Decimal(figures["duty"]) == Decimal("192.50")
-        assert Decimal(figures["consumption_tax"]) == Decimal("713.38")
-        assert Decimal(figures["import_vat"]) == Decimal("618.26")
+        assert Decimal(figures["duty"]) == Decimal("115.50")
+        assert Decimal(figures["consumption_tax"]) == Decimal("699.79")
+        assert Decimal(figures["import_vat"]) == Decimal("606.49")
         types = _types(client, resp.json()["id"])
         assert types.index("tax.import.collected") < types.index("customs.goods.release")
         assert "forex.payment.registered" in types

@@ -6,15 +6,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.store import GATEWAY_TABLES
-from services.common.db import create_tables, make_engine
+from services.common.database import Database
+from services.common.db import create_tables_sync
 
 
 @pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    eng = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'service.db'}")
-    await create_tables(eng, GATEWAY_TABLES)
-    yield eng
-    await eng.dispose()
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(f"sqlite:///{tmp_path / 'service.db'}")
+    await database.write(lambda conn: create_tables_sync(conn, GATEWAY_TABLES))
+    yield database
+    database.dispose()

@@ -6,8 +6,6 @@ import json
 import time
 from decimal import Decimal
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from gateway import saga as sagas
 from gateway.deadlines import DeadlineWatcher
 from gateway.handlers import HANDLERS, GatewayConfig, put_saga, send
@@ -15,6 +13,7 @@ from schemas.envelope import reply
 from schemas.messages import DeclarationAccepted, FileDeclaration, ValueLine
 from schemas.trade import DeclarationData
 from services.common.changes import Changes, OutRow, load_records
+from services.common.database import Database
 from services.common.handling import Processor
 from services.common.metrics import Metrics
 from services.common.runtime import Runtime
@@ -25,21 +24,18 @@ CONFIG = GatewayConfig(step_deadline_s=2.0, step_max_attempts=3)
 
 
 async def test_an_unanswered_command_is_resent_unchanged_then_the_declaration_stalls(
-    engine: AsyncEngine,
+    db: Database,
 ) -> None:
     now = time.time()
     begun = sagas.start("d-1", "ent", DeclarationData.model_validate(sample_declaration()))
     saga, commands = send(begun.saga, begun.commands, cause=None, config=CONFIG, now=now)
-    async with engine.begin() as conn:
-        changes = Changes()
-        changes.put(put_saga(saga, None))
-        for command in commands:
-            changes.emit(command)
-        await changes.apply(conn)
+    changes = Changes()
+    changes.put(put_saga(saga, None))
+    for command in commands:
+        changes.emit(command)
+    await db.write(changes.apply)
     sent: list[OutRow] = []
-    runtime = Runtime(
-        service="gateway", settings=Settings(), handlers=HANDLERS, topics=[], engine=engine
-    )
+    runtime = Runtime(service="gateway", settings=Settings(), handlers=HANDLERS, topics=[], db=db)
     watcher = DeadlineWatcher(runtime, CONFIG, publish=sent.extend)
 
     assert await watcher.check(now + 1) == 0  # not due yet
@@ -50,8 +46,7 @@ async def test_an_unanswered_command_is_resent_unchanged_then_the_declaration_st
     assert await watcher.check(now + 2.5 + 3.9) == 0
     assert await watcher.check(now + 2.5 + 4.9) == 1
     assert await watcher.check(now + 100) == 1  # the third try has run out: stalled
-    async with engine.connect() as conn:
-        held = (await load_records(conn, ["d-1"]))["d-1"]
+    held = (await db.read(lambda conn: load_records(conn, ["d-1"])))["d-1"]
     stalled = sagas.Saga.model_validate_json(held.data)
     assert held.status == "stalled" and held.deadline is None
     assert (
@@ -72,7 +67,7 @@ async def test_an_unanswered_command_is_resent_unchanged_then_the_declaration_st
     )
     processor = Processor(
         service="gateway",
-        engine=engine,
+        db=db,
         handlers=HANDLERS,
         metrics=Metrics("gateway"),
         run_seed=1,
@@ -84,7 +79,6 @@ async def test_an_unanswered_command_is_resent_unchanged_then_the_declaration_st
         "customs.goods.release",
         "declaration.status.changed",
     ]
-    async with engine.connect() as conn:
-        held = (await load_records(conn, ["d-1"]))["d-1"]
+    held = (await db.read(lambda conn: load_records(conn, ["d-1"])))["d-1"]
     assert held.status == "in_progress"
     assert sagas.Saga.model_validate_json(held.data).pending[0].type == "customs.goods.release"

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.envelope import Envelope, new_envelope
 from schemas.messages import ApplyRefund, ReleaseGoods, ValueLine
 from schemas.topics import DEADLETTER, events
 from services.common.agency import load_json
 from services.common.changes import Changes, Put, VersionConflict
+from services.common.database import Database
 from services.common.db import Journal, Outbox, Record
 from services.common.handling import Processor
 from services.common.metrics import Metrics
@@ -27,11 +27,11 @@ from services.tax.store import TaxRecord
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def tax_processor(engine: AsyncEngine) -> Processor:
+def tax_processor(db: Database) -> Processor:
     ref = TaxReference.from_json(load_json(ROOT / "services/tax/data/reference.json"))
     return Processor(
         service="tax",
-        engine=engine,
+        db=db,
         handlers=TAX,
         metrics=Metrics("tax"),
         run_seed=1,
@@ -48,13 +48,16 @@ def refund_command(declaration_id: str = "d-1") -> Envelope:
     )
 
 
-async def count(engine: AsyncEngine, table: object) -> int:
-    async with engine.connect() as conn:
-        return int((await conn.execute(select(func.count()).select_from(table))).scalar_one())  # type: ignore[arg-type]
+async def count(db: Database, table: object) -> int:
+    return int(
+        await db.read(
+            lambda conn: conn.execute(select(func.count()).select_from(table)).scalar_one()
+        )  # type: ignore[arg-type]
+    )
 
 
-async def test_a_command_handled_twice_in_one_batch_pays_one_refund(engine: AsyncEngine) -> None:
-    processor = tax_processor(engine)
+async def test_a_command_handled_twice_in_one_batch_pays_one_refund(db: Database) -> None:
+    processor = tax_processor(db)
     command = refund_command()
     rows = await processor.process([command, command])
     assert [r.topic for r in rows] == [events("tax")]
@@ -67,30 +70,28 @@ async def test_a_command_handled_twice_in_one_batch_pays_one_refund(engine: Asyn
 
 
 async def test_a_redelivered_command_replays_the_same_reply_and_changes_nothing(
-    engine: AsyncEngine,
+    db: Database,
 ) -> None:
-    processor = tax_processor(engine)
+    processor = tax_processor(db)
     command = refund_command()
     first = await processor.process([command])
-    async with engine.connect() as conn:
-        before = (await conn.execute(select(Record.__table__))).all()  # type: ignore[attr-defined]
+    before = await db.read(lambda conn: conn.execute(select(Record.__table__)).all())  # type: ignore[attr-defined]
     again = await processor.process([command])
     assert [r.message_id for r in again] == [r.message_id for r in first]
     assert json.loads(again[0].value) == json.loads(first[0].value)
-    async with engine.connect() as conn:
-        after = (await conn.execute(select(Record.__table__))).all()  # type: ignore[attr-defined]
+    after = await db.read(lambda conn: conn.execute(select(Record.__table__)).all())  # type: ignore[attr-defined]
     assert after == before
     assert TaxRecord.model_validate_json(after[0].data).amount == 130
     # One journal line in, one out: the replay is not a second decision.
-    assert await count(engine, Journal.__table__) == 2  # type: ignore[attr-defined]
+    assert await count(db, Journal.__table__) == 2  # type: ignore[attr-defined]
 
 
 async def test_a_message_the_handler_refuses_is_dead_lettered_and_the_rest_handled(
-    engine: AsyncEngine,
+    db: Database,
 ) -> None:
     customs = Processor(
         service="customs",
-        engine=engine,
+        db=db,
         handlers=CUSTOMS,
         metrics=Metrics("customs"),
         run_seed=1,
@@ -112,19 +113,18 @@ async def test_a_message_the_handler_refuses_is_dead_lettered_and_the_rest_handl
 
 
 async def test_a_record_changed_since_it_was_read_rolls_back_the_whole_unit(
-    engine: AsyncEngine,
+    db: Database,
 ) -> None:
     state = TaxRecord(kind="refund", entry_id="e", outcome="paid", amount=1)
-    async with engine.begin() as conn:
-        await Changes(puts={"k": Put.of("k", state, status="s", previous=None)}).apply(conn)
+    await db.write(Changes(puts={"k": Put.of("k", state, status="s", previous=None)}).apply)
     stale = Put("k", "s2", b"{}", expected_version=0)
     changes = Changes()
     changes.put(stale)
     changes.emit(refund_command("k"))
     with pytest.raises(VersionConflict):
-        async with engine.begin() as conn:
-            await changes.apply(conn)
-    assert await count(engine, Outbox.__table__) == 0  # type: ignore[attr-defined]
-    async with engine.connect() as conn:
-        status = (await conn.execute(select(Record.__table__.c.status))).scalar_one()  # type: ignore[attr-defined]
+        await db.write(changes.apply)
+    assert await count(db, Outbox.__table__) == 0  # type: ignore[attr-defined]
+    status = await db.read(
+        lambda conn: conn.execute(select(Record.__table__.c.status)).scalar_one()  # type: ignore[attr-defined]
+    )
     assert status == "s"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import random
 from decimal import Decimal
@@ -21,6 +22,13 @@ def shipped(agency: str) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
+def shipped_tariff() -> list[dict[str, str]]:
+    """The rows of the customs tariff subset shipped in services/customs/data/tariff.csv."""
+    path = ROOT / "services" / "customs" / "data" / "tariff.csv"
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
 def item(
     hs_code: str = "8517130000",
     quantity: str = "1",
@@ -28,6 +36,7 @@ def item(
     *,
     origin: str = "CHN",
     description: str = "goods",
+    licence_no: str | None = None,
 ) -> Item:
     """One goods line."""
     return Item(
@@ -37,6 +46,7 @@ def item(
         unit="011",
         unit_price=Decimal(unit_price),
         origin_country=origin,
+        licence_no=licence_no,
     )
 
 
@@ -47,22 +57,27 @@ def declaration(
     currency: str = "USD",
     scenario: Scenario | None = None,
     counterparty: str = "DEU",
+    uscc: str = DEMO_USCC,
+    **extra: Any,
 ) -> DeclarationData:
     """A declaration of the given lines (one smartphone line if none are given)."""
     return DeclarationData(
         direction=direction,
         trade_mode=trade_mode,
-        declarant=Party(uscc=DEMO_USCC, name="Fuzhou Demo Trading Co."),
+        declarant=Party(uscc=uscc, name="Fuzhou Demo Trading Co."),
         counterparty_country=counterparty,
         currency=currency,
         items=items or (item(),),
         scenario=scenario,
+        **extra,
     )
 
 
-def line(hs_code: str, value_cny: str) -> ValueLine:
-    """One goods line valued in CNY, as customs hands it to tax."""
-    return ValueLine(hs_code=hs_code, value_cny=Decimal(value_cny))
+def line(hs_code: str, value_cny: str, **rates: str) -> ValueLine:
+    """One goods line valued in CNY, as customs hands it to tax (rates optional)."""
+    return ValueLine(
+        hs_code=hs_code, value_cny=Decimal(value_cny), **{k: Decimal(v) for k, v in rates.items()}
+    )
 
 
 class FixedDraw(random.Random):

@@ -20,3 +20,10 @@ def test_readme_documents_every_setting() -> None:
 
 def test_readme_shows_the_two_commands() -> None:
     assert "make run" in README and "make test" in README
+
+
+def test_the_locustfile_compiles_and_submits_to_the_gateway() -> None:
+    path = Path(__file__).resolve().parents[2] / "deploy" / "locustfile.py"
+    source = path.read_text(encoding="utf-8")
+    compile(source, str(path), "exec")
+    assert '"/v1/declarations"' in source and "class Trader(HttpUser)" in source

@@ -1,133 +1,188 @@
-"""Inspection & quarantine decisions: forced and seeded outcomes, certificate numbers."""
+"""Inspection & quarantine: catalogue kinds, outcomes and reasons, durations, origin certificates."""
 
 from __future__ import annotations
 
 import random
 import re
-from collections import Counter
+from dataclasses import replace
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
-from schemas.messages import InspectionFailed, InspectionPassed
-from schemas.trade import Direction, Scenario
+from schemas.messages import InspectionFailed, InspectionPassed, ValueLine
+from schemas.trade import Direction, OriginCertificate, Scenario, TradeMode
 from services.inspection.rules import (
-    FailureReason,
     InspectionReference,
     certificate_no,
     inspect,
+    kind_of,
+    origin_certificate,
 )
-from tests.unit.builders import FixedDraw, shipped
+from tests.unit.builders import FixedDraw, line, shipped
 
 REF = InspectionReference.from_json(shipped("inspection"))
-ALWAYS_FAIL = InspectionReference(
-    fail_rate=Decimal("1"),
-    inspection_org="2200",
-    failure_reasons=(FailureReason("I399", "sample failure", "样品不合格"),),
-)
-NEVER_FAIL = InspectionReference(
-    fail_rate=Decimal("0"), inspection_org="2200", failure_reasons=ALWAYS_FAIL.failure_reasons
-)
+WHEN = datetime(2025, 3, 1, 8, 30, tzinfo=UTC)
+D = Decimal
+LOGS = line("4403110090", "1000.00").model_copy(update={"inspection": "PQ"})
+MILK = line("1901101000", "1000.00").model_copy(update={"inspection": "RS"})
+TOYS = line("9503008900", "1000.00").model_copy(update={"inspection": "N"})
+PHONES = line("8517130000", "1000.00")
 
 
 def _inspect(
+    lines: tuple[ValueLine, ...],
     rng: random.Random,
     *,
     scenario: Scenario | None = None,
     ref: InspectionReference = REF,
-    direction: Direction = Direction.IMPORT,
-    declaration_id: str = "d-1",
+    direction: Direction = Direction.EXPORT,
+    **kw: object,
 ) -> InspectionPassed | InspectionFailed:
     return inspect(
-        declaration_id=declaration_id, direction=direction, scenario=scenario, ref=ref, rng=rng
-    )
-
-
-def test_shipped_reference_loads() -> None:
-    assert REF.fail_rate == Decimal("0.03")
-    assert REF.inspection_org == "4403"
-    assert [r.code for r in REF.failure_reasons] == ["I301", "I302", "I303"]
-
-
-def test_inspection_fail_scenario_fails_with_the_first_reason_whatever_the_draw() -> None:
-    """Draw 0.99 would pass (0.99 ≥ 0.03); the scenario fails anyway, reason I301."""
-    result = _inspect(FixedDraw(0.99), scenario=Scenario.INSPECTION_FAIL)
-    assert isinstance(result, InspectionFailed)
-    assert result.reason_code == "I301"
-    assert "label" in result.reason
-    assert result.reason_zh == "标签不符合要求"
-
-
-def test_happy_scenario_passes_whatever_the_draw() -> None:
-    """Draw 0.0 would fail (0.0 < 0.03); the scenario passes, even with a 100% fail rate."""
-    assert isinstance(_inspect(FixedDraw(0.0), scenario=Scenario.HAPPY), InspectionPassed)
-    assert isinstance(
-        _inspect(FixedDraw(0.0), scenario=Scenario.HAPPY, ref=ALWAYS_FAIL), InspectionPassed
+        declaration_id="d-1",
+        direction=direction,
+        scenario=scenario,
+        ref=ref,
+        rng=rng,
+        lines=lines,
+        when=WHEN,
+        **kw,  # type: ignore[arg-type]
     )
 
 
 @pytest.mark.parametrize(
-    ("draw", "fails"),
+    ("lines", "kind"),
     [
-        (0.0, True),
-        (0.0299, True),  # 0.0299 < 0.03
-        (0.03, False),  # 0.03 is not < 0.03
-        (0.5, False),
+        ((PHONES, LOGS), "quarantine"),  # P/Q beats everything
+        ((TOYS, MILK), "food"),  # R/S beats commodity
+        ((PHONES, TOYS), "commodity"),
+        ((PHONES,), "sampled"),  # no category: a random check
     ],
 )
-def test_draw_below_the_fail_rate_fails(draw: float, fails: bool) -> None:
-    assert isinstance(_inspect(FixedDraw(draw)), InspectionFailed) is fails
+def test_the_most_demanding_category_decides_the_check(
+    lines: tuple[ValueLine, ...], kind: str
+) -> None:
+    assert kind_of(lines)[0] == kind
 
 
-def test_failure_reason_is_drawn_from_the_reference_list() -> None:
-    """Over 300 seeded failures (fail rate 100%) every shipped reason turns up."""
-    ref = InspectionReference(
-        fail_rate=Decimal("1"), inspection_org="4403", failure_reasons=REF.failure_reasons
+@pytest.mark.parametrize(
+    ("lines", "draw", "fails"),
+    [
+        ((LOGS,), 0.0499, True),  # quarantine fail rate 0.05
+        ((LOGS,), 0.05, False),
+        ((MILK,), 0.0399, True),  # food 0.04
+        ((MILK,), 0.04, False),
+        ((TOYS,), 0.0299, True),  # commodity 0.03
+        ((PHONES,), 0.03, False),  # sampled 0.03
+    ],
+)
+def test_each_kind_fails_at_its_configured_rate(
+    lines: tuple[ValueLine, ...], draw: float, fails: bool
+) -> None:
+    assert isinstance(_inspect(lines, FixedDraw(draw)), InspectionFailed) is fails
+
+
+def test_quarantine_failure_is_a_pest_and_names_the_line() -> None:
+    failed = _inspect((PHONES, LOGS), FixedDraw(0.0), scenario=Scenario.INSPECTION_FAIL)
+    assert isinstance(failed, InspectionFailed)
+    assert (failed.reason_code, failed.hs_code) == ("I303", "4403110090")
+    assert failed.reason_zh == "检出检疫性有害生物"
+
+
+@pytest.mark.parametrize("mode", [TradeMode.GENERAL, TradeMode.CBEC_RETAIL])
+def test_forced_failure_of_goods_without_category_is_a_labelling_failure(mode: TradeMode) -> None:
+    failed = _inspect((PHONES,), FixedDraw(0.99), scenario=Scenario.INSPECTION_FAIL)
+    assert isinstance(failed, InspectionFailed)
+    assert (failed.reason_code, failed.reason_zh) == ("I301", "标签不符合要求")
+
+
+def test_failure_reasons_are_drawn_from_those_the_check_finds() -> None:
+    """At a 100% fail rate, commodity checks find I301, I302 and I304 but never a pest."""
+    always = replace(REF, fail_rates={k: D(1) for k in REF.fail_rates})
+    codes = {
+        r.reason_code
+        for seed in range(200)
+        if isinstance(r := _inspect((TOYS,), random.Random(seed), ref=always), InspectionFailed)
+    }
+    assert codes == {"I301", "I302", "I304"}
+
+
+@pytest.mark.parametrize(
+    ("lines", "low", "high"),
+    [((LOGS,), 4, 48), ((MILK,), 8, 72), ((TOYS,), 1, 24), ((PHONES,), D("0.5"), 4)],
+)
+def test_simulated_hours_fall_within_the_published_spread(
+    lines: tuple[ValueLine, ...], low: Decimal, high: Decimal
+) -> None:
+    for seed in range(50):
+        result = _inspect(lines, random.Random(seed), scenario=Scenario.HAPPY)
+        assert result.hours is not None and low <= result.hours <= high
+    assert _inspect(lines, random.Random(7)) == _inspect(lines, random.Random(7))
+
+
+def test_passed_inspection_carries_certificate_categories_and_checks() -> None:
+    passed = _inspect((TOYS, MILK), FixedDraw(0.5))
+    assert isinstance(passed, InspectionPassed)
+    assert re.fullmatch(r"4403E\d{12}", passed.certificate_no)
+    assert passed.categories == "NRS"
+    assert passed.checks[0].startswith("food safety")
+
+
+# --- certificates of origin ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("country", ["DEU", "FRA", "GBR", "CAN", "TUR", "UKR", "LIE"])
+def test_form_a_is_not_issued_for_the_eu_uk_ca_tr_ua_li_a_non_preferential_one_is(
+    country: str,
+) -> None:
+    co = origin_certificate(
+        OriginCertificate.FORM_A, destination=country, declaration_id="d-1", when=WHEN, ref=REF
     )
-    codes = Counter(
-        result.reason_code
-        for seed in range(300)
-        if isinstance(result := _inspect(random.Random(seed), ref=ref), InspectionFailed)
+    assert co.issued is OriginCertificate.NON_PREFERENTIAL
+    assert co.number is not None and co.number.startswith("C254403")
+    assert "2021-12-01" in co.note
+
+
+@pytest.mark.parametrize(
+    ("requested", "country", "issued"),
+    [
+        (OriginCertificate.FORM_A, "NOR", OriginCertificate.FORM_A),
+        (OriginCertificate.FORM_E, "VNM", OriginCertificate.FORM_E),
+        (OriginCertificate.FORM_E, "JPN", None),  # ACFTA: ASEAN only
+        (OriginCertificate.RCEP, "JPN", OriginCertificate.RCEP),
+        (OriginCertificate.RCEP, "USA", None),
+        (OriginCertificate.NON_PREFERENTIAL, "USA", OriginCertificate.NON_PREFERENTIAL),
+    ],
+)
+def test_preferential_certificates_follow_their_agreements(
+    requested: OriginCertificate, country: str, issued: OriginCertificate | None
+) -> None:
+    co = origin_certificate(
+        requested, destination=country, declaration_id="d-1", when=WHEN, ref=REF
     )
-    assert set(codes) == {"I301", "I302", "I303"}
-    assert sum(codes.values()) == 300
+    assert co.issued is issued
+    assert (co.number is None) is (issued is None)
+    assert co.note_zh
 
 
-def test_fail_rate_of_one_always_fails_and_zero_never_does() -> None:
-    for seed in range(100):
-        failed = _inspect(random.Random(seed), ref=ALWAYS_FAIL)
-        assert isinstance(failed, InspectionFailed) and failed.reason_code == "I399"
-        assert isinstance(_inspect(random.Random(seed), ref=NEVER_FAIL), InspectionPassed)
-
-
-def test_outcome_is_deterministic_for_the_same_seed() -> None:
-    for seed in range(500):
-        assert _inspect(random.Random(seed)) == _inspect(random.Random(seed))
-
-
-def test_fail_rate_over_many_seeds_is_about_three_percent() -> None:
-    """10,000 seeds at 3%: 300 ± 17 failures; the band 200-400 is about ± 6σ."""
-    failures = sum(
-        isinstance(_inspect(random.Random(seed)), InspectionFailed) for seed in range(10_000)
+def test_certificate_only_request_passes_without_a_physical_inspection() -> None:
+    """No goods to inspect: even the forced failure does not apply; Form E for Vietnam."""
+    result = _inspect(
+        (PHONES,),
+        FixedDraw(0.0),
+        scenario=Scenario.INSPECTION_FAIL,
+        physical=False,
+        certificate=OriginCertificate.FORM_E,
+        destination="VNM",
     )
-    assert 200 <= failures <= 400
-
-
-def test_certificate_number_is_org_direction_letter_and_twelve_digits() -> None:
-    assert re.fullmatch(r"4403I\d{12}", certificate_no("4403", Direction.IMPORT, "d-1"))
-    assert re.fullmatch(r"4403E\d{12}", certificate_no("4403", Direction.EXPORT, "d-1"))
+    assert isinstance(result, InspectionPassed)
+    assert result.inspected is False
+    assert result.origin is not None and result.origin.issued is OriginCertificate.FORM_E
+    assert result.hours is not None and result.hours <= 1
 
 
 def test_certificate_number_is_stable_per_declaration() -> None:
     first = certificate_no("4403", Direction.EXPORT, "d-1")
     assert certificate_no("4403", Direction.EXPORT, "d-1") == first
-    assert certificate_no("4403", Direction.EXPORT, "d-2") != first
-    # Only the direction letter differs between import and export of one declaration.
-    assert certificate_no("4403", Direction.IMPORT, "d-1")[5:] == first[5:]
-
-
-def test_passed_inspection_carries_the_certificate_of_the_reference_org() -> None:
-    result = _inspect(FixedDraw(0.5), ref=NEVER_FAIL, direction=Direction.EXPORT)
-    assert isinstance(result, InspectionPassed)
-    assert result.certificate_no == certificate_no("2200", Direction.EXPORT, "d-1")
-    assert result.certificate_no.startswith("2200E")
+    assert certificate_no("4403", Direction.IMPORT, "d-1") == first[:4] + "I" + first[5:]

@@ -1,0 +1,83 @@
+"""Pace control for a class: hold a paced saga's commands, release them when due. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gateway.saga import Paced, Saga
+from schemas.api import Pace
+from schemas.envelope import Envelope
+
+
+class NothingHeld(Exception):
+    """The declaration has no held command to release (an agency is still working, or it ended)."""
+
+
+def paced(saga: Saga, pace: Pace) -> Saga:
+    """The saga set to move at `pace` (instant keeps it unpaced, as cheap as ever)."""
+    if pace is Pace.INSTANT:
+        return saga
+    return saga.model_copy(update={"paced": Paced(pace=pace)})
+
+
+def hold(
+    saga: Saga, sent: Sequence[Envelope], *, now: float, demo_stage_s: float
+) -> tuple[Saga, list[Envelope]]:
+    """Move a paced saga's just-sent commands from `pending` into `held`; emit none yet.
+
+    `demo` sets the release `demo_stage_s` ahead (the deadline watcher releases them);
+    `step` leaves it unset (the trainer releases them). An unpaced saga passes unchanged.
+    """
+    state = saga.paced
+    if state is None or not sent:
+        return saga, list(sent)
+    ids = {e.id for e in sent}
+    moving = tuple(
+        p.model_copy(update={"deadline": None}) for p in saga.pending if p.command_id in ids
+    )
+    pending = tuple(p for p in saga.pending if p.command_id not in ids)
+    release_at = now + demo_stage_s if state.pace is Pace.DEMO else None
+    held = state.model_copy(update={"held": state.held + moving, "release_at": release_at})
+    return saga.model_copy(update={"pending": pending, "paced": held}), []
+
+
+@dataclass(frozen=True)
+class Released:
+    """The saga after its held commands were released, and the commands to send now."""
+
+    saga: Saga
+    send: tuple[Envelope, ...]
+
+
+def release(saga: Saga, *, now: float, step_deadline_s: float) -> Released:
+    """Send every held command now: each becomes a pending step with a fresh deadline."""
+    state = saga.paced
+    if state is None or not state.held:
+        raise NothingHeld(f"declaration {saga.declaration_id} has no held command")
+    steps = tuple(
+        p.model_copy(update={"attempts": 1, "deadline": now + step_deadline_s}) for p in state.held
+    )
+    moved = saga.model_copy(
+        update={
+            "pending": saga.pending + steps,
+            "paced": state.model_copy(update={"held": (), "release_at": None}),
+        }
+    )
+    return Released(moved, tuple(Envelope.model_validate_json(p.envelope) for p in steps))
+
+
+def due(saga: Saga, now: float) -> bool:
+    """Whether a demo-paced saga's held commands should go out now."""
+    state = saga.paced
+    return (
+        state is not None
+        and bool(state.held)
+        and state.release_at is not None
+        and state.release_at <= now
+    )
+
+
+def held_types(saga: Saga) -> list[str]:
+    """The message types waiting to be released."""
+    return [p.type for p in saga.paced.held] if saga.paced else []

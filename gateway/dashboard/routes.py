@@ -1,0 +1,297 @@
+"""The trainer's dashboard: the page, its live stream, the saga diagram's data, pace control."""
+
+# No `from __future__ import annotations`: FastAPI must see the closure dependencies at def time.
+
+import asyncio
+import hmac
+import json
+import time
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Request
+from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Connection
+
+from gateway import saga as sagas
+from gateway.dashboard import pace
+from gateway.dashboard.examples import EXAMPLES
+from gateway.dashboard.stream import StatusHub
+from gateway.handlers import GatewayConfig, put_saga
+from gateway.saga import Saga
+from gateway.store import hash_key
+from schemas.api import EXPORT_ONLY, IMPORT_ONLY, Pace
+from schemas.base import Contract
+from schemas.trade import Direction, Scenario, TradeMode
+from services.common.changes import Changes, OutRow, VersionConflict, load_records
+from services.common.problems import Problem
+from services.common.runtime import Runtime
+from services.common.settings import Settings
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+FLUSH_EVERY_S = 0.25  # the page gets at most four batches a second, however busy the gateway
+BATCH_MAX = 100  # and at most this many declarations a batch: the board samples the rest
+STATS_EVERY_S = 1.0
+KEEPALIVE_S = 15.0
+
+
+class RunSettings(Contract):
+    """A trainer's run: the default pace of new declarations, and whether to restart the count."""
+
+    pace: Pace | None = None
+    reset: bool = False
+
+
+class Advanced(Contract):
+    """What an advance released."""
+
+    id: str
+    released: list[str]
+
+
+class PaceView(Contract):
+    """A declaration's pace and what it is waiting for."""
+
+    id: str
+    pace: Pace
+    held: list[str]
+    release_at: float | None
+
+
+def _rows(table: tuple[sagas.Transition, ...]) -> list[dict[str, Any]]:
+    return [
+        {"state": t.state, "on": t.on, "to": t.to, "commands": list(t.commands), "when": t.when}
+        for t in table
+    ]
+
+
+def saga_tables() -> dict[str, Any]:
+    """The saga's transition tables, generated from gateway.saga, and which one each mode uses."""
+    # A trade mode may have its own table (MODE_TABLES); the others use their direction's.
+    mode_tables: dict[tuple[Direction, TradeMode], tuple[sagas.Transition, ...]] = getattr(
+        sagas, "MODE_TABLES", {}
+    )
+    users: dict[int, list[str]] = {}
+    table_of: dict[str, tuple[sagas.Transition, ...]] = {}
+    for direction in Direction:
+        for mode in TradeMode:
+            if mode in (IMPORT_ONLY if direction is Direction.EXPORT else EXPORT_ONLY):
+                continue
+            table = mode_tables.get((direction, mode), sagas.TABLES[direction])
+            table_of[f"{direction.value}/{mode.value}"] = table
+            users.setdefault(id(table), []).append(mode.value)
+    names: dict[int, str] = {}
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for key, table in table_of.items():
+        if id(table) not in names:
+            side = key.split("/", 1)[0]
+            names[id(table)] = f"{side} {' '.join(users[id(table)])}"
+            tables[names[id(table)]] = _rows(table)
+    return {
+        "initial": "customs_review",
+        "terminal": sorted(sagas.TERMINAL),
+        "guards": sorted(sagas.GUARDS),
+        "tables": tables,
+        "table_of": {key: names[id(table)] for key, table in table_of.items()},
+    }
+
+
+def _bearer(authorization: str | None) -> str:
+    if not authorization or not authorization.startswith("Bearer "):
+        raise Problem(
+            401, "unauthorized", "Unauthorized", "send the API key as `Authorization: Bearer <key>`"
+        )
+    return authorization.removeprefix("Bearer ").strip()
+
+
+def dashboard_router(
+    runtime: Runtime,
+    config: GatewayConfig,
+    keys: dict[str, str],
+    settings: Settings,
+    hub: StatusHub,
+) -> APIRouter:
+    """The page and the /v1 routes it uses."""
+    router = APIRouter()
+
+    async def enterprise(authorization: Annotated[str | None, Header()] = None) -> str:
+        digest = hash_key(_bearer(authorization))
+        for stored, enterprise_id in keys.items():
+            if hmac.compare_digest(stored, digest):
+                return enterprise_id
+        raise Problem(401, "unauthorized", "Unauthorized", "unknown API key")
+
+    Enterprise = Annotated[str, Depends(enterprise)]
+
+    @router.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        """The trainer's dashboard."""
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    @router.get("/v1/dashboard/config", tags=["dashboard"])
+    async def dashboard_config() -> dict[str, Any]:
+        """What the page needs before a key is typed: the demo key in sandbox mode, the choices."""
+        return {
+            "sandbox": settings.sandbox,
+            "demo_api_key": settings.demo_api_key if settings.sandbox else None,
+            "demo_stage_s": config.demo_stage_s,
+            "paces": [p.value for p in Pace],
+            "scenarios": [s.value for s in Scenario],
+            "trade_modes": [m.value for m in TradeMode],
+            "examples": EXAMPLES,
+        }
+
+    @router.get("/v1/saga", tags=["dashboard"])
+    async def saga_table() -> dict[str, Any]:
+        """The saga's transition table per direction (state × event → state + commands)."""
+        return saga_tables()
+
+    @router.get("/v1/stream", tags=["dashboard"], response_class=StreamingResponse)
+    async def stream(request: Request, enterprise_id: Enterprise) -> StreamingResponse:
+        """Server-sent events: `status` (a JSON array of declarations that moved, newest status
+        of each, sampled under load) and `stats` (the run's class view, every second)."""
+        sub = hub.subscribe(enterprise_id)
+
+        async def events() -> AsyncIterator[str]:
+            try:
+                yield "retry: 2000\n\n"
+                snap = {**hub.snapshot(enterprise_id), "dropped": 0}
+                yield _sse("stats", snap)
+                sent, last_write = _stats_key(snap), time.monotonic()
+                next_stats = last_write + STATS_EVERY_S
+                while not hub.closing.is_set() and not await request.is_disconnected():
+                    await sub.wait(STATS_EVERY_S)
+                    batch = sub.take(BATCH_MAX)
+                    if batch:
+                        yield f"event: status\ndata: [{','.join(batch)}]\n\n"
+                        last_write = time.monotonic()
+                    if time.monotonic() >= next_stats:
+                        snap = {**hub.snapshot(enterprise_id), "dropped": sub.dropped}
+                        if _stats_key(snap) != sent:  # the class view only when it changed
+                            yield _sse("stats", snap)
+                            sent, last_write = _stats_key(snap), time.monotonic()
+                        elif time.monotonic() - last_write >= KEEPALIVE_S:
+                            yield ": keep-alive\n\n"  # proxies close silent connections
+                            last_write = time.monotonic()
+                        next_stats = time.monotonic() + STATS_EVERY_S
+                    await asyncio.sleep(FLUSH_EVERY_S)  # coalescing window: a slow page
+            finally:
+                hub.unsubscribe(sub)
+
+        return StreamingResponse(
+            events(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    @router.get("/v1/dashboard/run", tags=["dashboard"])
+    async def read_run(enterprise_id: Enterprise) -> dict[str, Any]:
+        """The enterprise's run: its default pace and the class view."""
+        return {
+            "pace": config.run_pace.get(enterprise_id, Pace.INSTANT).value,
+            "stats": hub.snapshot(enterprise_id, max_age_s=0),
+        }
+
+    @router.put("/v1/dashboard/run", tags=["dashboard"])
+    async def set_run(body: RunSettings, enterprise_id: Enterprise) -> dict[str, Any]:
+        """Set the run's default pace and/or restart the class view (sandbox only)."""
+        if not settings.sandbox:
+            raise Problem(403, "forbidden", "Forbidden", "pace control is a sandbox feature")
+        if body.pace is not None:
+            if body.pace is Pace.INSTANT:
+                config.run_pace.pop(enterprise_id, None)
+            else:
+                config.run_pace[enterprise_id] = body.pace
+        if body.reset:
+            hub.reset_run(enterprise_id)
+        return await read_run(enterprise_id)
+
+    async def _paced_saga(declaration_id: str, enterprise_id: str) -> Saga:
+        held = (await runtime.db.read(lambda conn: load_records(conn, [declaration_id]))).get(
+            declaration_id
+        )
+        if held is None or held.owner != enterprise_id:
+            raise Problem(404, "not-found", "Not found", f"no declaration {declaration_id}")
+        return Saga.model_validate_json(held.data)
+
+    def _pace_view(saga: Saga) -> PaceView:
+        state = saga.paced
+        return PaceView(
+            id=saga.declaration_id,
+            pace=state.pace if state else Pace.INSTANT,
+            held=pace.held_types(saga),
+            release_at=state.release_at if state else None,
+        )
+
+    @router.get(
+        "/v1/declarations/{declaration_id}/pace", response_model=PaceView, tags=["declarations"]
+    )
+    async def read_pace(declaration_id: str, enterprise_id: Enterprise) -> PaceView:
+        """A declaration's pace and the commands it holds back."""
+        return _pace_view(await _paced_saga(declaration_id, enterprise_id))
+
+    @router.post(
+        "/v1/declarations/{declaration_id}/advance",
+        response_model=Advanced,
+        tags=["declarations"],
+    )
+    async def advance(declaration_id: str, enterprise_id: Enterprise) -> Advanced:
+        """Release a paced declaration's held commands now: the next stage starts."""
+
+        def unit(conn: Connection) -> tuple[Saga, Sequence[OutRow]]:
+            held = load_records(conn, [declaration_id]).get(declaration_id)
+            if held is None or held.owner != enterprise_id:
+                raise Problem(404, "not-found", "Not found", f"no declaration {declaration_id}")
+            saga = Saga.model_validate_json(held.data)
+            try:
+                released = pace.release(
+                    saga, now=time.time(), step_deadline_s=config.step_deadline_s
+                )
+            except pace.NothingHeld as exc:
+                raise Problem(
+                    409,
+                    "nothing-held",
+                    "Nothing to advance",
+                    "no stage is waiting: an agency is still working, or the declaration has ended",
+                    state=saga.state,
+                ) from exc
+            changes = Changes()
+            for envelope in released.send:
+                changes.emit(envelope)
+            changes.put(put_saga(released.saga, held))
+            return saga, changes.apply(conn)
+
+        try:
+            saga = await runtime.intake.run(unit)
+        except VersionConflict as exc:
+            raise Problem(
+                409, "conflict", "Changed meanwhile", "the declaration moved; try again"
+            ) from exc
+        return Advanced(id=declaration_id, released=pace.held_types(saga))
+
+    return router
+
+
+def _stats_key(snap: dict[str, Any]) -> tuple[Any, ...]:
+    return snap["started_at"], snap["events"], snap["dropped"]
+
+
+def _sse(event: str, data: Any) -> str:
+    return (
+        f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'), ensure_ascii=False)}\n\n"
+    )
+
+
+def install_dashboard(
+    app: FastAPI,
+    runtime: Runtime,
+    config: GatewayConfig,
+    keys: dict[str, str],
+    settings: Settings,
+    hub: StatusHub,
+) -> None:
+    """Add the page, its static files and its routes to the gateway."""
+    app.include_router(dashboard_router(runtime, config, keys, settings, hub))
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")

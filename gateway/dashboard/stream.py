@@ -1,0 +1,240 @@
+"""One consumer of `sw.declarations.status` a process, fanned out to the page's subscribers.
+
+The consumer has no group: it is assigned every partition and starts at the end, so every
+gateway replica sees every status change. Each subscriber has a bounded, coalescing buffer:
+a newer status of a declaration replaces the older one still waiting, and when a slow page
+falls behind the oldest waiting declarations are dropped (and counted), never the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from gateway.dashboard.stats import RunStats
+from schemas.topics import STATUS
+
+log = logging.getLogger(__name__)
+
+ITEM_FIELDS = (
+    "direction",
+    "trade_mode",
+    "status",
+    "state",
+    "previous_state",
+    "trigger",
+    "steps",
+    "figures",
+    "entry_id",
+    "channel",
+    "customs_status",
+    "reason",
+)
+
+
+def to_item(message: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A status-changed envelope as (enterprise id, the compact item the page draws)."""
+    payload = message["payload"]
+    item: dict[str, Any] = {
+        "id": message["declaration_id"],
+        "at": datetime.fromisoformat(message["occurred_at"]).timestamp(),
+    }
+    for name in ITEM_FIELDS:
+        item[name] = payload.get(name)
+    return str(payload["enterprise_id"]), item
+
+
+class Subscription:
+    """One page's buffer: at most `limit` declarations waiting, the newest status of each."""
+
+    def __init__(self, enterprise_id: str, limit: int) -> None:
+        self.enterprise_id = enterprise_id
+        self.limit = limit
+        self.dropped = 0
+        self._waiting: OrderedDict[str, str] = OrderedDict()
+        self._ready = asyncio.Event()
+
+    def offer(self, key: str, data: str) -> None:
+        """Queue a declaration's latest status, replacing an older one of the same declaration."""
+        self._waiting.pop(key, None)
+        self._waiting[key] = data
+        if len(self._waiting) > self.limit:
+            self._waiting.popitem(last=False)
+            self.dropped += 1
+        self._ready.set()
+
+    async def wait(self, timeout_s: float) -> None:
+        """Return when something is waiting, or after `timeout_s`."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ready.wait(), timeout_s)
+
+    def take(self, most: int) -> list[str]:
+        """Up to `most` waiting items, oldest first."""
+        out: list[str] = []
+        while self._waiting and len(out) < most:
+            out.append(self._waiting.popitem(last=False)[1])
+        if not self._waiting:
+            self._ready.clear()
+        return out
+
+
+class StatusHub:
+    """Follows the status topic and hands each change to the subscribers of its enterprise."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        buffer_limit: int = 200,
+        consumer_factory: Callable[[], AIOKafkaConsumer] | None = None,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.buffer_limit = buffer_limit
+        self.ready = asyncio.Event()
+        self.closing = asyncio.Event()  # set when the process is asked to stop: streams end
+        self.started_at = time.time()  # an enterprise's first run counts from the process start
+        self._factory = consumer_factory or self._consumer
+        self._subscribers: dict[str, set[Subscription]] = {}
+        self._runs: dict[str, RunStats] = {}
+        self._snapshots: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def _consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="latest",
+            fetch_max_wait_ms=50,
+        )
+
+    # --- subscribers and runs ---------------------------------------------------------------
+
+    def subscribe(self, enterprise_id: str) -> Subscription:
+        """A new buffer for a page of this enterprise."""
+        sub = Subscription(enterprise_id, self.buffer_limit)
+        self._subscribers.setdefault(enterprise_id, set()).add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        """Forget a page that went away."""
+        subs = self._subscribers.get(sub.enterprise_id)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._subscribers[sub.enterprise_id]
+
+    def run_of(self, enterprise_id: str) -> RunStats:
+        """The enterprise's current run (one starts with the process)."""
+        run = self._runs.get(enterprise_id)
+        if run is None:
+            run = self._runs[enterprise_id] = RunStats(started_at=self.started_at)
+        return run
+
+    def reset_run(self, enterprise_id: str) -> RunStats:
+        """Start a new run for the enterprise: the class view counts from now."""
+        self._runs[enterprise_id] = RunStats(started_at=time.time())
+        self._snapshots.pop(enterprise_id, None)
+        return self._runs[enterprise_id]
+
+    def snapshot(self, enterprise_id: str, *, max_age_s: float = 0.5) -> dict[str, Any]:
+        """The run's numbers, computed at most every `max_age_s` per enterprise."""
+        cached = self._snapshots.get(enterprise_id)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < max_age_s:
+            return cached[1]
+        snap = self.run_of(enterprise_id).snapshot()
+        self._snapshots[enterprise_id] = (now, snap)
+        return snap
+
+    def dispatch(self, raw: bytes | None) -> None:
+        """Fold one status message into its run and offer it to the enterprise's pages."""
+        try:
+            enterprise_id, item = to_item(json.loads(raw or b""))
+        except (ValueError, KeyError, TypeError):
+            log.warning("unreadable status message skipped")
+            return
+        self.run_of(enterprise_id).observe(item)
+        subs = self._subscribers.get(enterprise_id)
+        if subs:
+            data = json.dumps(item, separators=(",", ":"), ensure_ascii=False)
+            for sub in subs:
+                sub.offer(item["id"], data)
+
+    # --- the consumer -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start following the topic in the background (connecting with retries)."""
+        self._task = asyncio.create_task(self._run(), name="status-hub")
+        self._end_streams_on_exit_signals()
+
+    def _end_streams_on_exit_signals(self) -> None:
+        # The server waits for open responses before it runs the lifespan's shutdown, and a
+        # page's stream never ends by itself: without this, Ctrl-C waits for the kill timeout.
+        # Chain onto the server's own SIGINT/SIGTERM handlers (it restores them when it exits).
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous = signal.getsignal(sig)
+            if not callable(previous):
+                continue
+
+            def handler(signum: int, frame: Any, previous: Any = previous) -> None:
+                loop.call_soon_threadsafe(self.closing.set)
+                previous(signum, frame)
+
+            try:
+                signal.signal(sig, handler)
+            except ValueError:  # not the main thread (an in-process test server)
+                return
+
+    async def stop(self) -> None:
+        """Stop following."""
+        self.closing.set()
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            consumer = self._factory()
+            try:
+                await consumer.start()
+                await consumer.topics()
+                parts = [
+                    TopicPartition(STATUS, p)
+                    for p in sorted(consumer.partitions_for_topic(STATUS) or ())
+                ]
+                if not parts:
+                    raise KafkaError(f"topic {STATUS} has no partitions yet")
+                consumer.assign(parts)
+                await consumer.seek_to_end(*parts)
+                for tp in parts:
+                    await consumer.position(tp)
+                self.ready.set()
+                log.info("following %s (%d partitions) for the dashboard", STATUS, len(parts))
+                while True:
+                    batches = await consumer.getmany(timeout_ms=200, max_records=2000)
+                    for records in batches.values():
+                        for record in records:
+                            self.dispatch(record.value)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("status stream failed; reconnecting")
+                self.ready.clear()
+                await asyncio.sleep(1.0)  # reconnect pacing
+            finally:
+                with contextlib.suppress(Exception):
+                    await consumer.stop()

@@ -1,0 +1,135 @@
+"""The raw chain: N plain aiokafka consume→produce processes, the broker's ceiling for N hops."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+PARTITIONS = 6
+
+
+def topic(i: int) -> str:
+    """The topic between hop i-1 and hop i."""
+    return f"bench.chain.{i}"
+
+
+async def create_topics(bootstrap: str, hops: int) -> None:
+    """One topic per link of the chain."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [
+            NewTopic(topic(i), PARTITIONS, 1) for i in range(hops + 1) if topic(i) not in existing
+        ]
+        if wanted:
+            await admin.create_topics(wanted)
+    finally:
+        await admin.close()
+
+
+async def hop(bootstrap: str, index: int) -> None:
+    """Consume a batch from link `index`, produce each message to link `index + 1`, commit."""
+    consumer = AIOKafkaConsumer(
+        topic(index),
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-hop-{index}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=50,
+        max_poll_records=500,
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=2, enable_idempotence=False
+    )
+    await consumer.start()
+    await producer.start()
+    try:
+        while True:
+            batches = await consumer.getmany(timeout_ms=200, max_records=500)
+            if not batches:
+                continue
+            futures = [
+                await producer.send(topic(index + 1), r.value, key=r.key)
+                for records in batches.values()
+                for r in records
+            ]
+            await asyncio.gather(*futures)
+            await consumer.commit()
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+async def drive(bootstrap: str, hops: int, count: int, timeout_s: float) -> float:
+    """Send `count` messages into the chain; return messages a second that came out the end."""
+    consumer = AIOKafkaConsumer(
+        topic(hops),
+        bootstrap_servers=bootstrap,
+        group_id="bench-sink",
+        enable_auto_commit=False,
+        auto_offset_reset="latest",
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=2, enable_idempotence=False
+    )
+    await consumer.start()
+    await producer.start()
+    try:
+        # Warm the chain so every hop has joined its group before the clock starts.
+        await producer.send_and_wait(topic(0), b"warm", key=b"warm")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            got = await consumer.getmany(timeout_ms=500)
+            if any(r.value == b"warm" for rs in got.values() for r in rs):
+                break
+        else:
+            raise RuntimeError("the chain did not pass a warm-up message within 60 s")
+        payload = b"x" * 600  # about the size of one envelope
+        started = time.monotonic()
+        sent = 0
+        received = 0
+        end = started + timeout_s
+        while received < count and time.monotonic() < end:
+            burst = min(500, count - sent)
+            if burst:
+                for i in range(burst):
+                    await producer.send(topic(0), payload, key=str(sent + i).encode())
+                sent += burst
+            got = await consumer.getmany(timeout_ms=20, max_records=5000)
+            received += sum(len(rs) for rs in got.values())
+            # Keep at most a few thousand in flight, like a steady arrival rate would.
+            while sent - received > 5000 and time.monotonic() < end:
+                got = await consumer.getmany(timeout_ms=50, max_records=5000)
+                received += sum(len(rs) for rs in got.values())
+        elapsed = time.monotonic() - started
+        return received / elapsed
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+def main() -> None:
+    """`python -m singlewindow.bench.chain hop|drive …`."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("role", choices=["hop", "drive", "topics"])
+    parser.add_argument("--bootstrap", required=True)
+    parser.add_argument("--index", type=int, default=0)
+    parser.add_argument("--hops", type=int, default=10)
+    parser.add_argument("--count", type=int, default=20000)
+    parser.add_argument("--timeout", type=float, default=60)
+    args = parser.parse_args()
+    if args.role == "hop":
+        asyncio.run(hop(args.bootstrap, args.index))
+    elif args.role == "topics":
+        asyncio.run(create_topics(args.bootstrap, args.hops))
+    else:
+        print(f"{asyncio.run(drive(args.bootstrap, args.hops, args.count, args.timeout)):.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""`singlewindow load`: open- and closed-model load through the gateway, measured end to end."""

@@ -1,0 +1,235 @@
+"""Driving load: open model (arrivals on a fixed schedule) and closed model (N clients)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from schemas.topics import AGENCIES
+from singlewindow.load.listener import LagSampler, StatusListener
+from singlewindow.load.plan import MixEntry, body_for, choose
+from singlewindow.load.recorder import Recorder
+
+TERMINAL = frozenset({"completed", "rejected", "failed", "cancelled"})
+EARLY_LIMIT = 100_000
+
+
+@dataclass
+class Track:
+    """One declaration in flight: when it was meant to be sent, and its last status time."""
+
+    intended: float
+    kind: str
+    last_at: float
+    done: asyncio.Future[str] | None = None
+
+
+@dataclass
+class LoadConfig:
+    """Where to send and how long to wait."""
+
+    gateway: str
+    api_key: str
+    bootstrap: str
+    completion_timeout_s: float = 30.0
+    connections: int = 64
+    seed: int = 1
+
+
+@dataclass
+class LoadRun:
+    """One run: sends declarations, follows their status, records everything."""
+
+    config: LoadConfig
+    recorder: Recorder = field(default_factory=Recorder)
+    tracks: dict[str, Track] = field(default_factory=dict)
+    early: dict[str, list[tuple[str, str, float, float]]] = field(default_factory=dict)
+    t0: float = 0.0
+    sent_count: int = 0
+    on_tick: Callable[[dict[str, Any]], None] | None = None
+    _idle: asyncio.Event = field(default_factory=asyncio.Event)
+    # httpx scans its whole request queue on every assignment: keep that queue short.
+    _slots: asyncio.Semaphore | None = None
+
+    def _now(self) -> float:
+        return time.monotonic()
+
+    def on_status(self, declaration_id: str, status: str, trigger: str, at: float) -> None:
+        """A status message arrived (it may beat the POST's own answer)."""
+        track = self.tracks.get(declaration_id)
+        if track is None:
+            if len(self.early) < EARLY_LIMIT:
+                self.early.setdefault(declaration_id, []).append((status, trigger, at, self._now()))
+            return
+        self._apply(declaration_id, track, status, trigger, at, self._now())
+
+    def _apply(
+        self,
+        declaration_id: str,
+        track: Track,
+        status: str,
+        trigger: str,
+        at: float,
+        received: float,
+    ) -> None:
+        agency = trigger.split(".", 1)[0]
+        if agency in AGENCIES:
+            self.recorder.stage(agency, max(at - track.last_at, 0.0))
+            track.last_at = at
+        if status in TERMINAL:
+            del self.tracks[declaration_id]
+            if not self.tracks:
+                self._idle.set()
+            self.recorder.completed(
+                received - self.t0, received - track.intended, status, track.kind
+            )
+            if track.done and not track.done.done():
+                track.done.set_result(status)
+
+    async def _submit(
+        self,
+        client: httpx.AsyncClient,
+        intended: float,
+        entry: MixEntry,
+        seq: int,
+        done: asyncio.Future[str] | None = None,
+    ) -> str | None:
+        self.recorder.sent(intended - self.t0)
+        self.sent_count += 1
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.config.connections)
+        try:
+            async with self._slots:
+                wall = time.time()
+                resp = await client.post("/v1/declarations", json=body_for(entry, f"load-{seq}"))
+        except httpx.TimeoutException:
+            self.recorder.error(self._now() - self.t0, "http_timeout")
+            return None
+        except httpx.HTTPError as exc:
+            self.recorder.error(self._now() - self.t0, f"http_{type(exc).__name__}")
+            return None
+        now = self._now()
+        if resp.status_code != 202:
+            self.recorder.error(now - self.t0, f"http_{resp.status_code}")
+            return None
+        self.recorder.accepted(now - self.t0, now - intended)
+        declaration_id = str(resp.json()["id"])
+        track = Track(intended, entry.label, wall, done)
+        self.tracks[declaration_id] = track
+        self._idle.clear()
+        for status, trigger, at, received in self.early.pop(declaration_id, []):
+            if declaration_id in self.tracks:
+                self._apply(declaration_id, track, status, trigger, at, received)
+        return declaration_id
+
+    async def run_open(self, send_times: list[float], mix: tuple[MixEntry, ...]) -> None:
+        """Send on the schedule whatever the system's speed; latency counts from the schedule."""
+        kinds = choose(mix, len(send_times), self.config.seed)
+        async with self._session() as client:
+            tasks: set[asyncio.Task[Any]] = set()
+            self.t0 = self._now() + 0.2
+            for seq, (offset, entry) in enumerate(zip(send_times, kinds, strict=True)):
+                delay = self.t0 + offset - self._now()
+                if delay > 0:
+                    await asyncio.sleep(delay)  # the arrival schedule, not a wait for a condition
+                task = asyncio.create_task(self._submit(client, self.t0 + offset, entry, seq))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            if tasks:
+                await asyncio.gather(*tasks)
+            await self._drain()
+
+    async def run_closed(self, clients: int, duration_s: float, mix: tuple[MixEntry, ...]) -> None:
+        """N clients, each submitting the next declaration when its last one ends."""
+        kinds = itertools.cycle(choose(mix, 10_000, self.config.seed))
+        seq = itertools.count()
+        loop = asyncio.get_running_loop()
+
+        async def client_loop(client: httpx.AsyncClient) -> None:
+            while self._now() - self.t0 < duration_s:
+                done: asyncio.Future[str] = loop.create_future()
+                if await self._submit(client, self._now(), next(kinds), next(seq), done) is None:
+                    continue
+                try:
+                    await asyncio.wait_for(done, self.config.completion_timeout_s)
+                except TimeoutError:
+                    self.recorder.error(self._now() - self.t0, "completion_timeout")
+
+        async with self._session() as client:
+            self.t0 = self._now()
+            await asyncio.gather(*(client_loop(client) for _ in range(clients)))
+        self._expire_remaining()
+
+    async def _drain(self) -> None:
+        """Wait until every declaration sent has ended, or the completion timeout."""
+        if self.tracks:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), self.config.completion_timeout_s)
+        self._expire_remaining()
+
+    def _expire_remaining(self) -> None:
+        for declaration_id in list(self.tracks):
+            del self.tracks[declaration_id]
+            self.recorder.error(self._now() - self.t0, "completion_timeout")
+
+    @contextlib.asynccontextmanager
+    async def _session(self):  # type: ignore[no-untyped-def]
+        listener = StatusListener(self.config.bootstrap, self.on_status)
+        sampler = LagSampler(self.config.bootstrap)
+        await listener.start()
+        try:
+            await sampler.start()
+        except Exception:
+            sampler = None  # type: ignore[assignment]
+        limits = httpx.Limits(
+            max_connections=self.config.connections,
+            max_keepalive_connections=self.config.connections,
+        )
+        client = httpx.AsyncClient(
+            base_url=self.config.gateway,
+            limits=limits,
+            timeout=30,
+            headers={"Authorization": f"Bearer {self.config.api_key}"},
+        )
+        ticker = asyncio.create_task(self._tick(sampler))
+        try:
+            yield client
+        finally:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+            await client.aclose()
+            await listener.stop()
+            if sampler:
+                await sampler.stop()
+
+    async def _tick(self, sampler: LagSampler | None) -> None:
+        while True:
+            await asyncio.sleep(1.0)  # the sampling period
+            t = self._now() - self.t0
+            self.recorder.in_flight.append((t, len(self.tracks)))
+            lag: dict[str, int] = {}
+            if sampler:
+                try:
+                    lag = await sampler.sample()
+                    self.recorder.lag.append({"t": round(t, 1), **lag})
+                except Exception:
+                    sampler = None
+            if self.on_tick:
+                self.on_tick(
+                    {
+                        "t": t,
+                        "sent": self.sent_count,
+                        "in_flight": len(self.tracks),
+                        "completed": self.recorder.completion.get_total_count(),
+                        "errors": sum(self.recorder.errors.values()),
+                        "lag": sum(lag.values()),
+                    }
+                )

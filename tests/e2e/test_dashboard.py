@@ -1,0 +1,169 @@
+"""The trainer's dashboard in a real browser (Debian's chromium, driven by Playwright)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import System
+from tests.support import wait_for
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ID_PATTERN = re.compile(r"^[0-9a-f-]{36}$")
+OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "dashboard"
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install -y chromium"
+)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser: Any, system: System, tmp_path: Path) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1600, "height": 1200})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    outside: list[str] = []
+    base = system.url("gateway")
+    page.on(
+        "request", lambda r: None if r.url.startswith((base, "data:")) else outside.append(r.url)
+    )
+    page.set_default_timeout(15_000)
+    yield page
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    for shot in tmp_path.glob("*.png"):
+        shutil.copy(shot, OUTPUT / shot.name)
+    context.close()
+    assert not errors, f"script errors on the page: {errors}"
+    assert not outside, f"the page fetched from outside the gateway: {outside}"
+
+
+def test_trainer_declares_watches_it_complete_and_reads_its_timeline_in_chinese(
+    page: Any, system: System, tmp_path: Path
+) -> None:
+    expect = playwright_api.expect
+    page.goto(system.url("gateway") + "/")
+    # Sandbox mode: the demo key is filled in and the live stream connects.
+    expect(page.locator("#api-key")).to_have_value(system.api_key)
+    expect(page.locator("#live")).to_have_attribute("data-state", "on")
+
+    page.click("button[data-example='0110']")
+    page.select_option("#f-scenario", "happy")
+    page.click("#submit")
+    result = page.locator("#composer-result")
+    expect(result).to_have_attribute("data-id", ID_PATTERN)
+    declaration_id = result.get_attribute("data-id")
+    assert declaration_id
+
+    # The board moves on server-sent events alone: no reload, no polling loop.
+    row = page.locator(f".drow[data-id='{declaration_id}']")
+    expect(row).to_have_attribute("data-status", "completed", timeout=30_000)
+    expect(row.locator(".cell.tax .step")).to_contain_text("refund paid")
+    expect(row.locator(".cell.customs .fig")).to_contain_text("85,200.00")
+    assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
+
+    row.click()
+    timeline = page.locator("#timeline")
+    expect(timeline.locator("tr.entry[data-type='tax.refund.paid']")).to_have_count(1)
+    expect(timeline).to_contain_text("Receipt 899: declaration closed")
+    expect(page.locator(".stage-times")).to_contain_text("Customs review")
+
+    page.click("#lang-toggle")
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    expect(timeline).to_contain_text("回执 899：结关")
+    expect(timeline).to_contain_text("报关单")
+    expect(row.locator(".cell.customs .step")).to_have_text("899 结关")
+    page.screenshot(path=str(tmp_path / "timeline-zh.png"), full_page=True)
+
+    page.keyboard.press("2")  # the saga diagram, the selected declaration's state highlighted
+    expect(page.locator("#saga-diagram .node.current[data-state='completed']")).to_have_count(1)
+    page.screenshot(path=str(tmp_path / "saga-zh.png"), full_page=True)
+
+
+def test_saga_table_is_served_from_the_code(system: System) -> None:
+    from gateway.dashboard.examples import EXAMPLES
+    from gateway.saga import table_for
+    from schemas.trade import DeclarationData
+
+    body = httpx.get(system.url("gateway") + "/v1/saga", timeout=10).json()
+    for mode, example in EXAMPLES.items():
+        declaration = DeclarationData.model_validate(example)
+        served = body["tables"][body["table_of"][f"{declaration.direction.value}/{mode}"]]
+        assert served == [
+            {"state": t.state, "on": t.on, "to": t.to, "commands": list(t.commands), "when": t.when}
+            for t in table_for(declaration)
+        ], mode
+
+
+def test_every_composer_example_clears_under_the_happy_scenario(system: System) -> None:
+    from gateway.dashboard.examples import EXAMPLES
+
+    with system.client() as client:
+        ids = {}
+        for mode, body in EXAMPLES.items():
+            resp = client.post("/v1/declarations", json={**body, "scenario": "happy"})
+            assert resp.status_code == 202, (mode, resp.text)
+            ids[mode] = resp.json()["id"]
+        for mode, declaration_id in ids.items():
+            view = system.wait_terminal(client, declaration_id)
+            assert view["status"] == "completed", (mode, view["reason"])
+
+
+def test_step_pace_waits_for_the_trainer_at_every_stage(system: System) -> None:
+    from gateway.dashboard.examples import EXAMPLES
+
+    with system.client() as client:
+        body = {**EXAMPLES["0110"], "scenario": "happy", "pace": "step"}
+        declaration_id = client.post("/v1/declarations", json=body).json()["id"]
+        released: list[str] = []
+
+        def held() -> list[str] | None:
+            view = client.get(f"/v1/declarations/{declaration_id}").json()
+            if view["status"] == "completed":
+                return ["<end>"]
+            return client.get(f"/v1/declarations/{declaration_id}/pace").json()["held"] or None
+
+        while True:
+            waiting = wait_for(held, timeout_s=20, what="a held stage")
+            if waiting == ["<end>"]:
+                break
+            # Nothing moves while the trainer waits: the filing is not even with customs yet.
+            resp = client.post(f"/v1/declarations/{declaration_id}/advance")
+            assert resp.status_code == 200, resp.text
+            released += resp.json()["released"]
+        assert released == [
+            "customs.declaration.file",
+            "customs.goods.release",
+            "customs.declaration.close",
+            "forex.receipt.settle",
+            "tax.refund.apply",
+        ]
+        again = client.post(f"/v1/declarations/{declaration_id}/advance")
+        assert again.status_code == 409
+        assert again.headers["content-type"] == "application/problem+json"
