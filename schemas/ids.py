@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import random
 import threading
 import time
-import uuid
 
 _lock = threading.Lock()
 _last_ms = 0
 _counter = 0
+# The random bits need to be unpredictable across processes, not secret: one generator seeded
+# from the OS per process (re-seeded in a forked child) costs no system call per id.
+_random = random.Random()
+os.register_at_fork(after_in_child=_random.seed)
 
 
 def uuid7() -> str:
@@ -26,9 +30,10 @@ def uuid7() -> str:
                 ms += 1
                 _counter = 0
         else:
-            _counter = int.from_bytes(os.urandom(2), "big") & 0x3FF
+            _counter = _random.getrandbits(10)
         _last_ms = ms
         counter = _counter
-    rand_b = int.from_bytes(os.urandom(8), "big") & 0x3FFF_FFFF_FFFF_FFFF
+        rand_b = _random.getrandbits(62)
     value = (ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | counter << 64 | 0b10 << 62 | rand_b
-    return str(uuid.UUID(int=value))
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

@@ -70,6 +70,11 @@ def up(
         plan = parse_replicas(replicas)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--replicas") from exc
+    if "SW_PARTITIONS" not in os.environ:
+        # Every replica of a service needs a partition of its own to share the work.
+        settings = settings.model_copy(
+            update={"partitions": max(settings.partitions, *plan.values())}
+        )
     sup = Supervisor(settings, embedded_broker=embedded, replicas=plan)
     started = time.monotonic()
     try:
@@ -169,7 +174,7 @@ def load(
     ] = "open",
     clients: Annotated[int, typer.Option(help="closed model: concurrent clients")] = 20,
     mix: Annotated[
-        str, typer.Option(help="direction/mode[/scenario]=weight,… or @file.json")
+        str, typer.Option(help="direction/mode(/scenario)=weight,… or @file.json")
     ] = DEFAULT_MIX,
     out: Annotated[Path, typer.Option(help="folder for report.json and report.html")] = Path(
         "var/load"

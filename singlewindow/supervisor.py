@@ -96,6 +96,7 @@ class Supervisor:
         env = dict(os.environ)
         env["SW_KAFKA_BOOTSTRAP"] = self.settings.kafka_bootstrap
         env["SW_DATA_DIR"] = str(self.settings.data_dir.resolve())
+        env["SW_PARTITIONS"] = str(self.settings.partitions)
         env.setdefault("PYTHONUNBUFFERED", "1")
         return env
 

@@ -23,7 +23,12 @@ class Settings(BaseSettings):
         "does not start the embedded broker.",
     )
     broker_port: int = Field(default=9092, description="Port of the embedded broker.")
-    partitions: int = Field(default=6, ge=1, description="Partitions of each topic created.")
+    partitions: int = Field(
+        default=2,
+        ge=1,
+        description="Partitions of each topic created (`up` raises it to the most replicas "
+        "of a service); on a real cluster use more.",
+    )
     replication_factor: int = Field(default=1, ge=1, description="Replication of topics created.")
     host: str = Field(default="127.0.0.1", description="Address the HTTP servers bind to.")
     port_base: int = Field(

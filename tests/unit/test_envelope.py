@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import typing
 import uuid
 from datetime import UTC, datetime
@@ -304,3 +305,18 @@ def test_contracts_are_frozen_and_refuse_unknown_fields() -> None:
         decl.currency = "EUR"  # type: ignore[misc]
     with pytest.raises(ValidationError, match="Extra inputs"):
         DeclarationRequest.model_validate(_request(priority="high"))
+
+
+def test_uuid7_random_bits_differ_in_a_forked_child() -> None:
+    """Ids of a parent and its forked child in the same millisecond must not collide."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: send one id and leave without running pytest's teardown
+        os.write(write, uuid7().encode())
+        os._exit(0)
+    os.close(write)
+    mine = uuid7()
+    os.waitpid(pid, 0)
+    theirs = os.read(read, 64).decode()
+    os.close(read)
+    assert mine[-12:] != theirs[-12:]
