@@ -26,6 +26,8 @@ from schemas.api import (
     EnterpriseCreate,
     EnterpriseCreated,
     Pace,
+    ScenarioList,
+    ScenarioView,
     Timeline,
     TimelineEntry,
 )
@@ -33,6 +35,7 @@ from schemas.envelope import new_envelope
 from schemas.ids import uuid7
 from schemas.messages import DeclarationSubmitted
 from schemas.registry import asyncapi_document
+from schemas.scenarios import CATALOGUE
 from schemas.trade import DeclarationData
 from services.common.changes import Changes, OutRow
 from services.common.db import Journal, Record
@@ -263,6 +266,11 @@ def api_router(
         )
         keys[hash_key(api_key)] = enterprise_id
         return EnterpriseCreated(id=enterprise_id, name=body.name, api_key=api_key)
+
+    @router.get("/v1/scenarios", response_model=ScenarioList, tags=["sandbox"])
+    async def scenarios() -> ScenarioList:
+        """The sandbox's forced outcomes: what each `scenario` value makes the agencies do."""
+        return ScenarioList(data=[ScenarioView(**info.as_dict()) for info in CATALOGUE])
 
     @router.get("/asyncapi.json", tags=["contracts"])
     async def asyncapi() -> dict[str, Any]:

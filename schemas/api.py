@@ -141,3 +141,28 @@ class EnterpriseCreated(Contract):
     id: str
     name: str
     api_key: str
+
+
+class ScenarioExample(Contract):
+    """A declaration kind that shows a scenario well."""
+
+    direction: Direction
+    trade_mode: TradeMode
+
+
+class ScenarioView(Contract):
+    """A forced outcome of the sandbox: send `scenario` with a declaration to get it."""
+
+    scenario: str
+    agency: str = Field(description="the agency that forces it, or `all`")
+    outcome: str
+    outcome_zh: str
+    final_status: str = Field(description="the status the declaration ends in")
+    codes: list[str] = Field(description="reason, receipt and event codes it shows")
+    example: ScenarioExample
+
+
+class ScenarioList(Contract):
+    """Every forced outcome of the sandbox."""
+
+    data: list[ScenarioView]

@@ -18,6 +18,7 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from schemas.scenarios import CATALOGUE, TEST_HS_CODES
 from services.common.settings import SERVICES, Settings
 from singlewindow.load.plan import DEFAULT_MIX, MixEntry, Profile, parse_mix
 from singlewindow.load.report import print_summary, write_reports
@@ -109,6 +110,31 @@ def up(
         sup.run_forever()
     finally:
         sup.stop()
+
+
+@app.command()
+def scenarios() -> None:
+    """List the sandbox's forced outcomes (the `scenario` field) and its test HS codes."""
+    table = Table(title='scenarios (send as "scenario" in a declaration)')
+    for column in ("scenario", "agency", "ends as", "what happens", "codes", "try with"):
+        table.add_column(column, overflow="fold")
+    for info in CATALOGUE:
+        table.add_row(
+            info.scenario.value,
+            info.agency,
+            info.final_status,
+            info.outcome,
+            ", ".join(info.codes),
+            f"singlewindow submit --direction {info.example[0]} --mode {info.example[1]} "
+            f"--scenario {info.scenario.value}",
+        )
+    console.print(table)
+    codes = Table(title="test HS codes")
+    codes.add_column("hs_code")
+    codes.add_column("what it does")
+    for hs_code, what in TEST_HS_CODES:
+        codes.add_row(hs_code, what)
+    console.print(codes)
 
 
 @app.command()

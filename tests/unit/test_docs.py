@@ -27,3 +27,16 @@ def test_the_locustfile_compiles_and_submits_to_the_gateway() -> None:
     source = path.read_text(encoding="utf-8")
     compile(source, str(path), "exec")
     assert '"/v1/declarations"' in source and "class Trader(HttpUser)" in source
+
+
+def test_every_scenario_is_catalogued_and_on_the_sandbox_page() -> None:
+    from schemas.scenarios import BY_NAME, TEST_HS_CODES
+    from schemas.trade import Scenario
+
+    assert set(BY_NAME) == set(Scenario)
+    page = (Path(__file__).resolve().parents[2] / "docs" / "sandbox.md").read_text("utf-8")
+    for scenario in Scenario:
+        assert f"`{scenario.value}`" in page
+    for hs_code, _ in TEST_HS_CODES:
+        assert f"`{hs_code}`" in page
+    assert "docs/sandbox.md" in README
