@@ -6,7 +6,8 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -19,25 +20,27 @@ from gateway.handlers import GatewayConfig, put_saga, send, status_event
 from gateway.saga import Saga
 from gateway.store import add_enterprise, find_idempotent, hash_key, save_idempotent
 from schemas.api import (
+    CancelRequest,
     DeclarationCreated,
     DeclarationList,
     DeclarationRequest,
     DeclarationView,
     EnterpriseCreate,
     EnterpriseCreated,
+    OperatorAction,
     Pace,
     ScenarioList,
     ScenarioView,
     Timeline,
     TimelineEntry,
 )
-from schemas.envelope import new_envelope
+from schemas.envelope import Envelope, new_envelope
 from schemas.ids import uuid7
 from schemas.messages import DeclarationSubmitted
 from schemas.registry import asyncapi_document
 from schemas.scenarios import CATALOGUE
 from schemas.trade import DeclarationData
-from services.common.changes import Changes, OutRow
+from services.common.changes import Changes, OutRow, VersionConflict, load_records
 from services.common.db import Journal, Record
 from services.common.problems import Problem
 from services.common.runtime import Runtime
@@ -266,6 +269,83 @@ def api_router(
         )
         keys[hash_key(api_key)] = enterprise_id
         return EnterpriseCreated(id=enterprise_id, name=body.name, api_key=api_key)
+
+    @router.get(
+        "/v1/admin/declarations",
+        response_model=DeclarationList,
+        tags=["admin"],
+        dependencies=[Depends(admin)],
+    )
+    async def admin_list(
+        status: str = "stalled", limit: Annotated[int, Query(ge=1, le=500)] = 100
+    ) -> DeclarationList:
+        """Declarations of every enterprise in one status (stalled by default), oldest first."""
+        stmt = select(*(records.c[c] for c in _COLUMNS)).where(records.c.status == status)
+        async with runtime.engine.connect() as conn:
+            rows = (await conn.execute(stmt.order_by(records.c.key).limit(limit))).all()
+        return DeclarationList(data=[_view(r) for r in rows], next_cursor=None)
+
+    async def _operate(
+        declaration_id: str, act: Callable[[Saga, float], tuple[Saga, Sequence[Envelope]]]
+    ) -> OperatorAction:
+        def unit(conn: Connection) -> tuple[OperatorAction, Sequence[OutRow]]:
+            held = load_records(conn, [declaration_id]).get(declaration_id)
+            if held is None:
+                raise Problem(404, "not-found", "Not found", f"no declaration {declaration_id}")
+            before = Saga.model_validate_json(held.data)
+            try:
+                after, send_again = act(before, time.time())
+            except (sagas.NotStalled, sagas.AlreadyEnded) as exc:
+                raise Problem(
+                    409, "not-applicable", "Not applicable", str(exc), state=before.state
+                ) from exc
+            changes = Changes()
+            for envelope in send_again:
+                changes.emit(envelope)
+            changes.put(put_saga(after, held))
+            changes.emit(status_event(after, None, before.state))
+            done = OperatorAction(
+                id=declaration_id,
+                status=sagas.public_status(after),
+                state=after.state,
+                resent=[e.type for e in send_again],
+            )
+            return done, changes.apply(conn)
+
+        try:
+            return await runtime.intake.run(unit)
+        except VersionConflict as exc:
+            raise Problem(
+                409, "conflict", "Changed meanwhile", "the declaration moved; try again"
+            ) from exc
+
+    @router.post(
+        "/v1/admin/declarations/{declaration_id}/retry",
+        response_model=OperatorAction,
+        tags=["admin"],
+        dependencies=[Depends(admin)],
+    )
+    async def retry(declaration_id: str) -> OperatorAction:
+        """Give a stalled declaration's unanswered steps a fresh set of tries, starting now."""
+
+        def act(saga: Saga, now: float) -> tuple[Saga, Sequence[Envelope]]:
+            expiry = sagas.retry_stalled(saga, now=now, base_s=config.step_deadline_s)
+            return expiry.saga, [Envelope.model_validate_json(s.envelope) for s in expiry.resend]
+
+        return await _operate(declaration_id, act)
+
+    @router.post(
+        "/v1/admin/declarations/{declaration_id}/cancel",
+        response_model=OperatorAction,
+        tags=["admin"],
+        dependencies=[Depends(admin)],
+    )
+    async def cancel(declaration_id: str, body: CancelRequest | None = None) -> OperatorAction:
+        """End a declaration that has not ended as `cancelled`; late answers are parked."""
+        reason = (body or CancelRequest()).reason
+        return await _operate(
+            declaration_id, lambda saga, _now: (sagas.cancel(saga, reason=reason), [])
+        )
 
     @router.get("/v1/scenarios", response_model=ScenarioList, tags=["sandbox"])
     async def scenarios() -> ScenarioList:

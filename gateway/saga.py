@@ -520,3 +520,37 @@ def expire(saga: Saga, *, now: float, base_s: float, max_attempts: int) -> Expir
     became_stalled = stalled_reason is not None and saga.stalled_reason is None
     updated = saga.model_copy(update={"pending": tuple(pending), "stalled_reason": stalled_reason})
     return Expiry(updated, tuple(resend), became_stalled)
+
+
+class NotStalled(ValueError):
+    """An operator asked to retry a declaration that is not stalled."""
+
+
+class AlreadyEnded(ValueError):
+    """An operator asked to cancel a declaration that has already ended."""
+
+
+def retry_stalled(saga: Saga, *, now: float, base_s: float) -> Expiry:
+    """An operator's retry: every step that ran out of tries gets a fresh set, sent now."""
+    if not saga.stalled_reason or saga.state in TERMINAL:
+        raise NotStalled(f"declaration {saga.declaration_id} is not stalled")
+    resend: list[PendingStep] = []
+    pending: list[PendingStep] = []
+    for step in saga.pending:
+        if step.deadline is None:
+            step = step.model_copy(
+                update={"attempts": 1, "deadline": now + backoff_s(base_s, 1, step.command_id)}
+            )
+            resend.append(step)
+        pending.append(step)
+    updated = saga.model_copy(update={"pending": tuple(pending), "stalled_reason": None})
+    return Expiry(updated, tuple(resend), False)
+
+
+def cancel(saga: Saga, *, reason: str) -> Saga:
+    """An operator's cancel: the declaration ends `cancelled`; nothing more is sent or awaited."""
+    if saga.state in TERMINAL:
+        raise AlreadyEnded(f"declaration {saga.declaration_id} has already ended ({saga.state})")
+    return saga.model_copy(
+        update={"state": "cancelled", "pending": (), "stalled_reason": None, "reason": reason}
+    )

@@ -166,3 +166,18 @@ class ScenarioList(Contract):
     """Every forced outcome of the sandbox."""
 
     data: list[ScenarioView]
+
+
+class CancelRequest(Contract):
+    """Why an operator cancels a declaration (shown as its reason)."""
+
+    reason: str = Field(default="cancelled by an operator", min_length=1, max_length=500)
+
+
+class OperatorAction(Contract):
+    """What an operator's retry or cancel did."""
+
+    id: str
+    status: str
+    state: str
+    resent: list[str] = Field(description="types of the commands sent again")

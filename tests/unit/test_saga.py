@@ -554,3 +554,37 @@ def test_public_status_of_a_terminal_state_is_the_state(state: str) -> None:
 
 def test_terminal_states_are_the_four_documented_ones() -> None:
     assert frozenset({"completed", "rejected", "failed", "cancelled"}) == TERMINAL
+
+
+def test_operator_retry_gives_only_the_exhausted_step_fresh_tries() -> None:
+    """close ran out after 3 tries, settle is still waiting: only close goes again, attempt 1,
+    due at now + base (2 s, with up to 20% jitter)."""
+    saga = _waiting(_pending("cmd-close", CloseDeclaration.TYPE, attempts=3), SETTLE_STEP)
+    stalled = expire(saga, now=120.0, base_s=2.0, max_attempts=3).saga
+    assert public_status(stalled) == "stalled"
+    retried = sagas.retry_stalled(stalled, now=500.0, base_s=2.0)
+    assert [s.command_id for s in retried.resend] == ["cmd-close"]
+    (again,) = retried.resend
+    assert again.attempts == 1
+    assert again.deadline is not None and 502.0 <= again.deadline <= 502.4
+    assert retried.saga.pending[1] == SETTLE_STEP
+    assert retried.saga.stalled_reason is None
+    assert public_status(retried.saga) != "stalled"
+
+
+def test_operator_retry_refuses_a_declaration_that_is_not_stalled() -> None:
+    with pytest.raises(sagas.NotStalled):
+        sagas.retry_stalled(_waiting(FILE_STEP), now=1.0, base_s=2.0)
+
+
+def test_operator_cancel_ends_the_saga_and_forgets_its_steps() -> None:
+    cancelled = sagas.cancel(_waiting(CLOSE_STEP, SETTLE_STEP), reason="duplicate filing")
+    assert (cancelled.state, cancelled.reason, cancelled.pending) == (
+        "cancelled",
+        "duplicate filing",
+        (),
+    )
+    assert public_status(cancelled) == "cancelled"
+    assert next_deadline(cancelled) is None
+    with pytest.raises(sagas.AlreadyEnded):
+        sagas.cancel(cancelled, reason="again")
