@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Response
 from sqlalchemy import Connection, select
 
+from gateway import deadletters
 from gateway import saga as sagas
 from gateway.dashboard import pace
 from gateway.handlers import GatewayConfig, put_saga, send, status_event
@@ -21,6 +22,8 @@ from gateway.saga import Saga
 from gateway.store import add_enterprise, find_idempotent, hash_key, save_idempotent
 from schemas.api import (
     CancelRequest,
+    DeadLetterList,
+    DeadLetterView,
     DeclarationCreated,
     DeclarationList,
     DeclarationRequest,
@@ -29,6 +32,7 @@ from schemas.api import (
     EnterpriseCreated,
     OperatorAction,
     Pace,
+    Replayed,
     ScenarioList,
     ScenarioView,
     Timeline,
@@ -346,6 +350,54 @@ def api_router(
         return await _operate(
             declaration_id, lambda saga, _now: (sagas.cancel(saga, reason=reason), [])
         )
+
+    @router.get(
+        "/v1/admin/deadletters",
+        response_model=DeadLetterList,
+        tags=["admin"],
+        dependencies=[Depends(admin)],
+    )
+    async def list_dead_letters(
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> DeadLetterList:
+        """The newest dead letters of every service (per partition of sw.deadletter)."""
+        found = await deadletters.read_letters(runtime.settings.kafka_bootstrap, limit=limit)
+        return DeadLetterList(
+            data=[DeadLetterView(id=i, **letter.model_dump()) for i, letter in found]
+        )
+
+    @router.post(
+        "/v1/admin/deadletters/{letter_id}/replay",
+        response_model=Replayed,
+        status_code=202,
+        tags=["admin"],
+        dependencies=[Depends(admin)],
+    )
+    async def replay_dead_letter(letter_id: str) -> Replayed:
+        """Send a dead letter's message back to its topic, to be consumed again after a fix."""
+        try:
+            position = deadletters.parse_letter_id(letter_id)
+            found = await deadletters.read_letters(
+                runtime.settings.kafka_bootstrap, limit=1, at=position
+            )
+        except deadletters.LetterNotFound as exc:
+            raise Problem(404, "not-found", "Not found", str(exc)) from exc
+        if not found:
+            raise Problem(404, "not-found", "Not found", f"no dead letter {letter_id}")
+        letter = found[0][1]
+        if letter.message_id is not None:
+            # A handler refused it and its service recorded it as handled, so that a redelivery
+            # does not dead-letter it twice; sent again, it would be ignored as a duplicate.
+            raise Problem(
+                409,
+                "not-replayable",
+                "Not replayable",
+                f"{letter.service} refused message {letter.message_id} ({letter.kind}) and "
+                "recorded it as handled; only messages that could not be read are replayed",
+                kind=letter.kind,
+            )
+        await deadletters.replay(runtime.relay.producer, [letter])
+        return Replayed(id=letter_id, topic=letter.topic)
 
     @router.get("/v1/scenarios", response_model=ScenarioList, tags=["sandbox"])
     async def scenarios() -> ScenarioList:

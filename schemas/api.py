@@ -181,3 +181,34 @@ class OperatorAction(Contract):
     status: str
     state: str
     resent: list[str] = Field(description="types of the commands sent again")
+
+
+class DeadLetterView(Contract):
+    """A message a consumer could not handle, as an operator sees it."""
+
+    id: str = Field(description="its position in sw.deadletter: partition-offset")
+    reason: str
+    kind: str
+    service: str
+    topic: str = Field(description="the topic it was consumed from")
+    partition: int = Field(description="its partition in that topic")
+    offset: int = Field(description="its offset in that partition")
+    key: str | None
+    message_id: str | None = Field(
+        description="set when a handler refused a readable message (it counts as handled)"
+    )
+    at: datetime
+    value: str = Field(description="the message as consumed (base64: prefix when not UTF-8)")
+
+
+class DeadLetterList(Contract):
+    """Dead letters, oldest first."""
+
+    data: list[DeadLetterView]
+
+
+class Replayed(Contract):
+    """A dead letter sent back to the topic it came from."""
+
+    id: str
+    topic: str

@@ -1,0 +1,96 @@
+"""Operators read the dead-letter topic and replay a letter to where it came from."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from schemas.deadletter import DeadLetter
+from schemas.topics import DEADLETTER
+
+
+class LetterNotFound(LookupError):
+    """No dead letter at that position."""
+
+
+def letter_id(partition: int, offset: int) -> str:
+    """A dead letter's id: its position in the dead-letter topic."""
+    return f"{partition}-{offset}"
+
+
+def parse_letter_id(value: str) -> tuple[int, int]:
+    """The partition and offset of a dead letter's id, or LetterNotFound."""
+    partition, _, offset = value.partition("-")
+    if not (partition.isdigit() and offset.isdigit()):
+        raise LetterNotFound(f"{value!r} is not a dead-letter id (partition-offset)")
+    return int(partition), int(offset)
+
+
+def original_bytes(letter: DeadLetter) -> bytes:
+    """The message as it was consumed (undoing the base64 of unreadable bytes)."""
+    if letter.value.startswith("base64:"):
+        return base64.b64decode(letter.value.removeprefix("base64:"))
+    return letter.value.encode()
+
+
+async def read_letters(
+    bootstrap: str, *, limit: int, at: tuple[int, int] | None = None
+) -> list[tuple[str, DeadLetter]]:
+    """The newest `limit` letters of each partition (or the one at `at`), oldest first."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        partitions = sorted(consumer.partitions_for_topic(DEADLETTER) or ())
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = sorted(consumer.partitions_for_topic(DEADLETTER) or ())
+        wanted = [TopicPartition(DEADLETTER, p) for p in partitions]
+        if at is not None:
+            wanted = [tp for tp in wanted if tp.partition == at[0]]
+        if not wanted:
+            return []
+        consumer.assign(wanted)
+        ends = await consumer.end_offsets(wanted)
+        starts = await consumer.beginning_offsets(wanted)
+        todo: dict[TopicPartition, int] = {}
+        for tp in wanted:
+            if at is not None:
+                if not starts[tp] <= at[1] < ends[tp]:
+                    raise LetterNotFound(f"no dead letter {letter_id(*at)}")
+                consumer.seek(tp, at[1])
+                todo[tp] = at[1] + 1
+            elif ends[tp] > starts[tp]:
+                consumer.seek(tp, max(starts[tp], ends[tp] - limit))
+                todo[tp] = ends[tp]
+        found: list[tuple[str, DeadLetter]] = []
+        while todo:
+            batches = await consumer.getmany(*todo, timeout_ms=1000)
+            if not batches:
+                break  # the broker has nothing more to give within a second: show what we have
+            for tp, records in batches.items():
+                for record in records:
+                    if record.offset >= todo.get(tp, -1):
+                        continue
+                    if record.value is not None:
+                        letter = DeadLetter.model_validate_json(record.value)
+                        found.append((letter_id(tp.partition, record.offset), letter))
+                if records and records[-1].offset + 1 >= todo.get(tp, 0):
+                    todo.pop(tp, None)
+        found.sort(key=lambda item: item[1].at)
+        return found
+    finally:
+        await consumer.stop()
+
+
+async def replay(producer: AIOKafkaProducer, letters: Sequence[DeadLetter]) -> None:
+    """Send letters' original messages back to the topics they were consumed from."""
+    for letter in letters:
+        await producer.send_and_wait(
+            letter.topic,
+            original_bytes(letter),
+            key=letter.key.encode() if letter.key else None,
+        )
