@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import ClassVar
 
@@ -229,6 +230,14 @@ class SettleReceipt(Command):
     received: Decimal | None = Field(default=None, description="None: the simulated buyer pays")
     days_after_export: int | None = None
     scenario: Scenario | None = None
+    received_on: date | None = Field(
+        default=None, description="value date of a receipt registered through the API"
+    )
+    received_currency: str | None = Field(default=None, description="API: currency received")
+    registration_no: str | None = Field(
+        default=None, description="class C: the SAFE registration made before the transaction"
+    )
+    via_api: bool = Field(default=False, description="registered by the trader (POST .../payments)")
 
 
 class RegisterPayment(Command):
@@ -239,6 +248,12 @@ class RegisterPayment(Command):
     currency: str
     declarant_uscc: str | None = None
     paid: Decimal | None = Field(default=None, description="None: the simulated payment")
+    paid_on: date | None = Field(default=None, description="value date of an API payment")
+    paid_currency: str | None = Field(default=None, description="API: currency paid")
+    registration_no: str | None = Field(
+        default=None, description="class C: the SAFE registration made before the transaction"
+    )
+    via_api: bool = Field(default=False, description="registered by the trader (POST .../payments)")
 
 
 class ReceiptSettled(Event):
@@ -257,6 +272,9 @@ class ReceiptSettled(Event):
     rate_date: str | None = None
     checks: tuple[str, ...] = ()
     settlement: Explained | None = None
+    findings: tuple[FieldError, ...] = Field(
+        default=(), description="partial (F201), over (F202), late (F203), with the rule"
+    )
 
 
 class PaymentRegistered(Event):
@@ -272,6 +290,23 @@ class PaymentRegistered(Event):
     registration_no: str | None = None
     rate_date: str | None = None
     checks: tuple[str, ...] = ()
+    outstanding: Decimal = Decimal(0)
+    held: Decimal = Field(default=Decimal(0), description="excess not paid out, pending review")
+    findings: tuple[FieldError, ...] = ()
+
+
+class TransactionRefused(Event):
+    TYPE: ClassVar[str] = "forex.transaction.refused"
+    SUMMARY: ClassVar[str] = (
+        "The bank refused to settle a receipt or register a payment the trader filed (e.g. a "
+        "class C enterprise without its SAFE registration); the trader may file it again."
+    )
+    reason_code: str
+    field: str
+    rule: str
+    reason: str
+    reason_zh: str
+    fx_class: str
 
 
 # --- tax -----------------------------------------------------------------------------------

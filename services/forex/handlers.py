@@ -23,6 +23,15 @@ def settle_receipt(envelope: Envelope, held: Held | None, ctx: Context) -> Outco
         raise HandlerError(
             "already_settled", f"declaration {envelope.declaration_id} was settled before"
         )
+    refused = rules.refusal(
+        fx_class=ctx.reference.fx_class(command.declarant_uscc),
+        via_api=command.via_api,
+        registration=command.registration_no,
+        currency=command.received_currency or command.currency,
+        declared_currency=command.currency,
+    )
+    if refused is not None:  # nothing recorded: the trader may file it again
+        return Outcome(emit=[reply(envelope, refused, source=SOURCE)])
     received, days = command.received, command.days_after_export
     if received is None or days is None:
         simulated, simulated_days = rules.simulated_receipt(
@@ -41,8 +50,9 @@ def settle_receipt(envelope: Envelope, held: Held | None, ctx: Context) -> Outco
             received=received,
             days_after_export=days,
             uscc=command.declarant_uscc,
-            on=ctx.now.astimezone(BEIJING).date(),
+            on=command.received_on or ctx.now.astimezone(BEIJING).date(),
             declaration_id=envelope.declaration_id,
+            registration=command.registration_no,
         )
     except rules.NoRate as exc:
         raise HandlerError("no_rate", str(exc)) from exc
@@ -56,6 +66,7 @@ def settle_receipt(envelope: Envelope, held: Held | None, ctx: Context) -> Outco
         declared=event.declared,
         match=event.match,
         outstanding=event.outstanding,
+        held=event.held,
         fx_class=event.fx_class,
         registration_no=event.registration_no,
     )
@@ -71,6 +82,15 @@ def register_payment(envelope: Envelope, held: Held | None, ctx: Context) -> Out
         raise HandlerError(
             "already_registered", f"payment of {envelope.declaration_id} was registered before"
         )
+    refused = rules.refusal(
+        fx_class=ctx.reference.fx_class(command.declarant_uscc),
+        via_api=command.via_api,
+        registration=command.registration_no,
+        currency=command.paid_currency or command.currency,
+        declared_currency=command.currency,
+    )
+    if refused is not None:  # nothing recorded: the trader may file it again
+        return Outcome(emit=[reply(envelope, refused, source=SOURCE)])
     try:
         event = rules.register_payment(
             command.amount,
@@ -78,8 +98,9 @@ def register_payment(envelope: Envelope, held: Held | None, ctx: Context) -> Out
             ctx.reference,
             paid=command.paid,
             uscc=command.declarant_uscc,
-            on=ctx.now.astimezone(BEIJING).date(),
+            on=command.paid_on or ctx.now.astimezone(BEIJING).date(),
             declaration_id=envelope.declaration_id,
+            registration=command.registration_no,
         )
     except rules.NoRate as exc:
         raise HandlerError("no_rate", str(exc)) from exc
@@ -92,6 +113,8 @@ def register_payment(envelope: Envelope, held: Held | None, ctx: Context) -> Out
         amount_cny=event.amount_cny,
         declared=event.declared,
         match=event.match,
+        outstanding=event.outstanding,
+        held=event.held,
         fx_class=event.fx_class,
         registration_no=event.registration_no,
     )

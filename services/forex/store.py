@@ -19,5 +19,6 @@ class ForexRecord(Contract):
     declared: Decimal | None = None
     match: str = "matched"
     outstanding: Decimal = Decimal(0)
+    held: Decimal = Decimal(0)
     fx_class: str = "A"
     registration_no: str | None = None
