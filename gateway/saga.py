@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta, timezone
 from decimal import Decimal
 from typing import Final
 
@@ -37,10 +38,12 @@ from schemas.messages import (
     ReleaseGoods,
     SettleReceipt,
     SummariseExports,
+    TransactionRefused,
     ValueLine,
 )
-from schemas.trade import DeclarationData, Direction, TradeMode
+from schemas.trade import DeclarationData, Direction, PaymentSource, TradeMode
 
+BEIJING: Final = timezone(timedelta(hours=8))
 TERMINAL: Final = frozenset({"completed", "rejected", "failed", "cancelled"})
 
 
@@ -89,6 +92,7 @@ class Saga(Contract):
     stalled_reason: str | None = None
     pending: tuple[PendingStep, ...] = ()
     events_seen: int = 0
+    released_on: str | None = None  # Beijing date of release: the start of a receipt's days
     paced: Paced | None = None  # None: instant, the default (gateway/dashboard/pace.py)
 
 
@@ -141,6 +145,7 @@ PASSED, FAILED = InspectionPassed.TYPE, InspectionFailed.TYPE
 RELEASED, DETAINED, CLOSED = GoodsReleased.TYPE, GoodsDetained.TYPE, DeclarationClosed.TYPE
 SETTLED, REGISTERED = ReceiptSettled.TYPE, PaymentRegistered.TYPE
 PAID, DENIED, COLLECTED = RefundPaid.TYPE, RefundDenied.TYPE, ImportTaxesCollected.TYPE
+REFUSED = TransactionRefused.TYPE
 EXEMPTED, SUMMARISED, SUMMARISE = (
     ExportExempted.TYPE,
     ExportsSummarised.TYPE,
@@ -234,10 +239,38 @@ MODE_TABLES: Final[dict[tuple[Direction, TradeMode], tuple[Transition, ...]]] = 
 }
 
 
+FOREX_COMMANDS: Final = frozenset({SETTLE, REGISTER})
+
+
+def by_trader(table: tuple[Transition, ...]) -> tuple[Transition, ...]:
+    """A table whose receipt or payment the trader files (POST .../payments), not the saga.
+
+    The forex commands leave the rows (the API sends them), and every state that waits for
+    forex may hear a refusal (e.g. F101, class C without registration) and keeps waiting.
+    """
+    rows = [
+        T(r.state, r.on, r.to, tuple(c for c in r.commands if c not in FOREX_COMMANDS), r.when)
+        for r in table
+    ]
+    waiting = dict.fromkeys(r.state for r in table if r.on in (SETTLED, REGISTERED))
+    return (*rows, *(T(state, REFUSED, state) for state in waiting))
+
+
 def table_for(declaration: DeclarationData) -> tuple[Transition, ...]:
-    """The table of a declaration: its trade mode's own, else its direction's."""
+    """The table of a declaration: its trade mode's own, else its direction's; by the trader's
+    payments when they come through the API."""
     key = (declaration.direction, declaration.trade_mode)
-    return MODE_TABLES.get(key, TABLES[declaration.direction])
+    table = MODE_TABLES.get(key, TABLES[declaration.direction])
+    return by_trader(table) if declaration.payments is PaymentSource.API else table
+
+
+def awaits_forex(saga: Saga) -> bool:
+    """Whether the saga waits for a receipt or payment the trader files (and none is pending)."""
+    if saga.declaration.payments is not PaymentSource.API or saga.state in TERMINAL:
+        return False
+    if any(p.type in FOREX_COMMANDS for p in saga.pending):
+        return False
+    return any(r.state == saga.state and r.on == REFUSED for r in table_for(saga.declaration))
 
 
 CBEC_IMPORT_MODES: Final = frozenset({TradeMode.CBEC_RETAIL, TradeMode.CBEC_BONDED})
@@ -330,6 +363,7 @@ STEP_OF_EVENT: Final[dict[str, tuple[str, str]]] = {
     COLLECTED: ("tax", "collected"),
     SUMMARISED: ("customs", "summarised"),
     EXEMPTED: ("tax", "exempt"),
+    REFUSED: ("forex", "refused"),
 }
 
 
@@ -368,10 +402,21 @@ def absorb(saga: Saga, event: Event) -> Saga:
             failure_code=event.reason_code,
             reason=f"{event.reason_code}: {event.reason} ({event.reason_zh})",
         )
+    elif isinstance(event, GoodsReleased) and saga.declaration.payments is PaymentSource.API:
+        update["customs_status"] = event.status_code
+        if saga.steps.get("forex") == "waiting":
+            update["steps"] = {**saga.steps, "forex": "awaiting_trader"}
     elif isinstance(event, GoodsReleased | GoodsDetained | DeclarationClosed):
         update["customs_status"] = event.status_code
     elif isinstance(event, ReceiptSettled | PaymentRegistered):
-        figures = figures.model_copy(update={"settled_amount_cny": event.amount_cny})
+        figures = figures.model_copy(
+            update={"settled_amount_cny": event.amount_cny, "forex_outstanding": event.outstanding}
+        )
+    elif isinstance(event, TransactionRefused):
+        update["reason"] = (
+            f"{event.reason_code} {event.field}: {event.reason} ({event.reason_zh}) "
+            f"[rule {event.rule}]"
+        )
     elif isinstance(event, RefundPaid):
         figures = figures.model_copy(update={"refund": event.refund.amount})
     elif isinstance(event, ExportExempted):
@@ -452,6 +497,10 @@ def advance(saga: Saga, envelope: Envelope) -> Advance:
             "events_seen": saga.events_seen + 1,
         }
     )
+    if isinstance(event, GoodsReleased):
+        moved = moved.model_copy(
+            update={"released_on": envelope.occurred_at.astimezone(BEIJING).date().isoformat()}
+        )
     commands = tuple(build_command(c, moved) for c in row.commands)
     if commands:
         steps = dict(moved.steps)

@@ -388,6 +388,9 @@ class Figures(Contract):
     import_vat: Decimal | None = None
     taxes_total: Decimal | None = None
     settled_amount_cny: Decimal | None = None
+    forex_outstanding: Decimal | None = Field(
+        default=None, description="receipt or payment still to come (declaration's currency)"
+    )
     refund: Decimal | None = None
     exempt_value: Decimal | None = None
 
