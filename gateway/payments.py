@@ -2,23 +2,20 @@
 
 # No `from __future__ import annotations`: FastAPI must see the closure dependencies at def time.
 
-import time
-from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from sqlalchemy import Connection
 
 from gateway import saga as sagas
-from gateway.api import enterprise_auth, run_on_saga
-from gateway.handlers import GatewayConfig, put_saga, send, status_event
+from gateway.api import enterprise_auth
+from gateway.filing import file_command
+from gateway.handlers import GatewayConfig
 from gateway.saga import Saga
 from schemas.api import PaymentFiled, PaymentRequest
 from schemas.base import Command
 from schemas.messages import RegisterPayment, SettleReceipt
 from schemas.trade import Direction, PaymentSource
-from services.common.changes import Changes, OutRow, load_records
 from services.common.problems import Problem
 from services.common.runtime import Runtime
 
@@ -108,34 +105,23 @@ def payments_router(runtime: Runtime, config: GatewayConfig, keys: dict[str, str
         declaration waiting for a new filing.
         """
 
-        def unit(conn: Connection) -> tuple[PaymentFiled, Sequence[OutRow]]:
-            held = load_records(conn, [declaration_id]).get(declaration_id)
-            if held is None or held.owner != enterprise_id:
-                raise Problem(404, "not-found", "Not found", f"no declaration {declaration_id}")
-            before = Saga.model_validate_json(held.data)
-            now = time.time()
+        def build(saga: Saga, now: float) -> tuple[Command, Saga, int]:
             on = body.received_on or datetime.fromtimestamp(now, sagas.BEIJING).date()
-            command, days = forex_command(before, body, on)
-            after, envelopes = send(before, [command], cause=None, config=config, now=now)
+            command, days = forex_command(saga, body, on)
             # A new filing answers a refusal: its reason no longer stands.
-            reason = None if before.steps.get("forex") == "refused" else after.reason
-            after = after.model_copy(
-                update={"steps": {**after.steps, "forex": "pending"}, "reason": reason}
-            )
-            changes = Changes()
-            changes.put(put_saga(after, held))
-            for envelope in envelopes:
-                changes.emit(envelope)
-            changes.emit(status_event(after, envelopes[0], before.state))
-            filed = PaymentFiled(
-                id=declaration_id,
-                status=sagas.public_status(after),
-                state=after.state,
-                command=command.TYPE,
-                days_after_release=days,
-            )
-            return filed, changes.apply(conn)
+            if saga.steps.get("forex") == "refused":
+                saga = saga.model_copy(update={"reason": None})
+            return command, saga, days
 
-        return await run_on_saga(runtime, unit)
+        after, days = await file_command(
+            runtime, config, declaration_id=declaration_id, enterprise_id=enterprise_id, build=build
+        )
+        return PaymentFiled(
+            id=declaration_id,
+            status=sagas.public_status(after),
+            state=after.state,
+            command=after.pending[-1].type,
+            days_after_release=days,
+        )
 
     return router

@@ -27,6 +27,7 @@ from schemas.messages import (
     GoodsDetained,
     GoodsReleased,
     ImportTaxesCollected,
+    ImportTaxesRefused,
     InspectGoods,
     InspectionFailed,
     InspectionPassed,
@@ -34,8 +35,10 @@ from schemas.messages import (
     ReceiptSettled,
     RefundDenied,
     RefundPaid,
+    Refusal,
     RegisterPayment,
     ReleaseGoods,
+    ReturnAssessed,
     SettleReceipt,
     SummariseExports,
     TransactionRefused,
@@ -146,6 +149,7 @@ RELEASED, DETAINED, CLOSED = GoodsReleased.TYPE, GoodsDetained.TYPE, Declaration
 SETTLED, REGISTERED = ReceiptSettled.TYPE, PaymentRegistered.TYPE
 PAID, DENIED, COLLECTED = RefundPaid.TYPE, RefundDenied.TYPE, ImportTaxesCollected.TYPE
 REFUSED = TransactionRefused.TYPE
+TAX_REFUSED, RETURNED = ImportTaxesRefused.TYPE, ReturnAssessed.TYPE
 EXEMPTED, SUMMARISED, SUMMARISE = (
     ExportExempted.TYPE,
     ExportsSummarised.TYPE,
@@ -221,8 +225,11 @@ EXPORT_9610: Final = (
 IMPORT_CBEC: Final = (
     *_clearance("assessing", ASSESS),
     T("assessing", COLLECTED, "release_pending", (RELEASE,)),
+    T("assessing", TAX_REFUSED, "rejected"),  # over the buyer's annual limit (T301)
     T("release_pending", RELEASED, "closing", (CLOSE,)),
     T("closing", CLOSED, "completed"),
+    # A return (CEB625, POST .../returns) after completion: tax refunded, quota restored.
+    T("completed", RETURNED, "completed"),
 )
 
 # The default table of each direction (0110, and 9710/9810, whose 报关单 or list follows it).
@@ -364,7 +371,14 @@ STEP_OF_EVENT: Final[dict[str, tuple[str, str]]] = {
     SUMMARISED: ("customs", "summarised"),
     EXEMPTED: ("tax", "exempt"),
     REFUSED: ("forex", "refused"),
+    TAX_REFUSED: ("tax", "refused"),
 }
+
+
+def _refusal_reason(event: Refusal) -> str:
+    return (
+        f"{event.reason_code} {event.field}: {event.reason} ({event.reason_zh}) [rule {event.rule}]"
+    )
 
 
 def absorb(saga: Saga, event: Event) -> Saga:
@@ -412,11 +426,16 @@ def absorb(saga: Saga, event: Event) -> Saga:
         figures = figures.model_copy(
             update={"settled_amount_cny": event.amount_cny, "forex_outstanding": event.outstanding}
         )
+    elif isinstance(event, ImportTaxesRefused):
+        update.update(failure_code=event.reason_code, reason=_refusal_reason(event))
+    elif isinstance(event, ReturnAssessed):
+        figures = figures.model_copy(update={"tax_refunded": event.tax_refunded})
+        if event.reason_code:
+            update["reason"] = (
+                f"{event.reason_code} returned_on: {event.reason} ({event.reason_zh})"
+            )
     elif isinstance(event, TransactionRefused):
-        update["reason"] = (
-            f"{event.reason_code} {event.field}: {event.reason} ({event.reason_zh}) "
-            f"[rule {event.rule}]"
-        )
+        update["reason"] = _refusal_reason(event)
     elif isinstance(event, RefundPaid):
         figures = figures.model_copy(update={"refund": event.refund.amount})
     elif isinstance(event, ExportExempted):
@@ -436,6 +455,8 @@ def absorb(saga: Saga, event: Event) -> Saga:
             }
         )
     step = STEP_OF_EVENT.get(event.TYPE)
+    if isinstance(event, ReturnAssessed):
+        step = ("tax", "returned" if event.within_window else "return_refused")
     steps = dict(update.get("steps", saga.steps))  # type: ignore[call-overload]
     if step:
         steps[step[0]] = step[1]

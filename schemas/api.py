@@ -241,3 +241,18 @@ class PaymentFiled(Contract):
     state: str
     command: str = Field(description="forex.receipt.settle or forex.payment.register")
     days_after_release: int
+
+
+class ReturnRequest(Contract):
+    """The return of a CBEC retail import (CEB625)."""
+
+    returned_on: date | None = Field(
+        default=None, description="day the return is applied for (Beijing); default today"
+    )
+
+
+class ReturnFiled(Contract):
+    """A return sent to tax; its answer (tax.return.assessed) shows in the timeline."""
+
+    id: str
+    status: str

@@ -295,17 +295,22 @@ class PaymentRegistered(Event):
     findings: tuple[FieldError, ...] = ()
 
 
-class TransactionRefused(Event):
-    TYPE: ClassVar[str] = "forex.transaction.refused"
-    SUMMARY: ClassVar[str] = (
-        "The bank refused to settle a receipt or register a payment the trader filed (e.g. a "
-        "class C enterprise without its SAFE registration); the trader may file it again."
-    )
+class Refusal(Event):
+    """An agency's refusal: the code, the field, the rule, and why in English and Chinese."""
+
     reason_code: str
     field: str
     rule: str
     reason: str
     reason_zh: str
+
+
+class TransactionRefused(Refusal):
+    TYPE: ClassVar[str] = "forex.transaction.refused"
+    SUMMARY: ClassVar[str] = (
+        "The bank refused to settle a receipt or register a payment the trader filed (e.g. a "
+        "class C enterprise without its SAFE registration); the trader may file it again."
+    )
     fx_class: str
 
 
@@ -374,6 +379,38 @@ class ImportTaxesCollected(Event):
     quota: Explained | None = Field(default=None, description="CBEC: buyer's annual quota")
 
 
+class ImportTaxesRefused(Refusal):
+    TYPE: ClassVar[str] = "tax.import.refused"
+    SUMMARY: ClassVar[str] = (
+        "A CBEC retail import over the buyer's annual limit: refused, general trade only."
+    )
+    quota: Explained | None = Field(default=None, description="the buyer's annual quota")
+
+
+class RegisterReturn(Command):
+    TYPE: ClassVar[str] = "tax.return.register"
+    SUMMARY: ClassVar[str] = (
+        "A CBEC retail import returned (CEB625): refund its tax, restore quota."
+    )
+    returned_on: date = Field(description="day the return was applied for (Beijing)")
+
+
+class ReturnAssessed(Event):
+    TYPE: ClassVar[str] = "tax.return.assessed"
+    SUMMARY: ClassVar[str] = (
+        "A CBEC retail return (CEB626): within the window the tax is refunded and the buyer's "
+        "annual quota restored; after it, neither."
+    )
+    message: str = "CEB626"
+    within_window: bool
+    days_after_release: int
+    tax_refunded: Decimal
+    quota: Explained = Field(description="the buyer's annual quota after the return")
+    reason_code: str | None = Field(default=None, description="T302 when outside the window")
+    reason: str
+    reason_zh: str
+
+
 # --- gateway -------------------------------------------------------------------------------
 
 
@@ -393,6 +430,7 @@ class Figures(Contract):
     )
     refund: Decimal | None = None
     exempt_value: Decimal | None = None
+    tax_refunded: Decimal | None = Field(default=None, description="CBEC return: tax refunded")
 
 
 class DeclarationSubmitted(Event):

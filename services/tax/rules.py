@@ -13,8 +13,10 @@ from schemas.messages import (
     Explained,
     ExportExempted,
     ImportTaxesCollected,
+    ImportTaxesRefused,
     RefundDenied,
     RefundPaid,
+    ReturnAssessed,
     ValueLine,
 )
 from schemas.trade import EnterpriseType, Scenario, TaxFiling, TradeMode
@@ -399,13 +401,7 @@ def retail_import_taxes(
             f"buyer's annual total would be {used} > RMB {ref.cbec_annual_limit}: "
             "general trade only"
         )
-    quota = Explained(
-        amount=ref.cbec_annual_limit - used,
-        base=used,
-        rate=ref.cbec_rate,
-        formula=f"annual limit {ref.cbec_annual_limit} − (year to date {year_to_date} + this "
-        f"order {value}) = remaining quota",
-    )
+    quota = _quota(ref, year_to_date, value)
     if value > ref.cbec_transaction_limit:
         full = _general(lines, ref=ref, regime="cbec_retail_full")
         return full.model_copy(update={"message": "CEB816", "quota": quota})
@@ -466,3 +462,70 @@ def restore_quota(
     if (returned - released).days <= ref.return_window_days:
         return max(year_to_date - amount, ZERO)
     return year_to_date
+
+
+def _quota(ref: TaxReference, year_to_date: Decimal, value: Decimal = ZERO) -> Explained:
+    """The buyer's annual quota left after `value` is added to the year (CBEC retail import)."""
+    used = year_to_date + value
+    counted = f"(year to date {year_to_date} + this order {value})" if value else year_to_date
+    return Explained(
+        amount=ref.cbec_annual_limit - used,
+        base=used,
+        rate=ref.cbec_rate,
+        formula=f"annual limit {ref.cbec_annual_limit} − {counted} = remaining quota",
+    )
+
+
+def annual_limit_refusal(
+    lines: Sequence[ValueLine], *, ref: TaxReference, year_to_date: Decimal
+) -> ImportTaxesRefused | None:
+    """T301 when this order takes the buyer's year over the annual limit, else None."""
+    value = sum((line.value_cny for line in lines), ZERO)
+    used = year_to_date + value
+    if used <= ref.cbec_annual_limit:
+        return None
+    return ImportTaxesRefused(
+        reason_code="T301",
+        field="cbec.buyer_id_number",
+        rule="cbec.annual_limit",
+        reason=f"the buyer's purchases this year would be {used} > RMB {ref.cbec_annual_limit} "
+        f"(year to date {year_to_date} + this order {value}): general trade only",
+        reason_zh=f"超过跨境电商零售进口个人年度交易限值{ref.cbec_annual_limit}元,应按一般贸易进口",
+        quota=_quota(ref, year_to_date, value),
+    )
+
+
+def assess_return(
+    *,
+    counted: Decimal,
+    tax_paid: Decimal,
+    year_to_date: Decimal,
+    released: date,
+    returned: date,
+    ref: TaxReference,
+) -> ReturnAssessed:
+    """A retail return (CEB625): within `return_window_days` of release the tax is refunded and
+    the order's value leaves the buyer's year (domain.md §1.3); after it, nothing changes."""
+    days = (returned - released).days
+    after = restore_quota(year_to_date, counted, released=released, returned=returned, ref=ref)
+    quota = _quota(ref, after)
+    if days <= ref.return_window_days:
+        return ReturnAssessed(
+            within_window=True,
+            days_after_release=days,
+            tax_refunded=tax_paid,
+            quota=quota,
+            reason=f"returned {days} days after release (≤ {ref.return_window_days}): tax "
+            f"{tax_paid} refunded, {counted} restored to the buyer's annual quota",
+            reason_zh=f"放行后{days}天内申请退货:退还税款{tax_paid}元,恢复个人年度额度{counted}元",
+        )
+    return ReturnAssessed(
+        within_window=False,
+        days_after_release=days,
+        tax_refunded=ZERO,
+        quota=quota,
+        reason_code="T302",
+        reason=f"returned {days} days after release (> {ref.return_window_days}): no tax "
+        "refund, the quota stays used",
+        reason_zh=f"放行后超过{ref.return_window_days}天申请退货,不予退税,额度不予恢复",
+    )
