@@ -9,10 +9,20 @@ from schemas.messages import RegisterPayment, SettleReceipt
 from services.common.changes import Held, Put
 from services.common.handling import Context, Handler, HandlerError, Outcome
 from services.forex import rules
-from services.forex.store import ForexRecord
+from services.forex.store import RATE_OVERRIDES, ForexRecord, RateOverrides
 
 SOURCE = "forex"
 BEIJING = timezone(timedelta(hours=8))
+
+
+def reference(ctx: Context) -> rules.ForexReference:
+    """The shipped rate tables with the administrator's rates laid over them (read in this
+    unit, so every replica decides with the rates committed before it)."""
+    held = ctx.record(RATE_OVERRIDES)
+    shipped: rules.ForexReference = ctx.reference
+    if held is None:
+        return shipped
+    return shipped.with_overrides(RateOverrides.model_validate_json(held.data).tables)
 
 
 def settle_receipt(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome:
@@ -23,8 +33,9 @@ def settle_receipt(envelope: Envelope, held: Held | None, ctx: Context) -> Outco
         raise HandlerError(
             "already_settled", f"declaration {envelope.declaration_id} was settled before"
         )
+    ref = reference(ctx)
     refused = rules.refusal(
-        fx_class=ctx.reference.fx_class(command.declarant_uscc),
+        fx_class=ref.fx_class(command.declarant_uscc),
         via_api=command.via_api,
         registration=command.registration_no,
         currency=command.received_currency or command.currency,
@@ -37,7 +48,7 @@ def settle_receipt(envelope: Envelope, held: Held | None, ctx: Context) -> Outco
         simulated, simulated_days = rules.simulated_receipt(
             command.amount,
             scenario=command.scenario,
-            ref=ctx.reference,
+            ref=ref,
             rng=ctx.rng(envelope.declaration_id, "forex.receipt"),
         )
         received = simulated if received is None else received
@@ -46,7 +57,7 @@ def settle_receipt(envelope: Envelope, held: Held | None, ctx: Context) -> Outco
         event = rules.settle(
             command.amount,
             command.currency,
-            ctx.reference,
+            ref,
             received=received,
             days_after_export=days,
             uscc=command.declarant_uscc,
@@ -82,8 +93,9 @@ def register_payment(envelope: Envelope, held: Held | None, ctx: Context) -> Out
         raise HandlerError(
             "already_registered", f"payment of {envelope.declaration_id} was registered before"
         )
+    ref = reference(ctx)
     refused = rules.refusal(
-        fx_class=ctx.reference.fx_class(command.declarant_uscc),
+        fx_class=ref.fx_class(command.declarant_uscc),
         via_api=command.via_api,
         registration=command.registration_no,
         currency=command.paid_currency or command.currency,
@@ -95,7 +107,7 @@ def register_payment(envelope: Envelope, held: Held | None, ctx: Context) -> Out
         event = rules.register_payment(
             command.amount,
             command.currency,
-            ctx.reference,
+            ref,
             paid=command.paid,
             uscc=command.declarant_uscc,
             on=command.paid_on or ctx.now.astimezone(BEIJING).date(),

@@ -7,7 +7,7 @@ import hashlib
 import random
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -66,6 +66,16 @@ class ForexReference:
             classes=dict(raw.get("enterprise_classes", {})),
             buyer=Behaviour.from_json(raw["simulated_buyer"]),
         )
+
+    def with_overrides(self, tables: Mapping[date, Mapping[str, Decimal]]) -> ForexReference:
+        """The reference with an administrator's rates laid over the shipped tables: each
+        currency given for a day replaces that day's rate (a day not shipped is added)."""
+        if not tables:
+            return self
+        merged = {day: dict(table) for day, table in self.daily_rates.items()}
+        for day, table in tables.items():
+            merged[day] = {**merged.get(day, {}), **table}
+        return replace(self, daily_rates=merged)
 
     def rate(self, currency: str, on: date) -> tuple[Decimal, date]:
         """The rate of a currency on a day: the latest table on or before it, or NoRate."""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
+
+from pydantic import Field
 
 from schemas.base import Contract
 
@@ -22,3 +25,12 @@ class ForexRecord(Contract):
     held: Decimal = Decimal(0)
     fx_class: str = "A"
     registration_no: str | None = None
+
+
+RATE_OVERRIDES = "rate-overrides"  # the record key of the administrator's rates
+
+
+class RateOverrides(Contract):
+    """Rates an administrator set through PUT /v1/admin/rates/{day}, by day then currency."""
+
+    tables: dict[date, dict[str, Decimal]] = Field(default_factory=dict)

@@ -127,3 +127,47 @@ def test_a_late_import_payment_and_filings_that_do_not_apply(system: System) -> 
             "/v1/declarations/nope/payments", json={"amount": "1", "currency": "USD"}
         )
         assert other.status_code == 404
+
+
+def test_an_administrator_sets_a_days_rate_and_the_receipt_of_that_day_settles_at_it(
+    system: System,
+) -> None:
+    """GBP at 9.1234 on 2099-01-04 (a day no other test files on). A GBP 1,000.00 export paid
+    that day settles at 1,000.00 × 9.1234 = CNY 9,123.40; the other currencies of the day fall
+    back to the latest shipped table."""
+    forex = system.url("forex")
+    admin = {"Authorization": f"Bearer {system.admin_token}"}
+    day = "2099-01-04"
+    body = {"rates": {"GBP": "9.1234"}}
+    assert httpx.put(f"{forex}/v1/admin/rates/{day}", json=body, timeout=10).status_code == 403
+    bad = httpx.put(
+        f"{forex}/v1/admin/rates/{day}", json={"rates": {"XXX": "1"}}, headers=admin, timeout=10
+    )
+    assert bad.status_code == 422 and "XXX" in bad.json()["detail"]
+    set_ = httpx.put(f"{forex}/v1/admin/rates/{day}", json=body, headers=admin, timeout=10)
+    assert set_.status_code == 200, set_.text
+    tables = httpx.get(f"{forex}/v1/rates", timeout=10).json()
+    assert tables["tables"][day] == {"GBP": "9.1234"}
+    declaration = sample_declaration("export", "0110", "happy")
+    declaration["currency"] = "GBP"
+    declaration["items"][0]["quantity"] = "10"
+    declaration["items"][0]["unit_price"] = "100.00"
+    declaration["payments"] = "api"
+    with system.client() as client:
+        declaration_id = _submit(client, declaration)
+        _forex_step(client, declaration_id, "awaiting_trader")
+        filed = client.post(
+            f"/v1/declarations/{declaration_id}/payments",
+            json={"amount": "1000.00", "currency": "GBP", "received_on": day},
+        )
+        assert filed.status_code == 202, filed.text
+        view = system.wait_terminal(client, declaration_id)
+        timeline = _timeline(client, declaration_id)
+    settled = next(e["payload"] for e in timeline if e["type"] == "forex.receipt.settled")
+    assert (settled["rate"], settled["rate_date"], settled["amount_cny"]) == (
+        "9.1234",
+        day,
+        "9123.40",
+    )
+    assert settled["match"] == "late"  # paid decades after release: F203
+    assert Decimal(view["figures"]["settled_amount_cny"]) == Decimal("9123.40")
