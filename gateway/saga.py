@@ -375,10 +375,14 @@ STEP_OF_EVENT: Final[dict[str, tuple[str, str]]] = {
 }
 
 
+def explain(code: str, field: str | None, reason: str, reason_zh: str, rule: str | None) -> str:
+    """`CODE field: reason (中文) [rule r]`: every refusal, rejection and failure reads so."""
+    head = f"{code} {field}:" if field else f"{code}:"
+    return f"{head} {reason} ({reason_zh})" + (f" [rule {rule}]" if rule else "")
+
+
 def _refusal_reason(event: Refusal) -> str:
-    return (
-        f"{event.reason_code} {event.field}: {event.reason} ({event.reason_zh}) [rule {event.rule}]"
-    )
+    return explain(event.reason_code, event.field, event.reason, event.reason_zh, event.rule)
 
 
 def absorb(saga: Saga, event: Event) -> Saga:
@@ -407,14 +411,17 @@ def absorb(saga: Saga, event: Event) -> Saga:
         update.update(
             customs_status=event.status_code,
             failure_code=event.reason_code,
-            reason=f"{event.reason_code} {event.field}: {event.reason} ({event.reason_zh})"
-            + (f" [rule {event.rule}]" if event.rule else "")
+            reason=explain(
+                event.reason_code, event.field, event.reason, event.reason_zh, event.rule
+            )
             + "".join(f"; also {e.code} {e.field}" for e in event.errors[1:]),
         )
     elif isinstance(event, InspectionFailed):
         update.update(
             failure_code=event.reason_code,
-            reason=f"{event.reason_code}: {event.reason} ({event.reason_zh})",
+            reason=explain(
+                event.reason_code, event.field, event.reason, event.reason_zh, event.rule
+            ),
         )
     elif isinstance(event, GoodsReleased) and saga.declaration.payments is PaymentSource.API:
         update["customs_status"] = event.status_code
@@ -444,7 +451,9 @@ def absorb(saga: Saga, event: Event) -> Saga:
         )
     elif isinstance(event, RefundDenied):
         figures = figures.model_copy(update={"refund": Decimal(0)})
-        update["reason"] = f"refund denied: {event.reason_code} {event.reason} ({event.reason_zh})"
+        update["reason"] = "refund denied: " + explain(
+            event.reason_code, event.field, event.reason, event.reason_zh, event.rule
+        )
     elif isinstance(event, ImportTaxesCollected):
         figures = figures.model_copy(
             update={

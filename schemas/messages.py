@@ -215,6 +215,8 @@ class InspectionFailed(Event):
     reason_zh: str
     hs_code: str | None = None
     hours: Decimal | None = Field(default=None, description="simulated duration (data)")
+    field: str | None = Field(default=None, description="the failing line, e.g. items[0].hs_code")
+    rule: str | None = Field(default=None, description="the standard failed, e.g. GB 7718")
 
 
 # --- forex ---------------------------------------------------------------------------------
@@ -355,6 +357,8 @@ class RefundDenied(Event):
     reason_code: str
     reason: str
     reason_zh: str
+    field: str | None = Field(default=None, description="what the denial is about")
+    rule: str | None = Field(default=None, description="the rule applied, e.g. tax.refund.rate")
 
 
 class ExportExempted(Event):

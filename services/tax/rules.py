@@ -129,8 +129,10 @@ def enterprise_type(uscc: str, filing: TaxFiling | None, ref: TaxReference) -> E
 # --- export refund ---------------------------------------------------------------------------
 
 
-def _denied(code: str, reason: str, reason_zh: str) -> RefundDenied:
-    return RefundDenied(reason_code=code, reason=reason, reason_zh=reason_zh)
+def _denied(code: str, field: str, rule: str, reason: str, reason_zh: str) -> RefundDenied:
+    return RefundDenied(
+        reason_code=code, field=field, rule=rule, reason=reason, reason_zh=reason_zh
+    )
 
 
 def export_refund(
@@ -146,15 +148,39 @@ def export_refund(
 ) -> RefundPaid | RefundDenied | ExportExempted:
     """The export VAT refund of the declaration's lines, its exemption, or why it is denied."""
     if scenario is Scenario.REFUND_DENIED:
-        return _denied("T201", "no matching VAT purchase invoice on file", "无对应增值税专用发票")
+        return _denied(
+            "T201",
+            "tax_filing.purchase_invoice_amount",
+            "tax.refund.invoice",
+            "no matching VAT purchase invoice on file",
+            "无对应增值税专用发票",
+        )
     if not customs_closed:
-        return _denied("T204", "customs has not closed the declaration (结关)", "报关单未结关")
+        return _denied(
+            "T204",
+            "entry_id",
+            "tax.refund.customs_closed",
+            "customs has not closed the declaration (结关)",
+            "报关单未结关",
+        )
     if not forex_settled:
-        return _denied("T205", "the export proceeds are not settled (结汇)", "出口收汇未结汇")
+        return _denied(
+            "T205",
+            "forex",
+            "tax.refund.forex_settled",
+            "the export proceeds are not settled (结汇)",
+            "出口收汇未结汇",
+        )
     if filing is not None and filing.no_purchase_invoice:
         return _no_invoice(lines, trade_mode=trade_mode, uscc=uscc, ref=ref)
     if all(ref.refund_rate(line) == 0 for line in lines):
-        return _denied("T202", "every line carries a 0% export refund rate", "商品出口退税率为零")
+        return _denied(
+            "T202",
+            "items",
+            "tax.refund.rate",
+            "every line carries a 0% export refund rate",
+            "商品出口退税率为零",
+        )
     if enterprise_type(uscc, filing, ref) is EnterpriseType.MANUFACTURER:
         return exempt_credit_refund(lines, filing=filing or TaxFiling(), ref=ref)
     return exempt_refund(lines, filing=filing, ref=ref)
@@ -167,20 +193,27 @@ def _no_invoice(
     if trade_mode is not TradeMode.CBEC_RETAIL:
         return _denied(
             "T203",
+            "tax_filing.no_purchase_invoice",
+            "tax.no_invoice.cbec_9610_only",
             "no purchase invoice: only 9610 exports in a pilot zone are exempt without one",
             "无进货凭证,不适用无票免税",
         )
     if not in_pilot_zone(uscc, ref):
         return _denied(
             "T206",
+            "declarant.uscc",
+            "tax.no_invoice.pilot_zone",
             f"no purchase invoice and the enterprise (division {uscc[2:8]}) is not in a CBEC "
             "comprehensive pilot zone: treated as a domestic sale",
             "企业不在跨境电子商务综合试验区内,无票出口视同内销",
         )
     cancelled = [line.hs_code for line in lines if ref.refund_rate(line) == 0]
     if cancelled:
+        first = next(i for i, line in enumerate(lines) if ref.refund_rate(line) == 0)
         return _denied(
             "T207",
+            f"items[{first}].hs_code",
+            "tax.no_invoice.cancelled_refund",
             f"HS {', '.join(cancelled)} carry no refund (cancelled-refund list): not exempt",
             "商品属于取消出口退税的货物,不适用无票免税",
         )

@@ -213,6 +213,12 @@ def test_export_without_invoice_is_denied_outside_the_exemption(
     )
     assert isinstance(result, RefundDenied) and result.reason_code == code
     assert result.reason_zh
+    fields = {
+        "T203": "tax_filing.no_purchase_invoice",
+        "T206": "declarant.uscc",
+        "T207": "items[0].hs_code",
+    }
+    assert result.field == fields[code] and result.rule and result.rule.startswith("tax.")
 
 
 @pytest.mark.parametrize(
@@ -222,6 +228,10 @@ def test_export_without_invoice_is_denied_outside_the_exemption(
 def test_refund_needs_customs_closure_and_forex_settlement(kw: dict[str, bool], code: str) -> None:
     result = export_refund(_phones(), scenario=None, ref=REF, **kw)  # type: ignore[arg-type]
     assert isinstance(result, RefundDenied) and result.reason_code == code
+    assert (result.field, result.rule) == (
+        {"T204": "entry_id", "T205": "forex"}[code],
+        {"T204": "tax.refund.customs_closed", "T205": "tax.refund.forex_settled"}[code],
+    )
 
 
 def test_refund_denied_scenario_is_t201() -> None:
