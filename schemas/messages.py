@@ -167,6 +167,12 @@ class ExportsSummarised(Event):
     lines: tuple[ValueLine, ...]
     total_value_cny: Decimal
     receipts: tuple[Receipt, ...] = ()
+    lists_in_summary: int = Field(
+        default=1, description="the enterprise's lists in this month's summary so far"
+    )
+    summary_value_cny: Decimal | None = Field(
+        default=None, description="the month's summary value so far, this list included"
+    )
 
 
 # --- inspection ----------------------------------------------------------------------------

@@ -10,20 +10,28 @@ import pytest
 from sqlalchemy import func, select
 
 from schemas.envelope import Envelope, new_envelope
-from schemas.messages import ApplyRefund, AssessImportTaxes, ReleaseGoods, ValueLine
+from schemas.messages import (
+    ApplyRefund,
+    AssessImportTaxes,
+    FileDeclaration,
+    ReleaseGoods,
+    ValueLine,
+)
 from schemas.topics import DEADLETTER, events
-from schemas.trade import TradeMode
+from schemas.trade import Scenario, TradeMode
 from services.common.agency import load_json
 from services.common.changes import Changes, Put, VersionConflict
 from services.common.database import Database
 from services.common.db import Journal, Outbox, Record
 from services.common.handling import Processor
 from services.common.metrics import Metrics
+from services.customs.app import load_reference
 from services.customs.handlers import HANDLERS as CUSTOMS
 from services.customs.rules import CustomsReference
 from services.tax.handlers import HANDLERS as TAX
 from services.tax.rules import TaxReference
 from services.tax.store import TaxRecord
+from tests.unit.builders import declaration, item
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -177,3 +185,40 @@ async def test_a_buyers_orders_in_one_batch_and_the_next_share_one_ledger(db: Da
     )
     used = {key.split("|")[1]: json.loads(data)["used"] for key, data in ledgers}
     assert used == {"buyer-1": "25000.00", "buyer-2": "100.00"}
+
+
+def customs_processor(db: Database) -> Processor:
+    return Processor(
+        service="customs",
+        db=db,
+        handlers=CUSTOMS,
+        metrics=Metrics("customs"),
+        run_seed=1,
+        reference=load_reference(),
+    )
+
+
+def filing(declaration_id: str, trade_mode: TradeMode) -> Envelope:
+    return new_envelope(
+        FileDeclaration(
+            declaration=declaration(item(), trade_mode=trade_mode, scenario=Scenario.HAPPY)
+        ),
+        declaration_id=declaration_id,
+        source="gateway",
+    )
+
+
+async def test_accepted_declarations_get_consecutive_numbers_across_batches(db: Database) -> None:
+    """Three 0110 exports then two 9610 lists, in two batches: 报关单 serials 1-5, list and
+    preNo serials 1-2; a redelivered filing takes no new number."""
+    customs = customs_processor(db)
+    first = [filing(f"d-{n}", TradeMode.GENERAL) for n in range(3)]
+    second = [filing(f"l-{n}", TradeMode.CBEC_RETAIL) for n in range(2)]
+    exports = [json.loads(r.value)["payload"] for r in await customs.process(first)]
+    again = [json.loads(r.value)["payload"] for r in await customs.process([*second, first[0]])]
+    lists = [r for r in again if r["invt_no"]]
+    assert [r["entry_id"][9:] for r in exports + lists] == [f"{n:09d}" for n in range(1, 6)]
+    assert [r["invt_no"][9:] for r in lists] == ["000000001", "000000002"]
+    assert [r["pre_no"][9:] for r in lists] == ["000000001", "000000002"]
+    # The redelivered filing is answered with its stored reply: the same number, none taken.
+    assert [r for r in again if not r["invt_no"]] == [exports[0]]
