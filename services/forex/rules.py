@@ -158,7 +158,7 @@ def assess_receipt(
 
     Partial (F201): settle what arrived, the rest stays outstanding. Over (F202): class A
     settles it all, B and C settle the declared value and hold the excess for review. Late
-    (F203): more than `late_days` after export, a trade-credit report is due within 30 days.
+    (F203): more than `late_days` after export, the trade credit is reportable (domain.md §4).
     """
     result = match(declared, received, ref.tolerance)
     settled, held, outstanding = received, ZERO, ZERO
@@ -199,9 +199,9 @@ def assess_receipt(
                 "F203",
                 "received_on",
                 "forex.trade_credit.late",
-                f"{verb} {days_after_export} days after export (> {ref.late_days}): settled, and "
-                "a trade-credit report is due within 30 days",
-                f"出口后{days_after_export}天收汇(超过{ref.late_days}天),须在30天内办理贸易信贷报告",
+                f"{verb} {days_after_export} days after export (> {ref.late_days}): settled; "
+                "such trade credit is reported to SAFE within 30 days of export (贸易信贷报告)",
+                f"出口后{days_after_export}天收汇(超过{ref.late_days}天),应于出口后30天内办理贸易信贷报告",
             )
         )
         result = "late" if result == "matched" else result

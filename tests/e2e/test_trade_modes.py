@@ -237,3 +237,17 @@ def test_the_annual_quota_is_tracked_per_buyer_and_restored_by_a_return(system: 
     assert after["status"] == "completed", after
     quota = _payload(after_events, "tax.import.collected")["quota"]
     assert Decimal(quota["amount"]) == Decimal("2999.99")
+
+
+def test_an_enterprises_9610_lists_of_a_month_share_one_summary(system: System) -> None:
+    """Two 9610 exports of the demo enterprise: the second joins the first's summary (same
+    sum_no and 报关单 number), one list more, its CNY 85,200.00 added to the month's value."""
+    _, first = _run(system, sample_declaration("export", "9610", "happy"))
+    _, second = _run(system, sample_declaration("export", "9610", "happy"))
+    a = _payload(first, "customs.summary.concluded")
+    b = _payload(second, "customs.summary.concluded")
+    if a["period_start"] != b["period_start"]:  # the two ran either side of a month's end
+        return
+    assert (b["sum_no"], b["entry_id"]) == (a["sum_no"], a["entry_id"])
+    assert b["lists_in_summary"] == a["lists_in_summary"] + 1
+    assert Decimal(b["summary_value_cny"]) == Decimal(a["summary_value_cny"]) + Decimal("85200.00")

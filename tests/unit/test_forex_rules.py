@@ -116,7 +116,7 @@ def test_an_over_payment_is_settled_in_class_a_and_held_in_class_b() -> None:
 def test_a_late_receipt_is_settled_with_a_trade_credit_report_due() -> None:
     settled = _settle("12000.00", days=120)
     assert settled.match == "late"
-    assert any("trade-credit report" in c for c in settled.checks)
+    assert any("贸易信贷报告" in c and c.startswith("F203") for c in settled.checks)
     assert _settle("12000.00", days=90).match == "matched"
 
 
