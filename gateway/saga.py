@@ -48,6 +48,7 @@ from schemas.trade import DeclarationData, Direction, PaymentSource, TradeMode
 
 BEIJING: Final = timezone(timedelta(hours=8))
 TERMINAL: Final = frozenset({"completed", "rejected", "failed", "cancelled"})
+ENDED_BADLY: Final = TERMINAL - {"completed"}
 
 
 class UnexpectedEvent(Exception):
@@ -249,18 +250,38 @@ MODE_TABLES: Final[dict[tuple[Direction, TradeMode], tuple[Transition, ...]]] = 
 FOREX_COMMANDS: Final = frozenset({SETTLE, REGISTER})
 
 
+def _reachable(table: tuple[Transition, ...], starts: set[str]) -> set[str]:
+    seen, todo = set(starts), list(starts)
+    while todo:
+        state = todo.pop()
+        for row in table:
+            if row.state == state and row.to not in seen:
+                seen.add(row.to)
+                todo.append(row.to)
+    return seen
+
+
 def by_trader(table: tuple[Transition, ...]) -> tuple[Transition, ...]:
     """A table whose receipt or payment the trader files (POST .../payments), not the saga.
 
-    The forex commands leave the rows (the API sends them), and every state that waits for
-    forex may hear a refusal (e.g. F101, class C without registration) and keeps waiting.
+    The forex commands leave the rows (the API sends them); every state that waits for forex
+    may hear a refusal (e.g. F101, class C without registration) and keeps waiting; and every
+    state after the first answer hears a later tranche of a partial receipt or payment.
     """
     rows = [
         T(r.state, r.on, r.to, tuple(c for c in r.commands if c not in FOREX_COMMANDS), r.when)
         for r in table
     ]
-    waiting = dict.fromkeys(r.state for r in table if r.on in (SETTLED, REGISTERED))
-    return (*rows, *(T(state, REFUSED, state) for state in waiting))
+    answers = [r for r in table if r.on in (SETTLED, REGISTERED)]
+    waiting = dict.fromkeys(r.state for r in answers)
+    on = answers[0].on if answers else SETTLED
+    after = _reachable(table, {r.to for r in answers})
+    tranches = sorted(s for s in after if not any(r.state == s and r.on == on for r in table))
+    return (
+        *rows,
+        *(T(state, REFUSED, state) for state in waiting),
+        *(T(state, on, state) for state in tranches),
+    )
 
 
 def table_for(declaration: DeclarationData) -> tuple[Transition, ...]:
@@ -272,11 +293,14 @@ def table_for(declaration: DeclarationData) -> tuple[Transition, ...]:
 
 
 def awaits_forex(saga: Saga) -> bool:
-    """Whether the saga waits for a receipt or payment the trader files (and none is pending)."""
-    if saga.declaration.payments is not PaymentSource.API or saga.state in TERMINAL:
+    """Whether the saga waits for a receipt or payment the trader files (and none is pending):
+    the first one, or a later tranche of a partial one."""
+    if saga.declaration.payments is not PaymentSource.API or saga.state in ENDED_BADLY:
         return False
     if any(p.type in FOREX_COMMANDS for p in saga.pending):
         return False
+    if saga.steps.get("forex") in ("settled", "registered"):
+        return (saga.figures.forex_outstanding or 0) > 0
     return any(r.state == saga.state and r.on == REFUSED for r in table_for(saga.declaration))
 
 
@@ -430,8 +454,12 @@ def absorb(saga: Saga, event: Event) -> Saga:
     elif isinstance(event, GoodsReleased | GoodsDetained | DeclarationClosed):
         update["customs_status"] = event.status_code
     elif isinstance(event, ReceiptSettled | PaymentRegistered):
+        earlier = (figures.settled_amount_cny or Decimal(0)) if event.tranche > 1 else Decimal(0)
         figures = figures.model_copy(
-            update={"settled_amount_cny": event.amount_cny, "forex_outstanding": event.outstanding}
+            update={
+                "settled_amount_cny": earlier + event.amount_cny,
+                "forex_outstanding": event.outstanding,
+            }
         )
     elif isinstance(event, ImportTaxesRefused):
         update.update(failure_code=event.reason_code, reason=_refusal_reason(event))

@@ -267,6 +267,8 @@ class RegisterPayment(Command):
 class ReceiptSettled(Event):
     TYPE: ClassVar[str] = "forex.receipt.settled"
     SUMMARY: ClassVar[str] = "The export receipt was matched and settled into CNY."
+    tranche: int = Field(default=1, description="2, 3, …: a later part of a partial receipt")
+    received_total: Decimal | None = Field(default=None, description="received, all tranches")
     amount: Decimal
     currency: str
     rate: Decimal
@@ -288,6 +290,8 @@ class ReceiptSettled(Event):
 class PaymentRegistered(Event):
     TYPE: ClassVar[str] = "forex.payment.registered"
     SUMMARY: ClassVar[str] = "The import payment was registered against the declaration."
+    tranche: int = Field(default=1, description="2, 3, …: a later part of a short payment")
+    received_total: Decimal | None = Field(default=None, description="paid, all tranches")
     amount: Decimal
     currency: str
     rate: Decimal

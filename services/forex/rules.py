@@ -281,28 +281,36 @@ def settle(
     on: date,
     declaration_id: str = "",
     registration: str | None = None,
+    earlier: Decimal = ZERO,
+    tranche: int = 1,
 ) -> ReceiptSettled:
     """Match an export receipt to the declared value and settle it (结汇) at the day's rate.
 
-    Partial, over and late receipts as `assess_receipt` says. Class C: the registration quoted,
-    else the one the simulated enterprise made.
+    Partial, over and late receipts as `assess_receipt` says, on the total received so far
+    (`earlier` is what earlier tranches settled of a partial receipt); this tranche settles the
+    difference. Class C: the registration quoted, else the one the simulated enterprise made.
     """
     amount = declared if received is None else received
     rate, rate_day = ref.rate(currency, on)
     fx_class = ref.fx_class(uscc)
+    total = earlier + amount
     seen = assess_receipt(
-        declared, amount, fx_class=fx_class, days_after_export=days_after_export, ref=ref
+        declared, total, fx_class=fx_class, days_after_export=days_after_export, ref=ref
     )
     reg = (registration or registration_no(declaration_id, on)) if fx_class == "C" else None
-    checks = _class_checks(fx_class, declared, amount, reg)
+    checks = _class_checks(fx_class, declared, total, reg)
+    so_far = f" (tranche {tranche}: {earlier} before + {amount} now)" if tranche > 1 else ""
     checks.append(
-        f"match: received {amount} vs declared {declared}, tolerance ±{ref.tolerance} → "
-        f"{seen.match}"
+        f"match: received {total}{so_far} vs declared {declared}, tolerance ±{ref.tolerance} "
+        f"→ {seen.match}"
     )
     checks.extend(f"{f.code} {f.reason}" for f in seen.findings)
-    amount_cny = to_cny(seen.settled, rate)
+    settled = seen.settled - earlier
+    amount_cny = to_cny(settled, rate)
     return ReceiptSettled(
-        amount=seen.settled,
+        tranche=tranche,
+        received_total=total,
+        amount=settled,
         currency=currency,
         rate=rate,
         amount_cny=amount_cny,
@@ -316,9 +324,9 @@ def settle(
         checks=tuple(checks),
         settlement=Explained(
             amount=amount_cny,
-            base=seen.settled,
+            base=settled,
             rate=rate,
-            formula=f"CNY = settled {seen.settled} {currency} × the bank's rate of {rate_day} "
+            formula=f"CNY = settled {settled} {currency} × the bank's rate of {rate_day} "
             f"({rate}), rounded half up to the fen",
         ),
         findings=seen.findings,
@@ -335,29 +343,36 @@ def register_payment(
     on: date,
     declaration_id: str = "",
     registration: str | None = None,
+    earlier: Decimal = ZERO,
+    tranche: int = 1,
 ) -> PaymentRegistered:
     """Register an import payment abroad, matched to the declared value, in CNY.
 
     Short (F201): the rest stays payable; over (F202): classes B and C pay the declared value
     and hold the excess for review. No late rule: imports are paid on the contract's terms.
+    A later tranche of a short payment is matched on the total, as for receipts.
     """
     amount = declared if paid is None else paid
     rate, rate_day = ref.rate(currency, on)
     fx_class = ref.fx_class(uscc)
     reg = (registration or registration_no(declaration_id, on)) if fx_class == "C" else None
+    total = earlier + amount
     seen = assess_receipt(
-        declared, amount, fx_class=fx_class, days_after_export=0, ref=ref, verb="paid"
+        declared, total, fx_class=fx_class, days_after_export=0, ref=ref, verb="paid"
     )
-    checks = _class_checks(fx_class, declared, amount, reg)
+    checks = _class_checks(fx_class, declared, total, reg)
     checks.append(
-        f"match: paid {amount} vs declared {declared}, tolerance ±{ref.tolerance} → {seen.match}"
+        f"match: paid {total} vs declared {declared}, tolerance ±{ref.tolerance} → {seen.match}"
     )
     checks.extend(f"{f.code} {f.reason}" for f in seen.findings)
+    paid_now = seen.settled - earlier
     return PaymentRegistered(
-        amount=seen.settled,
+        tranche=tranche,
+        received_total=total,
+        amount=paid_now,
         currency=currency,
         rate=rate,
-        amount_cny=to_cny(seen.settled, rate),
+        amount_cny=to_cny(paid_now, rate),
         declared=declared,
         match=seen.match,
         fx_class=fx_class,

@@ -25,6 +25,7 @@ class ForexRecord(Contract):
     held: Decimal = Decimal(0)
     fx_class: str = "A"
     registration_no: str | None = None
+    tranches: int = 1
 
 
 RATE_OVERRIDES = "rate-overrides"  # the record key of the administrator's rates

@@ -81,6 +81,35 @@ def test_class_c_receipt_is_refused_without_registration_then_settled_short(
     types = [e["type"] for e in timeline]
     assert types.count("forex.receipt.settle") == 2
     assert "forex.transaction.refused" in types
+    # The balance comes later, after completion: tranche 2 of 3,000.00 settles it.
+    with system.client() as client:
+        balance = client.post(
+            url,
+            json={
+                "amount": "3000.00",
+                "currency": "USD",
+                "registration_no": "SAFE2026112300000043",
+            },
+        )
+        assert balance.status_code == 202, balance.text
+
+        def topped() -> dict[str, Any] | None:
+            view = client.get(f"/v1/declarations/{declaration_id}").json()
+            return view if Decimal(view["figures"]["forex_outstanding"]) == 0 else None
+
+        view = wait_for(topped, timeout_s=30, what="the balance to be settled")
+        timeline = _timeline(client, declaration_id)
+        third = client.post(url, json={"amount": "1.00", "currency": "USD"})
+        assert third.status_code == 409, third.text
+    assert view["status"] == "completed"
+    tranches = [e["payload"] for e in timeline if e["type"] == "forex.receipt.settled"]
+    assert [t["tranche"] for t in tranches] == [1, 2]
+    assert (tranches[1]["match"], Decimal(tranches[1]["received_total"])) == (
+        "matched",
+        Decimal("12000.00"),
+    )
+    total = sum(Decimal(t["amount_cny"]) for t in tranches)
+    assert Decimal(view["figures"]["settled_amount_cny"]) == total
 
 
 def test_a_late_import_payment_and_filings_that_do_not_apply(system: System) -> None:

@@ -190,6 +190,60 @@ def test_a_settled_partial_receipt_names_f201_in_the_event() -> None:
     assert any(c.startswith("F201 ") for c in settled.checks)
 
 
+def test_a_later_tranche_is_matched_on_the_total_and_settles_its_part() -> None:
+    """12,000.00 declared, 9,000.00 settled before. Tranche 2 of 2,500.00: total 11,500.00,
+    still 500.00 short (beyond 120.00): partial, settles 2,500.00 × 7.0950 = 17,737.50.
+    Tranche 2 of 3,000.00: total 12,000.00 matched, settles 3,000.00 → 21,285.00."""
+    short = settle(
+        D("12000.00"),
+        "USD",
+        REF,
+        received=D("2500.00"),
+        on=FRIDAY,
+        earlier=D("9000.00"),
+        tranche=2,
+    )
+    assert (short.match, short.amount, short.amount_cny, short.outstanding) == (
+        "partial",
+        D("2500.00"),
+        D("17737.50"),
+        D("500.00"),
+    )
+    assert (short.tranche, short.received_total) == (2, D("11500.00"))
+    full = settle(
+        D("12000.00"),
+        "USD",
+        REF,
+        received=D("3000.00"),
+        on=FRIDAY,
+        earlier=D("9000.00"),
+        tranche=2,
+    )
+    assert (full.match, full.amount_cny, full.outstanding, full.findings) == (
+        "matched",
+        D("21285.00"),
+        D(0),
+        (),
+    )
+
+
+def test_an_over_paid_later_tranche_in_class_b_holds_the_excess() -> None:
+    """EUR 500.00 declared, 400.00 paid before; tranche 2 of 150.00: total 550.00, class B pays
+    out up to 500.00 (100.00 now, × 7.6880 = 768.80) and holds 50.00 (F202)."""
+    paid = register_payment(
+        D("500.00"),
+        "EUR",
+        REF,
+        paid=D("150.00"),
+        uscc=CLASS_B,
+        on=FRIDAY,
+        earlier=D("400.00"),
+        tranche=2,
+    )
+    assert (paid.amount, paid.amount_cny, paid.held) == (D("100.00"), D("768.80"), D("50.00"))
+    assert [f.code for f in paid.findings] == ["F202"]
+
+
 def test_short_receipt_cuts_to_the_fen() -> None:
     """80% of 1,234.567 = 987.6536 → 987.65 (cut, the buyer does not pay a part-fen)."""
     assert short_receipt(D("1234.567"), D("0.80")) == D("987.65")

@@ -44,6 +44,15 @@ D = Decimal
 ENTRY = "531620260000000001"
 LINES = (ValueLine(hs_code="8517130000", value_cny=D("85200.00"), refund_rate=D("0.13")),)
 # 100 phones × USD 120.00 = USD 12,000.00, receipts filed by the trader.
+# USD 9,000.00 of 12,000.00 × 7.0950 = CNY 63,855.00, 3,000.00 outstanding.
+PARTIAL = ReceiptSettled(
+    amount=D("9000.00"),
+    currency="USD",
+    rate=D("7.0950"),
+    amount_cny=D("63855.00"),
+    outstanding=D("3000.00"),
+    match="partial",
+)
 BY_API = declaration(item("8517130000", "100", "120.00"), payments=PaymentSource.API)
 
 
@@ -165,17 +174,7 @@ def test_a_refusal_keeps_the_saga_waiting_with_the_reason_then_a_receipt_moves_i
     assert (refused.state, refused.steps["forex"]) == ("closing_and_settling", "refused")
     assert refused.reason is not None and refused.reason.startswith("F101 registration_no")
     assert awaits_forex(refused)
-    settled = _feed(
-        refused,
-        ReceiptSettled(
-            amount=D("9000.00"),
-            currency="USD",
-            rate=D("7.0950"),
-            amount_cny=D("63855.00"),
-            outstanding=D("3000.00"),
-            match="partial",
-        ),
-    )
+    settled = _feed(refused, PARTIAL)
     assert (settled.state, settled.figures.forex_outstanding) == ("closing", D("3000.00"))
 
 
@@ -192,3 +191,35 @@ def test_a_registered_import_payment_moves_the_trader_table() -> None:
         PaymentRegistered(amount=D("1000"), currency="USD", rate=D("7.095"), amount_cny=D("7095")),
     )
     assert (paid.state, paid.steps["forex"]) == ("closing", "registered")
+
+
+def test_a_later_tranche_tops_up_a_partial_receipt_in_any_state_after_it() -> None:
+    """9,000.00 of 12,000.00 settled (CNY 63,855.00), 3,000.00 outstanding: the trader may file
+    again, even once the declaration completed; tranche 2 adds CNY 21,285.00 = 85,140.00."""
+    saga = _feed(_released(BY_API), PARTIAL)
+    assert saga.state == "closing" and awaits_forex(saga)
+    done = saga.model_copy(update={"state": "completed"})
+    assert awaits_forex(done)
+    topped = _feed(
+        done,
+        ReceiptSettled(
+            tranche=2,
+            amount=D("3000.00"),
+            currency="USD",
+            rate=D("7.0950"),
+            amount_cny=D("21285.00"),
+            outstanding=D(0),
+        ),
+    )
+    assert (topped.state, topped.figures.settled_amount_cny, topped.figures.forex_outstanding) == (
+        "completed",
+        D("85140.00"),
+        D(0),
+    )
+    assert not awaits_forex(topped)  # nothing outstanding: a third filing is a 409
+
+
+def test_tranche_rows_cover_every_state_after_the_first_answer() -> None:
+    trader = by_trader(EXPORT_9610)
+    tranche_states = {r.state for r in trader if r.on == sagas.SETTLED and r.to == r.state}
+    assert tranche_states == {"closing", "summarising", "refunding", "completed"}
