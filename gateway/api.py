@@ -9,7 +9,7 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from sqlalchemy import Connection, select
@@ -50,6 +50,7 @@ from services.common.problems import Problem
 from services.common.runtime import Runtime
 
 SOURCE = "gateway"
+T = TypeVar("T")
 _COLUMNS = ("key", "owner", "status", "data", "created_at", "updated_at")
 
 
@@ -80,6 +81,31 @@ def _view(row: Any) -> DeclarationView:
     )
 
 
+def enterprise_auth(keys: dict[str, str]) -> Callable[..., Any]:
+    """The dependency that turns `Authorization: Bearer <key>` into the enterprise id."""
+
+    async def enterprise(authorization: Annotated[str | None, Header()] = None) -> str:
+        digest = hash_key(_bearer(authorization))
+        for stored, enterprise_id in keys.items():
+            if hmac.compare_digest(stored, digest):
+                return enterprise_id
+        raise Problem(401, "unauthorized", "Unauthorized", "unknown API key")
+
+    return enterprise
+
+
+async def run_on_saga(
+    runtime: Runtime, unit: Callable[[Connection], tuple[T, Sequence[OutRow]]]
+) -> T:
+    """Run a unit of work on a saga; a concurrent change is a 409 to try again."""
+    try:
+        return await runtime.intake.run(unit)
+    except VersionConflict as exc:
+        raise Problem(
+            409, "conflict", "Changed meanwhile", "the declaration moved; try again"
+        ) from exc
+
+
 def api_router(
     runtime: Runtime, config: GatewayConfig, keys: dict[str, str], admin_token: str
 ) -> APIRouter:
@@ -88,12 +114,7 @@ def api_router(
     records = Record.__table__  # type: ignore[attr-defined]
     journal = Journal.__table__  # type: ignore[attr-defined]
 
-    async def enterprise(authorization: Annotated[str | None, Header()] = None) -> str:
-        digest = hash_key(_bearer(authorization))
-        for stored, enterprise_id in keys.items():
-            if hmac.compare_digest(stored, digest):
-                return enterprise_id
-        raise Problem(401, "unauthorized", "Unauthorized", "unknown API key")
+    enterprise = enterprise_auth(keys)
 
     async def admin(authorization: Annotated[str | None, Header()] = None) -> None:
         if not hmac.compare_digest(_bearer(authorization).encode(), admin_token.encode()):
@@ -316,12 +337,7 @@ def api_router(
             )
             return done, changes.apply(conn)
 
-        try:
-            return await runtime.intake.run(unit)
-        except VersionConflict as exc:
-            raise Problem(
-                409, "conflict", "Changed meanwhile", "the declaration moved; try again"
-            ) from exc
+        return await run_on_saga(runtime, unit)
 
     @router.post(
         "/v1/admin/declarations/{declaration_id}/retry",

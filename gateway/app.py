@@ -14,6 +14,8 @@ from gateway.dashboard.routes import install_dashboard
 from gateway.dashboard.stream import StatusHub
 from gateway.deadlines import DeadlineWatcher
 from gateway.handlers import HANDLERS, GatewayConfig
+from gateway.payments import payments_router
+from gateway.returns import returns_router
 from gateway.store import GATEWAY_TABLES, add_enterprise, all_enterprises, hash_key
 from schemas.topics import AGENCIES, events
 from services.common.problems import install_problem_handlers
@@ -82,5 +84,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
     install_problem_handlers(app)
     app.include_router(ops_router(runtime))
     app.include_router(api_router(runtime, config, keys, settings.admin_token))
+    app.include_router(payments_router(runtime, config, keys))
+    app.include_router(returns_router(runtime, config, keys))
     install_dashboard(app, runtime, config, keys, settings, hub)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta, timezone
 from decimal import Decimal
 from typing import Final
 
@@ -26,6 +27,7 @@ from schemas.messages import (
     GoodsDetained,
     GoodsReleased,
     ImportTaxesCollected,
+    ImportTaxesRefused,
     InspectGoods,
     InspectionFailed,
     InspectionPassed,
@@ -33,15 +35,20 @@ from schemas.messages import (
     ReceiptSettled,
     RefundDenied,
     RefundPaid,
+    Refusal,
     RegisterPayment,
     ReleaseGoods,
+    ReturnAssessed,
     SettleReceipt,
     SummariseExports,
+    TransactionRefused,
     ValueLine,
 )
-from schemas.trade import DeclarationData, Direction, TradeMode
+from schemas.trade import DeclarationData, Direction, PaymentSource, TradeMode
 
+BEIJING: Final = timezone(timedelta(hours=8))
 TERMINAL: Final = frozenset({"completed", "rejected", "failed", "cancelled"})
+ENDED_BADLY: Final = TERMINAL - {"completed"}
 
 
 class UnexpectedEvent(Exception):
@@ -89,6 +96,7 @@ class Saga(Contract):
     stalled_reason: str | None = None
     pending: tuple[PendingStep, ...] = ()
     events_seen: int = 0
+    released_on: str | None = None  # Beijing date of release: the start of a receipt's days
     paced: Paced | None = None  # None: instant, the default (gateway/dashboard/pace.py)
 
 
@@ -141,6 +149,8 @@ PASSED, FAILED = InspectionPassed.TYPE, InspectionFailed.TYPE
 RELEASED, DETAINED, CLOSED = GoodsReleased.TYPE, GoodsDetained.TYPE, DeclarationClosed.TYPE
 SETTLED, REGISTERED = ReceiptSettled.TYPE, PaymentRegistered.TYPE
 PAID, DENIED, COLLECTED = RefundPaid.TYPE, RefundDenied.TYPE, ImportTaxesCollected.TYPE
+REFUSED = TransactionRefused.TYPE
+TAX_REFUSED, RETURNED = ImportTaxesRefused.TYPE, ReturnAssessed.TYPE
 EXEMPTED, SUMMARISED, SUMMARISE = (
     ExportExempted.TYPE,
     ExportsSummarised.TYPE,
@@ -216,8 +226,11 @@ EXPORT_9610: Final = (
 IMPORT_CBEC: Final = (
     *_clearance("assessing", ASSESS),
     T("assessing", COLLECTED, "release_pending", (RELEASE,)),
+    T("assessing", TAX_REFUSED, "rejected"),  # over the buyer's annual limit (T301)
     T("release_pending", RELEASED, "closing", (CLOSE,)),
     T("closing", CLOSED, "completed"),
+    # A return (CEB625, POST .../returns) after completion: tax refunded, quota restored.
+    T("completed", RETURNED, "completed"),
 )
 
 # The default table of each direction (0110, and 9710/9810, whose 报关单 or list follows it).
@@ -234,10 +247,61 @@ MODE_TABLES: Final[dict[tuple[Direction, TradeMode], tuple[Transition, ...]]] = 
 }
 
 
+FOREX_COMMANDS: Final = frozenset({SETTLE, REGISTER})
+
+
+def _reachable(table: tuple[Transition, ...], starts: set[str]) -> set[str]:
+    seen, todo = set(starts), list(starts)
+    while todo:
+        state = todo.pop()
+        for row in table:
+            if row.state == state and row.to not in seen:
+                seen.add(row.to)
+                todo.append(row.to)
+    return seen
+
+
+def by_trader(table: tuple[Transition, ...]) -> tuple[Transition, ...]:
+    """A table whose receipt or payment the trader files (POST .../payments), not the saga.
+
+    The forex commands leave the rows (the API sends them); every state that waits for forex
+    may hear a refusal (e.g. F101, class C without registration) and keeps waiting; and every
+    state after the first answer hears a later tranche of a partial receipt or payment.
+    """
+    rows = [
+        T(r.state, r.on, r.to, tuple(c for c in r.commands if c not in FOREX_COMMANDS), r.when)
+        for r in table
+    ]
+    answers = [r for r in table if r.on in (SETTLED, REGISTERED)]
+    waiting = dict.fromkeys(r.state for r in answers)
+    on = answers[0].on if answers else SETTLED
+    after = _reachable(table, {r.to for r in answers})
+    tranches = sorted(s for s in after if not any(r.state == s and r.on == on for r in table))
+    return (
+        *rows,
+        *(T(state, REFUSED, state) for state in waiting),
+        *(T(state, on, state) for state in tranches),
+    )
+
+
 def table_for(declaration: DeclarationData) -> tuple[Transition, ...]:
-    """The table of a declaration: its trade mode's own, else its direction's."""
+    """The table of a declaration: its trade mode's own, else its direction's; by the trader's
+    payments when they come through the API."""
     key = (declaration.direction, declaration.trade_mode)
-    return MODE_TABLES.get(key, TABLES[declaration.direction])
+    table = MODE_TABLES.get(key, TABLES[declaration.direction])
+    return by_trader(table) if declaration.payments is PaymentSource.API else table
+
+
+def awaits_forex(saga: Saga) -> bool:
+    """Whether the saga waits for a receipt or payment the trader files (and none is pending):
+    the first one, or a later tranche of a partial one."""
+    if saga.declaration.payments is not PaymentSource.API or saga.state in ENDED_BADLY:
+        return False
+    if any(p.type in FOREX_COMMANDS for p in saga.pending):
+        return False
+    if saga.steps.get("forex") in ("settled", "registered"):
+        return (saga.figures.forex_outstanding or 0) > 0
+    return any(r.state == saga.state and r.on == REFUSED for r in table_for(saga.declaration))
 
 
 CBEC_IMPORT_MODES: Final = frozenset({TradeMode.CBEC_RETAIL, TradeMode.CBEC_BONDED})
@@ -330,7 +394,19 @@ STEP_OF_EVENT: Final[dict[str, tuple[str, str]]] = {
     COLLECTED: ("tax", "collected"),
     SUMMARISED: ("customs", "summarised"),
     EXEMPTED: ("tax", "exempt"),
+    REFUSED: ("forex", "refused"),
+    TAX_REFUSED: ("tax", "refused"),
 }
+
+
+def explain(code: str, field: str | None, reason: str, reason_zh: str, rule: str | None) -> str:
+    """`CODE field: reason (中文) [rule r]`: every refusal, rejection and failure reads so."""
+    head = f"{code} {field}:" if field else f"{code}:"
+    return f"{head} {reason} ({reason_zh})" + (f" [rule {rule}]" if rule else "")
+
+
+def _refusal_reason(event: Refusal) -> str:
+    return explain(event.reason_code, event.field, event.reason, event.reason_zh, event.rule)
 
 
 def absorb(saga: Saga, event: Event) -> Saga:
@@ -359,19 +435,42 @@ def absorb(saga: Saga, event: Event) -> Saga:
         update.update(
             customs_status=event.status_code,
             failure_code=event.reason_code,
-            reason=f"{event.reason_code} {event.field}: {event.reason} ({event.reason_zh})"
-            + (f" [rule {event.rule}]" if event.rule else "")
+            reason=explain(
+                event.reason_code, event.field, event.reason, event.reason_zh, event.rule
+            )
             + "".join(f"; also {e.code} {e.field}" for e in event.errors[1:]),
         )
     elif isinstance(event, InspectionFailed):
         update.update(
             failure_code=event.reason_code,
-            reason=f"{event.reason_code}: {event.reason} ({event.reason_zh})",
+            reason=explain(
+                event.reason_code, event.field, event.reason, event.reason_zh, event.rule
+            ),
         )
+    elif isinstance(event, GoodsReleased) and saga.declaration.payments is PaymentSource.API:
+        update["customs_status"] = event.status_code
+        if saga.steps.get("forex") == "waiting":
+            update["steps"] = {**saga.steps, "forex": "awaiting_trader"}
     elif isinstance(event, GoodsReleased | GoodsDetained | DeclarationClosed):
         update["customs_status"] = event.status_code
     elif isinstance(event, ReceiptSettled | PaymentRegistered):
-        figures = figures.model_copy(update={"settled_amount_cny": event.amount_cny})
+        earlier = (figures.settled_amount_cny or Decimal(0)) if event.tranche > 1 else Decimal(0)
+        figures = figures.model_copy(
+            update={
+                "settled_amount_cny": earlier + event.amount_cny,
+                "forex_outstanding": event.outstanding,
+            }
+        )
+    elif isinstance(event, ImportTaxesRefused):
+        update.update(failure_code=event.reason_code, reason=_refusal_reason(event))
+    elif isinstance(event, ReturnAssessed):
+        figures = figures.model_copy(update={"tax_refunded": event.tax_refunded})
+        if event.reason_code:
+            update["reason"] = (
+                f"{event.reason_code} returned_on: {event.reason} ({event.reason_zh})"
+            )
+    elif isinstance(event, TransactionRefused):
+        update["reason"] = _refusal_reason(event)
     elif isinstance(event, RefundPaid):
         figures = figures.model_copy(update={"refund": event.refund.amount})
     elif isinstance(event, ExportExempted):
@@ -380,7 +479,9 @@ def absorb(saga: Saga, event: Event) -> Saga:
         )
     elif isinstance(event, RefundDenied):
         figures = figures.model_copy(update={"refund": Decimal(0)})
-        update["reason"] = f"refund denied: {event.reason_code} {event.reason} ({event.reason_zh})"
+        update["reason"] = "refund denied: " + explain(
+            event.reason_code, event.field, event.reason, event.reason_zh, event.rule
+        )
     elif isinstance(event, ImportTaxesCollected):
         figures = figures.model_copy(
             update={
@@ -391,6 +492,8 @@ def absorb(saga: Saga, event: Event) -> Saga:
             }
         )
     step = STEP_OF_EVENT.get(event.TYPE)
+    if isinstance(event, ReturnAssessed):
+        step = ("tax", "returned" if event.within_window else "return_refused")
     steps = dict(update.get("steps", saga.steps))  # type: ignore[call-overload]
     if step:
         steps[step[0]] = step[1]
@@ -452,6 +555,10 @@ def advance(saga: Saga, envelope: Envelope) -> Advance:
             "events_seen": saga.events_seen + 1,
         }
     )
+    if isinstance(event, GoodsReleased):
+        moved = moved.model_copy(
+            update={"released_on": envelope.occurred_at.astimezone(BEIJING).date().isoformat()}
+        )
     commands = tuple(build_command(c, moved) for c in row.commands)
     if commands:
         steps = dict(moved.steps)

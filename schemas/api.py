@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -212,3 +212,47 @@ class Replayed(Contract):
 
     id: str
     topic: str
+
+
+class PaymentRequest(Contract):
+    """An export receipt or import payment the trader registers with the bank (domain.md §4)."""
+
+    amount: Decimal = Field(
+        gt=0, max_digits=18, decimal_places=4, description="amount received or paid"
+    )
+    currency: str = Field(description="ISO 4217; must be the declaration's (else F103)")
+    received_on: date | None = Field(
+        default=None,
+        description="value date (Beijing); default today. Days after release decide a late "
+        "receipt (F203); a date ahead of today stands for money that comes that late.",
+    )
+    registration_no: str | None = Field(
+        default=None,
+        max_length=40,
+        description="class C: the SAFE registration made before the transaction (F101/F102)",
+    )
+
+
+class PaymentFiled(Contract):
+    """A receipt or payment sent to forex; its answer moves the declaration on."""
+
+    id: str
+    status: str
+    state: str
+    command: str = Field(description="forex.receipt.settle or forex.payment.register")
+    days_after_release: int
+
+
+class ReturnRequest(Contract):
+    """The return of a CBEC retail import (CEB625)."""
+
+    returned_on: date | None = Field(
+        default=None, description="day the return is applied for (Beijing); default today"
+    )
+
+
+class ReturnFiled(Contract):
+    """A return sent to tax; its answer (tax.return.assessed) shows in the timeline."""
+
+    id: str
+    status: str

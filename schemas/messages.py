@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import ClassVar
 
@@ -166,6 +167,12 @@ class ExportsSummarised(Event):
     lines: tuple[ValueLine, ...]
     total_value_cny: Decimal
     receipts: tuple[Receipt, ...] = ()
+    lists_in_summary: int = Field(
+        default=1, description="the enterprise's lists in this month's summary so far"
+    )
+    summary_value_cny: Decimal | None = Field(
+        default=None, description="the month's summary value so far, this list included"
+    )
 
 
 # --- inspection ----------------------------------------------------------------------------
@@ -214,6 +221,8 @@ class InspectionFailed(Event):
     reason_zh: str
     hs_code: str | None = None
     hours: Decimal | None = Field(default=None, description="simulated duration (data)")
+    field: str | None = Field(default=None, description="the failing line, e.g. items[0].hs_code")
+    rule: str | None = Field(default=None, description="the standard failed, e.g. GB 7718")
 
 
 # --- forex ---------------------------------------------------------------------------------
@@ -229,6 +238,14 @@ class SettleReceipt(Command):
     received: Decimal | None = Field(default=None, description="None: the simulated buyer pays")
     days_after_export: int | None = None
     scenario: Scenario | None = None
+    received_on: date | None = Field(
+        default=None, description="value date of a receipt registered through the API"
+    )
+    received_currency: str | None = Field(default=None, description="API: currency received")
+    registration_no: str | None = Field(
+        default=None, description="class C: the SAFE registration made before the transaction"
+    )
+    via_api: bool = Field(default=False, description="registered by the trader (POST .../payments)")
 
 
 class RegisterPayment(Command):
@@ -239,11 +256,19 @@ class RegisterPayment(Command):
     currency: str
     declarant_uscc: str | None = None
     paid: Decimal | None = Field(default=None, description="None: the simulated payment")
+    paid_on: date | None = Field(default=None, description="value date of an API payment")
+    paid_currency: str | None = Field(default=None, description="API: currency paid")
+    registration_no: str | None = Field(
+        default=None, description="class C: the SAFE registration made before the transaction"
+    )
+    via_api: bool = Field(default=False, description="registered by the trader (POST .../payments)")
 
 
 class ReceiptSettled(Event):
     TYPE: ClassVar[str] = "forex.receipt.settled"
     SUMMARY: ClassVar[str] = "The export receipt was matched and settled into CNY."
+    tranche: int = Field(default=1, description="2, 3, …: a later part of a partial receipt")
+    received_total: Decimal | None = Field(default=None, description="received, all tranches")
     amount: Decimal
     currency: str
     rate: Decimal
@@ -257,11 +282,16 @@ class ReceiptSettled(Event):
     rate_date: str | None = None
     checks: tuple[str, ...] = ()
     settlement: Explained | None = None
+    findings: tuple[FieldError, ...] = Field(
+        default=(), description="partial (F201), over (F202), late (F203), with the rule"
+    )
 
 
 class PaymentRegistered(Event):
     TYPE: ClassVar[str] = "forex.payment.registered"
     SUMMARY: ClassVar[str] = "The import payment was registered against the declaration."
+    tranche: int = Field(default=1, description="2, 3, …: a later part of a short payment")
+    received_total: Decimal | None = Field(default=None, description="paid, all tranches")
     amount: Decimal
     currency: str
     rate: Decimal
@@ -272,6 +302,28 @@ class PaymentRegistered(Event):
     registration_no: str | None = None
     rate_date: str | None = None
     checks: tuple[str, ...] = ()
+    outstanding: Decimal = Decimal(0)
+    held: Decimal = Field(default=Decimal(0), description="excess not paid out, pending review")
+    findings: tuple[FieldError, ...] = ()
+
+
+class Refusal(Event):
+    """An agency's refusal: the code, the field, the rule, and why in English and Chinese."""
+
+    reason_code: str
+    field: str
+    rule: str
+    reason: str
+    reason_zh: str
+
+
+class TransactionRefused(Refusal):
+    TYPE: ClassVar[str] = "forex.transaction.refused"
+    SUMMARY: ClassVar[str] = (
+        "The bank refused to settle a receipt or register a payment the trader filed (e.g. a "
+        "class C enterprise without its SAFE registration); the trader may file it again."
+    )
+    fx_class: str
 
 
 # --- tax -----------------------------------------------------------------------------------
@@ -315,6 +367,8 @@ class RefundDenied(Event):
     reason_code: str
     reason: str
     reason_zh: str
+    field: str | None = Field(default=None, description="what the denial is about")
+    rule: str | None = Field(default=None, description="the rule applied, e.g. tax.refund.rate")
 
 
 class ExportExempted(Event):
@@ -339,6 +393,38 @@ class ImportTaxesCollected(Event):
     quota: Explained | None = Field(default=None, description="CBEC: buyer's annual quota")
 
 
+class ImportTaxesRefused(Refusal):
+    TYPE: ClassVar[str] = "tax.import.refused"
+    SUMMARY: ClassVar[str] = (
+        "A CBEC retail import over the buyer's annual limit: refused, general trade only."
+    )
+    quota: Explained | None = Field(default=None, description="the buyer's annual quota")
+
+
+class RegisterReturn(Command):
+    TYPE: ClassVar[str] = "tax.return.register"
+    SUMMARY: ClassVar[str] = (
+        "A CBEC retail import returned (CEB625): refund its tax, restore quota."
+    )
+    returned_on: date = Field(description="day the return was applied for (Beijing)")
+
+
+class ReturnAssessed(Event):
+    TYPE: ClassVar[str] = "tax.return.assessed"
+    SUMMARY: ClassVar[str] = (
+        "A CBEC retail return (CEB626): within the window the tax is refunded and the buyer's "
+        "annual quota restored; after it, neither."
+    )
+    message: str = "CEB626"
+    within_window: bool
+    days_after_release: int
+    tax_refunded: Decimal
+    quota: Explained = Field(description="the buyer's annual quota after the return")
+    reason_code: str | None = Field(default=None, description="T302 when outside the window")
+    reason: str
+    reason_zh: str
+
+
 # --- gateway -------------------------------------------------------------------------------
 
 
@@ -353,8 +439,12 @@ class Figures(Contract):
     import_vat: Decimal | None = None
     taxes_total: Decimal | None = None
     settled_amount_cny: Decimal | None = None
+    forex_outstanding: Decimal | None = Field(
+        default=None, description="receipt or payment still to come (declaration's currency)"
+    )
     refund: Decimal | None = None
     exempt_value: Decimal | None = None
+    tax_refunded: Decimal | None = Field(default=None, description="CBEC return: tax refunded")
 
 
 class DeclarationSubmitted(Event):

@@ -56,6 +56,13 @@ class Filing(StrEnum):
     DECLARATION = "declaration"
 
 
+class PaymentSource(StrEnum):
+    """Who registers the export receipt or import payment with the bank (domain.md §4)."""
+
+    SIMULATED = "simulated"  # the simulated buyer pays once the goods are released
+    API = "api"  # the trader files it: POST /v1/declarations/{id}/payments
+
+
 class Scenario(StrEnum):
     """Forced outcomes for the sandbox; absent means the seeded simulation decides."""
 
@@ -188,6 +195,11 @@ class DeclarationData(Contract):
     )
     filing: Filing | None = Field(
         default=None, description="9710/9810: list or 报关单; default: chosen by the rules"
+    )
+    payments: PaymentSource = Field(
+        default=PaymentSource.SIMULATED,
+        description="api: the trader registers the receipt (export) or payment (import) through "
+        "POST /v1/declarations/{id}/payments once the goods are released; default: simulated",
     )
 
     @field_validator("counterparty_country")

@@ -50,6 +50,12 @@ class Context:
     run_seed: int
     now: datetime
     reference: Any = None
+    # Another record of this service by key (e.g. a buyer's ledger), as this batch sees it.
+    lookup: Callable[[str], Held | None] | None = None
+
+    def record(self, key: str) -> Held | None:
+        """The record of a key other than the message's declaration, or None."""
+        return self.lookup(key) if self.lookup is not None else None
 
     def rng(self, declaration_id: str, step: str) -> random.Random:
         """The generator of one decision, seeded by (run seed, declaration id, step)."""
@@ -63,6 +69,7 @@ class Outcome:
 
     put: Put | None = None
     emit: list[Envelope] = field(default_factory=list)
+    also: list[Put] = field(default_factory=list)  # other records, written in the same unit
 
 
 Handler = Callable[[Envelope, Held | None, Context], Outcome]
@@ -130,7 +137,16 @@ class Processor:
                 seen[envelope.id] = None  # a second copy inside this batch is a duplicate too
                 fresh.append(envelope)
         held = load_records(conn, (e.declaration_id for e in fresh))
-        ctx = Context(self.service, self.run_seed, now(), self.reference)
+
+        def lookup(key: str) -> Held | None:
+            if key not in held:
+                found = load_records(conn, [key]).get(key)
+                if found is None:
+                    return None
+                held[key] = found
+            return held[key]
+
+        ctx = Context(self.service, self.run_seed, now(), self.reference, lookup)
         for envelope in fresh:
             self._handle_one(envelope, held, ctx, changes)
         return changes.apply(conn)
@@ -150,9 +166,10 @@ class Processor:
             log.exception("handler failed", extra={"declaration_id": envelope.declaration_id})
             self._reject(envelope, "handler_error", f"{type(exc).__name__}: {exc}", changes)
             return
-        if outcome.put is not None:
-            changes.put(outcome.put)
-            held[outcome.put.key] = outcome.put.held()
+        for put in (outcome.put, *outcome.also):
+            if put is not None:
+                changes.put(put)
+                held[put.key] = put.held()
         changes.log(envelope, "in")  # the cause before its effects in the journal
         replies = [changes.emit(e) for e in outcome.emit]
         changes.handled(envelope, replies, journal=False)

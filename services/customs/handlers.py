@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from schemas.envelope import Envelope, reply
@@ -17,10 +18,11 @@ from schemas.messages import (
     ReleaseGoods,
     SummariseExports,
 )
+from schemas.trade import Direction
 from services.common.changes import Held, Put
 from services.common.handling import Context, Handler, HandlerError, Outcome
 from services.customs import rules
-from services.customs.store import CustomsRecord
+from services.customs.store import CustomsRecord, MonthSummary, Serial, serial_key, summary_key
 
 SOURCE = "customs"
 
@@ -33,6 +35,23 @@ def _held_record(envelope: Envelope, held: Held | None) -> CustomsRecord:
     return CustomsRecord.model_validate_json(held.data)
 
 
+@dataclass(frozen=True)
+class _Counter:
+    key: str
+    held: Held | None
+    next: int
+
+    def put(self) -> Put:
+        return Put.of(self.key, Serial(last=self.next), status="serial", previous=self.held)
+
+
+def _counter(ctx: Context, key: str) -> _Counter:
+    """A serial counter as this unit sees it, and the number it gives next."""
+    held = ctx.record(key)
+    last = Serial.model_validate_json(held.data).last if held else 0
+    return _Counter(key, held, last + 1)
+
+
 def file_declaration(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome:
     """Review a new declaration: accept with a risk channel, or reject naming the field."""
     command = envelope.payload
@@ -42,14 +61,26 @@ def file_declaration(envelope: Envelope, held: Held | None, ctx: Context) -> Out
             "already_filed", f"declaration {envelope.declaration_id} was filed before"
         )
     decl = command.declaration
+    local = ctx.now.astimezone(rules.BEIJING)
+    district, year = ctx.reference.district, f"{local.year}"
+    io = "I" if decl.direction.value == "import" else "E"
+    counters = {
+        "entry": _counter(ctx, serial_key("entry", district, year, io)),
+        "invt": _counter(ctx, serial_key("invt", district, year, io)),
+        "pre": _counter(ctx, serial_key("pre", f"{local:%Y%m%d}")),
+    }
     decision = rules.review(
         decl,
         declaration_id=envelope.declaration_id,
         ref=ctx.reference,
         rng=ctx.rng(envelope.declaration_id, "customs.channel"),
         when=ctx.now,
+        serials=rules.Serials(**{k: c.next for k, c in counters.items()}),
     )
+    also: list[Put] = []
     if isinstance(decision, DeclarationAccepted):
+        used = ("entry", "invt", "pre") if decision.invt_no else ("entry",)
+        also = [counters[k].put() for k in used]
         record = CustomsRecord(
             entry_id=decision.entry_id,
             status_code=decision.status_code,
@@ -72,7 +103,7 @@ def file_declaration(envelope: Envelope, held: Held | None, ctx: Context) -> Out
             document=rules.document_of(decl, ctx.reference),
         )
     put = Put.of(envelope.declaration_id, record, status=record.status_code, previous=None)
-    return Outcome(put=put, emit=[reply(envelope, decision, source=SOURCE)])
+    return Outcome(put=put, emit=[reply(envelope, decision, source=SOURCE)], also=also)
 
 
 def release_goods(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome:
@@ -142,16 +173,39 @@ def summarise_exports(envelope: Envelope, held: Held | None, ctx: Context) -> Ou
             "not_summarisable",
             f"only a closed 9610 list can be summarised (status {record.status_code})",
         )
+    local = ctx.now.astimezone(rules.BEIJING)
+    district = ctx.reference.district
+    key = summary_key(record.declarant_uscc, f"{local:%Y%m}")
+    month_held = ctx.record(key)
+    also: list[Put] = []
+    if month_held is not None:
+        month = MonthSummary.model_validate_json(month_held.data)
+    else:  # the enterprise's first list of the month: the summary gets its numbers
+        sums = _counter(ctx, serial_key("sum", district, f"{local:%Y%m}"))
+        entries = _counter(ctx, serial_key("entry", district, f"{local.year}", "E"))
+        month = MonthSummary(
+            sum_no=f"{district}{local:%Y%m}{sums.next:09d}",
+            entry_id=rules.entry_id(district, ctx.now, Direction.EXPORT, "", entries.next),
+        )
+        also = [sums.put(), entries.put()]
     event = rules.summarise(
         declaration_id=envelope.declaration_id,
         ebc_uscc=record.declarant_uscc,
         lines=record.lines,
         ref=ctx.reference,
         when=ctx.now,
+        month_so_far=month.lists,
+        numbers=(month.sum_no, month.entry_id),
     )
     updated = record.model_copy(update={"summary_entry_id": event.entry_id})
     put = Put.of(envelope.declaration_id, updated, status="899", previous=held)
-    return Outcome(put=put, emit=[reply(envelope, event, source=SOURCE)])
+    lists = {**month.lists, envelope.declaration_id: event.total_value_cny}
+    also.append(
+        Put.of(
+            key, month.model_copy(update={"lists": lists}), status="summary", previous=month_held
+        )
+    )
+    return Outcome(put=put, emit=[reply(envelope, event, source=SOURCE)], also=also)
 
 
 HANDLERS: dict[str, Handler] = {

@@ -166,23 +166,51 @@ def _sequence(declaration_id: str) -> str:
     return f"{int(hashlib.sha256(declaration_id.encode()).hexdigest(), 16) % 10**9:09d}"
 
 
-def entry_id(district: str, when: datetime, direction: Direction, declaration_id: str) -> str:
+@dataclass(frozen=True)
+class Serials:
+    """Serial numbers a declaration is given: of the 报关单 (district, year, I/E), of the list
+    (district, year, I/E) and of the preNo (day). The handler counts them in records."""
+
+    entry: int
+    invt: int
+    pre: int
+
+
+def _serial(sequence: int | None, salt: str, declaration_id: str) -> str:
+    """A 9-digit serial: the counted one, else a hash of the declaration (pure tests)."""
+    return f"{sequence:09d}" if sequence is not None else _digits(salt, declaration_id, 9)
+
+
+def entry_id(
+    district: str,
+    when: datetime,
+    direction: Direction,
+    declaration_id: str,
+    sequence: int | None = None,
+) -> str:
     """The 18-digit 报关单 number: 4 district + 4 year (Beijing) + flag (1 import, 0 export) + 9."""
     flag = "1" if direction is Direction.IMPORT else "0"
     year = when.astimezone(BEIJING).year
-    return f"{district}{year:04d}{flag}{_sequence(declaration_id)}"
+    serial = f"{sequence:09d}" if sequence is not None else _sequence(declaration_id)
+    return f"{district}{year:04d}{flag}{serial}"
 
 
-def invt_no(district: str, when: datetime, direction: Direction, declaration_id: str) -> str:
+def invt_no(
+    district: str,
+    when: datetime,
+    direction: Direction,
+    declaration_id: str,
+    sequence: int | None = None,
+) -> str:
     """The 18-character inventory number: 4 district + 4 year + I/E + 9 sequence."""
     flag = "I" if direction is Direction.IMPORT else "E"
     year = when.astimezone(BEIJING).year
-    return f"{district}{year:04d}{flag}{_digits('invt', declaration_id, 9)}"
+    return f"{district}{year:04d}{flag}{_serial(sequence, 'invt', declaration_id)}"
 
 
-def pre_no(when: datetime, declaration_id: str) -> str:
+def pre_no(when: datetime, declaration_id: str, sequence: int | None = None) -> str:
     """The pre-entry number: "B" + 8-digit date (Beijing) + 9 sequence."""
-    return f"B{when.astimezone(BEIJING):%Y%m%d}{_digits('pre', declaration_id, 9)}"
+    return f"B{when.astimezone(BEIJING):%Y%m%d}{_serial(sequence, 'pre', declaration_id)}"
 
 
 def receipt(message: str, status: str, minutes: Decimal, note: str = "") -> Receipt:
@@ -582,8 +610,11 @@ def review(
     ref: CustomsReference,
     rng: random.Random,
     when: datetime,
+    serials: Serials | None = None,
 ) -> DeclarationAccepted | DeclarationRejected:
-    """Accept with a risk channel, receipts and CNY values, or reject naming field and rule."""
+    """Accept with a risk channel, receipts and CNY values, or reject naming field and rule.
+
+    Numbers come from `serials` (counted by the handler), else from the declaration id."""
     document = document_of(declaration, ref)
     answer = receipt_of(document)
     rejected = check(declaration, ref)
@@ -607,7 +638,13 @@ def review(
         trail.append(receipt(answer, "500", at, reason))
     cbec = declaration.trade_mode is not TradeMode.GENERAL and document != "报关单"
     return DeclarationAccepted(
-        entry_id=entry_id(ref.district, when, declaration.direction, declaration_id),
+        entry_id=entry_id(
+            ref.district,
+            when,
+            declaration.direction,
+            declaration_id,
+            serials.entry if serials else None,
+        ),
         status_code=trail[-1].status,
         channel=risk,
         inspection_required=reason is not None,
@@ -616,10 +653,16 @@ def review(
         lines=lines,
         total_value_cny=sum((line.value_cny for line in lines), ZERO),
         document=document,
-        invt_no=invt_no(ref.district, when, declaration.direction, declaration_id)
+        invt_no=invt_no(
+            ref.district,
+            when,
+            declaration.direction,
+            declaration_id,
+            serials.invt if serials else None,
+        )
         if cbec
         else None,
-        pre_no=pre_no(when, declaration_id) if cbec else None,
+        pre_no=pre_no(when, declaration_id, serials.pre if serials else None) if cbec else None,
         statistics_flag=statistics_flag(declaration, ref)
         if declaration.trade_mode is TradeMode.CBEC_RETAIL
         and declaration.direction is Direction.EXPORT
@@ -649,13 +692,26 @@ def summarise(
     lines: tuple[ValueLine, ...],
     ref: CustomsReference,
     when: datetime,
+    month_so_far: Mapping[str, Decimal] | None = None,
+    numbers: tuple[str, str] | None = None,
 ) -> ExportsSummarised:
-    """The 9610 monthly summary (汇总申报, CEB701 → CEB792) of the lists into one 报关单."""
+    """The 9610 monthly summary (汇总申报, CEB701 → CEB792): an enterprise's lists of one calendar
+    month (Beijing) go into one summary, `sum_no` and 报关单 number fixed by enterprise and month.
+
+    `month_so_far` holds the value of each list already in the month's summary (by declaration);
+    `numbers` the month's (sum_no, 报关单 number) once given, else they derive from the month.
+    """
     local = when.astimezone(BEIJING)
     start = local.replace(day=1)
     end = (start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-    sum_no = f"{ref.district}{local:%Y%m}{_digits('sum', declaration_id, 9)}"
-    number = entry_id(ref.district, when, Direction.EXPORT, f"summary|{declaration_id}")
+    month = f"{ebc_uscc}|{local:%Y%m}"
+    sum_no, number = numbers or (
+        f"{ref.district}{local:%Y%m}{_digits('sum', month, 9)}",
+        entry_id(ref.district, when, Direction.EXPORT, f"summary|{month}"),
+    )
+    total = sum((line.value_cny for line in lines), ZERO)
+    lists = {**(month_so_far or {}), declaration_id: total}
+    summary_value = sum(lists.values(), ZERO)
     minutes = ref.minutes["summary"]
     return ExportsSummarised(
         sum_no=sum_no,
@@ -663,10 +719,12 @@ def summarise(
         period_start=f"{start:%Y-%m-%d}",
         period_end=f"{end:%Y-%m-%d}",
         lines=lines,
-        total_value_cny=sum((line.value_cny for line in lines), ZERO),
+        total_value_cny=total,
         receipts=(
             receipt("CEB702", "120", minutes, f"汇总申请 summary of {ebc_uscc}"),
-            receipt("CEB702", "399", minutes),
+            receipt("CEB702", "399", minutes, f"{len(lists)} lists, CNY {summary_value}"),
             receipt("CEB792", "399", minutes, f"汇总结果: 报关单 {number}"),
         ),
+        lists_in_summary=len(lists),
+        summary_value_cny=summary_value,
     )

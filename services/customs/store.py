@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from pydantic import Field
+
 from schemas.base import Contract
 from schemas.messages import ValueLine
 
@@ -20,3 +24,27 @@ class CustomsRecord(Contract):
     invt_no: str | None = None
     lines: tuple[ValueLine, ...] = ()
     summary_entry_id: str | None = None
+
+
+class MonthSummary(Contract):
+    """An enterprise's 9610 lists summarised in one calendar month (汇总申报), by declaration."""
+
+    sum_no: str
+    entry_id: str
+    lists: dict[str, Decimal] = Field(default_factory=dict)
+
+
+class Serial(Contract):
+    """The last serial number given in one scope (a district's year and I/E, or a day)."""
+
+    last: int = 0
+
+
+def serial_key(kind: str, *scope: str) -> str:
+    """The record key of a serial counter, e.g. serial|entry|5316|2026|0."""
+    return "|".join(("serial", kind, *scope))
+
+
+def summary_key(ebc_uscc: str, month: str) -> str:
+    """The record key of an enterprise's summary of a month (YYYYMM, Beijing)."""
+    return f"summary|{ebc_uscc}|{month}"

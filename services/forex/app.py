@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.agency import create_agency_app, load_json
 from services.common.settings import Settings
+from services.forex.admin import rates_router
 from services.forex.handlers import HANDLERS
 from services.forex.rules import ForexReference
 
@@ -18,7 +19,7 @@ DATA = Path(__file__).parent / "data"
 def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> FastAPI:
     """The forex process."""
     reference = ForexReference.from_json(load_json(DATA / "reference.json"))
-    return create_agency_app(
+    app = create_agency_app(
         "forex",
         settings=settings,
         handlers=HANDLERS,
@@ -26,3 +27,5 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
         engine=engine,
         description=__doc__ or "",
     )
+    app.include_router(rates_router(app.state.runtime, reference, settings.admin_token))
+    return app

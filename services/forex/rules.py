@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from schemas.messages import Explained, PaymentRegistered, ReceiptSettled
+from schemas.messages import (
+    Explained,
+    FieldError,
+    PaymentRegistered,
+    ReceiptSettled,
+    TransactionRefused,
+)
 from schemas.trade import Scenario
 
 FEN = Decimal("0.01")
@@ -60,6 +67,16 @@ class ForexReference:
             buyer=Behaviour.from_json(raw["simulated_buyer"]),
         )
 
+    def with_overrides(self, tables: Mapping[date, Mapping[str, Decimal]]) -> ForexReference:
+        """The reference with an administrator's rates laid over the shipped tables: each
+        currency given for a day replaces that day's rate (a day not shipped is added)."""
+        if not tables:
+            return self
+        merged = {day: dict(table) for day, table in self.daily_rates.items()}
+        for day, table in tables.items():
+            merged[day] = {**merged.get(day, {}), **table}
+        return replace(self, daily_rates=merged)
+
     def rate(self, currency: str, on: date) -> tuple[Decimal, date]:
         """The rate of a currency on a day: the latest table on or before it, or NoRate."""
         days = sorted((d for d in self.daily_rates if d <= on), reverse=True)
@@ -95,11 +112,9 @@ def simulated_receipt(
     draw = Decimal(str(rng.random()))
     days = rng.randint(7, 60)
     if draw < ref.buyer.partial:
-        share = Decimal(rng.randint(50, 90)) / 100
-        return (declared * share).quantize(FEN), days
+        return short_receipt(declared, Decimal(rng.randint(50, 90)) / 100), days
     if draw < ref.buyer.partial + ref.buyer.over:
-        share = Decimal(rng.randint(105, 120)) / 100
-        return (declared * share).quantize(FEN), days
+        return short_receipt(declared, Decimal(rng.randint(105, 120)) / 100), days
     if draw < ref.buyer.partial + ref.buyer.over + ref.buyer.late:
         return declared, rng.randint(ref.late_days + 1, 2 * ref.late_days)
     return declared, days
@@ -110,6 +125,139 @@ def match(declared: Decimal, received: Decimal, tolerance: Decimal) -> str:
     if abs(received - declared) <= declared * tolerance:
         return "matched"
     return "partial" if received < declared else "over"
+
+
+REGISTRATION_PATTERN = re.compile(r"SAFE\d{8}\d{8}")
+
+
+def _finding(code: str, field: str, rule: str, reason: str, reason_zh: str) -> FieldError:
+    return FieldError(code=code, field=field, rule=rule, reason=reason, reason_zh=reason_zh)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What a receipt or payment comes to against the declared value, and why."""
+
+    match: str  # matched, partial, over or late
+    settled: Decimal  # what is settled (结汇) or paid out now
+    outstanding: Decimal  # still to come (partial)
+    held: Decimal  # excess held for review (over-payment, classes B and C)
+    findings: tuple[FieldError, ...]
+
+
+def assess_receipt(
+    declared: Decimal,
+    received: Decimal,
+    *,
+    fx_class: str,
+    days_after_export: int,
+    ref: ForexReference,
+    verb: str = "received",
+) -> Assessment:
+    """Match an amount to the declared value (pure; the sandbox's short payment calls it too).
+
+    Partial (F201): settle what arrived, the rest stays outstanding. Over (F202): class A
+    settles it all, B and C settle the declared value and hold the excess for review. Late
+    (F203): more than `late_days` after export, the trade credit is reportable (domain.md §4).
+    """
+    result = match(declared, received, ref.tolerance)
+    settled, held, outstanding = received, ZERO, ZERO
+    findings: list[FieldError] = []
+    if result == "partial":
+        outstanding = declared - received
+        findings.append(
+            _finding(
+                "F201",
+                "amount",
+                "forex.match.partial",
+                f"{verb} {received} of the declared {declared} (beyond the ±{ref.tolerance} "
+                f"tolerance): {received} settled, {outstanding} outstanding",
+                f"收汇金额{received}少于申报金额{declared},已结汇部分,余额{outstanding}待收",
+            )
+        )
+    elif result == "over":
+        if fx_class != "A":
+            settled, held = declared, received - declared
+        findings.append(
+            _finding(
+                "F202",
+                "amount",
+                "forex.match.over",
+                f"{verb} {received}, more than the declared {declared}: "
+                + (
+                    "class A settles it all"
+                    if fx_class == "A"
+                    else f"class {fx_class} settles {declared} and holds {held} for review"
+                ),
+                f"收汇金额{received}超过申报金额{declared}"
+                + ("" if fx_class == "A" else f",超出部分{held}待审核"),
+            )
+        )
+    if days_after_export > ref.late_days:
+        findings.append(
+            _finding(
+                "F203",
+                "received_on",
+                "forex.trade_credit.late",
+                f"{verb} {days_after_export} days after export (> {ref.late_days}): settled; "
+                "such trade credit is reported to SAFE within 30 days of export (贸易信贷报告)",
+                f"出口后{days_after_export}天收汇(超过{ref.late_days}天),应于出口后30天内办理贸易信贷报告",
+            )
+        )
+        result = "late" if result == "matched" else result
+    return Assessment(result, settled, outstanding, held, tuple(findings))
+
+
+def short_receipt(declared: Decimal, share: Decimal) -> Decimal:
+    """A short payment of `share` of the declared value, cut to the fen (sandbox and buyer)."""
+    return (declared * share).quantize(FEN)
+
+
+def refusal(
+    *,
+    fx_class: str,
+    via_api: bool,
+    registration: str | None,
+    currency: str,
+    declared_currency: str,
+) -> TransactionRefused | None:
+    """Why the bank refuses a receipt or payment the trader filed, or None (class C, currency).
+
+    A class C enterprise registers each transaction with SAFE before it (逐笔登记): filed through
+    the API, it must quote the registration number; the simulated enterprise registers itself.
+    """
+    if currency != declared_currency:
+        return TransactionRefused(
+            reason_code="F103",
+            field="currency",
+            rule="forex.currency",
+            reason=f"the money is in {currency} but the declaration is in {declared_currency}",
+            reason_zh=f"收付汇币种{currency}与报关单币种{declared_currency}不一致",
+            fx_class=fx_class,
+        )
+    if fx_class != "C" or not via_api:
+        return None
+    if registration is None:
+        return TransactionRefused(
+            reason_code="F101",
+            field="registration_no",
+            rule="forex.class_c.registration",
+            reason="a class C enterprise must register each receipt or payment with SAFE "
+            "before it (逐笔登记): quote the registration number",
+            reason_zh="C类企业须事前逐笔到外汇局办理登记,请填写登记表编号",
+            fx_class=fx_class,
+        )
+    if not REGISTRATION_PATTERN.fullmatch(registration):
+        return TransactionRefused(
+            reason_code="F102",
+            field="registration_no",
+            rule="forex.class_c.registration_format",
+            reason=f"{registration!r} is not a SAFE registration number (SAFE + 8-digit date + "
+            "8 digits)",
+            reason_zh="外汇局登记表编号格式不正确",
+            fx_class=fx_class,
+        )
+    return None
 
 
 def _class_checks(
@@ -132,43 +280,44 @@ def settle(
     uscc: str | None = None,
     on: date,
     declaration_id: str = "",
+    registration: str | None = None,
+    earlier: Decimal = ZERO,
+    tranche: int = 1,
 ) -> ReceiptSettled:
     """Match an export receipt to the declared value and settle it (结汇) at the day's rate.
 
-    Partial: what arrived is settled, the rest stays outstanding. Over: class A settles all;
-    B and C settle the declared value and hold the excess for review. Late: settled, and a
-    trade-credit report is due.
+    Partial, over and late receipts as `assess_receipt` says, on the total received so far
+    (`earlier` is what earlier tranches settled of a partial receipt); this tranche settles the
+    difference. Class C: the registration quoted, else the one the simulated enterprise made.
     """
     amount = declared if received is None else received
     rate, rate_day = ref.rate(currency, on)
     fx_class = ref.fx_class(uscc)
-    result = match(declared, amount, ref.tolerance)
-    settled, held, outstanding = amount, ZERO, ZERO
-    if result == "partial":
-        outstanding = declared - amount
-    elif result == "over" and fx_class != "A":
-        settled, held = declared, amount - declared
-    reg = registration_no(declaration_id, on) if fx_class == "C" else None
-    checks = _class_checks(fx_class, declared, amount, reg)
-    checks.append(
-        f"match: received {amount} vs declared {declared}, tolerance ±{ref.tolerance} → {result}"
+    total = earlier + amount
+    seen = assess_receipt(
+        declared, total, fx_class=fx_class, days_after_export=days_after_export, ref=ref
     )
-    if days_after_export > ref.late_days:
-        checks.append(
-            f"late: received {days_after_export} days after export (> {ref.late_days}): "
-            "trade-credit report due within 30 days (贸易信贷报告)"
-        )
-        result = "late" if result == "matched" else result
+    reg = (registration or registration_no(declaration_id, on)) if fx_class == "C" else None
+    checks = _class_checks(fx_class, declared, total, reg)
+    so_far = f" (tranche {tranche}: {earlier} before + {amount} now)" if tranche > 1 else ""
+    checks.append(
+        f"match: received {total}{so_far} vs declared {declared}, tolerance ±{ref.tolerance} "
+        f"→ {seen.match}"
+    )
+    checks.extend(f"{f.code} {f.reason}" for f in seen.findings)
+    settled = seen.settled - earlier
     amount_cny = to_cny(settled, rate)
     return ReceiptSettled(
+        tranche=tranche,
+        received_total=total,
         amount=settled,
         currency=currency,
         rate=rate,
         amount_cny=amount_cny,
         declared=declared,
-        match=result,
-        outstanding=outstanding,
-        held=held,
+        match=seen.match,
+        outstanding=seen.outstanding,
+        held=seen.held,
         fx_class=fx_class,
         registration_no=reg,
         rate_date=rate_day.isoformat(),
@@ -180,6 +329,7 @@ def settle(
             formula=f"CNY = settled {settled} {currency} × the bank's rate of {rate_day} "
             f"({rate}), rounded half up to the fen",
         ),
+        findings=seen.findings,
     )
 
 
@@ -192,26 +342,44 @@ def register_payment(
     uscc: str | None = None,
     on: date,
     declaration_id: str = "",
+    registration: str | None = None,
+    earlier: Decimal = ZERO,
+    tranche: int = 1,
 ) -> PaymentRegistered:
-    """Register an import payment abroad, matched to the declared value, in CNY."""
+    """Register an import payment abroad, matched to the declared value, in CNY.
+
+    Short (F201): the rest stays payable; over (F202): classes B and C pay the declared value
+    and hold the excess for review. No late rule: imports are paid on the contract's terms.
+    A later tranche of a short payment is matched on the total, as for receipts.
+    """
     amount = declared if paid is None else paid
     rate, rate_day = ref.rate(currency, on)
     fx_class = ref.fx_class(uscc)
-    reg = registration_no(declaration_id, on) if fx_class == "C" else None
-    result = match(declared, amount, ref.tolerance)
-    checks = _class_checks(fx_class, declared, amount, reg)
-    checks.append(
-        f"match: paid {amount} vs declared {declared}, tolerance ±{ref.tolerance} → {result}"
+    reg = (registration or registration_no(declaration_id, on)) if fx_class == "C" else None
+    total = earlier + amount
+    seen = assess_receipt(
+        declared, total, fx_class=fx_class, days_after_export=0, ref=ref, verb="paid"
     )
+    checks = _class_checks(fx_class, declared, total, reg)
+    checks.append(
+        f"match: paid {total} vs declared {declared}, tolerance ±{ref.tolerance} → {seen.match}"
+    )
+    checks.extend(f"{f.code} {f.reason}" for f in seen.findings)
+    paid_now = seen.settled - earlier
     return PaymentRegistered(
-        amount=amount,
+        tranche=tranche,
+        received_total=total,
+        amount=paid_now,
         currency=currency,
         rate=rate,
-        amount_cny=to_cny(amount, rate),
+        amount_cny=to_cny(paid_now, rate),
         declared=declared,
-        match=result,
+        match=seen.match,
         fx_class=fx_class,
         registration_no=reg,
         rate_date=rate_day.isoformat(),
         checks=tuple(checks),
+        outstanding=seen.outstanding,
+        held=seen.held,
+        findings=seen.findings,
     )

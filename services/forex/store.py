@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
+
+from pydantic import Field
 
 from schemas.base import Contract
 
@@ -19,5 +22,16 @@ class ForexRecord(Contract):
     declared: Decimal | None = None
     match: str = "matched"
     outstanding: Decimal = Decimal(0)
+    held: Decimal = Decimal(0)
     fx_class: str = "A"
     registration_no: str | None = None
+    tranches: int = 1
+
+
+RATE_OVERRIDES = "rate-overrides"  # the record key of the administrator's rates
+
+
+class RateOverrides(Contract):
+    """Rates an administrator set through PUT /v1/admin/rates/{day}, by day then currency."""
+
+    tables: dict[date, dict[str, Decimal]] = Field(default_factory=dict)

@@ -42,6 +42,7 @@ class FailureReason:
     reason: str
     reason_zh: str
     kinds: str = ""
+    rule: str = ""
 
 
 @dataclass(frozen=True)
@@ -163,12 +164,15 @@ def inspect(
         failure = rng.choice(_reasons(kind, ref)) if failed else None
     if failure is not None:
         line = culprit or (lines[0] if lines else None)
+        index = list(lines).index(line) if line is not None else None
         return InspectionFailed(
             reason_code=failure.code,
             reason=failure.reason,
             reason_zh=failure.reason_zh,
             hs_code=line.hs_code if line else None,
             hours=hours,
+            field=f"items[{index}].hs_code" if index is not None else "items",
+            rule=failure.rule or None,
         )
     origin = None
     if certificate is not None and direction is Direction.EXPORT:

@@ -13,8 +13,10 @@ from schemas.messages import (
     Explained,
     ExportExempted,
     ImportTaxesCollected,
+    ImportTaxesRefused,
     RefundDenied,
     RefundPaid,
+    ReturnAssessed,
     ValueLine,
 )
 from schemas.trade import EnterpriseType, Scenario, TaxFiling, TradeMode
@@ -127,8 +129,10 @@ def enterprise_type(uscc: str, filing: TaxFiling | None, ref: TaxReference) -> E
 # --- export refund ---------------------------------------------------------------------------
 
 
-def _denied(code: str, reason: str, reason_zh: str) -> RefundDenied:
-    return RefundDenied(reason_code=code, reason=reason, reason_zh=reason_zh)
+def _denied(code: str, field: str, rule: str, reason: str, reason_zh: str) -> RefundDenied:
+    return RefundDenied(
+        reason_code=code, field=field, rule=rule, reason=reason, reason_zh=reason_zh
+    )
 
 
 def export_refund(
@@ -144,15 +148,39 @@ def export_refund(
 ) -> RefundPaid | RefundDenied | ExportExempted:
     """The export VAT refund of the declaration's lines, its exemption, or why it is denied."""
     if scenario is Scenario.REFUND_DENIED:
-        return _denied("T201", "no matching VAT purchase invoice on file", "无对应增值税专用发票")
+        return _denied(
+            "T201",
+            "tax_filing.purchase_invoice_amount",
+            "tax.refund.invoice",
+            "no matching VAT purchase invoice on file",
+            "无对应增值税专用发票",
+        )
     if not customs_closed:
-        return _denied("T204", "customs has not closed the declaration (结关)", "报关单未结关")
+        return _denied(
+            "T204",
+            "entry_id",
+            "tax.refund.customs_closed",
+            "customs has not closed the declaration (结关)",
+            "报关单未结关",
+        )
     if not forex_settled:
-        return _denied("T205", "the export proceeds are not settled (结汇)", "出口收汇未结汇")
+        return _denied(
+            "T205",
+            "forex",
+            "tax.refund.forex_settled",
+            "the export proceeds are not settled (结汇)",
+            "出口收汇未结汇",
+        )
     if filing is not None and filing.no_purchase_invoice:
         return _no_invoice(lines, trade_mode=trade_mode, uscc=uscc, ref=ref)
     if all(ref.refund_rate(line) == 0 for line in lines):
-        return _denied("T202", "every line carries a 0% export refund rate", "商品出口退税率为零")
+        return _denied(
+            "T202",
+            "items",
+            "tax.refund.rate",
+            "every line carries a 0% export refund rate",
+            "商品出口退税率为零",
+        )
     if enterprise_type(uscc, filing, ref) is EnterpriseType.MANUFACTURER:
         return exempt_credit_refund(lines, filing=filing or TaxFiling(), ref=ref)
     return exempt_refund(lines, filing=filing, ref=ref)
@@ -165,20 +193,27 @@ def _no_invoice(
     if trade_mode is not TradeMode.CBEC_RETAIL:
         return _denied(
             "T203",
+            "tax_filing.no_purchase_invoice",
+            "tax.no_invoice.cbec_9610_only",
             "no purchase invoice: only 9610 exports in a pilot zone are exempt without one",
             "无进货凭证,不适用无票免税",
         )
     if not in_pilot_zone(uscc, ref):
         return _denied(
             "T206",
+            "declarant.uscc",
+            "tax.no_invoice.pilot_zone",
             f"no purchase invoice and the enterprise (division {uscc[2:8]}) is not in a CBEC "
             "comprehensive pilot zone: treated as a domestic sale",
             "企业不在跨境电子商务综合试验区内,无票出口视同内销",
         )
     cancelled = [line.hs_code for line in lines if ref.refund_rate(line) == 0]
     if cancelled:
+        first = next(i for i, line in enumerate(lines) if ref.refund_rate(line) == 0)
         return _denied(
             "T207",
+            f"items[{first}].hs_code",
+            "tax.no_invoice.cancelled_refund",
             f"HS {', '.join(cancelled)} carry no refund (cancelled-refund list): not exempt",
             "商品属于取消出口退税的货物,不适用无票免税",
         )
@@ -399,13 +434,7 @@ def retail_import_taxes(
             f"buyer's annual total would be {used} > RMB {ref.cbec_annual_limit}: "
             "general trade only"
         )
-    quota = Explained(
-        amount=ref.cbec_annual_limit - used,
-        base=used,
-        rate=ref.cbec_rate,
-        formula=f"annual limit {ref.cbec_annual_limit} − (year to date {year_to_date} + this "
-        f"order {value}) = remaining quota",
-    )
+    quota = _quota(ref, year_to_date, value)
     if value > ref.cbec_transaction_limit:
         full = _general(lines, ref=ref, regime="cbec_retail_full")
         return full.model_copy(update={"message": "CEB816", "quota": quota})
@@ -466,3 +495,70 @@ def restore_quota(
     if (returned - released).days <= ref.return_window_days:
         return max(year_to_date - amount, ZERO)
     return year_to_date
+
+
+def _quota(ref: TaxReference, year_to_date: Decimal, value: Decimal = ZERO) -> Explained:
+    """The buyer's annual quota left after `value` is added to the year (CBEC retail import)."""
+    used = year_to_date + value
+    counted = f"(year to date {year_to_date} + this order {value})" if value else year_to_date
+    return Explained(
+        amount=ref.cbec_annual_limit - used,
+        base=used,
+        rate=ref.cbec_rate,
+        formula=f"annual limit {ref.cbec_annual_limit} − {counted} = remaining quota",
+    )
+
+
+def annual_limit_refusal(
+    lines: Sequence[ValueLine], *, ref: TaxReference, year_to_date: Decimal
+) -> ImportTaxesRefused | None:
+    """T301 when this order takes the buyer's year over the annual limit, else None."""
+    value = sum((line.value_cny for line in lines), ZERO)
+    used = year_to_date + value
+    if used <= ref.cbec_annual_limit:
+        return None
+    return ImportTaxesRefused(
+        reason_code="T301",
+        field="cbec.buyer_id_number",
+        rule="cbec.annual_limit",
+        reason=f"the buyer's purchases this year would be {used} > RMB {ref.cbec_annual_limit} "
+        f"(year to date {year_to_date} + this order {value}): general trade only",
+        reason_zh=f"超过跨境电商零售进口个人年度交易限值{ref.cbec_annual_limit}元,应按一般贸易进口",
+        quota=_quota(ref, year_to_date, value),
+    )
+
+
+def assess_return(
+    *,
+    counted: Decimal,
+    tax_paid: Decimal,
+    year_to_date: Decimal,
+    released: date,
+    returned: date,
+    ref: TaxReference,
+) -> ReturnAssessed:
+    """A retail return (CEB625): within `return_window_days` of release the tax is refunded and
+    the order's value leaves the buyer's year (domain.md §1.3); after it, nothing changes."""
+    days = (returned - released).days
+    after = restore_quota(year_to_date, counted, released=released, returned=returned, ref=ref)
+    quota = _quota(ref, after)
+    if days <= ref.return_window_days:
+        return ReturnAssessed(
+            within_window=True,
+            days_after_release=days,
+            tax_refunded=tax_paid,
+            quota=quota,
+            reason=f"returned {days} days after release (≤ {ref.return_window_days}): tax "
+            f"{tax_paid} refunded, {counted} restored to the buyer's annual quota",
+            reason_zh=f"放行后{days}天内申请退货:退还税款{tax_paid}元,恢复个人年度额度{counted}元",
+        )
+    return ReturnAssessed(
+        within_window=False,
+        days_after_release=days,
+        tax_refunded=ZERO,
+        quota=quota,
+        reason_code="T302",
+        reason=f"returned {days} days after release (> {ref.return_window_days}): no tax "
+        "refund, the quota stays used",
+        reason_zh=f"放行后超过{ref.return_window_days}天申请退货,不予退税,额度不予恢复",
+    )

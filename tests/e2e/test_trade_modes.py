@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -9,6 +11,7 @@ import httpx
 
 from singlewindow.samples import sample_declaration
 from tests.e2e.conftest import System
+from tests.support import wait_for
 
 
 def _run(system: System, body: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -182,3 +185,69 @@ def test_general_import_of_catalogue_goods_is_inspected_and_registers_the_paymen
 def test_the_reference_data_of_customs_holds_the_tariff(system: System) -> None:
     reference = httpx.get(system.url("customs") + "/v1/reference", timeout=10).json()
     assert len(reference["reference"]["tariff"]) >= 300
+
+
+def _order(buyer_id: str, value: str, n: int) -> dict[str, Any]:
+    """One indivisible tin (so over RMB 5,000 is allowed, taxed in full) bought by `buyer_id`."""
+    body = _retail_import("9610")
+    body["items"][0]["unit_price"] = value
+    docs = dict(DOCS, buyer_id_number=buyer_id, payer_id_number=buyer_id, tax="0", freight="0")
+    docs.update(order_no=f"ORD-{buyer_id}-{n}", actual_paid=value, amount_paid=value)
+    body["cbec"] = docs
+    return body
+
+
+def test_the_annual_quota_is_tracked_per_buyer_and_restored_by_a_return(system: System) -> None:
+    """RMB 26,000 a year (domain.md §5.2), per buyer, across declarations:
+    20,000.00 + 3,000.00 = 23,000.00 (3,000 left); + 3,000.01 = 26,000.01 > 26,000 → T301.
+    Return the 3,000.00 order the same day: its 273.00 tax refunded, 23,000 − 3,000 = 20,000
+    used; now 20,000 + 3,000.01 = 23,000.01 ≤ 26,000 → accepted, 2,999.99 left."""
+    buyer = f"3501021990{uuid.uuid4().int % 10**8:08d}"
+    big, _ = _run(system, _order(buyer, "20000.00", 1))
+    small, small_events = _run(system, _order(buyer, "3000.00", 2))
+    assert (big["status"], small["status"]) == ("completed", "completed"), (big, small)
+    quota = _payload(small_events, "tax.import.collected")["quota"]
+    assert Decimal(quota["amount"]) == Decimal("3000.00")
+    over, _ = _run(system, _order(buyer, "3000.01", 3))
+    assert over["status"] == "rejected", over
+    assert over["reason"].startswith("T301 cbec.buyer_id_number:")
+    assert "[rule cbec.annual_limit]" in over["reason"] and "年度" in over["reason"]
+    with system.client() as client:
+        filed = client.post(f"/v1/declarations/{small['id']}/returns", json={})
+        assert filed.status_code == 202, filed.text
+        again = client.post(f"/v1/declarations/{small['id']}/returns", json={})
+        assert again.status_code == 409, again.text
+
+        def returned() -> dict[str, Any] | None:
+            view = client.get(f"/v1/declarations/{small['id']}").json()
+            return view if view["steps"]["tax"] == "returned" else None
+
+        view = wait_for(returned, timeout_s=30, what="the return to be assessed")
+        assert Decimal(view["figures"]["tax_refunded"]) == Decimal("273.00")
+        late_on = (date.today() + timedelta(days=31)).isoformat()
+        late = client.post(f"/v1/declarations/{big['id']}/returns", json={"returned_on": late_on})
+        assert late.status_code == 202, late.text
+
+        def refused() -> dict[str, Any] | None:
+            view = client.get(f"/v1/declarations/{big['id']}").json()
+            return view if view["steps"]["tax"] == "return_refused" else None
+
+        assert wait_for(refused, timeout_s=30, what="a late return")["reason"].startswith("T302")
+    after, after_events = _run(system, _order(buyer, "3000.01", 4))
+    assert after["status"] == "completed", after
+    quota = _payload(after_events, "tax.import.collected")["quota"]
+    assert Decimal(quota["amount"]) == Decimal("2999.99")
+
+
+def test_an_enterprises_9610_lists_of_a_month_share_one_summary(system: System) -> None:
+    """Two 9610 exports of the demo enterprise: the second joins the first's summary (same
+    sum_no and 报关单 number), one list more, its CNY 85,200.00 added to the month's value."""
+    _, first = _run(system, sample_declaration("export", "9610", "happy"))
+    _, second = _run(system, sample_declaration("export", "9610", "happy"))
+    a = _payload(first, "customs.summary.concluded")
+    b = _payload(second, "customs.summary.concluded")
+    if a["period_start"] != b["period_start"]:  # the two ran either side of a month's end
+        return
+    assert (b["sum_no"], b["entry_id"]) == (a["sum_no"], a["entry_id"])
+    assert b["lists_in_summary"] == a["lists_in_summary"] + 1
+    assert Decimal(b["summary_value_cny"]) == Decimal(a["summary_value_cny"]) + Decimal("85200.00")

@@ -10,19 +10,28 @@ import pytest
 from sqlalchemy import func, select
 
 from schemas.envelope import Envelope, new_envelope
-from schemas.messages import ApplyRefund, ReleaseGoods, ValueLine
+from schemas.messages import (
+    ApplyRefund,
+    AssessImportTaxes,
+    FileDeclaration,
+    ReleaseGoods,
+    ValueLine,
+)
 from schemas.topics import DEADLETTER, events
+from schemas.trade import Scenario, TradeMode
 from services.common.agency import load_json
 from services.common.changes import Changes, Put, VersionConflict
 from services.common.database import Database
 from services.common.db import Journal, Outbox, Record
 from services.common.handling import Processor
 from services.common.metrics import Metrics
+from services.customs.app import load_reference
 from services.customs.handlers import HANDLERS as CUSTOMS
 from services.customs.rules import CustomsReference
 from services.tax.handlers import HANDLERS as TAX
 from services.tax.rules import TaxReference
 from services.tax.store import TaxRecord
+from tests.unit.builders import declaration, item
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -128,3 +137,88 @@ async def test_a_record_changed_since_it_was_read_rolls_back_the_whole_unit(
         lambda conn: conn.execute(select(Record.__table__.c.status)).scalar_one()  # type: ignore[attr-defined]
     )
     assert status == "s"
+
+
+def retail_order(declaration_id: str, buyer: str, value: str) -> Envelope:
+    lines = (
+        ValueLine(
+            hs_code="1901101000",
+            value_cny=Decimal(value),
+            duty_rate=Decimal(0),
+            consumption_tax_rate=Decimal(0),
+            vat_rate=Decimal("0.13"),
+        ),
+    )
+    return new_envelope(
+        AssessImportTaxes(
+            entry_id="531620261000000001",
+            lines=lines,
+            trade_mode=TradeMode.CBEC_BONDED,
+            buyer_id=buyer,
+        ),
+        declaration_id=declaration_id,
+        source="gateway",
+    )
+
+
+async def test_a_buyers_orders_in_one_batch_and_the_next_share_one_ledger(db: Database) -> None:
+    """Three orders of one buyer, 20,000 + 5,000 in one batch, then 1,000.01 in the next:
+    25,000 used, 1,000 left, so the third (26,000.01 > 26,000) is refused T301. Another
+    buyer's order is counted on its own ledger. A replayed batch counts nothing twice."""
+    processor = tax_processor(db)
+    first = [
+        retail_order("d-1", "buyer-1", "20000.00"),
+        retail_order("d-2", "buyer-1", "5000.00"),
+        retail_order("d-3", "buyer-2", "100.00"),
+    ]
+    rows = await processor.process(first)
+    replies = [json.loads(r.value) for r in rows]
+    assert [r["payload"]["quota"]["amount"] for r in replies] == ["6000.00", "1000.00", "25900.00"]
+    await processor.process(first)  # redelivered: the inbox skips them
+    (refused,) = await processor.process([retail_order("d-4", "buyer-1", "1000.01")])
+    reply = json.loads(refused.value)
+    assert (reply["type"], reply["payload"]["reason_code"]) == ("tax.import.refused", "T301")
+    ledgers = await db.read(
+        lambda conn: conn.execute(
+            select(Record.key, Record.data).where(Record.key.like("cbec-quota|%"))  # type: ignore[attr-defined]
+        ).all()
+    )
+    used = {key.split("|")[1]: json.loads(data)["used"] for key, data in ledgers}
+    assert used == {"buyer-1": "25000.00", "buyer-2": "100.00"}
+
+
+def customs_processor(db: Database) -> Processor:
+    return Processor(
+        service="customs",
+        db=db,
+        handlers=CUSTOMS,
+        metrics=Metrics("customs"),
+        run_seed=1,
+        reference=load_reference(),
+    )
+
+
+def filing(declaration_id: str, trade_mode: TradeMode) -> Envelope:
+    return new_envelope(
+        FileDeclaration(
+            declaration=declaration(item(), trade_mode=trade_mode, scenario=Scenario.HAPPY)
+        ),
+        declaration_id=declaration_id,
+        source="gateway",
+    )
+
+
+async def test_accepted_declarations_get_consecutive_numbers_across_batches(db: Database) -> None:
+    """Three 0110 exports then two 9610 lists, in two batches: 报关单 serials 1-5, list and
+    preNo serials 1-2; a redelivered filing takes no new number."""
+    customs = customs_processor(db)
+    first = [filing(f"d-{n}", TradeMode.GENERAL) for n in range(3)]
+    second = [filing(f"l-{n}", TradeMode.CBEC_RETAIL) for n in range(2)]
+    exports = [json.loads(r.value)["payload"] for r in await customs.process(first)]
+    again = [json.loads(r.value)["payload"] for r in await customs.process([*second, first[0]])]
+    lists = [r for r in again if r["invt_no"]]
+    assert [r["entry_id"][9:] for r in exports + lists] == [f"{n:09d}" for n in range(1, 6)]
+    assert [r["invt_no"][9:] for r in lists] == ["000000001", "000000002"]
+    assert [r["pre_no"][9:] for r in lists] == ["000000001", "000000002"]
+    # The redelivered filing is answered with its stored reply: the same number, none taken.
+    assert [r for r in again if not r["invt_no"]] == [exports[0]]

@@ -6,12 +6,14 @@ import random
 import re
 from collections import Counter
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
+from schemas.codes import make_uscc
 from schemas.messages import DeclarationAccepted, DeclarationRejected
 from schemas.trade import (
     CbecDocuments,
@@ -38,7 +40,14 @@ from services.customs.rules import (
     summarise,
     to_fen,
 )
-from tests.unit.builders import FixedDraw, declaration, item, shipped, shipped_tariff
+from tests.unit.builders import (
+    DEMO_USCC,
+    FixedDraw,
+    declaration,
+    item,
+    shipped,
+    shipped_tariff,
+)
 
 REF = CustomsReference.from_json(shipped("customs"), shipped_tariff())
 WHEN = datetime(2025, 3, 1, 8, 30, tzinfo=UTC)  # 16:30 in Beijing
@@ -504,15 +513,15 @@ def test_inventory_and_pre_entry_numbers_have_the_ceb_formats() -> None:
     assert re.fullmatch(r"B20250301\d{9}", pre_no(WHEN, "d-1"))
 
 
-@pytest.mark.xfail(
-    reason="the 9-digit sequence is sha256(declaration_id) mod 10^9: 100,000 declarations in "
-    "one district and year share about 5 numbers; a real sequence needs a counter in customs' "
-    "database, which the shared kit cannot read yet (a record keyed by district and year)",
-    strict=True,
-)
-def test_entry_ids_of_many_declarations_in_one_district_and_year_are_unique() -> None:
-    ids = {entry_id("5316", WHEN, Direction.EXPORT, f"d-{n}") for n in range(100_000)}
+def test_counted_serials_give_each_declaration_its_own_number() -> None:
+    """The handler counts serials per district, year and I/E (records in customs' database):
+    serial n is the last 9 digits, so 100,000 declarations get 100,000 numbers. Without a
+    serial (pure tests) the digits are a hash of the declaration id."""
+    ids = {entry_id("5316", WHEN, Direction.EXPORT, f"d-{n}", n) for n in range(1, 100_001)}
     assert len(ids) == 100_000
+    assert entry_id("5316", WHEN, Direction.EXPORT, "d", 42) == "531620250000000042"
+    assert invt_no("5316", WHEN, Direction.IMPORT, "d", 7) == "53162025I000000007"
+    assert pre_no(WHEN, "d", 7) == "B20250301000000007"
 
 
 def test_monthly_summary_covers_the_calendar_month_in_beijing() -> None:
@@ -528,6 +537,32 @@ def test_monthly_summary_covers_the_calendar_month_in_beijing() -> None:
     assert re.fullmatch(r"5316202503\d{9}", summary.sum_no)
     assert summary.entry_id[8] == "0"
     assert [r.message for r in summary.receipts] == ["CEB702", "CEB702", "CEB792"]
+    assert (summary.lists_in_summary, summary.summary_value_cny) == (1, D("86200.00"))
+
+
+def test_an_enterprises_lists_of_one_month_share_one_summary() -> None:
+    """Two lists of one enterprise in March 2025 (1,000.00 then 86,200.00): one sum_no, one
+    报关单; the second makes 2 lists worth 87,200.00. Another enterprise, or April, differs."""
+    lines = _accepted(declaration(item("8517130000", "1", "140.845"))).lines
+
+    def of(uscc: str, when: datetime, so_far: dict[str, Decimal] | None = None) -> Any:
+        return summarise(
+            declaration_id="d-2",
+            ebc_uscc=uscc,
+            lines=lines,
+            ref=REF,
+            when=when,
+            month_so_far=so_far,
+        )
+
+    first = of(DEMO_USCC, WHEN)
+    second = of(DEMO_USCC, WHEN + timedelta(days=3), {"d-1": D("86200.00")})
+    assert (second.sum_no, second.entry_id) == (first.sum_no, first.entry_id)
+    assert (second.lists_in_summary, second.summary_value_cny) == (2, D("87200.00"))
+    assert second.total_value_cny == D("1000.00")  # this list's own value
+    other = of(make_uscc("9144030000000001"), WHEN)
+    april = of(DEMO_USCC, WHEN + timedelta(days=40))
+    assert len({first.sum_no, other.sum_no, april.sum_no}) == 3
 
 
 def test_9610_list_is_simplified_only_without_licence_or_refund() -> None:

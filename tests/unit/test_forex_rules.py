@@ -14,9 +14,12 @@ from schemas.trade import Scenario
 from services.forex.rules import (
     ForexReference,
     NoRate,
+    assess_receipt,
     match,
+    refusal,
     register_payment,
     settle,
+    short_receipt,
     simulated_receipt,
     to_cny,
 )
@@ -113,7 +116,7 @@ def test_an_over_payment_is_settled_in_class_a_and_held_in_class_b() -> None:
 def test_a_late_receipt_is_settled_with_a_trade_credit_report_due() -> None:
     settled = _settle("12000.00", days=120)
     assert settled.match == "late"
-    assert any("trade-credit report" in c for c in settled.checks)
+    assert any("贸易信贷报告" in c and c.startswith("F203") for c in settled.checks)
     assert _settle("12000.00", days=90).match == "matched"
 
 
@@ -140,6 +143,158 @@ def test_import_payment_is_registered_in_cny() -> None:
 )
 def test_match_compares_with_a_share_of_the_declared_value(received: str, expected: str) -> None:
     assert match(D("100.00"), D(received), D("0.01")) == expected
+
+
+# --- reason codes: partial, over, late; refusals ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("received", "days", "fx_class", "expected"),
+    [
+        # 9,000.00 of 12,000.00 (tolerance 120.00): settled 9,000.00, 3,000.00 outstanding.
+        ("9000.00", 30, "A", ("partial", "9000.00", "3000.00", "0", ("F201",))),
+        # 12,600.00: class A settles all; class C settles 12,000.00 and holds 600.00.
+        ("12600.00", 30, "A", ("over", "12600.00", "0", "0", ("F202",))),
+        ("12600.00", 30, "C", ("over", "12000.00", "0", "600.00", ("F202",))),
+        # In full but 91 days after export: late, trade-credit report due.
+        ("12000.00", 91, "B", ("late", "12000.00", "0", "0", ("F203",))),
+        # Short and late: both findings, still partial.
+        ("6000.00", 100, "A", ("partial", "6000.00", "6000.00", "0", ("F201", "F203"))),
+        # 11,880.00 is 120.00 short = exactly the tolerance: matched, no finding.
+        ("11880.00", 90, "A", ("matched", "11880.00", "0", "0", ())),
+    ],
+)
+def test_each_receipt_outcome_carries_its_reason_code(
+    received: str, days: int, fx_class: str, expected: tuple[object, ...]
+) -> None:
+    seen = assess_receipt(
+        D("12000.00"), D(received), fx_class=fx_class, days_after_export=days, ref=REF
+    )
+    match_, settled, outstanding, held, codes = expected
+    assert (seen.match, seen.settled, seen.outstanding, seen.held) == (
+        match_,
+        D(settled),  # type: ignore[arg-type]
+        D(outstanding),  # type: ignore[arg-type]
+        D(held),  # type: ignore[arg-type]
+    )
+    assert tuple(f.code for f in seen.findings) == codes
+    for finding in seen.findings:
+        assert finding.field and finding.rule and finding.reason and finding.reason_zh
+
+
+def test_a_settled_partial_receipt_names_f201_in_the_event() -> None:
+    """USD 9,000.00 × 7.0950 = CNY 63,855.00 settled; USD 3,000.00 outstanding."""
+    settled = _settle("9000.00")
+    assert (settled.amount_cny, settled.outstanding) == (D("63855.00"), D("3000.00"))
+    assert [f.code for f in settled.findings] == ["F201"]
+    assert any(c.startswith("F201 ") for c in settled.checks)
+
+
+def test_a_later_tranche_is_matched_on_the_total_and_settles_its_part() -> None:
+    """12,000.00 declared, 9,000.00 settled before. Tranche 2 of 2,500.00: total 11,500.00,
+    still 500.00 short (beyond 120.00): partial, settles 2,500.00 × 7.0950 = 17,737.50.
+    Tranche 2 of 3,000.00: total 12,000.00 matched, settles 3,000.00 → 21,285.00."""
+    short = settle(
+        D("12000.00"),
+        "USD",
+        REF,
+        received=D("2500.00"),
+        on=FRIDAY,
+        earlier=D("9000.00"),
+        tranche=2,
+    )
+    assert (short.match, short.amount, short.amount_cny, short.outstanding) == (
+        "partial",
+        D("2500.00"),
+        D("17737.50"),
+        D("500.00"),
+    )
+    assert (short.tranche, short.received_total) == (2, D("11500.00"))
+    full = settle(
+        D("12000.00"),
+        "USD",
+        REF,
+        received=D("3000.00"),
+        on=FRIDAY,
+        earlier=D("9000.00"),
+        tranche=2,
+    )
+    assert (full.match, full.amount_cny, full.outstanding, full.findings) == (
+        "matched",
+        D("21285.00"),
+        D(0),
+        (),
+    )
+
+
+def test_an_over_paid_later_tranche_in_class_b_holds_the_excess() -> None:
+    """EUR 500.00 declared, 400.00 paid before; tranche 2 of 150.00: total 550.00, class B pays
+    out up to 500.00 (100.00 now, × 7.6880 = 768.80) and holds 50.00 (F202)."""
+    paid = register_payment(
+        D("500.00"),
+        "EUR",
+        REF,
+        paid=D("150.00"),
+        uscc=CLASS_B,
+        on=FRIDAY,
+        earlier=D("400.00"),
+        tranche=2,
+    )
+    assert (paid.amount, paid.amount_cny, paid.held) == (D("100.00"), D("768.80"), D("50.00"))
+    assert [f.code for f in paid.findings] == ["F202"]
+
+
+def test_short_receipt_cuts_to_the_fen() -> None:
+    """80% of 1,234.567 = 987.6536 → 987.65 (cut, the buyer does not pay a part-fen)."""
+    assert short_receipt(D("1234.567"), D("0.80")) == D("987.65")
+
+
+def test_an_import_payment_short_and_over_in_class_b() -> None:
+    """EUR 400.00 paid for 500.00: 400.00 × 7.6880 = 3,075.20, 100.00 still payable (F201).
+    EUR 550.00 in class B: 500.00 paid out (3,844.00), 50.00 held (F202)."""
+    short = register_payment(D("500.00"), "EUR", REF, paid=D("400.00"), on=FRIDAY)
+    assert (short.match, short.amount_cny, short.outstanding) == ("partial", D("3075.20"), D(100))
+    assert [f.code for f in short.findings] == ["F201"]
+    over = register_payment(D("500.00"), "EUR", REF, paid=D("550.00"), uscc=CLASS_B, on=FRIDAY)
+    assert (over.match, over.amount_cny, over.held) == ("over", D("3844.00"), D("50.00"))
+
+
+@pytest.mark.parametrize(
+    ("fx_class", "via_api", "registration", "currency", "code"),
+    [
+        ("C", True, None, "USD", "F101"),
+        ("C", True, "SAFE-123", "USD", "F102"),
+        ("C", True, "SAFE2026112012345678", "USD", None),
+        ("C", False, None, "USD", None),  # the simulated enterprise registers itself
+        ("A", True, None, "USD", None),  # class A: no registration
+        ("B", True, None, "EUR", "F103"),  # received in another currency
+    ],
+)
+def test_the_bank_refuses_what_the_class_or_currency_forbids(
+    fx_class: str, via_api: bool, registration: str | None, currency: str, code: str | None
+) -> None:
+    refused = refusal(
+        fx_class=fx_class,
+        via_api=via_api,
+        registration=registration,
+        currency=currency,
+        declared_currency="USD",
+    )
+    assert (refused.reason_code if refused else None) == code
+    if refused:
+        assert refused.field in ("registration_no", "currency") and refused.reason_zh
+
+
+def test_class_c_keeps_the_registration_it_quoted() -> None:
+    settled = settle(
+        D("100.00"),
+        "USD",
+        REF,
+        uscc=CLASS_C,
+        on=FRIDAY,
+        registration="SAFE2026112012345678",
+    )
+    assert settled.registration_no == "SAFE2026112012345678"
 
 
 # --- the simulated buyer -----------------------------------------------------------------------

@@ -88,6 +88,8 @@ def test_quarantine_failure_is_a_pest_and_names_the_line() -> None:
     assert isinstance(failed, InspectionFailed)
     assert (failed.reason_code, failed.hs_code) == ("I303", "4403110090")
     assert failed.reason_zh == "检出检疫性有害生物"
+    # The second line (logs) is the one that failed; the rule names the check.
+    assert (failed.field, failed.rule) == ("items[1].hs_code", "inspection.quarantine_pest")
 
 
 @pytest.mark.parametrize("mode", [TradeMode.GENERAL, TradeMode.CBEC_RETAIL])
@@ -95,6 +97,7 @@ def test_forced_failure_of_goods_without_category_is_a_labelling_failure(mode: T
     failed = _inspect((PHONES,), FixedDraw(0.99), scenario=Scenario.INSPECTION_FAIL)
     assert isinstance(failed, InspectionFailed)
     assert (failed.reason_code, failed.reason_zh) == ("I301", "标签不符合要求")
+    assert (failed.field, failed.rule) == ("items[0].hs_code", "inspection.labelling (GB 7718)")
 
 
 def test_failure_reasons_are_drawn_from_those_the_check_finds() -> None:

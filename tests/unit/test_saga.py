@@ -353,7 +353,7 @@ def test_denied_refund_completes_with_a_zero_refund_and_the_reason() -> None:
     step = _feed(_saga_in("refunding", Direction.EXPORT), EVENTS[RefundDenied.TYPE]())
     assert public_status(step.saga) == "completed"
     assert step.saga.figures.refund == D("0")
-    assert step.saga.reason == "refund denied: T202 0% refund rate (商品出口退税率为零)"
+    assert step.saga.reason == "refund denied: T202: 0% refund rate (商品出口退税率为零)"
 
 
 # --- pending steps -------------------------------------------------------------------------------

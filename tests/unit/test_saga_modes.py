@@ -36,12 +36,14 @@ from schemas.messages import (
     GoodsDetained,
     GoodsReleased,
     ImportTaxesCollected,
+    ImportTaxesRefused,
     InspectGoods,
     InspectionFailed,
     InspectionPassed,
     ReceiptSettled,
     RefundDenied,
     RefundPaid,
+    ReturnAssessed,
     SettleReceipt,
     SummariseExports,
     ValueLine,
@@ -109,6 +111,21 @@ EVENTS: dict[str, Callable[[], Event]] = {
     ),
     ImportTaxesCollected.TYPE: lambda: ImportTaxesCollected(
         duty=X, consumption_tax=X, vat=X, total=D("273.00"), regime="cbec_retail"
+    ),
+    ImportTaxesRefused.TYPE: lambda: ImportTaxesRefused(
+        reason_code="T301",
+        field="cbec.buyer_id_number",
+        rule="cbec.annual_limit",
+        reason="r",
+        reason_zh="z",
+    ),
+    ReturnAssessed.TYPE: lambda: ReturnAssessed(
+        within_window=True,
+        days_after_release=3,
+        tax_refunded=D("273.00"),
+        quota=X,
+        reason="r",
+        reason_zh="z",
     ),
 }
 
@@ -254,3 +271,32 @@ def test_a_rejection_reason_names_the_rule_and_every_other_invalid_field() -> No
         "C102 items[0].hs_code: HS 8517999999 is not a line of the customs tariff "
         "(商品编码8517999999不在海关税则中) [rule tariff.hs_code]; also C103 items"
     )
+
+
+def test_a_retail_import_over_the_annual_limit_is_rejected_naming_the_rule() -> None:
+    saga = _saga_in("assessing", RETAIL_IMPORT)
+    done = _feed(saga, EVENTS[ImportTaxesRefused.TYPE]()).saga
+    assert (done.state, done.steps["tax"], done.failure_code) == ("rejected", "refused", "T301")
+    assert done.reason == "T301 cbec.buyer_id_number: r (z) [rule cbec.annual_limit]"
+
+
+def test_a_return_after_completion_refunds_the_tax_or_says_why_not() -> None:
+    saga = _saga_in("completed", RETAIL_IMPORT)
+    returned = _feed(saga, EVENTS[ReturnAssessed.TYPE]()).saga
+    assert (returned.state, returned.steps["tax"], returned.figures.tax_refunded) == (
+        "completed",
+        "returned",
+        D("273.00"),
+    )
+    late = ReturnAssessed(
+        within_window=False,
+        days_after_release=31,
+        tax_refunded=D(0),
+        quota=X,
+        reason_code="T302",
+        reason="late",
+        reason_zh="晚",
+    )
+    refused = _feed(saga, late).saga
+    assert refused.steps["tax"] == "return_refused"
+    assert refused.reason == "T302 returned_on: late (晚)"

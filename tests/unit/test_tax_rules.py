@@ -14,6 +14,8 @@ from services.tax.rules import (
     QuotaExceeded,
     RateTable,
     TaxReference,
+    annual_limit_refusal,
+    assess_return,
     enterprise_type,
     export_refund,
     import_taxes,
@@ -211,6 +213,12 @@ def test_export_without_invoice_is_denied_outside_the_exemption(
     )
     assert isinstance(result, RefundDenied) and result.reason_code == code
     assert result.reason_zh
+    fields = {
+        "T203": "tax_filing.no_purchase_invoice",
+        "T206": "declarant.uscc",
+        "T207": "items[0].hs_code",
+    }
+    assert result.field == fields[code] and result.rule and result.rule.startswith("tax.")
 
 
 @pytest.mark.parametrize(
@@ -220,6 +228,10 @@ def test_export_without_invoice_is_denied_outside_the_exemption(
 def test_refund_needs_customs_closure_and_forex_settlement(kw: dict[str, bool], code: str) -> None:
     result = export_refund(_phones(), scenario=None, ref=REF, **kw)  # type: ignore[arg-type]
     assert isinstance(result, RefundDenied) and result.reason_code == code
+    assert (result.field, result.rule) == (
+        {"T204": "entry_id", "T205": "forex"}[code],
+        {"T204": "tax.refund.customs_closed", "T205": "tax.refund.forex_settled"}[code],
+    )
 
 
 def test_refund_denied_scenario_is_t201() -> None:
@@ -349,6 +361,55 @@ def test_a_return_within_thirty_days_restores_the_quota() -> None:
     assert restore_quota(
         D(23000), D(3000), released=released, returned=date(2025, 4, 1), ref=REF
     ) == D(23000)
+
+
+@pytest.mark.parametrize("mode", RETAIL)
+@pytest.mark.parametrize(
+    ("ytd", "value", "refused"),
+    [
+        ("23000", "3000.00", False),  # 23,000 + 3,000 = 26,000: exactly the limit, accepted
+        ("23000", "3000.01", True),  # 26,000.01 > 26,000: T301
+        ("0", "26000.01", True),  # one order alone over the year's limit
+    ],
+)
+def test_the_annual_limit_refusal_names_the_field_rule_and_code(
+    mode: TradeMode, ytd: str, value: str, refused: bool
+) -> None:
+    lines = [line("1901101000", value, **MILK)]
+    found = annual_limit_refusal(lines, ref=REF, year_to_date=D(ytd))
+    assert (found is not None) is refused
+    if found is not None:
+        assert (found.reason_code, found.field, found.rule) == (
+            "T301",
+            "cbec.buyer_id_number",
+            "cbec.annual_limit",
+        )
+        assert "26000" in found.reason and "年度交易限值" in found.reason_zh
+        # 26,000 − (ytd + value) is negative: the quota says by how much.
+        assert found.quota is not None
+        assert found.quota.amount == D(26000) - D(ytd) - D(value)
+
+
+def test_a_return_in_the_window_refunds_the_tax_and_restores_the_quota() -> None:
+    """Year to date 23,000 with a 3,000 order taxed 273.00, released 1 March 2025.
+    Returned 31 March (30 days): 273.00 refunded, year 20,000, quota 26,000 − 20,000 = 6,000.
+    Returned 1 April (31 days): T302, nothing refunded, quota 26,000 − 23,000 = 3,000."""
+    args = dict(counted=D(3000), tax_paid=D("273.00"), year_to_date=D(23000), ref=REF)
+    inside = assess_return(released=date(2025, 3, 1), returned=date(2025, 3, 31), **args)  # type: ignore[arg-type]
+    assert (inside.within_window, inside.tax_refunded, inside.quota.amount) == (
+        True,
+        D("273.00"),
+        D(6000),
+    )
+    assert (inside.days_after_release, inside.reason_code, inside.message) == (30, None, "CEB626")
+    late = assess_return(released=date(2025, 3, 1), returned=date(2025, 4, 1), **args)  # type: ignore[arg-type]
+    assert (late.within_window, late.tax_refunded, late.quota.amount, late.reason_code) == (
+        False,
+        D(0),
+        D(3000),
+        "T302",
+    )
+    assert late.reason_zh
 
 
 def test_rate_table_longest_prefix_wins_and_zero_is_not_skipped() -> None:
