@@ -15,6 +15,7 @@ from gateway.dashboard.stream import StatusHub
 from gateway.deadlines import DeadlineWatcher
 from gateway.handlers import HANDLERS, GatewayConfig
 from gateway.store import GATEWAY_TABLES, add_enterprise, all_enterprises, hash_key
+from gateway.test_helpers import test_helpers_router
 from schemas.topics import AGENCIES, events
 from services.common.problems import install_problem_handlers
 from services.common.runtime import Runtime
@@ -82,5 +83,11 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
     install_problem_handlers(app)
     app.include_router(ops_router(runtime))
     app.include_router(api_router(runtime, config, keys, settings.admin_token))
+    if settings.test_helpers:
+        app.include_router(
+            test_helpers_router(
+                runtime, config, keys, admin_token=settings.admin_token, sandbox=settings.sandbox
+            )
+        )
     install_dashboard(app, runtime, config, keys, settings, hub)
     return app

@@ -229,6 +229,9 @@ class SettleReceipt(Command):
     received: Decimal | None = Field(default=None, description="None: the simulated buyer pays")
     days_after_export: int | None = None
     scenario: Scenario | None = None
+    buyer_share: Decimal | None = Field(
+        default=None, description="sandbox: the share of the declared value the buyer pays"
+    )
 
 
 class RegisterPayment(Command):
@@ -239,6 +242,7 @@ class RegisterPayment(Command):
     currency: str
     declarant_uscc: str | None = None
     paid: Decimal | None = Field(default=None, description="None: the simulated payment")
+    scenario: Scenario | None = None
 
 
 class ReceiptSettled(Event):
@@ -250,6 +254,9 @@ class ReceiptSettled(Event):
     amount_cny: Decimal
     declared: Decimal | None = None
     match: str = Field(default="matched", description="matched, partial, over or late")
+    reason_code: str | None = Field(
+        default=None, description="F201 short receipt, F202 over-receipt held, F203 late"
+    )
     outstanding: Decimal = Decimal(0)
     held: Decimal = Field(default=Decimal(0), description="excess not settled, pending review")
     fx_class: str = "A"
@@ -297,6 +304,7 @@ class AssessImportTaxes(Command):
     lines: tuple[ValueLine, ...]
     trade_mode: TradeMode | None = None
     buyer_id: str | None = Field(default=None, description="CBEC retail: the buyer's ID number")
+    scenario: Scenario | None = None
 
 
 class RefundPaid(Event):

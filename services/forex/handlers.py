@@ -6,6 +6,7 @@ from datetime import timedelta, timezone
 
 from schemas.envelope import Envelope, reply
 from schemas.messages import RegisterPayment, SettleReceipt
+from schemas.scenarios import withholds
 from services.common.changes import Held, Put
 from services.common.handling import Context, Handler, HandlerError, Outcome
 from services.forex import rules
@@ -23,6 +24,8 @@ def settle_receipt(envelope: Envelope, held: Held | None, ctx: Context) -> Outco
         raise HandlerError(
             "already_settled", f"declaration {envelope.declaration_id} was settled before"
         )
+    if withholds(command.scenario, SOURCE):
+        return Outcome()  # sandbox stall: no answer; a test helper's new command decides
     received, days = command.received, command.days_after_export
     if received is None or days is None:
         simulated, simulated_days = rules.simulated_receipt(
@@ -30,6 +33,7 @@ def settle_receipt(envelope: Envelope, held: Held | None, ctx: Context) -> Outco
             scenario=command.scenario,
             ref=ctx.reference,
             rng=ctx.rng(envelope.declaration_id, "forex.receipt"),
+            share=command.buyer_share,
         )
         received = simulated if received is None else received
         days = simulated_days if days is None else days
@@ -71,6 +75,8 @@ def register_payment(envelope: Envelope, held: Held | None, ctx: Context) -> Out
         raise HandlerError(
             "already_registered", f"payment of {envelope.declaration_id} was registered before"
         )
+    if withholds(command.scenario, SOURCE):
+        return Outcome()  # sandbox stall: no answer; a test helper's new command decides
     try:
         event = rules.register_payment(
             command.amount,

@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from schemas.messages import Explained, PaymentRegistered, ReceiptSettled
+from schemas.scenarios import DEFAULT_SHARE
 from schemas.trade import Scenario
 
 FEN = Decimal("0.01")
@@ -87,9 +88,22 @@ def registration_no(declaration_id: str, on: date) -> str:
 
 
 def simulated_receipt(
-    declared: Decimal, *, scenario: Scenario | None, ref: ForexReference, rng: random.Random
+    declared: Decimal,
+    *,
+    scenario: Scenario | None,
+    ref: ForexReference,
+    rng: random.Random,
+    share: Decimal | None = None,
 ) -> tuple[Decimal, int]:
-    """What the simulated buyer pays and how many days after export: seeded, mostly in full."""
+    """What the simulated buyer pays and how many days after export: seeded, mostly in full.
+
+    Forced (sandbox): `share` of the declared value on day 30; short_payment pays 80% unless
+    a share is given; happy pays in full on day 30.
+    """
+    if share is None and scenario is Scenario.SHORT_PAYMENT:
+        share = DEFAULT_SHARE
+    if share is not None:
+        return (declared * share).quantize(FEN, rounding=ROUND_HALF_UP), 30
     if scenario is Scenario.HAPPY:
         return declared, 30
     draw = Decimal(str(rng.random()))
@@ -110,6 +124,15 @@ def match(declared: Decimal, received: Decimal, tolerance: Decimal) -> str:
     if abs(received - declared) <= declared * tolerance:
         return "matched"
     return "partial" if received < declared else "over"
+
+
+def receipt_reason(result: str, held: Decimal, late: bool) -> str | None:
+    """The reason code a settlement reports: F201 short, F202 excess held, F203 late."""
+    if result == "partial":
+        return "F201"
+    if held > 0:
+        return "F202"
+    return "F203" if late else None
 
 
 def _class_checks(
@@ -153,7 +176,13 @@ def settle(
     checks.append(
         f"match: received {amount} vs declared {declared}, tolerance ±{ref.tolerance} → {result}"
     )
-    if days_after_export > ref.late_days:
+    if result == "partial":
+        checks.append(
+            f"F201 short receipt (收汇不足): {outstanding} {currency} outstanding; the exporter "
+            "must explain the difference or report it as a trade credit"
+        )
+    late = days_after_export > ref.late_days
+    if late:
         checks.append(
             f"late: received {days_after_export} days after export (> {ref.late_days}): "
             "trade-credit report due within 30 days (贸易信贷报告)"
@@ -167,6 +196,7 @@ def settle(
         amount_cny=amount_cny,
         declared=declared,
         match=result,
+        reason_code=receipt_reason(result, held, late),
         outstanding=outstanding,
         held=held,
         fx_class=fx_class,
