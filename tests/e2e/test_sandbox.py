@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from schemas.scenarios import CATALOGUE, STALLS, ScenarioInfo
+from schemas.scenarios import CATALOGUE, HELPERS_BY_NAME, STALLS, ScenarioInfo
 from schemas.trade import Scenario
 from singlewindow.samples import sample_declaration
 from tests.e2e.conftest import TERMINAL, System
@@ -212,24 +212,49 @@ def test_helper_pushes_a_stalled_payment_to_a_partial_one(system: System) -> Non
     assert view["status"] == "completed" and view["reason"].startswith("F201")
 
 
+# Each test helper outcome, on a declaration stalled at the agency it answers, and how it ends.
+HELPER_CASES = [
+    ("customs_accepts_green", "SW-STALL-CUSTOMS-", "export", "completed", "channel green"),
+    ("customs_accepts_yellow", "SW-STALL-CUSTOMS-", "export", "completed", "channel yellow"),
+    ("customs_accepts_red", "SW-STALL-CUSTOMS-", "export", "completed", "channel red"),
+    ("customs_rejects", "SW-STALL-CUSTOMS-", "export", "rejected", "C199"),
+    ("inspection_passes", "SW-STALL-INSPECTION-", "export", "completed", "inspection passed"),
+    ("inspection_fails", "SW-STALL-INSPECTION-", "export", "failed", "I301"),
+    ("buyer_pays", "SW-STALL-FOREX-", "import", "completed", "forex registered"),
+    ("refund_paid", "SW-STALL-TAX-", "export", "completed", "tax refund_paid"),
+    ("refund_denied", "SW-STALL-TAX-", "export", "completed", "T201"),
+    ("taxes_collected", "SW-STALL-TAX-", "import", "completed", "tax collected"),
+]
+
+
+def test_every_helper_outcome_is_proven() -> None:
+    assert {case[0] for case in HELPER_CASES} == set(HELPERS_BY_NAME)
+
+
 @pytest.mark.parametrize(
-    ("magic", "agency", "outcome", "status", "code"),
-    [
-        ("SW-STALL-INSPECTION-", "inspection", "inspection_fails", "failed", "I301"),
-        ("SW-STALL-TAX-", "tax", "refund_denied", "completed", "T201"),
-        ("SW-STALL-CUSTOMS-", "customs", "customs_rejects", "rejected", "C199"),
-    ],
+    ("outcome", "magic", "direction", "status", "shows"), HELPER_CASES, ids=lambda c: str(c)
 )
 def test_helper_forces_each_agencys_decision(
-    system: System, magic: str, agency: str, outcome: str, status: str, code: str
+    system: System, outcome: str, magic: str, direction: str, status: str, shows: str
 ) -> None:
+    agency = HELPERS_BY_NAME[outcome].agency
+    mode = "0110"
     with system.client() as client:
-        declaration_id = _submit(client, sample_declaration(reference=_unique(magic)))
+        body = sample_declaration(direction, mode, reference=_unique(magic))
+        declaration_id = _submit(client, body)
         _wait_step(client, declaration_id, agency)  # not stalled yet: a helper needs no stall
         resp = _force(client, declaration_id, outcome)
         assert resp.status_code == 200, resp.text
+        assert resp.json()["command"] in HELPERS_BY_NAME[outcome].commands
         view = system.wait_terminal(client, declaration_id)
-    assert view["status"] == status and code in view["reason"], view
+    assert view["status"] == status, view
+    if REASON_CODE.match(shows):
+        assert shows in view["reason"], view
+    elif shows.startswith("channel "):
+        assert view["channel"] == shows.removeprefix("channel "), view
+    else:  # "<agency> <step state>"
+        step_agency, state = shows.split(" ")
+        assert view["steps"][step_agency] == state, view
 
 
 def test_helper_refuses_what_it_cannot_do(system: System) -> None:
