@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from sqlalchemy import Connection, select
+from sqlalchemy.exc import IntegrityError
 
 from gateway import deadletters
 from gateway import saga as sagas
@@ -86,6 +87,34 @@ def _view(row: Any) -> DeclarationView:
         declaration=saga.declaration,
         created_at=datetime.fromtimestamp(row.created_at, UTC),
         updated_at=datetime.fromtimestamp(row.updated_at, UTC),
+    )
+
+
+def _claim_reference(
+    conn: Connection, enterprise_id: str, reference: str, declaration_id: str
+) -> None:
+    """Give the reference to the declaration, or a 409 naming the declaration that has it."""
+    taken = reference_owner(conn, enterprise_id=enterprise_id, reference=reference)
+    if taken is None:
+        try:
+            with conn.begin_nested():  # a failed insert rolls back alone, not the submission
+                save_reference(
+                    conn,
+                    enterprise_id=enterprise_id,
+                    reference=reference,
+                    declaration_id=declaration_id,
+                )
+            return
+        except IntegrityError:  # another gateway replica claimed it since the look-up
+            taken = reference_owner(conn, enterprise_id=enterprise_id, reference=reference)
+    raise Problem(
+        409,
+        "reference-in-use",
+        "Reference already used",
+        f"reference {reference!r} is already the reference of declaration {taken}; "
+        "references are unique per enterprise",
+        field="reference",
+        declaration_id=taken,
     )
 
 
@@ -165,25 +194,7 @@ def api_router(
                         headers={"Idempotent-Replayed": "true"},
                     ), ()
             if declaration.reference is not None:
-                taken = reference_owner(
-                    conn, enterprise_id=enterprise_id, reference=declaration.reference
-                )
-                if taken is not None:
-                    raise Problem(
-                        409,
-                        "reference-in-use",
-                        "Reference already used",
-                        f"reference {declaration.reference!r} is already the reference of "
-                        f"declaration {taken}; references are unique per enterprise",
-                        field="reference",
-                        declaration_id=taken,
-                    )
-                save_reference(
-                    conn,
-                    enterprise_id=enterprise_id,
-                    reference=declaration.reference,
-                    declaration_id=declaration_id,
-                )
+                _claim_reference(conn, enterprise_id, declaration.reference, declaration_id)
             submitted = new_envelope(
                 DeclarationSubmitted(enterprise_id=enterprise_id, declaration=declaration),
                 declaration_id=declaration_id,
