@@ -473,8 +473,9 @@ def advance(saga: Saga, envelope: Envelope) -> Advance:
         p for p in saga.pending if p.command_id != answered and answered not in p.supersedes
     )
     folded = absorb(saga, event)
-    # Still stalled while any step that ran out of tries (deadline None) is unanswered.
-    still_stalled = saga.stalled_reason if any(p.deadline is None for p in pending) else None
+    # Still stalled while any step that ran out of tries (deadline None) is unanswered, and
+    # the reason names one of those, not the step that has just answered.
+    still_stalled = stall_reason(pending, saga.stalled_reason)
     moved = folded.model_copy(
         update={
             "state": row.to,
@@ -496,6 +497,21 @@ def advance(saga: Saga, envelope: Envelope) -> Advance:
 
 
 MAX_BACKOFF_FACTOR: Final = 16
+
+
+def _no_answer(step: PendingStep) -> str:
+    return f"no answer from {step.agency} to {step.type} after {step.attempts} attempts"
+
+
+def stall_reason(pending: tuple[PendingStep, ...], reason: str | None) -> str | None:
+    """Why a saga is stalled: the reason it has if a step out of tries still waits, else
+    one of the waiting steps out of tries; None when none is left."""
+    exhausted = [p for p in pending if p.deadline is None]
+    if not exhausted:
+        return None
+    if reason is not None and any(reason == _no_answer(p) for p in exhausted):
+        return reason
+    return _no_answer(exhausted[-1])
 
 
 def backoff_s(base_s: float, attempts: int, command_id: str) -> float:
@@ -534,9 +550,7 @@ def expire(saga: Saga, *, now: float, base_s: float, max_attempts: int) -> Expir
         if step.deadline is None or step.deadline > now:
             pending.append(step)
         elif step.attempts >= max_attempts:
-            stalled_reason = (
-                f"no answer from {step.agency} to {step.type} after {step.attempts} attempts"
-            )
+            stalled_reason = _no_answer(step)
             pending.append(step.model_copy(update={"deadline": None}))
         else:
             attempts = step.attempts + 1

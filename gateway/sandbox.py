@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from gateway.saga import TERMINAL, PendingStep, Saga
+from gateway.saga import TERMINAL, PendingStep, Saga, stall_reason
 from schemas.base import Command
 from schemas.envelope import Envelope, new_envelope
 from schemas.messages import FileDeclaration, RegisterPayment, SettleReceipt
@@ -100,6 +100,6 @@ def force(
             update={"held": rest, "release_at": paced.release_at if rest else None}
         )
     # The forced step has a deadline again: the saga is stalled only while another is not.
-    stalled = saga.stalled_reason if any(p.deadline is None for p in pending) else None
+    stalled = stall_reason(pending, saga.stalled_reason)
     moved = saga.model_copy(update={"pending": pending, "paced": paced, "stalled_reason": stalled})
     return Forcing(moved, envelope, step.command_id)

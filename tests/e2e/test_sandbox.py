@@ -47,9 +47,12 @@ def _events(client: httpx.Client, declaration_id: str) -> list[dict[str, Any]]:
 
 
 def _wait_step(client: httpx.Client, declaration_id: str, agency: str) -> dict[str, Any]:
+    """Wait until the declaration waits for `agency` alone (a parallel step has answered)."""
+
     def probe() -> dict[str, Any] | None:
         view = _view(client, declaration_id)
-        return view if view["steps"].get(agency) == "pending" else None
+        waiting = {a for a, step in view["steps"].items() if step == "pending"}
+        return view if waiting == {agency} else None
 
     return wait_for(probe, timeout_s=30, what=f"{declaration_id} to wait for {agency}")
 

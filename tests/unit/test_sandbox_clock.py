@@ -7,7 +7,16 @@ from decimal import Decimal
 import pytest
 
 from gateway.handlers import GatewayConfig, catch_up, due_pass
-from gateway.saga import Paced, PendingStep, Saga, advance, backoff_s, shift_clock, start
+from gateway.saga import (
+    Paced,
+    PendingStep,
+    Saga,
+    advance,
+    backoff_s,
+    shift_clock,
+    stall_reason,
+    start,
+)
 from gateway.sandbox import NoPendingStep, force
 from schemas.api import Pace
 from schemas.envelope import Envelope, new_envelope
@@ -209,3 +218,19 @@ def test_each_command_tells_its_agency_the_outcome_it_acts_on() -> None:
     )
     plain = filing_command(_saga("PO-1").declaration)
     assert plain.declaration.scenario is None  # nothing forced: the simulation decides
+
+
+def test_a_stall_names_a_step_still_out_of_tries_once_another_answers() -> None:
+    close = _step(REFUND, deadline=None).model_copy(
+        update={"command_id": "cmd-close", "type": "customs.declaration.close", "agency": "customs"}
+    )
+    settle = _step(
+        SettleReceipt(entry_id=ENTRY, amount=D("1"), currency="USD"), deadline=None
+    ).model_copy(update={"attempts": 3})
+    stalled_by_close = "no answer from customs to customs.declaration.close after 1 attempts"
+    assert stall_reason((close, settle), stalled_by_close) == stalled_by_close
+    # customs answered the close: the saga is still stalled, now by forex
+    assert stall_reason((settle,), stalled_by_close) == (
+        "no answer from forex to forex.receipt.settle after 3 attempts"
+    )
+    assert stall_reason((), stalled_by_close) is None
