@@ -319,6 +319,12 @@ def test_moving_a_runs_clock_stalls_its_open_declarations_and_is_stored(system: 
         assert clock["offset_s"] == HOUR
     with system.client() as demo:  # the demo enterprise's run did not move
         assert demo.get("/v1/test_helpers/clock").json()["offset_s"] == 0
+    with system.client(system.admin_token) as admin:  # the operator moves every run
+        everyone = _advance(admin, 1, None)
+        assert everyone["scope"] == "all" and everyone["offset_s"] == 1
+    with system.client() as demo, system.client(created["api_key"]) as client:
+        assert demo.get("/v1/test_helpers/clock").json()["offset_s"] == 1
+        assert client.get("/v1/test_helpers/clock").json()["offset_s"] == HOUR + 1
 
 
 def test_scenarios_list_the_test_helper_outcomes(system: System) -> None:
