@@ -13,13 +13,22 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from sqlalchemy import Connection, select
+from sqlalchemy.exc import IntegrityError
 
 from gateway import deadletters
 from gateway import saga as sagas
 from gateway.dashboard import pace
 from gateway.handlers import GatewayConfig, put_saga, send, status_event
 from gateway.saga import Saga
-from gateway.store import add_enterprise, find_idempotent, hash_key, save_idempotent
+from gateway.store import (
+    add_enterprise,
+    clock_offset,
+    find_idempotent,
+    hash_key,
+    reference_owner,
+    save_idempotent,
+    save_reference,
+)
 from schemas.api import (
     CancelRequest,
     DeadLetterList,
@@ -30,6 +39,7 @@ from schemas.api import (
     DeclarationView,
     EnterpriseCreate,
     EnterpriseCreated,
+    HelperOutcomeView,
     OperatorAction,
     Pace,
     Replayed,
@@ -42,7 +52,7 @@ from schemas.envelope import Envelope, new_envelope
 from schemas.ids import uuid7
 from schemas.messages import DeclarationSubmitted
 from schemas.registry import asyncapi_document
-from schemas.scenarios import CATALOGUE
+from schemas.scenarios import CATALOGUE, HELPER_OUTCOMES, forced_outcome
 from schemas.trade import DeclarationData
 from services.common.changes import Changes, OutRow, VersionConflict, load_records
 from services.common.db import Journal, Record
@@ -106,6 +116,34 @@ async def run_on_saga(
         ) from exc
 
 
+def _claim_reference(
+    conn: Connection, enterprise_id: str, reference: str, declaration_id: str
+) -> None:
+    """Give the reference to the declaration, or a 409 naming the declaration that has it."""
+    taken = reference_owner(conn, enterprise_id=enterprise_id, reference=reference)
+    if taken is None:
+        try:
+            with conn.begin_nested():  # a failed insert rolls back alone, not the submission
+                save_reference(
+                    conn,
+                    enterprise_id=enterprise_id,
+                    reference=reference,
+                    declaration_id=declaration_id,
+                )
+            return
+        except IntegrityError:  # another gateway replica claimed it since the look-up
+            taken = reference_owner(conn, enterprise_id=enterprise_id, reference=reference)
+    raise Problem(
+        409,
+        "reference-in-use",
+        "Reference already used",
+        f"reference {reference!r} is already the reference of declaration {taken}; "
+        "references are unique per enterprise",
+        field="reference",
+        declaration_id=taken,
+    )
+
+
 def api_router(
     runtime: Runtime, config: GatewayConfig, keys: dict[str, str], admin_token: str
 ) -> APIRouter:
@@ -153,6 +191,10 @@ def api_router(
         fingerprint = declaration.model_dump_json() + (f"|pace={body.pace}" if body.pace else "")
         request_hash = hashlib.sha256(fingerprint.encode()).hexdigest()
         run_pace = body.pace or config.run_pace.get(enterprise_id, Pace.INSTANT)
+        force = forced_outcome(declaration.scenario, declaration.reference)
+        stage_s: float | None = None
+        if force is not None and force.delay_s is not None and body.pace is None:
+            run_pace, stage_s = Pace.DEMO, float(force.delay_s)  # sandbox `delayed`
         declaration_id = uuid7()
 
         def unit(conn: Connection) -> tuple[Any, Sequence[OutRow]]:
@@ -172,14 +214,19 @@ def api_router(
                         media_type="application/json",
                         headers={"Idempotent-Replayed": "true"},
                     ), ()
+            if declaration.reference is not None:
+                _claim_reference(conn, enterprise_id, declaration.reference, declaration_id)
             submitted = new_envelope(
                 DeclarationSubmitted(enterprise_id=enterprise_id, declaration=declaration),
                 declaration_id=declaration_id,
                 source=SOURCE,
             )
             begun = sagas.start(declaration_id, enterprise_id, declaration)
+            started = begun.saga.model_copy(
+                update={"clock_offset_s": clock_offset(conn, enterprise_id=enterprise_id)}
+            )
             saga, commands = send(
-                pace.paced(begun.saga, run_pace),
+                pace.paced(started, run_pace, stage_s=stage_s),
                 begun.commands,
                 cause=submitted,
                 config=config,
@@ -418,7 +465,15 @@ def api_router(
     @router.get("/v1/scenarios", response_model=ScenarioList, tags=["sandbox"])
     async def scenarios() -> ScenarioList:
         """The sandbox's forced outcomes: what each `scenario` value makes the agencies do."""
-        return ScenarioList(data=[ScenarioView(**info.as_dict()) for info in CATALOGUE])
+        return ScenarioList(
+            data=[ScenarioView(**info.as_dict()) for info in CATALOGUE],
+            test_helpers=[
+                HelperOutcomeView(
+                    name=h.name, agency=h.agency, commands=list(h.commands), what=h.what
+                )
+                for h in HELPER_OUTCOMES
+            ],
+        )
 
     @router.get("/asyncapi.json", tags=["contracts"])
     async def asyncapi() -> dict[str, Any]:

@@ -17,6 +17,7 @@ from gateway.handlers import HANDLERS, GatewayConfig
 from gateway.payments import payments_router
 from gateway.returns import returns_router
 from gateway.store import GATEWAY_TABLES, add_enterprise, all_enterprises, hash_key
+from gateway.test_helpers import test_helpers_router
 from schemas.topics import AGENCIES, events
 from services.common.problems import install_problem_handlers
 from services.common.runtime import Runtime
@@ -86,5 +87,11 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
     app.include_router(api_router(runtime, config, keys, settings.admin_token))
     app.include_router(payments_router(runtime, config, keys))
     app.include_router(returns_router(runtime, config, keys))
+    if settings.test_helpers:
+        app.include_router(
+            test_helpers_router(
+                runtime, config, keys, admin_token=settings.admin_token, sandbox=settings.sandbox
+            )
+        )
     install_dashboard(app, runtime, config, keys, settings, hub)
     return app

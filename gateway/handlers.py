@@ -126,23 +126,72 @@ def on_event(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome:
     return Outcome(put=put_saga(after, held), emit=emit)
 
 
+@dataclass(frozen=True)
+class CaughtUp:
+    """A saga after what fell due: the commands to send, and whether it stalled."""
+
+    saga: Saga
+    send: tuple[Envelope, ...] = ()
+    resent: tuple[str, ...] = ()
+    released: tuple[str, ...] = ()
+    stalled: bool = False
+
+
+def due_pass(saga: Saga, *, at: float, config: GatewayConfig) -> CaughtUp:
+    """One pass at time `at`: release demo-paced commands whose stage is over, re-send every
+    step past its deadline, stall those out of tries."""
+    send: list[Envelope] = []
+    released: tuple[str, ...] = ()
+    if saga.paced is not None and pace.due(saga, at):  # demo pace: the stage's time is up
+        out = pace.release(saga, now=at, step_deadline_s=config.step_deadline_s)
+        saga = out.saga
+        send.extend(out.send)
+        released = tuple(e.type for e in out.send)
+    expiry = sagas.expire(
+        saga, now=at, base_s=config.step_deadline_s, max_attempts=config.step_max_attempts
+    )
+    send.extend(Envelope.model_validate_json(step.envelope) for step in expiry.resend)
+    resent = tuple(step.type for step in expiry.resend)
+    return CaughtUp(expiry.saga, tuple(send), resent, released, expiry.stalled)
+
+
+MAX_PASSES = 1000
+
+
+def catch_up(saga: Saga, *, now: float, config: GatewayConfig) -> CaughtUp:
+    """Everything that falls due up to `now`, each at its own moment, in order.
+
+    After the sandbox clock jumps, each deadline passes in turn: a command unanswered is sent
+    again at its deadline with backoff from there, until it answers or the saga stalls.
+    """
+    total = CaughtUp(saga)
+    for _ in range(MAX_PASSES):
+        at = sagas.next_deadline(total.saga)
+        if at is None or at > now:
+            break
+        step = due_pass(total.saga, at=at, config=config)
+        if step.saga == total.saga:
+            break  # nothing moved (nothing is held at the release time): done
+        total = CaughtUp(
+            step.saga,
+            total.send + step.send,
+            total.resent + step.resent,
+            total.released + step.released,
+            total.stalled or step.stalled,
+        )
+    return total
+
+
 def expire_due(changes: Changes, due: Sequence[Held], *, config: GatewayConfig, now: float) -> None:
     """Re-send the commands of sagas past a deadline; stall those out of tries."""
     for held in due:
         saga = Saga.model_validate_json(held.data)
-        if saga.paced is not None and pace.due(saga, now):  # demo pace: the stage's time is up
-            released = pace.release(saga, now=now, step_deadline_s=config.step_deadline_s)
-            saga = released.saga
-            for envelope in released.send:
-                changes.emit(envelope)
-        expiry = sagas.expire(
-            saga, now=now, base_s=config.step_deadline_s, max_attempts=config.step_max_attempts
-        )
-        for step in expiry.resend:
-            changes.emit(Envelope.model_validate_json(step.envelope))
-        changes.put(put_saga(expiry.saga, held))
-        if expiry.stalled:
-            changes.emit(status_event(expiry.saga, None, saga.state))
+        step = due_pass(saga, at=now, config=config)
+        for envelope in step.send:
+            changes.emit(envelope)
+        changes.put(put_saga(step.saga, held))
+        if step.stalled:
+            changes.emit(status_event(step.saga, None, saga.state))
 
 
 HANDLERS: dict[str, Handler] = {

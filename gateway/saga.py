@@ -44,6 +44,7 @@ from schemas.messages import (
     TransactionRefused,
     ValueLine,
 )
+from schemas.scenarios import Forced, forced_outcome, scenario_for
 from schemas.trade import DeclarationData, Direction, PaymentSource, TradeMode
 
 BEIJING: Final = timezone(timedelta(hours=8))
@@ -67,6 +68,7 @@ class PendingStep(Contract):
     attempts: int
     deadline: float | None
     envelope: str
+    supersedes: tuple[str, ...] = ()  # ids of commands a test helper replaced with this one
 
 
 class Paced(Contract):
@@ -75,6 +77,7 @@ class Paced(Contract):
     pace: Pace
     held: tuple[PendingStep, ...] = ()
     release_at: float | None = None  # demo pace: when the held commands go out
+    stage_s: float | None = None  # demo pace: seconds a stage waits (None: the setting)
 
 
 class Saga(Contract):
@@ -98,6 +101,9 @@ class Saga(Contract):
     events_seen: int = 0
     released_on: str | None = None  # Beijing date of release: the start of a receipt's days
     paced: Paced | None = None  # None: instant, the default (gateway/dashboard/pace.py)
+    # Sandbox clock: seconds this declaration's clock runs ahead of real time. Every time the
+    # saga holds (deadlines, release_at) is real time; moving the clock brings them nearer.
+    clock_offset_s: float = 0.0
 
 
 def public_status(saga: Saga) -> str:
@@ -316,16 +322,30 @@ def _require_entry(saga: Saga) -> str:
     return saga.entry_id
 
 
+def forced(saga: Saga) -> Forced | None:
+    """The outcome the declaration forces (sandbox `scenario` or magic `reference`), if any."""
+    return forced_outcome(saga.declaration.scenario, saga.declaration.reference)
+
+
+def filing_command(declaration: DeclarationData) -> FileDeclaration:
+    """The filing command: the declaration, with the scenario customs is to act on."""
+    told = scenario_for(forced_outcome(declaration.scenario, declaration.reference), "customs")
+    if told is declaration.scenario:
+        return FileDeclaration(declaration=declaration)
+    return FileDeclaration(declaration=declaration.model_copy(update={"scenario": told}))
+
+
 def build_command(type_: str, saga: Saga) -> Command:
-    """The command of a type, filled in from the saga."""
+    """The command of a type, filled in from the saga; each agency told its forced outcome."""
     decl = saga.declaration
+    force = forced(saga)
     if type_ == INSPECT:
         return InspectGoods(
             direction=decl.direction,
             trade_mode=decl.trade_mode,
             hs_codes=tuple(i.hs_code for i in decl.items),
             reason=saga.inspection_reason or "certificate of origin requested",
-            scenario=decl.scenario,
+            scenario=scenario_for(force, "inspection"),
             lines=saga.lines,
             physical=saga.inspection_reason is not None,
             certificate_of_origin=decl.certificate_of_origin,
@@ -345,7 +365,8 @@ def build_command(type_: str, saga: Saga) -> Command:
             amount=decl.total_value,
             currency=decl.currency,
             declarant_uscc=decl.declarant.uscc,
-            scenario=decl.scenario,
+            scenario=scenario_for(force, "forex"),
+            buyer_share=force.share if force else None,
         )
     if type_ == REGISTER:
         return RegisterPayment(
@@ -353,12 +374,13 @@ def build_command(type_: str, saga: Saga) -> Command:
             amount=decl.total_value,
             currency=decl.currency,
             declarant_uscc=decl.declarant.uscc,
+            scenario=scenario_for(force, "forex"),
         )
     if type_ == REFUND:
         return ApplyRefund(
             entry_id=_require_entry(saga),
             lines=saga.lines,
-            scenario=decl.scenario,
+            scenario=scenario_for(force, "tax"),
             trade_mode=decl.trade_mode,
             declarant_uscc=decl.declarant.uscc,
             filing=decl.tax_filing,
@@ -371,6 +393,7 @@ def build_command(type_: str, saga: Saga) -> Command:
             lines=saga.lines,
             trade_mode=decl.trade_mode,
             buyer_id=decl.cbec.buyer_id_number if decl.cbec else None,
+            scenario=scenario_for(force, "tax"),
         )
     if type_ == SUMMARISE:
         return SummariseExports(entry_id=_require_entry(saga))
@@ -461,6 +484,11 @@ def absorb(saga: Saga, event: Event) -> Saga:
                 "forex_outstanding": event.outstanding,
             }
         )
+        if isinstance(event, ReceiptSettled) and event.reason_code == "F201":
+            update["reason"] = (
+                f"F201 short receipt: {event.amount} {event.currency} received of "
+                f"{event.declared}, {event.outstanding} outstanding (收汇不足)"
+            )
     elif isinstance(event, ImportTaxesRefused):
         update.update(failure_code=event.reason_code, reason=_refusal_reason(event))
     elif isinstance(event, ReturnAssessed):
@@ -522,7 +550,7 @@ def start(declaration_id: str, enterprise_id: str, declaration: DeclarationData)
         steps={"customs": "pending", "inspection": "waiting", "forex": "waiting", "tax": "waiting"},
         figures=Figures(declared_value=declaration.total_value, currency=declaration.currency),
     )
-    return Advance(saga, (FileDeclaration(declaration=declaration),))
+    return Advance(saga, (filing_command(declaration),))
 
 
 def transition_for(saga: Saga, event: Event) -> Transition:
@@ -543,10 +571,14 @@ def advance(saga: Saga, envelope: Envelope) -> Advance:
     if not isinstance(event, Event):
         raise UnexpectedEvent(f"{envelope.type} is not an event")
     row = transition_for(saga, event)
-    pending = tuple(p for p in saga.pending if p.command_id != envelope.causation_id)
+    answered = envelope.causation_id
+    pending = tuple(
+        p for p in saga.pending if p.command_id != answered and answered not in p.supersedes
+    )
     folded = absorb(saga, event)
-    # Still stalled while any step that ran out of tries (deadline None) is unanswered.
-    still_stalled = saga.stalled_reason if any(p.deadline is None for p in pending) else None
+    # Still stalled while any step that ran out of tries (deadline None) is unanswered, and
+    # the reason names one of those, not the step that has just answered.
+    still_stalled = stall_reason(pending, saga.stalled_reason)
     moved = folded.model_copy(
         update={
             "state": row.to,
@@ -572,6 +604,21 @@ def advance(saga: Saga, envelope: Envelope) -> Advance:
 
 
 MAX_BACKOFF_FACTOR: Final = 16
+
+
+def _no_answer(step: PendingStep) -> str:
+    return f"no answer from {step.agency} to {step.type} after {step.attempts} attempts"
+
+
+def stall_reason(pending: tuple[PendingStep, ...], reason: str | None) -> str | None:
+    """Why a saga is stalled: the reason it has if a step out of tries still waits, else
+    one of the waiting steps out of tries; None when none is left."""
+    exhausted = [p for p in pending if p.deadline is None]
+    if not exhausted:
+        return None
+    if reason is not None and any(reason == _no_answer(p) for p in exhausted):
+        return reason
+    return _no_answer(exhausted[-1])
 
 
 def backoff_s(base_s: float, attempts: int, command_id: str) -> float:
@@ -610,9 +657,7 @@ def expire(saga: Saga, *, now: float, base_s: float, max_attempts: int) -> Expir
         if step.deadline is None or step.deadline > now:
             pending.append(step)
         elif step.attempts >= max_attempts:
-            stalled_reason = (
-                f"no answer from {step.agency} to {step.type} after {step.attempts} attempts"
-            )
+            stalled_reason = _no_answer(step)
             pending.append(step.model_copy(update={"deadline": None}))
         else:
             attempts = step.attempts + 1
@@ -627,6 +672,24 @@ def expire(saga: Saga, *, now: float, base_s: float, max_attempts: int) -> Expir
     became_stalled = stalled_reason is not None and saga.stalled_reason is None
     updated = saga.model_copy(update={"pending": tuple(pending), "stalled_reason": stalled_reason})
     return Expiry(updated, tuple(resend), became_stalled)
+
+
+def shift_clock(saga: Saga, seconds: float) -> Saga:
+    """The saga with its sandbox clock `seconds` on: all it waits for comes that much sooner."""
+    pending = tuple(
+        p if p.deadline is None else p.model_copy(update={"deadline": p.deadline - seconds})
+        for p in saga.pending
+    )
+    paced = saga.paced
+    if paced is not None and paced.release_at is not None:
+        paced = paced.model_copy(update={"release_at": paced.release_at - seconds})
+    return saga.model_copy(
+        update={
+            "pending": pending,
+            "paced": paced,
+            "clock_offset_s": saga.clock_offset_s + seconds,
+        }
+    )
 
 
 class NotStalled(ValueError):

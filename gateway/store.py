@@ -31,7 +31,30 @@ class IdempotencyKey(SQLModel, table=True):
     created_at: float
 
 
-GATEWAY_TABLES = [Enterprise.__table__, IdempotencyKey.__table__]  # type: ignore[attr-defined]
+class DeclarationReference(SQLModel, table=True):
+    """The trader's own reference of a declaration, unique per enterprise."""
+
+    __tablename__ = "declaration_references"
+    enterprise_id: str = Field(primary_key=True)
+    reference: str = Field(primary_key=True)
+    declaration_id: str
+
+
+class SandboxClock(SQLModel, table=True):
+    """How far a run's sandbox clock is ahead of real time: per enterprise, or `*` for all."""
+
+    __tablename__ = "sandbox_clocks"
+    scope: str = Field(primary_key=True)
+    offset_s: float
+
+
+GATEWAY_TABLES = [
+    Enterprise.__table__,  # type: ignore[attr-defined]
+    IdempotencyKey.__table__,  # type: ignore[attr-defined]
+    DeclarationReference.__table__,  # type: ignore[attr-defined]
+    SandboxClock.__table__,  # type: ignore[attr-defined]
+]
+ALL_RUNS = "*"
 IDEMPOTENCY_TTL_S = 24 * 3600
 
 
@@ -98,3 +121,44 @@ def save_idempotent(
             "created_at": time.time(),
         },
     )
+
+
+def reference_owner(conn: Connection, *, enterprise_id: str, reference: str) -> str | None:
+    """The declaration that already carries this reference for the enterprise, if any."""
+    table = DeclarationReference.__table__  # type: ignore[attr-defined]
+    row = conn.execute(
+        select(table.c.declaration_id).where(
+            table.c.enterprise_id == enterprise_id, table.c.reference == reference
+        )
+    ).first()
+    return row.declaration_id if row else None
+
+
+def save_reference(
+    conn: Connection, *, enterprise_id: str, reference: str, declaration_id: str
+) -> None:
+    """Claim a reference for a declaration."""
+    conn.execute(
+        DeclarationReference.__table__.insert(),  # type: ignore[attr-defined]
+        {"enterprise_id": enterprise_id, "reference": reference, "declaration_id": declaration_id},
+    )
+
+
+def clock_offset(conn: Connection, *, enterprise_id: str | None) -> float:
+    """The run clock's offset for an enterprise (its own plus everyone's); None: everyone's."""
+    table = SandboxClock.__table__  # type: ignore[attr-defined]
+    scopes = [ALL_RUNS] if enterprise_id is None else [ALL_RUNS, enterprise_id]
+    rows = conn.execute(select(table.c.offset_s).where(table.c.scope.in_(scopes))).all()
+    return float(sum(r.offset_s for r in rows))
+
+
+def move_clock(conn: Connection, *, scope: str, seconds: float) -> None:
+    """Move a run clock forward by `seconds`."""
+    table = SandboxClock.__table__  # type: ignore[attr-defined]
+    found = conn.execute(select(table.c.offset_s).where(table.c.scope == scope)).first()
+    if found is None:
+        conn.execute(table.insert(), {"scope": scope, "offset_s": seconds})
+    else:
+        conn.execute(
+            table.update().where(table.c.scope == scope).values(offset_s=found.offset_s + seconds)
+        )

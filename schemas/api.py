@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from schemas.base import Contract
+from schemas.scenarios import HELPERS_BY_NAME, MagicReferenceError, forced_outcome
 from schemas.trade import DeclarationData, Direction, TradeMode
 
 IMPORT_ONLY = frozenset({TradeMode.CBEC_BONDED})
@@ -67,6 +68,10 @@ class DeclarationRequest(DeclarationData):
             raise ValueError(
                 f"trade_mode {self.trade_mode.value} is an export mode; direction must be export"
             )
+        try:
+            forced_outcome(self.scenario, self.reference)
+        except MagicReferenceError as exc:
+            raise ValueError(f"reference: {exc}") from exc
         return self
 
 
@@ -160,12 +165,92 @@ class ScenarioView(Contract):
     final_status: str = Field(description="the status the declaration ends in")
     codes: list[str] = Field(description="reason, receipt and event codes it shows")
     example: ScenarioExample
+    reference: str = Field(description="the magic reference that forces it, e.g. SW-RED-<text>")
+    acts_on: list[str] = Field(description="agencies told this outcome; the others are happy")
+
+
+class HelperOutcomeView(Contract):
+    """An outcome a test helper can push a pending step to."""
+
+    name: str
+    agency: str
+    commands: list[str] = Field(description="the pending command types it answers")
+    what: str
 
 
 class ScenarioList(Contract):
-    """Every forced outcome of the sandbox."""
+    """Every forced outcome of the sandbox, and what the test helpers can force."""
 
     data: list[ScenarioView]
+    test_helpers: list[HelperOutcomeView] = Field(
+        default_factory=list, description="outcomes of POST /v1/test_helpers/.../outcomes"
+    )
+
+
+class ForceOutcome(Contract):
+    """A test helper's request: push the declaration's pending step to this outcome now."""
+
+    outcome: str = Field(description="one of GET /v1/scenarios `test_helpers` names")
+    share: Decimal | None = Field(
+        default=None,
+        gt=0,
+        le=2,
+        max_digits=6,
+        decimal_places=4,
+        description="buyer_pays: the share of the declared value paid (default 1)",
+    )
+
+    @model_validator(mode="after")
+    def _known(self) -> ForceOutcome:
+        if self.outcome not in HELPERS_BY_NAME:
+            raise ValueError(
+                f"outcome {self.outcome!r} is not a test helper outcome; known: "
+                + ", ".join(HELPERS_BY_NAME)
+            )
+        if self.share is not None and self.outcome != "buyer_pays":
+            raise ValueError("share applies to buyer_pays only")
+        return self
+
+
+class ForcedStep(Contract):
+    """What a test helper did: the command re-sent to the agency with the forced outcome."""
+
+    id: str
+    outcome: str
+    agency: str
+    command: str = Field(description="the command type sent to the agency")
+    command_id: str = Field(description="the new command's id (it supersedes the pending one)")
+    supersedes: str
+    status: str
+
+
+class ClockAdvance(Contract):
+    """Move the sandbox clock of one declaration, or of your whole run, forward."""
+
+    seconds: float = Field(gt=0, le=366 * 86_400, description="how far to move it")
+    declaration_id: str | None = Field(
+        default=None, max_length=64, description="only this declaration; absent: the whole run"
+    )
+
+
+class ClockDeclaration(Contract):
+    """One declaration after the clock moved."""
+
+    id: str
+    status: str
+    state: str
+    clock_offset_s: float
+    resent: list[str] = Field(description="commands re-sent as their deadlines passed")
+    released: list[str] = Field(description="held (delayed) commands that went out")
+
+
+class ClockView(Contract):
+    """The sandbox clock: how far ahead of real time it runs, and what moved."""
+
+    scope: str = Field(description="a declaration id, an enterprise id, or `all` (admin)")
+    offset_s: float
+    sandbox_time: datetime
+    declarations: list[ClockDeclaration] = Field(default_factory=list)
 
 
 class CancelRequest(Contract):

@@ -246,6 +246,9 @@ class SettleReceipt(Command):
         default=None, description="class C: the SAFE registration made before the transaction"
     )
     via_api: bool = Field(default=False, description="registered by the trader (POST .../payments)")
+    buyer_share: Decimal | None = Field(
+        default=None, description="sandbox: the share of the declared value the buyer pays"
+    )
 
 
 class RegisterPayment(Command):
@@ -262,6 +265,7 @@ class RegisterPayment(Command):
         default=None, description="class C: the SAFE registration made before the transaction"
     )
     via_api: bool = Field(default=False, description="registered by the trader (POST .../payments)")
+    scenario: Scenario | None = None
 
 
 class ReceiptSettled(Event):
@@ -275,6 +279,9 @@ class ReceiptSettled(Event):
     amount_cny: Decimal
     declared: Decimal | None = None
     match: str = Field(default="matched", description="matched, partial, over or late")
+    reason_code: str | None = Field(
+        default=None, description="F201 short receipt, F202 over-receipt held, F203 late"
+    )
     outstanding: Decimal = Decimal(0)
     held: Decimal = Field(default=Decimal(0), description="excess not settled, pending review")
     fx_class: str = "A"
@@ -349,6 +356,7 @@ class AssessImportTaxes(Command):
     lines: tuple[ValueLine, ...]
     trade_mode: TradeMode | None = None
     buyer_id: str | None = Field(default=None, description="CBEC retail: the buyer's ID number")
+    scenario: Scenario | None = None
 
 
 class RefundPaid(Event):

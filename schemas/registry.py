@@ -7,7 +7,8 @@ from typing import Any
 
 from schemas import messages
 from schemas.base import Payload
-from schemas.topics import all_topics, topic_for
+from schemas.deadletter import DeadLetter
+from schemas.topics import AGENCIES, DEADLETTER, STATUS, all_topics, topic_for
 
 REGISTRY: dict[str, type[Payload]] = {
     obj.TYPE: obj
@@ -26,42 +27,106 @@ def topic_of(payload: Payload) -> str:
     return topic_for(payload.TYPE, payload.KIND)
 
 
+def _sender(topic: str) -> tuple[str, str]:
+    """Who sends on a topic and who receives, for the operation's summary."""
+    for agency in AGENCIES:
+        if topic == f"sw.{agency}.commands":
+            return "gateway", agency
+        if topic == f"sw.{agency}.events":
+            return agency, "gateway"
+    if topic == STATUS:
+        return "gateway", "anyone (dashboard, load tool, integrators)"
+    return "every service", "operators (GET /v1/admin/deadletters)"
+
+
 def asyncapi_document() -> dict[str, Any]:
-    """An AsyncAPI 3.0 document of every topic and message, generated from the registry."""
+    """An AsyncAPI 3.0 document of every topic and message, generated from the registry.
+
+    Channels are the topics; each message is a registered payload model (its schema is the
+    pydantic one) carried in the envelope (its headers); operations say who sends each.
+    """
     from schemas.envelope import Envelope
 
     channels: dict[str, Any] = {}
     for topic in all_topics():
         channels[topic.replace(".", "_")] = {"address": topic, "messages": {}}
     components: dict[str, Any] = {"messages": {}, "schemas": {}}
-    for type_, model in sorted(REGISTRY.items()):
-        name = model.__name__
+
+    def add_schema(model: type[Any]) -> None:
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         for sub, sub_schema in schema.pop("$defs", {}).items():
             components["schemas"][sub] = sub_schema
-        components["schemas"][name] = schema
+        components["schemas"][model.__name__] = schema
+
+    for type_, model in sorted(REGISTRY.items()):
+        name = model.__name__
+        add_schema(model)
+        # The Kafka value is the whole envelope, its `payload` the typed body.
+        components["schemas"][f"{name}Envelope"] = {
+            "allOf": [{"$ref": "#/components/schemas/Envelope"}],
+            "type": "object",
+            "properties": {
+                "type": {"const": type_},
+                "payload": {"$ref": f"#/components/schemas/{name}"},
+            },
+            "required": ["payload"],
+        }
         components["messages"][name] = {
             "name": type_,
             "title": name,
             "summary": model.SUMMARY,
             "contentType": "application/json",
-            "payload": {"$ref": f"#/components/schemas/{name}"},
-            "headers": {"$ref": "#/components/schemas/EnvelopeHeaders"},
+            "payload": {"$ref": f"#/components/schemas/{name}Envelope"},
         }
         channel = channels[topic_for(type_, model.KIND).replace(".", "_")]
         channel["messages"][name] = {"$ref": f"#/components/messages/{name}"}
-    envelope = Envelope.model_json_schema()
-    envelope["properties"].pop("payload", None)
-    components["schemas"]["EnvelopeHeaders"] = envelope
+    add_schema(DeadLetter)
+    components["messages"]["DeadLetter"] = {
+        "name": "deadletter",
+        "title": "DeadLetter",
+        "summary": "A message a consumer could not handle, with the reason (not enveloped).",
+        "contentType": "application/json",
+        "payload": {"$ref": "#/components/schemas/DeadLetter"},
+    }
+    channels[DEADLETTER.replace(".", "_")]["messages"]["DeadLetter"] = {
+        "$ref": "#/components/messages/DeadLetter"
+    }
+    envelope = Envelope.model_json_schema(ref_template="#/components/schemas/{model}")
+    envelope.pop("$defs", None)
+    envelope["properties"]["payload"] = {
+        "type": "object",
+        "description": "the typed body `type` names; each message's schema narrows it",
+    }
+    components["schemas"]["Envelope"] = envelope
+    operations: dict[str, Any] = {}
+    for channel_id, channel in channels.items():
+        sender, receiver = _sender(channel["address"])
+        operations[f"send_{channel_id}"] = {
+            "action": "send",
+            "channel": {"$ref": f"#/channels/{channel_id}"},
+            "summary": f"{sender} sends on {channel['address']}; {receiver} receives",
+            "messages": [
+                {"$ref": f"#/channels/{channel_id}/messages/{name}"} for name in channel["messages"]
+            ],
+        }
     return {
         "asyncapi": "3.0.0",
         "info": {
             "title": "Single window simulator",
             "version": "1.0.0",
-            "description": "Every message is a JSON envelope keyed by declaration id; "
-            "`payload` holds the typed body named by `type`.",
+            "description": "Every message but a dead letter is a JSON envelope keyed by "
+            "declaration id: id, type, schema version, correlation and causation ids, time, "
+            "source, and `payload`, the typed body named by `type`.",
         },
         "defaultContentType": "application/json",
+        "servers": {
+            "embedded": {
+                "host": "127.0.0.1:9092",
+                "protocol": "kafka",
+                "description": "the embedded broker of `singlewindow up` (SW_KAFKA_BOOTSTRAP)",
+            }
+        },
         "channels": channels,
+        "operations": operations,
         "components": components,
     }

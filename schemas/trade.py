@@ -71,6 +71,13 @@ class Scenario(StrEnum):
     RED_CHANNEL = "red_channel"
     INSPECTION_FAIL = "inspection_fail"
     REFUND_DENIED = "refund_denied"
+    YELLOW_CHANNEL = "yellow_channel"
+    SHORT_PAYMENT = "short_payment"
+    STALL_CUSTOMS = "stall_customs"
+    STALL_INSPECTION = "stall_inspection"
+    STALL_FOREX = "stall_forex"
+    STALL_TAX = "stall_tax"
+    DELAYED = "delayed"
 
 
 Money = Annotated[Decimal, Field(max_digits=18, decimal_places=4)]
@@ -184,8 +191,16 @@ class DeclarationData(Contract):
     counterparty_country: str = Field(description="ISO 3166-1 alpha-3")
     currency: str = Field(description="ISO 4217")
     items: tuple[Item, ...] = Field(min_length=1, max_length=50)
-    reference: str | None = Field(default=None, max_length=64)
-    scenario: Scenario | None = None
+    reference: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="your own reference, unique per enterprise; a sandbox magic value "
+        "(`SW-<OUTCOME>-<text>`, docs/sandbox.md) forces an outcome",
+    )
+    scenario: Scenario | None = Field(
+        default=None, description="sandbox: force an outcome (GET /v1/scenarios)"
+    )
     cbec: CbecDocuments | None = Field(
         default=None, description="9610/1210 import: order, payment and waybill (三单)"
     )

@@ -18,7 +18,7 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from schemas.scenarios import CATALOGUE, TEST_HS_CODES
+from schemas.scenarios import CATALOGUE, HELPER_OUTCOMES, TEST_HS_CODES
 from services.common.settings import SERVICES, Settings
 from singlewindow.load.plan import DEFAULT_MIX, MixEntry, Profile, parse_mix
 from singlewindow.load.report import print_summary, write_reports
@@ -114,21 +114,27 @@ def up(
 
 @app.command()
 def scenarios() -> None:
-    """List the sandbox's forced outcomes (the `scenario` field) and its test HS codes."""
-    table = Table(title='scenarios (send as "scenario" in a declaration)')
-    for column in ("scenario", "agency", "ends as", "what happens", "codes", "try with"):
+    """List the sandbox's forced outcomes (`scenario`, magic `reference`), the test helpers'
+    outcomes and the test HS codes (docs/sandbox.md)."""
+    table = Table(title='scenarios (send as "scenario", or a magic "reference")')
+    for column in ("scenario", "reference", "agency", "ends as", "what happens", "codes"):
         table.add_column(column, overflow="fold")
     for info in CATALOGUE:
         table.add_row(
             info.scenario.value,
+            f"{info.magic}…",
             info.agency,
             info.final_status,
             info.outcome,
             ", ".join(info.codes),
-            f"singlewindow submit --direction {info.example[0]} --mode {info.example[1]} "
-            f"--scenario {info.scenario.value}",
         )
     console.print(table)
+    helpers = Table(title="test helpers: POST /v1/test_helpers/declarations/{id}/outcomes")
+    for column in ("outcome", "agency", "answers the pending", "what the agency decides"):
+        helpers.add_column(column, overflow="fold")
+    for helper in HELPER_OUTCOMES:
+        helpers.add_row(helper.name, helper.agency, ", ".join(helper.commands), helper.what)
+    console.print(helpers)
     codes = Table(title="test HS codes")
     codes.add_column("hs_code")
     codes.add_column("what it does")
@@ -146,6 +152,10 @@ def submit(
     scenario: Annotated[
         str | None, typer.Option(help="forced outcome, e.g. inspection_fail")
     ] = None,
+    reference: Annotated[
+        str | None,
+        typer.Option(help="your reference; a magic one forces an outcome, e.g. SW-RED-PO1"),
+    ] = None,
     wait: Annotated[bool, typer.Option(help="wait until the declaration ends")] = True,
     gateway: GatewayOpt = None,
     api_key: KeyOpt = None,
@@ -153,7 +163,8 @@ def submit(
     """Submit a sample declaration and follow it to its end."""
     with _client(gateway, api_key) as client:
         resp = client.post(
-            "/v1/declarations", json=sample_declaration(direction, trade_mode, scenario)
+            "/v1/declarations",
+            json=sample_declaration(direction, trade_mode, scenario, reference),
         )
         if resp.status_code != 202:
             console.print_json(resp.text)

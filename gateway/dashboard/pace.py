@@ -14,11 +14,14 @@ class NothingHeld(Exception):
     """The declaration has no held command to release (an agency is still working, or it ended)."""
 
 
-def paced(saga: Saga, pace: Pace) -> Saga:
-    """The saga set to move at `pace` (instant keeps it unpaced, as cheap as ever)."""
+def paced(saga: Saga, pace: Pace, *, stage_s: float | None = None) -> Saga:
+    """The saga set to move at `pace` (instant keeps it unpaced, as cheap as ever).
+
+    `stage_s`: a demo stage's own length (the sandbox `delayed` outcome), else the setting's.
+    """
     if pace is Pace.INSTANT:
         return saga
-    return saga.model_copy(update={"paced": Paced(pace=pace)})
+    return saga.model_copy(update={"paced": Paced(pace=pace, stage_s=stage_s)})
 
 
 def hold(
@@ -37,7 +40,8 @@ def hold(
         p.model_copy(update={"deadline": None}) for p in saga.pending if p.command_id in ids
     )
     pending = tuple(p for p in saga.pending if p.command_id not in ids)
-    release_at = now + demo_stage_s if state.pace is Pace.DEMO else None
+    stage_s = state.stage_s if state.stage_s is not None else demo_stage_s
+    release_at = now + stage_s if state.pace is Pace.DEMO else None
     held = state.model_copy(update={"held": state.held + moving, "release_at": release_at})
     return saga.model_copy(update={"pending": pending, "paced": held}), []
 

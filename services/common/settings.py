@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     sandbox: bool = Field(
         default=True, description="Sandbox mode; when false, placeholder secrets are refused."
     )
+    test_helpers: bool = Field(
+        default=True,
+        description="Serve /v1/test_helpers (forced outcomes, sandbox clock); false: 404.",
+    )
     step_deadline_s: float = Field(
         default=10.0,
         gt=0,

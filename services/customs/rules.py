@@ -491,12 +491,21 @@ def risk_odds(
     return red, yellow, profile.blue, factor, why
 
 
+# Sandbox scenarios that pick the channel (a stalled inspection needs goods to inspect).
+FORCED_CHANNELS = {
+    Scenario.HAPPY: "green",
+    Scenario.YELLOW_CHANNEL: "yellow",
+    Scenario.RED_CHANNEL: "red",
+    Scenario.INSPECTION_FAIL: "red",
+    Scenario.STALL_INSPECTION: "red",
+}
+
+
 def channel(declaration: DeclarationData, ref: CustomsReference, rng: random.Random) -> str:
     """Red (inspection, 500), yellow (document review, 300), blue (post-clearance audit), green."""
-    if declaration.scenario in (Scenario.RED_CHANNEL, Scenario.INSPECTION_FAIL):
-        return "red"
-    if declaration.scenario is Scenario.HAPPY:
-        return "green"
+    forced = FORCED_CHANNELS.get(declaration.scenario) if declaration.scenario else None
+    if forced is not None:
+        return forced
     red, yellow, blue, _, _ = risk_odds(declaration, ref)
     draw = Decimal(str(rng.random()))
     if draw < red:
@@ -530,8 +539,8 @@ def inspection_reason(
             )
     if risk_channel == "red":
         return "red channel: physical inspection selected by risk targeting"
-    if declaration.scenario is Scenario.HAPPY or rng is None:
-        return None
+    if declaration.scenario in FORCED_CHANNELS or rng is None:
+        return None  # a forced channel is not also sampled at random
     if Decimal(str(rng.random())) < ref.sampling_rate:
         return f"random check: sampled at {ref.sampling_rate} (双随机)"
     return None

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from schemas.envelope import Envelope, reply
 from schemas.messages import PaymentRegistered, ReceiptSettled, RegisterPayment, SettleReceipt
+from schemas.scenarios import withholds
 from services.common.changes import Held, Put
 from services.common.handling import Context, Handler, HandlerError, Outcome
 from services.forex import rules
@@ -91,6 +92,8 @@ def settle_receipt(envelope: Envelope, held: Held | None, ctx: Context) -> Outco
     a partial one (a later tranche)."""
     command = envelope.payload
     assert isinstance(command, SettleReceipt)
+    if withholds(command.scenario, SOURCE):
+        return Outcome()  # sandbox stall: no answer; a test helper's new command decides
     previous = _earlier(
         held, "receipt", via_api=command.via_api, declaration_id=envelope.declaration_id
     )
@@ -105,6 +108,7 @@ def settle_receipt(envelope: Envelope, held: Held | None, ctx: Context) -> Outco
             scenario=command.scenario,
             ref=ref,
             rng=ctx.rng(envelope.declaration_id, "forex.receipt"),
+            share=command.buyer_share,
         )
         received = simulated if received is None else received
         days = simulated_days if days is None else days
@@ -132,6 +136,8 @@ def register_payment(envelope: Envelope, held: Held | None, ctx: Context) -> Out
     a short one (a later tranche)."""
     command = envelope.payload
     assert isinstance(command, RegisterPayment)
+    if withholds(command.scenario, SOURCE):
+        return Outcome()  # sandbox stall: no answer; a test helper's new command decides
     previous = _earlier(
         held, "payment", via_api=command.via_api, declaration_id=envelope.declaration_id
     )

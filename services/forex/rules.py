@@ -19,6 +19,7 @@ from schemas.messages import (
     ReceiptSettled,
     TransactionRefused,
 )
+from schemas.scenarios import DEFAULT_SHARE
 from schemas.trade import Scenario
 
 FEN = Decimal("0.01")
@@ -104,9 +105,22 @@ def registration_no(declaration_id: str, on: date) -> str:
 
 
 def simulated_receipt(
-    declared: Decimal, *, scenario: Scenario | None, ref: ForexReference, rng: random.Random
+    declared: Decimal,
+    *,
+    scenario: Scenario | None,
+    ref: ForexReference,
+    rng: random.Random,
+    share: Decimal | None = None,
 ) -> tuple[Decimal, int]:
-    """What the simulated buyer pays and how many days after export: seeded, mostly in full."""
+    """What the simulated buyer pays and how many days after export: seeded, mostly in full.
+
+    Forced (sandbox): `share` of the declared value on day 30; short_payment pays 80% unless
+    a share is given; happy pays in full on day 30.
+    """
+    if share is None and scenario is Scenario.SHORT_PAYMENT:
+        share = DEFAULT_SHARE
+    if share is not None:
+        return (declared * share).quantize(FEN, rounding=ROUND_HALF_UP), 30
     if scenario is Scenario.HAPPY:
         return declared, 30
     draw = Decimal(str(rng.random()))
@@ -260,6 +274,15 @@ def refusal(
     return None
 
 
+def receipt_reason(result: str, held: Decimal, late: bool) -> str | None:
+    """The reason code a settlement reports: F201 short, F202 excess held, F203 late."""
+    if result == "partial":
+        return "F201"
+    if held > 0:
+        return "F202"
+    return "F203" if late else None
+
+
 def _class_checks(
     fx_class: str, declared: Decimal, received: Decimal, reg: str | None
 ) -> list[str]:
@@ -306,6 +329,7 @@ def settle(
     )
     checks.extend(f"{f.code} {f.reason}" for f in seen.findings)
     settled = seen.settled - earlier
+    late = days_after_export > ref.late_days
     amount_cny = to_cny(settled, rate)
     return ReceiptSettled(
         tranche=tranche,
@@ -316,6 +340,7 @@ def settle(
         amount_cny=amount_cny,
         declared=declared,
         match=seen.match,
+        reason_code=receipt_reason(seen.match, seen.held, late),
         outstanding=seen.outstanding,
         held=seen.held,
         fx_class=fx_class,

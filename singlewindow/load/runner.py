@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,6 +54,8 @@ class LoadRun:
     early: dict[str, list[tuple[str, str, float, float]]] = field(default_factory=dict)
     t0: float = 0.0
     sent_count: int = 0
+    # References are unique per enterprise: each run numbers its own (load-<run>-<seq>).
+    run_id: str = field(default_factory=lambda: secrets.token_hex(4))
     on_tick: Callable[[dict[str, Any]], None] | None = None
     _idle: asyncio.Event = field(default_factory=asyncio.Event)
     # httpx scans its whole request queue on every assignment: keep that queue short.
@@ -108,7 +111,9 @@ class LoadRun:
         try:
             async with self._slots:
                 wall = time.time()
-                resp = await client.post("/v1/declarations", json=body_for(entry, f"load-{seq}"))
+                resp = await client.post(
+                    "/v1/declarations", json=body_for(entry, f"load-{self.run_id}-{seq}")
+                )
         except httpx.TimeoutException:
             self.recorder.error(self._now() - self.t0, "http_timeout")
             return None

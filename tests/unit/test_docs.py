@@ -40,3 +40,17 @@ def test_every_scenario_is_catalogued_and_on_the_sandbox_page() -> None:
     for hs_code, _ in TEST_HS_CODES:
         assert f"`{hs_code}`" in page
     assert "docs/sandbox.md" in README
+
+
+def test_the_sandbox_page_lists_every_magic_value_and_test_helper() -> None:
+    from schemas.scenarios import CATALOGUE, HELPER_OUTCOMES
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "sandbox.md").read_text("utf-8")
+    for info in CATALOGUE:
+        assert f"`{info.magic}…`" in page, info.magic
+        assert info.outcome in page, info.scenario  # the page's table is the catalogue's text
+    for helper in HELPER_OUTCOMES:
+        assert f"| `{helper.name}` | {helper.agency} |" in page, helper.name
+    for path in ("/v1/test_helpers/clock/advance", "/v1/test_helpers/declarations/{id}/outcomes"):
+        assert path in page
+    assert "`SW_TEST_HELPERS`" in page
