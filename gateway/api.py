@@ -80,6 +80,19 @@ def _view(row: Any) -> DeclarationView:
     )
 
 
+def enterprise_auth(keys: dict[str, str]) -> Callable[..., Any]:
+    """The dependency that turns `Authorization: Bearer <key>` into the caller's enterprise id."""
+
+    async def enterprise(authorization: Annotated[str | None, Header()] = None) -> str:
+        digest = hash_key(_bearer(authorization))
+        for stored, enterprise_id in keys.items():
+            if hmac.compare_digest(stored, digest):
+                return enterprise_id
+        raise Problem(401, "unauthorized", "Unauthorized", "unknown API key")
+
+    return enterprise
+
+
 def api_router(
     runtime: Runtime, config: GatewayConfig, keys: dict[str, str], admin_token: str
 ) -> APIRouter:
@@ -88,12 +101,7 @@ def api_router(
     records = Record.__table__  # type: ignore[attr-defined]
     journal = Journal.__table__  # type: ignore[attr-defined]
 
-    async def enterprise(authorization: Annotated[str | None, Header()] = None) -> str:
-        digest = hash_key(_bearer(authorization))
-        for stored, enterprise_id in keys.items():
-            if hmac.compare_digest(stored, digest):
-                return enterprise_id
-        raise Problem(401, "unauthorized", "Unauthorized", "unknown API key")
+    enterprise = enterprise_auth(keys)
 
     async def admin(authorization: Annotated[str | None, Header()] = None) -> None:
         if not hmac.compare_digest(_bearer(authorization).encode(), admin_token.encode()):

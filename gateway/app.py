@@ -9,12 +9,15 @@ from fastapi import FastAPI
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.api import api_router
+from gateway.api import api_router, enterprise_auth
 from gateway.dashboard.routes import install_dashboard
 from gateway.dashboard.stream import StatusHub
 from gateway.deadlines import DeadlineWatcher
 from gateway.handlers import HANDLERS, GatewayConfig
 from gateway.store import GATEWAY_TABLES, add_enterprise, all_enterprises, hash_key
+from gateway.webhook_routes import webhook_router
+from gateway.webhook_sender import WebhookConfig
+from gateway.webhooks import Webhooks
 from schemas.topics import AGENCIES, events
 from services.common.problems import install_problem_handlers
 from services.common.runtime import Runtime
@@ -43,6 +46,15 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
     )
     watcher = DeadlineWatcher(runtime, config)
     hub = StatusHub(settings.kafka_bootstrap)
+    webhooks = Webhooks(
+        runtime,
+        WebhookConfig(
+            timeout_s=settings.webhook_timeout_s,
+            max_attempts=settings.webhook_max_attempts,
+            backoff_s=settings.webhook_backoff_s,
+            backoff_max_s=settings.webhook_backoff_max_s,
+        ),
+    )
     keys: dict[str, str] = {}
 
     @asynccontextmanager
@@ -64,9 +76,11 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
         keys.update(await runtime.db.write(seed_demo))
         watcher.start()
         hub.start()
+        await webhooks.start()
         try:
             yield
         finally:
+            await webhooks.stop()
             await hub.stop()
             await watcher.stop()
             await runtime.stop()
@@ -82,5 +96,6 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
     install_problem_handlers(app)
     app.include_router(ops_router(runtime))
     app.include_router(api_router(runtime, config, keys, settings.admin_token))
+    app.include_router(webhook_router(webhooks, enterprise_auth(keys)))
     install_dashboard(app, runtime, config, keys, settings, hub)
     return app

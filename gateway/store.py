@@ -1,4 +1,4 @@
-"""The gateway's own tables: enterprises with hashed API keys, and idempotency keys."""
+"""The gateway's own tables: enterprises with hashed API keys, idempotency keys, webhooks' (webhook_store)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import time
 
 from sqlalchemy import Column, Connection, LargeBinary, select
 from sqlmodel import Field, SQLModel
+
+from gateway.webhook_store import WEBHOOK_TABLES
 
 
 class Enterprise(SQLModel, table=True):
@@ -31,7 +33,7 @@ class IdempotencyKey(SQLModel, table=True):
     created_at: float
 
 
-GATEWAY_TABLES = [Enterprise.__table__, IdempotencyKey.__table__]  # type: ignore[attr-defined]
+GATEWAY_TABLES = [Enterprise.__table__, IdempotencyKey.__table__, *WEBHOOK_TABLES]  # type: ignore[attr-defined]
 IDEMPOTENCY_TTL_S = 24 * 3600
 
 

@@ -1,0 +1,179 @@
+"""The sender loop: posts due deliveries, signed, and records every attempt.
+
+Each pass reads the due deliveries from the database (so a restart resumes where the killed
+process stopped: a delivery is pending until an attempt of it is recorded) and gives each
+endpoint with work one task that posts its deliveries one after the other, earliest first.
+One endpoint's slow or dead receiver therefore delays only itself, and a healthy receiver
+gets a declaration's events in the order they happened. A failure (timeout, refused
+connection, non-2xx) is retried after an exponential, jittered backoff until the delivery's
+attempts run out; then it is `failed` until someone redelivers it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+
+import httpx
+
+from gateway import webhook_store as store
+from gateway.webhook_rules import SIGNATURE_HEADER, backoff_s, jitter, signature_header
+from gateway.webhook_store import AttemptResult, Due
+from services.common.database import Database
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "singlewindow-webhooks/1.0"
+EXCERPT = 200
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    """The sender's settings (SW_WEBHOOK_*)."""
+
+    timeout_s: float = 5.0
+    max_attempts: int = 8
+    backoff_s: float = 2.0
+    backoff_max_s: float = 600.0
+
+
+def headers_of(due: Due, timestamp: int) -> dict[str, str]:
+    """The headers of one attempt."""
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "SW-Event-Id": due.event_id,
+        "SW-Event-Type": due.event_type,
+        "SW-Delivery-Id": due.delivery_id,
+        "SW-Delivery-Attempt": str(due.attempt),
+        SIGNATURE_HEADER: signature_header(due.secret, timestamp, due.body),
+    }
+
+
+class WebhookSender:
+    """Delivers stored deliveries on a timer, or at once when woken."""
+
+    def __init__(
+        self, db: Database, config: WebhookConfig, *, every_s: float = 0.25, batch: int = 100
+    ) -> None:
+        self.db = db
+        self.config = config
+        self.every_s = every_s
+        self.batch = batch
+        self._busy: set[str] = set()
+        self._workers: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._client: httpx.AsyncClient | None = None
+
+    def start(self) -> None:
+        """Start sending."""
+        self._client = httpx.AsyncClient(
+            timeout=self.config.timeout_s, follow_redirects=False, trust_env=False
+        )
+        self._task = asyncio.create_task(self._run(), name="webhook-sender")
+
+    async def stop(self) -> None:
+        """Stop sending; an attempt cut short is made again by the next process."""
+        tasks = [t for t in (self._task, *self._workers) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._client is not None:
+            await self._client.aclose()
+
+    def wake(self) -> None:
+        """Look for due deliveries now (new ones were queued)."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.every_s)  # the retry clock's tick
+            self._wake.clear()
+            try:
+                await self.dispatch(time.time())
+            except Exception:
+                log.exception("webhook dispatch failed; will retry")
+
+    async def dispatch(self, now: float) -> int:
+        """Start a worker for each idle endpoint with due deliveries; return how many were due."""
+        busy = set(self._busy)
+        due = await self.db.read(
+            lambda conn: store.due_deliveries(conn, now=now, busy=busy, limit=self.batch)
+        )
+        per_endpoint: dict[str, list[Due]] = defaultdict(list)
+        for d in due:
+            per_endpoint[d.endpoint_id].append(d)
+        for endpoint_id, work in per_endpoint.items():
+            self._busy.add(endpoint_id)
+            task = asyncio.create_task(
+                self._serve(endpoint_id, work), name=f"webhook-{endpoint_id}"
+            )
+            self._workers.add(task)
+            task.add_done_callback(self._workers.discard)
+        return len(due)
+
+    async def _serve(self, endpoint_id: str, work: list[Due]) -> None:
+        try:
+            for due in work:
+                result = await self.attempt(due)
+                await self.record(due, result)
+        except Exception:
+            log.exception("webhook worker of %s failed", endpoint_id)
+        finally:
+            self._busy.discard(endpoint_id)
+            self._wake.set()  # more may be due for this endpoint
+
+    async def attempt(self, due: Due) -> AttemptResult:
+        """POST one delivery and say how it went (never raises for the receiver's faults)."""
+        assert self._client is not None, "sender not started"
+        started = time.time()
+        clock = time.perf_counter()
+
+        def took() -> float:
+            return round((time.perf_counter() - clock) * 1000, 1)
+
+        try:
+            response = await self._client.post(
+                due.url, content=due.body, headers=headers_of(due, int(started))
+            )
+        except httpx.TimeoutException:
+            return AttemptResult(started, took(), error=f"timeout after {self.config.timeout_s:g}s")
+        except httpx.HTTPError as exc:
+            return AttemptResult(started, took(), error=f"{type(exc).__name__}: {exc}"[:500])
+        excerpt = response.text[:EXCERPT] if response.content else None
+        error = None if response.is_success else f"HTTP {response.status_code}"
+        return AttemptResult(started, took(), response.status_code, error, excerpt)
+
+    async def record(self, due: Due, result: AttemptResult) -> str | None:
+        """Store an attempt; schedule the retry of a failure while attempts remain."""
+        retry_at = None
+        if not result.ok and due.attempt < due.max_attempts:
+            wait = backoff_s(
+                due.attempt,
+                base_s=self.config.backoff_s,
+                cap_s=self.config.backoff_max_s,
+                jitter=jitter(due.delivery_id, due.attempt),
+            )
+            retry_at = time.time() + wait
+        status = await self.db.write(
+            lambda conn: store.record_attempt(conn, due, result, retry_at=retry_at)
+        )
+        level = logging.INFO if result.ok else logging.WARNING
+        log.log(
+            level,
+            "webhook %s attempt %d to %s: %s → %s",
+            due.delivery_id,
+            due.attempt,
+            due.endpoint_id,
+            result.status_code if result.error is None else result.error,
+            status,
+        )
+        return status
