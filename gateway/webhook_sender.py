@@ -1,8 +1,9 @@
 """The sender loop: posts due deliveries, signed, and records every attempt.
 
-Each pass reads the due deliveries from the database (so a restart resumes where the killed
-process stopped: a delivery is pending until an attempt of it is recorded) and gives each
-endpoint with work one task that posts its deliveries one after the other, earliest first.
+Each pass takes the due deliveries from the database under a lease (so a restart resumes
+where the killed process stopped: a delivery is pending until an attempt of it is recorded,
+and its lease runs out in seconds) and gives each endpoint with work one task that posts its
+deliveries one after the other, earliest first.
 One endpoint's slow or dead receiver therefore delays only itself, and a healthy receiver
 gets a declaration's events in the order they happened. A failure (timeout, refused
 connection, non-2xx) is retried after an exponential, jittered backoff until the delivery's
@@ -58,12 +59,19 @@ class WebhookSender:
     """Delivers stored deliveries on a timer, or at once when woken."""
 
     def __init__(
-        self, db: Database, config: WebhookConfig, *, every_s: float = 0.25, batch: int = 100
+        self,
+        db: Database,
+        config: WebhookConfig,
+        *,
+        every_s: float = 0.25,
+        batch: int = 200,
+        per_endpoint: int = 5,
     ) -> None:
         self.db = db
         self.config = config
         self.every_s = every_s
         self.batch = batch
+        self.per_endpoint = per_endpoint
         self._busy: set[str] = set()
         self._workers: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
@@ -105,8 +113,15 @@ class WebhookSender:
     async def dispatch(self, now: float) -> int:
         """Start a worker for each idle endpoint with due deliveries; return how many were due."""
         busy = set(self._busy)
-        due = await self.db.read(
-            lambda conn: store.due_deliveries(conn, now=now, busy=busy, limit=self.batch)
+        due = await self.db.write(
+            lambda conn: store.claim_due(
+                conn,
+                now=now,
+                busy=busy,
+                limit=self.batch,
+                per_endpoint=self.per_endpoint,
+                timeout_s=self.config.timeout_s,
+            )
         )
         per_endpoint: dict[str, list[Due]] = defaultdict(list)
         for d in due:
@@ -166,7 +181,7 @@ class WebhookSender:
         status = await self.db.write(
             lambda conn: store.record_attempt(conn, due, result, retry_at=retry_at)
         )
-        level = logging.INFO if result.ok else logging.WARNING
+        level = logging.DEBUG if result.ok else logging.WARNING
         log.log(
             level,
             "webhook %s attempt %d to %s: %s → %s",

@@ -14,7 +14,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Connection, Index, LargeBinary, UniqueConstraint, delete, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    Index,
+    LargeBinary,
+    UniqueConstraint,
+    bindparam,
+    delete,
+    select,
+)
 from sqlalchemy import update as sql_update
 from sqlmodel import Field, SQLModel
 
@@ -25,6 +34,7 @@ from schemas.messages import StatusChanged
 from services.common.db import insert_ignoring_duplicates
 
 CHUNK = 500
+LEASE_MARGIN_S = 5.0
 
 
 class WebhookEndpoint(SQLModel, table=True):
@@ -255,8 +265,22 @@ class Due:
     max_attempts: int
 
 
-def due_deliveries(conn: Connection, *, now: float, busy: Iterable[str], limit: int) -> list[Due]:
-    """Pending deliveries due by `now`, earliest first, skipping endpoints already being served."""
+def claim_due(
+    conn: Connection,
+    *,
+    now: float,
+    busy: Iterable[str],
+    limit: int,
+    per_endpoint: int,
+    timeout_s: float,
+) -> list[Due]:
+    """Take the pending deliveries due by `now`, earliest first, at most `per_endpoint` each.
+
+    Endpoints in `busy` (being served by this process) are skipped. Each delivery taken gets a
+    lease: its next attempt moves to when its turn in its endpoint's queue must have ended, so
+    another gateway process sharing the database leaves it alone, and a process that dies
+    holding it lets it fall due again. Recording the attempt replaces the lease.
+    """
     stmt = (
         select(
             deliveries_t.c.id,
@@ -274,13 +298,29 @@ def due_deliveries(conn: Connection, *, now: float, busy: Iterable[str], limit: 
         .where(deliveries_t.c.status == "pending", deliveries_t.c.next_attempt_at <= now)
         .order_by(deliveries_t.c.next_attempt_at, deliveries_t.c.id)
         .limit(limit)
+        .with_for_update(skip_locked=True, of=deliveries_t)
     )
     busy = set(busy)
     if busy:
         stmt = stmt.where(deliveries_t.c.endpoint_id.not_in(busy))
-    return [
-        Due(*r[:7], attempt=r.attempts + 1, max_attempts=r.max_attempts) for r in conn.execute(stmt)
-    ]
+    taken: list[Due] = []
+    queued: dict[str, int] = {}
+    leases: list[dict[str, Any]] = []
+    for r in conn.execute(stmt):
+        place = queued.get(r.endpoint_id, 0)
+        if place >= per_endpoint:
+            continue
+        queued[r.endpoint_id] = place + 1
+        taken.append(Due(*r[:7], attempt=r.attempts + 1, max_attempts=r.max_attempts))
+        leases.append({"k": r.id, "lease": now + timeout_s * (place + 1) + LEASE_MARGIN_S})
+    if leases:
+        conn.execute(
+            sql_update(deliveries_t)
+            .where(deliveries_t.c.id == bindparam("k"))
+            .values(next_attempt_at=bindparam("lease")),
+            leases,
+        )
+    return taken
 
 
 @dataclass(frozen=True, slots=True)
