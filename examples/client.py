@@ -83,6 +83,13 @@ def verify_signature(secret: str, header: str | None, body: bytes, now: float) -
     return timestamp
 
 
+class Server(ThreadingHTTPServer):
+    """A threaded HTTP server with room for the gateway's parallel requests in its backlog."""
+
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class Receiver:
     """Receives webhooks: verifies, deduplicates on the event id, queues each event once."""
 
@@ -119,7 +126,7 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhooks/singlewindow"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

@@ -1,13 +1,15 @@
 """The sender loop: posts due deliveries, signed, and records every attempt.
 
-Each pass takes the due deliveries from the database under a lease (so a restart resumes
-where the killed process stopped: a delivery is pending until an attempt of it is recorded,
-and its lease runs out in seconds) and gives each endpoint with work one task that posts its
-deliveries one after the other, earliest first.
-One endpoint's slow or dead receiver therefore delays only itself, and a healthy receiver
-gets a declaration's events in the order they happened. A failure (timeout, refused
-connection, non-2xx) is retried after an exponential, jittered backoff until the delivery's
-attempts run out; then it is `failed` until someone redelivers it.
+Each pass claims the due deliveries from the database under a short lease (a delivery is
+pending until an attempt of it is recorded, so a process killed mid-send leaves its claims to
+fall due again within seconds, and the restarted one sends them) and gives each endpoint with
+work one task. That task posts each declaration's deliveries one after the other, earliest
+first, and up to `parallel` declarations side by side; its attempts are recorded together in
+one transaction. A healthy receiver thus gets a declaration's events in the order they
+happened, and one endpoint's slow or dead receiver delays only itself. A failure (a timeout of
+the whole exchange, a refused connection, a non-2xx answer) is retried after an exponential,
+jittered backoff until the delivery's attempts run out; then it is `failed` until someone
+redelivers it.
 """
 
 from __future__ import annotations
@@ -64,14 +66,19 @@ class WebhookSender:
         config: WebhookConfig,
         *,
         every_s: float = 0.25,
-        batch: int = 200,
-        per_endpoint: int = 5,
+        batch: int = 500,
+        per_endpoint: int = 200,
+        parallel: int = 16,
     ) -> None:
         self.db = db
         self.config = config
         self.every_s = every_s
         self.batch = batch
         self.per_endpoint = per_endpoint
+        self.parallel = parallel
+        # A claim is held this long: two attempts' time and a margin. A process that dies
+        # holding deliveries therefore leaves them due again within seconds.
+        self.lease_s = 2 * config.timeout_s + 5
         self._busy: set[str] = set()
         self._workers: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
@@ -81,7 +88,10 @@ class WebhookSender:
     def start(self) -> None:
         """Start sending."""
         self._client = httpx.AsyncClient(
-            timeout=self.config.timeout_s, follow_redirects=False, trust_env=False
+            timeout=self.config.timeout_s,
+            follow_redirects=False,
+            trust_env=False,
+            limits=httpx.Limits(max_connections=4 * self.parallel, max_keepalive_connections=64),
         )
         self._task = asyncio.create_task(self._run(), name="webhook-sender")
 
@@ -113,6 +123,7 @@ class WebhookSender:
     async def dispatch(self, now: float) -> int:
         """Start a worker for each idle endpoint with due deliveries; return how many were due."""
         busy = set(self._busy)
+        lease_until = now + self.lease_s
         due = await self.db.write(
             lambda conn: store.claim_due(
                 conn,
@@ -120,7 +131,7 @@ class WebhookSender:
                 busy=busy,
                 limit=self.batch,
                 per_endpoint=self.per_endpoint,
-                timeout_s=self.config.timeout_s,
+                lease_until=lease_until,
             )
         )
         per_endpoint: dict[str, list[Due]] = defaultdict(list)
@@ -129,20 +140,38 @@ class WebhookSender:
         for endpoint_id, work in per_endpoint.items():
             self._busy.add(endpoint_id)
             task = asyncio.create_task(
-                self._serve(endpoint_id, work), name=f"webhook-{endpoint_id}"
+                self._serve(endpoint_id, work, lease_until), name=f"webhook-{endpoint_id}"
             )
             self._workers.add(task)
             task.add_done_callback(self._workers.discard)
         return len(due)
 
-    async def _serve(self, endpoint_id: str, work: list[Due]) -> None:
+    async def _serve(self, endpoint_id: str, work: list[Due], lease_until: float) -> None:
+        """Send an endpoint's batch: each declaration's events in order, declarations side by side."""
+        chains: dict[str, list[Due]] = defaultdict(list)
+        for due in work:
+            chains[due.declaration_id].append(due)
+        gate = asyncio.Semaphore(self.parallel)
+        outcomes: list[tuple[Due, AttemptResult, float | None]] = []
+        sent: set[str] = set()
+
+        async def chain(dues: list[Due]) -> None:
+            async with gate:
+                for due in dues:
+                    if time.time() + self.config.timeout_s > lease_until - 1:
+                        return  # the claim would run out mid-attempt: leave the rest for later
+                    result = await self.attempt(due)
+                    outcomes.append((due, result, self.retry_at(due, result)))
+                    sent.add(due.delivery_id)
+
         try:
-            for due in work:
-                result = await self.attempt(due)
-                await self.record(due, result)
-        except Exception:
-            log.exception("webhook worker of %s failed", endpoint_id)
+            await asyncio.gather(*(chain(c) for c in chains.values()))
         finally:
+            unsent = [d.delivery_id for d in work if d.delivery_id not in sent]
+            try:
+                await self.record(outcomes, unsent)
+            except Exception:
+                log.exception("recording webhook attempts of %s failed", endpoint_id)
             self._busy.discard(endpoint_id)
             self._wake.set()  # more may be due for this endpoint
 
@@ -156,10 +185,11 @@ class WebhookSender:
             return round((time.perf_counter() - clock) * 1000, 1)
 
         try:
-            response = await self._client.post(
-                due.url, content=due.body, headers=headers_of(due, int(started))
-            )
-        except httpx.TimeoutException:
+            async with asyncio.timeout(self.config.timeout_s):  # the whole exchange, not each read
+                response = await self._client.post(
+                    due.url, content=due.body, headers=headers_of(due, int(started))
+                )
+        except (TimeoutError, httpx.TimeoutException):
             return AttemptResult(started, took(), error=f"timeout after {self.config.timeout_s:g}s")
         except httpx.HTTPError as exc:
             return AttemptResult(started, took(), error=f"{type(exc).__name__}: {exc}"[:500])
@@ -167,28 +197,34 @@ class WebhookSender:
         error = None if response.is_success else f"HTTP {response.status_code}"
         return AttemptResult(started, took(), response.status_code, error, excerpt)
 
-    async def record(self, due: Due, result: AttemptResult) -> str | None:
-        """Store an attempt; schedule the retry of a failure while attempts remain."""
-        retry_at = None
-        if not result.ok and due.attempt < due.max_attempts:
-            wait = backoff_s(
-                due.attempt,
-                base_s=self.config.backoff_s,
-                cap_s=self.config.backoff_max_s,
-                jitter=jitter(due.delivery_id, due.attempt),
-            )
-            retry_at = time.time() + wait
-        status = await self.db.write(
-            lambda conn: store.record_attempt(conn, due, result, retry_at=retry_at)
-        )
-        level = logging.DEBUG if result.ok else logging.WARNING
-        log.log(
-            level,
-            "webhook %s attempt %d to %s: %s → %s",
-            due.delivery_id,
+    def retry_at(self, due: Due, result: AttemptResult) -> float | None:
+        """When to try a failed attempt again; None after a success or the last attempt."""
+        if result.ok or due.attempt >= due.max_attempts:
+            return None
+        wait = backoff_s(
             due.attempt,
-            due.endpoint_id,
-            result.status_code if result.error is None else result.error,
-            status,
+            base_s=self.config.backoff_s,
+            cap_s=self.config.backoff_max_s,
+            jitter=jitter(due.delivery_id, due.attempt),
         )
-        return status
+        return result.at + result.duration_ms / 1000 + wait
+
+    async def record(
+        self, outcomes: list[tuple[Due, AttemptResult, float | None]], unsent: list[str]
+    ) -> None:
+        """Store a batch's attempts in one transaction, and release what it did not send."""
+        if not outcomes and not unsent:
+            return
+        statuses = await self.db.write(
+            lambda conn: store.settle(conn, outcomes, unsent, now=time.time())
+        )
+        for (due, result, _), status in zip(outcomes, statuses, strict=True):
+            log.log(
+                logging.DEBUG if result.ok else logging.WARNING,
+                "webhook %s attempt %d to %s: %s → %s",
+                due.delivery_id,
+                due.attempt,
+                due.endpoint_id,
+                result.status_code if result.error is None else result.error,
+                status,
+            )

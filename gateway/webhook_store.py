@@ -20,7 +20,6 @@ from sqlalchemy import (
     Index,
     LargeBinary,
     UniqueConstraint,
-    bindparam,
     delete,
     select,
 )
@@ -34,7 +33,6 @@ from schemas.messages import StatusChanged
 from services.common.db import insert_ignoring_duplicates
 
 CHUNK = 500
-LEASE_MARGIN_S = 5.0
 
 
 class WebhookEndpoint(SQLModel, table=True):
@@ -261,6 +259,7 @@ class Due:
     event_id: str
     event_type: str
     body: bytes
+    declaration_id: str
     attempt: int  # the number this attempt will have
     max_attempts: int
 
@@ -272,14 +271,14 @@ def claim_due(
     busy: Iterable[str],
     limit: int,
     per_endpoint: int,
-    timeout_s: float,
+    lease_until: float,
 ) -> list[Due]:
     """Take the pending deliveries due by `now`, earliest first, at most `per_endpoint` each.
 
-    Endpoints in `busy` (being served by this process) are skipped. Each delivery taken gets a
-    lease: its next attempt moves to when its turn in its endpoint's queue must have ended, so
-    another gateway process sharing the database leaves it alone, and a process that dies
-    holding it lets it fall due again. Recording the attempt replaces the lease.
+    Endpoints in `busy` (being served by this process) are skipped. What is taken is leased
+    until `lease_until`: its next attempt moves there, so another gateway process sharing the
+    database leaves it alone, and if this process dies holding it, it falls due again then.
+    Recording the attempt (or releasing what was not attempted) replaces the lease.
     """
     stmt = (
         select(
@@ -290,6 +289,7 @@ def claim_due(
             deliveries_t.c.event_id,
             events_t.c.type,
             events_t.c.body,
+            deliveries_t.c.declaration_id,
             deliveries_t.c.attempts,
             deliveries_t.c.max_attempts,
         )
@@ -305,20 +305,17 @@ def claim_due(
         stmt = stmt.where(deliveries_t.c.endpoint_id.not_in(busy))
     taken: list[Due] = []
     queued: dict[str, int] = {}
-    leases: list[dict[str, Any]] = []
     for r in conn.execute(stmt):
-        place = queued.get(r.endpoint_id, 0)
-        if place >= per_endpoint:
+        if queued.get(r.endpoint_id, 0) >= per_endpoint:
             continue
-        queued[r.endpoint_id] = place + 1
-        taken.append(Due(*r[:7], attempt=r.attempts + 1, max_attempts=r.max_attempts))
-        leases.append({"k": r.id, "lease": now + timeout_s * (place + 1) + LEASE_MARGIN_S})
-    if leases:
+        queued[r.endpoint_id] = queued.get(r.endpoint_id, 0) + 1
+        taken.append(Due(*r[:8], attempt=r.attempts + 1, max_attempts=r.max_attempts))
+    ids = [d.delivery_id for d in taken]
+    for i in range(0, len(ids), CHUNK):
         conn.execute(
             sql_update(deliveries_t)
-            .where(deliveries_t.c.id == bindparam("k"))
-            .values(next_attempt_at=bindparam("lease")),
-            leases,
+            .where(deliveries_t.c.id.in_(ids[i : i + CHUNK]))
+            .values(next_attempt_at=lease_until)
         )
     return taken
 
@@ -375,6 +372,24 @@ def record_attempt(
         },
     )
     return status
+
+
+def settle(
+    conn: Connection,
+    outcomes: Sequence[tuple[Due, AttemptResult, float | None]],
+    unsent: Sequence[str],
+    *,
+    now: float,
+) -> list[str | None]:
+    """Record a batch's attempts (each with its retry time) and release what it did not send."""
+    statuses = [record_attempt(conn, due, result, retry_at=at) for due, result, at in outcomes]
+    for i in range(0, len(unsent), CHUNK):
+        conn.execute(
+            sql_update(deliveries_t)
+            .where(deliveries_t.c.id.in_(unsent[i : i + CHUNK]), deliveries_t.c.status == "pending")
+            .values(next_attempt_at=now)
+        )
+    return statuses
 
 
 # --- the delivery log --------------------------------------------------------------------------

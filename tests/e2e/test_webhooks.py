@@ -58,6 +58,11 @@ class Received:
         return json.loads(self.body)
 
 
+class Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the gateway sends up to 16 requests at once
+    daemon_threads = True
+
+
 @dataclass
 class Receiver:
     """An integrator's webhook server: verifies signatures with the standard library only."""
@@ -93,7 +98,7 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server = Server(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:

@@ -128,25 +128,29 @@ async def test_a_hardening_endpoint_gets_the_copies_and_delays_its_plan_deals(
     assert all(abs(stored[k] - expected[k]) < 1e-6 for k in expected)
 
 
-async def test_claimed_deliveries_are_leased_until_their_turn_has_passed(db: Database) -> None:
+async def test_claimed_deliveries_are_leased_and_released(db: Database) -> None:
     await _endpoint(db, "we_a", "ent_a")
     await _endpoint(db, "we_c", "ent_a")
     await _record(db, [_status("d4", "ent_a", "in_progress", f"s{i}") for i in range(4)])
 
-    async def claim(now: float, busy: tuple[str, ...] = ()) -> list[str]:
-        taken = await db.write(
+    async def claim(now: float, busy: tuple[str, ...] = ("we_c",)) -> list[store.Due]:
+        return await db.write(
             lambda conn: store.claim_due(
-                conn, now=now, busy=busy, limit=100, per_endpoint=3, timeout_s=2.0
+                conn, now=now, busy=busy, limit=100, per_endpoint=3, lease_until=now + 9
             )
         )
-        return [f"{d.endpoint_id}#{d.attempt}" for d in taken]
 
-    # Busy endpoints are skipped; at most 3 a endpoint are taken, earliest first.
-    assert await claim(NOW, busy=("we_c",)) == ["we_a#1"] * 3
-    # Leased: taken again by nobody until 2 s × place + 5 s margin have passed.
-    assert await claim(NOW + 1, busy=("we_c",)) == ["we_a#1"]  # the 4th, never leased
-    assert await claim(NOW + 6.9, busy=("we_c",)) == []  # 1st lease ends at +7
-    assert await claim(NOW + 7.0, busy=("we_c",)) == ["we_a#1"]
+    # Busy endpoints are skipped; at most 3 an endpoint are taken, earliest first.
+    first = await claim(NOW)
+    assert [(d.endpoint_id, d.attempt, d.declaration_id) for d in first] == [("we_a", 1, "d4")] * 3
+    assert len(await claim(NOW + 1)) == 1  # the 4th, never leased; now leased until +10
+    assert await claim(NOW + 8.9) == []  # nobody takes a leased delivery
+    assert len(await claim(NOW + 9)) == 3  # a dead claimant's lease runs out: due again
+    # What a worker did not send is released at once.
+    await db.write(
+        lambda conn: store.settle(conn, [], [d.delivery_id for d in first], now=NOW + 9.5)
+    )
+    assert len(await claim(NOW + 9.5)) == 3
 
 
 async def test_attempts_move_a_delivery_to_succeeded_retry_or_failed(db: Database) -> None:
@@ -156,7 +160,7 @@ async def test_attempts_move_a_delivery_to_succeeded_retry_or_failed(db: Databas
     async def take() -> store.Due:
         due = await db.write(
             lambda conn: store.claim_due(
-                conn, now=NOW + 10_000, busy=(), limit=1, per_endpoint=1, timeout_s=1
+                conn, now=NOW + 10_000, busy=(), limit=1, per_endpoint=1, lease_until=NOW
             )
         )
         return due[0]
@@ -210,7 +214,9 @@ async def test_deleting_an_endpoint_drops_its_deliveries_and_an_attempt_in_fligh
     await _endpoint(db, "we_a", "ent_a")
     await _record(db, [_status("d6", "ent_a", "completed", "completed")])
     [due] = await db.write(
-        lambda conn: store.claim_due(conn, now=NOW, busy=(), limit=1, per_endpoint=1, timeout_s=1)
+        lambda conn: store.claim_due(
+            conn, now=NOW, busy=(), limit=1, per_endpoint=1, lease_until=NOW + 9
+        )
     )
     assert not await db.write(
         lambda conn: store.delete_endpoint(conn, enterprise_id="ent_b", endpoint_id="we_a")
