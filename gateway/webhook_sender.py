@@ -22,6 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import httpx
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from gateway import webhook_store as store
 from gateway.webhook_rules import SIGNATURE_HEADER, backoff_s, jitter, signature_header
@@ -69,6 +70,7 @@ class WebhookSender:
         batch: int = 500,
         per_endpoint: int = 200,
         parallel: int = 16,
+        registry: CollectorRegistry | None = None,
     ) -> None:
         self.db = db
         self.config = config
@@ -79,6 +81,18 @@ class WebhookSender:
         # A claim is held this long: two attempts' time and a margin. A process that dies
         # holding deliveries therefore leaves them due again within seconds.
         self.lease_s = 2 * config.timeout_s + 5
+        self.attempts = Counter(
+            "sw_webhook_attempts_total",
+            "Webhook POSTs, by what became of the delivery (succeeded, pending, failed, gone)",
+            ["outcome"],
+            registry=registry,
+        )
+        self.attempt_seconds = Histogram(
+            "sw_webhook_attempt_seconds",
+            "Time a webhook receiver took to answer (or to fail)",
+            registry=registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
         self._busy: set[str] = set()
         self._workers: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
@@ -219,6 +233,8 @@ class WebhookSender:
             lambda conn: store.settle(conn, outcomes, unsent, now=time.time())
         )
         for (due, result, _), status in zip(outcomes, statuses, strict=True):
+            self.attempts.labels(status or "gone").inc()
+            self.attempt_seconds.observe(result.duration_ms / 1000)
             log.log(
                 logging.DEBUG if result.ok else logging.WARNING,
                 "webhook %s attempt %d to %s: %s → %s",

@@ -106,7 +106,9 @@ class Webhooks:
 
     async def start(self) -> None:
         """Start the sender, then the intake (after `runtime.start()`)."""
-        self._sender = WebhookSender(self.runtime.db, self.config)
+        self._sender = WebhookSender(
+            self.runtime.db, self.config, registry=self.runtime.metrics.registry
+        )
         self._sender.start()
         consumer = make_consumer(self.runtime.settings, [STATUS], group=GROUP)
         await consumer.start()

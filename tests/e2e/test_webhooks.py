@@ -269,6 +269,8 @@ def test_a_receiver_outage_is_retried_until_it_recovers(
         )
     ]
     assert gaps[0] >= 0.1 and (len(gaps) < 2 or gaps[1] >= 0.2), gaps
+    metrics = httpx.get(hooks_system.url("gateway") + "/metrics", timeout=5).text
+    assert 'sw_webhook_attempts_total{outcome="pending"}' in metrics  # the retried failures
     # Every event reached the receiver, signed, at least once after it recovered.
     ok = {r.event["id"] for r in receiver.events("/b", declaration_id) if r.verified}
     assert ok == {m["id"] for m in made}
