@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
+from sqlalchemy import Connection
 
 from gateway import webhook_store as store
 from gateway.webhooks import Webhooks
@@ -25,6 +26,7 @@ from schemas.api import (
 from services.common.problems import Problem
 
 TAG = "webhooks"
+MAX_ENDPOINTS = 16  # each declaration fans out to every endpoint of its enterprise
 
 
 def _at(ts: float | None) -> datetime | None:
@@ -87,13 +89,26 @@ def webhook_router(webhooks: Webhooks, enterprise: Callable[..., Any]) -> APIRou
     runtime = webhooks.runtime
     Enterprise = Annotated[str, Depends(enterprise)]
 
-    @router.post("/v1/webhook_endpoints", status_code=201, response_model=WebhookEndpointCreated)
+    @router.post(
+        "/v1/webhook_endpoints",
+        status_code=201,
+        response_model=WebhookEndpointCreated,
+        responses={409: {"description": f"the enterprise has {MAX_ENDPOINTS} endpoints already"}},
+    )
     async def create_endpoint(
         body: WebhookEndpointCreate, enterprise_id: Enterprise
     ) -> WebhookEndpointCreated:
         """Register an endpoint; its signing secret is in this answer and never again."""
-        row = await runtime.db.write(
-            lambda conn: store.add_endpoint(
+
+        def unit(conn: Connection) -> dict[str, Any]:
+            if len(store.list_endpoints(conn, enterprise_id=enterprise_id)) >= MAX_ENDPOINTS:
+                raise Problem(
+                    409,
+                    "too-many-webhook-endpoints",
+                    "Too many webhook endpoints",
+                    f"an enterprise may register {MAX_ENDPOINTS} endpoints; delete one first",
+                )
+            return store.add_endpoint(
                 conn,
                 id="we_" + secrets.token_hex(8),
                 enterprise_id=enterprise_id,
@@ -103,7 +118,8 @@ def webhook_router(webhooks: Webhooks, enterprise: Callable[..., Any]) -> APIRou
                 hardening=body.hardening,
                 description=body.description,
             )
-        )
+
+        row = await runtime.db.write(unit)
         return WebhookEndpointCreated(**_endpoint_view(row), secret=row["secret"])
 
     @router.get("/v1/webhook_endpoints", response_model=WebhookEndpointList)

@@ -182,27 +182,26 @@ def record_status_events(
 
     A message already recorded (a redelivery) is skipped; so is one nobody subscribed to.
     """
-    statuses = [e for e in batch if isinstance(e.payload, StatusChanged)]
+    statuses = [(e, e.payload) for e in batch if isinstance(e.payload, StatusChanged)]
     if not statuses:
         return 0
     seen: set[str] = set()
-    ids = [e.id for e in statuses]
+    ids = [e.id for e, _ in statuses]
     for i in range(0, len(ids), CHUNK):
         seen.update(
             conn.execute(select(events_t.c.id).where(events_t.c.id.in_(ids[i : i + CHUNK])))
             .scalars()
             .all()
         )
-    fresh = []
-    for envelope in statuses:
+    fresh: list[tuple[Envelope, StatusChanged]] = []
+    for envelope, status in statuses:
         if envelope.id not in seen:
             seen.add(envelope.id)
-            fresh.append(envelope)
-    endpoints = subscribers(conn, {e.payload.enterprise_id for e in fresh})  # type: ignore[attr-defined]
+            fresh.append((envelope, status))
+    endpoints = subscribers(conn, {status.enterprise_id for _, status in fresh})
     events: list[dict[str, Any]] = []
     deliveries: list[dict[str, Any]] = []
-    for envelope in fresh:
-        status: StatusChanged = envelope.payload  # type: ignore[assignment]
+    for envelope, status in fresh:
         kind = event_type(status.status)
         to = recipients(endpoints, enterprise_id=status.enterprise_id, kind=kind)
         if not to:

@@ -155,6 +155,18 @@ def _register(client: httpx.Client, receiver: Receiver, path: str, **extra: Any)
     return endpoint
 
 
+def _enterprise(system: System, name: str) -> str:
+    """A new enterprise's API key."""
+    with httpx.Client(
+        base_url=system.url("gateway"),
+        headers={"Authorization": f"Bearer {system.admin_token}"},
+        timeout=10,
+    ) as admin:
+        answer = admin.post("/v1/admin/enterprises", json={"name": name})
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["api_key"])
+
+
 def _submit(client: httpx.Client, scenario: str = "happy") -> str:
     answer = client.post("/v1/declarations", json=sample_declaration("export", "0110", scenario))
     assert answer.status_code == 202, answer.text
@@ -328,13 +340,7 @@ def test_a_failed_delivery_is_redelivered_by_hand(hooks_system: System, receiver
 def test_an_enterprise_never_receives_nor_sees_anothers_declarations(
     hooks_system: System, receiver: Receiver
 ) -> None:
-    with httpx.Client(
-        base_url=hooks_system.url("gateway"),
-        headers={"Authorization": f"Bearer {hooks_system.admin_token}"},
-        timeout=10,
-    ) as admin:
-        created = admin.post("/v1/admin/enterprises", json={"name": "Xiamen B Co."}).json()
-    with hooks_system.client() as a, hooks_system.client(created["api_key"]) as b:
+    with hooks_system.client() as a, hooks_system.client(_enterprise(hooks_system, "B Co.")) as b:
         a_endpoint = _register(a, receiver, "/iso-a")
         b_endpoint = _register(b, receiver, "/iso-b")
         a_decl = _submit(a)
@@ -391,6 +397,16 @@ def test_registration_refuses_unknown_event_types_and_bad_urls(hooks_system: Sys
         assert answer.status_code == 422
         assert "url" in {e["field"] for e in answer.json()["errors"]}
         assert client.get("/v1/webhook_endpoints/we_nothing").status_code == 404
+    # At most 16 endpoints an enterprise (each declaration fans out to all of them).
+    with hooks_system.client(_enterprise(hooks_system, "Many hooks Co.")) as client:
+        made = [
+            client.post("/v1/webhook_endpoints", json={"url": f"http://127.0.0.1:9/{i}"})
+            for i in range(17)
+        ]
+        assert [m.status_code for m in made] == [201] * 16 + [409]
+        assert made[-1].json()["type"].endswith("/too-many-webhook-endpoints")
+        for m in made[:16]:
+            assert client.delete(f"/v1/webhook_endpoints/{m.json()['id']}").status_code == 204
 
 
 def test_hardening_mode_delivers_some_events_twice_and_some_out_of_order(
