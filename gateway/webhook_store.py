@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Column,
@@ -175,16 +175,23 @@ def subscribers(conn: Connection, enterprise_ids: Iterable[str]) -> list[Subscri
 # --- the intake --------------------------------------------------------------------------------
 
 
+class Recorded(NamedTuple):
+    """What the intake made of a batch."""
+
+    deliveries: int  # deliveries queued
+    duplicates: int  # status messages recorded before (redeliveries), skipped
+
+
 def record_status_events(
     conn: Connection, batch: Sequence[Envelope], *, seed: int, max_attempts: int, now: float
-) -> int:
-    """Turn status messages into events and the deliveries they cause; return deliveries made.
+) -> Recorded:
+    """Turn status messages into events and the deliveries they cause.
 
     A message already recorded (a redelivery) is skipped; so is one nobody subscribed to.
     """
     statuses = [(e, e.payload) for e in batch if isinstance(e.payload, StatusChanged)]
     if not statuses:
-        return 0
+        return Recorded(0, 0)
     seen: set[str] = set()
     ids = [e.id for e, _ in statuses]
     for i in range(0, len(ids), CHUNK):
@@ -241,7 +248,7 @@ def record_status_events(
         conn.execute(insert_ignoring_duplicates(conn, events_t), events)
     if deliveries:
         conn.execute(insert_ignoring_duplicates(conn, deliveries_t), deliveries)
-    return len(deliveries)
+    return Recorded(len(deliveries), len(statuses) - len(fresh))
 
 
 # --- the sender --------------------------------------------------------------------------------

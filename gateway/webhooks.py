@@ -78,13 +78,15 @@ class StatusIntake(Processor):
         changes = Changes(published=list(published))
         for letter in dead:  # junk on the status topic is parked like anywhere else
             changes.dead_letter(letter)
-        self._created = store.record_status_events(
+        recorded = store.record_status_events(
             conn,
             batch,
             seed=self.run_seed,
             max_attempts=self.config.max_attempts,
             now=time.time(),
         )
+        self._created = recorded.deliveries
+        self.metrics.duplicates.inc(recorded.duplicates)
         return changes.apply(conn)
 
 

@@ -8,6 +8,7 @@ patience; the gateway is SIGKILLed in the last test, so it is not the session's 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -26,7 +27,9 @@ from typing import Any
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from schemas.topics import STATUS
 from singlewindow.samples import sample_declaration
 from singlewindow.spawn import free_port_block, spawn_system
 from tests.e2e.conftest import System
@@ -445,6 +448,73 @@ def test_hardening_mode_delivers_some_events_twice_and_some_out_of_order(
     }
     assert any(arrived[d] != made[d] for d in ids), arrived
     assert all(sorted(arrived[d]) == sorted(made[d]) for d in ids)
+
+
+async def _send_again(bootstrap: str, declaration_id: str) -> int:
+    """Produce every status message of a declaration onto the status topic again, unchanged."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        await consumer.topics()
+        partitions = [
+            TopicPartition(STATUS, p) for p in consumer.partitions_for_topic(STATUS) or ()
+        ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        copies: list[tuple[bytes | None, bytes | None]] = []
+        while any([await consumer.position(tp) < ends[tp] for tp in partitions]):
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                copies += [(r.key, r.value) for r in records if r.key == declaration_id.encode()]
+    finally:
+        await consumer.stop()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for key, value in copies:
+            await producer.send_and_wait(STATUS, value, key=key)
+    finally:
+        await producer.stop()
+    return len(copies)
+
+
+def _duplicates_skipped(system: System) -> float:
+    text = httpx.get(system.url("gateway") + "/metrics", timeout=5).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("sw_messages_duplicate_total ")
+    )
+
+
+def test_a_status_message_delivered_again_makes_no_second_webhook(
+    hooks_system: System, receiver: Receiver
+) -> None:
+    with hooks_system.client() as client:
+        endpoint = _register(client, receiver, "/dup")
+        declaration_id = _submit(client)
+        hooks_system.wait_terminal(client, declaration_id)
+        made = _status_messages(client, declaration_id)
+        mine = {"declaration_id": declaration_id, "endpoint_id": endpoint["id"]}
+        wait_for(
+            lambda: _all_succeeded(client, len(made), **mine),
+            timeout_s=30,
+            what="the first deliveries",
+        )
+        before = _duplicates_skipped(hooks_system)
+        assert asyncio.run(_send_again(hooks_system.broker, declaration_id)) == len(made)
+        wait_for(
+            lambda: _duplicates_skipped(hooks_system) >= before + len(made),
+            timeout_s=30,
+            what="the intake to consume the copies (and skip them as duplicates)",
+        )
+        log = _deliveries(client, **mine)
+        assert client.delete(f"/v1/webhook_endpoints/{endpoint['id']}").status_code == 204
+    assert len(log) == len(made) and all(d["attempts"] == 1 for d in log)
+    got = [r.event["id"] for r in receiver.events("/dup", declaration_id)]
+    assert sorted(got) == sorted(m["id"] for m in made)  # each once
 
 
 def test_deliveries_pending_when_the_gateway_is_killed_are_delivered_after_restart(

@@ -55,7 +55,7 @@ def _count(conn: Connection, table: Any) -> int:
     return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
 
 
-async def _record(db: Database, batch: list[Envelope]) -> int:
+async def _record(db: Database, batch: list[Envelope]) -> store.Recorded:
     return await db.write(
         lambda conn: store.record_status_events(conn, batch, seed=SEED, max_attempts=3, now=NOW)
     )
@@ -71,9 +71,9 @@ async def test_a_redelivered_status_message_makes_no_second_delivery(db: Databas
         _status("d1", "ent_a", "completed", "completed"),
     ]
     # 3 events to we_a, the completed one to we_a_ends as well; we_b (another enterprise) none.
-    assert await _record(db, batch) == 4
-    # The same messages again, one of them twice in the batch: nothing new.
-    assert await _record(db, [*batch, batch[0]]) == 0
+    assert await _record(db, batch) == (4, 0)
+    # The same messages again, one of them twice in the batch: nothing new, 4 duplicates.
+    assert await _record(db, [*batch, batch[0]]) == (0, 4)
 
     def counts(conn: Connection) -> tuple[int, int, list[tuple[str, str]]]:
         pairs = conn.execute(
@@ -96,7 +96,7 @@ async def test_a_redelivered_status_message_makes_no_second_delivery(db: Databas
 async def test_status_messages_of_enterprises_without_endpoints_store_nothing(
     db: Database,
 ) -> None:
-    assert await _record(db, [_status("d2", "ent_quiet", "submitted", "customs_review")]) == 0
+    assert await _record(db, [_status("d2", "ent_quiet", "submitted", "customs_review")]) == (0, 0)
     assert await db.read(lambda conn: _count(conn, events_t)) == 0
 
 
@@ -106,7 +106,7 @@ async def test_a_hardening_endpoint_gets_the_copies_and_delays_its_plan_deals(
     await _endpoint(db, "we_h", "ent_h", hardening=True)
     batch = [_status("d3", "ent_h", "in_progress", f"s{i}") for i in range(20)]
     plans = [hardening_plan(SEED, "we_h", e.id) for e in batch]
-    assert await _record(db, batch) == sum(len(p) for p in plans)
+    assert await _record(db, batch) == (sum(len(p) for p in plans), 0)
     rows = await db.read(
         lambda conn: list(
             conn.execute(
