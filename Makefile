@@ -35,11 +35,11 @@ test: $(STAMP) $(CHROMIUM) $(CJK_FONT) lint typecheck
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check schemas services gateway singlewindow tests
-	$(BIN)/ruff format --check schemas services gateway singlewindow tests
+	$(BIN)/ruff check schemas services gateway singlewindow tests examples
+	$(BIN)/ruff format --check schemas services gateway singlewindow tests examples
 
 typecheck: $(STAMP)
-	$(BIN)/mypy schemas services gateway singlewindow
+	$(BIN)/mypy schemas services gateway singlewindow examples
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit

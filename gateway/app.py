@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.api import api_router
+from gateway.api import api_router, enterprise_auth
 from gateway.dashboard.routes import install_dashboard
 from gateway.dashboard.stream import StatusHub
 from gateway.deadlines import DeadlineWatcher
@@ -18,6 +18,9 @@ from gateway.payments import payments_router
 from gateway.returns import returns_router
 from gateway.store import GATEWAY_TABLES, add_enterprise, all_enterprises, hash_key
 from gateway.test_helpers import test_helpers_router
+from gateway.webhook_routes import webhook_router
+from gateway.webhook_sender import WebhookConfig
+from gateway.webhooks import Webhooks
 from schemas.topics import AGENCIES, events
 from services.common.problems import install_problem_handlers
 from services.common.runtime import Runtime
@@ -46,6 +49,15 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
     )
     watcher = DeadlineWatcher(runtime, config)
     hub = StatusHub(settings.kafka_bootstrap)
+    webhooks = Webhooks(
+        runtime,
+        WebhookConfig(
+            timeout_s=settings.webhook_timeout_s,
+            max_attempts=settings.webhook_max_attempts,
+            backoff_s=settings.webhook_backoff_s,
+            backoff_max_s=settings.webhook_backoff_max_s,
+        ),
+    )
     keys: dict[str, str] = {}
 
     @asynccontextmanager
@@ -67,9 +79,11 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
         keys.update(await runtime.db.write(seed_demo))
         watcher.start()
         hub.start()
+        await webhooks.start()
         try:
             yield
         finally:
+            await webhooks.stop()
             await hub.stop()
             await watcher.stop()
             await runtime.stop()
@@ -93,5 +107,6 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
                 runtime, config, keys, admin_token=settings.admin_token, sandbox=settings.sandbox
             )
         )
+    app.include_router(webhook_router(webhooks, enterprise_auth(keys)))
     install_dashboard(app, runtime, config, keys, settings, hub)
     return app

@@ -1,4 +1,4 @@
-"""The gateway's own tables: enterprises with hashed API keys, and idempotency keys."""
+"""The gateway's own tables: enterprises with hashed API keys, idempotency keys, webhooks' (webhook_store)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import time
 
 from sqlalchemy import Column, Connection, LargeBinary, select
 from sqlmodel import Field, SQLModel
+
+from gateway.webhook_store import WEBHOOK_TABLES
 
 
 class Enterprise(SQLModel, table=True):
@@ -53,6 +55,7 @@ GATEWAY_TABLES = [
     IdempotencyKey.__table__,  # type: ignore[attr-defined]
     DeclarationReference.__table__,  # type: ignore[attr-defined]
     SandboxClock.__table__,  # type: ignore[attr-defined]
+    *WEBHOOK_TABLES,
 ]
 ALL_RUNS = "*"
 IDEMPOTENCY_TTL_S = 24 * 3600

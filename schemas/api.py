@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from schemas.base import Contract
 from schemas.scenarios import HELPERS_BY_NAME, MagicReferenceError, forced_outcome
@@ -341,3 +341,122 @@ class ReturnFiled(Contract):
 
     id: str
     status: str
+
+
+# --- webhooks ----------------------------------------------------------------------------------
+
+WEBHOOK_STATUSES = (
+    "submitted",
+    "in_progress",
+    "completed",
+    "rejected",
+    "failed",
+    "stalled",
+    "cancelled",
+)
+WEBHOOK_EVENT_TYPES = tuple(f"declaration.{s}" for s in WEBHOOK_STATUSES)
+WEBHOOK_WILDCARD = "*"
+
+
+class WebhookEndpointCreate(Contract):
+    """An endpoint to register: where to post, and which events."""
+
+    url: str = Field(
+        min_length=8,
+        max_length=2048,
+        description="http(s) URL the events are POSTed to",
+        examples=["https://erp.example.com/hooks/singlewindow"],
+    )
+    enabled_events: list[str] = Field(
+        default_factory=lambda: [WEBHOOK_WILDCARD],
+        min_length=1,
+        max_length=len(WEBHOOK_EVENT_TYPES),
+        description="`*` for every event, or some of: " + ", ".join(WEBHOOK_EVENT_TYPES),
+    )
+    description: str | None = Field(default=None, max_length=500)
+    hardening: bool = Field(
+        default=False,
+        description="deliver some events twice and some late (out of order), seeded by the run "
+        "seed, so the receiver can prove it copes",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _absolute_http_url(cls, url: str) -> str:
+        scheme, _, rest = url.partition("://")
+        if scheme not in ("http", "https") or not rest or rest.startswith("/"):
+            raise ValueError(f"must be an absolute http:// or https:// URL, not {url!r}")
+        return url
+
+    @field_validator("enabled_events")
+    @classmethod
+    def _known_event_types(cls, enabled: list[str]) -> list[str]:
+        unknown = [e for e in enabled if e != WEBHOOK_WILDCARD and e not in WEBHOOK_EVENT_TYPES]
+        if unknown:
+            raise ValueError(
+                f"unknown event type(s) {', '.join(unknown)}; use `*` or "
+                + ", ".join(WEBHOOK_EVENT_TYPES)
+            )
+        return list(dict.fromkeys(enabled))
+
+
+class WebhookEndpointView(Contract):
+    """A registered endpoint (its secret is shown only once, when it is created)."""
+
+    id: str
+    url: str
+    enabled_events: list[str]
+    description: str | None
+    hardening: bool
+    created_at: datetime
+    links: dict[str, str]
+
+
+class WebhookEndpointCreated(WebhookEndpointView):
+    """A new endpoint with its signing secret: store it now, it is never shown again."""
+
+    secret: str = Field(description="whsec_…: the HMAC-SHA256 key of the SW-Signature header")
+
+
+class WebhookEndpointList(Contract):
+    """The enterprise's endpoints, oldest first."""
+
+    data: list[WebhookEndpointView]
+
+
+class WebhookAttemptView(Contract):
+    """One POST of a delivery."""
+
+    number: int
+    at: datetime
+    status_code: int | None = Field(description="the receiver's HTTP status; null if none came")
+    error: str | None = Field(description="why it failed: HTTP 500, timeout, connection refused…")
+    duration_ms: float
+    response_excerpt: str | None = Field(description="the first 200 characters of the answer")
+
+
+class WebhookDeliveryView(Contract):
+    """One event to one endpoint, with every attempt so far (the delivery log)."""
+
+    id: str
+    event_id: str = Field(description="the same for every delivery of the event (dedupe on it)")
+    event_type: str
+    endpoint_id: str
+    declaration_id: str
+    duplicate: bool = Field(description="true for the extra copy a hardening endpoint was dealt")
+    status: str = Field(description="pending, succeeded or failed")
+    attempts: int
+    max_attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+    log: list[WebhookAttemptView]
+
+
+class WebhookDeliveryList(Contract):
+    """A page of deliveries, oldest first."""
+
+    data: list[WebhookDeliveryView]
+    next_cursor: str | None

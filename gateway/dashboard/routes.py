@@ -3,25 +3,24 @@
 # No `from __future__ import annotations`: FastAPI must see the closure dependencies at def time.
 
 import asyncio
-import hmac
 import json
 import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Connection
 
 from gateway import saga as sagas
+from gateway.api import enterprise_auth
 from gateway.dashboard import pace
 from gateway.dashboard.examples import EXAMPLES
 from gateway.dashboard.stream import StatusHub
 from gateway.handlers import GatewayConfig, put_saga
 from gateway.saga import Saga
-from gateway.store import hash_key
 from schemas.api import EXPORT_ONLY, IMPORT_ONLY, Pace
 from schemas.base import Contract
 from schemas.trade import Direction, Scenario, TradeMode
@@ -98,14 +97,6 @@ def saga_tables() -> dict[str, Any]:
     }
 
 
-def _bearer(authorization: str | None) -> str:
-    if not authorization or not authorization.startswith("Bearer "):
-        raise Problem(
-            401, "unauthorized", "Unauthorized", "send the API key as `Authorization: Bearer <key>`"
-        )
-    return authorization.removeprefix("Bearer ").strip()
-
-
 def dashboard_router(
     runtime: Runtime,
     config: GatewayConfig,
@@ -116,13 +107,7 @@ def dashboard_router(
     """The page and the /v1 routes it uses."""
     router = APIRouter()
 
-    async def enterprise(authorization: Annotated[str | None, Header()] = None) -> str:
-        digest = hash_key(_bearer(authorization))
-        for stored, enterprise_id in keys.items():
-            if hmac.compare_digest(stored, digest):
-                return enterprise_id
-        raise Problem(401, "unauthorized", "Unauthorized", "unknown API key")
-
+    enterprise = enterprise_auth(keys)
     Enterprise = Annotated[str, Depends(enterprise)]
 
     @router.get("/", include_in_schema=False)

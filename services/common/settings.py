@@ -68,6 +68,18 @@ class Settings(BaseSettings):
         le=3600,
         description="Seconds each stage of a `demo`-paced declaration waits before it goes out.",
     )
+    webhook_timeout_s: float = Field(
+        default=5.0, gt=0, le=60, description="Seconds a webhook receiver has to answer."
+    )
+    webhook_max_attempts: int = Field(
+        default=8, ge=1, le=100, description="Attempts of one webhook delivery before `failed`."
+    )
+    webhook_backoff_s: float = Field(
+        default=2.0, gt=0, description="Wait after a webhook's first failed attempt (doubles)."
+    )
+    webhook_backoff_max_s: float = Field(
+        default=600.0, gt=0, description="Longest wait between two attempts of a webhook."
+    )
     batch_max: int = Field(default=500, ge=1, description="Most messages consumed in one batch.")
     log_level: str = Field(default="INFO", description="Logging level.")
     log_format: Literal["text", "json"] = Field(default="text", description="Log line format.")

@@ -1,0 +1,242 @@
+"""The webhook routes: endpoints per enterprise, the delivery log, manual redelivery."""
+
+# No `from __future__ import annotations`: FastAPI must see the closure dependencies at def time.
+
+import json
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+from sqlalchemy import Connection
+
+from gateway import webhook_store as store
+from gateway.webhooks import Webhooks
+from schemas.api import (
+    WebhookAttemptView,
+    WebhookDeliveryList,
+    WebhookDeliveryView,
+    WebhookEndpointCreate,
+    WebhookEndpointCreated,
+    WebhookEndpointList,
+    WebhookEndpointView,
+)
+from services.common.problems import Problem
+
+TAG = "webhooks"
+MAX_ENDPOINTS = 16  # each declaration fans out to every endpoint of its enterprise
+
+
+def _at(ts: float | None) -> datetime | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC)
+
+
+def _endpoint_view(row: Mapping[str, Any]) -> dict[str, Any]:
+    endpoint_id = row["id"]
+    return {
+        "id": endpoint_id,
+        "url": row["url"],
+        "enabled_events": json.loads(row["enabled_events"]),
+        "description": row["description"],
+        "hardening": bool(row["hardening"]),
+        "created_at": _at(row["created_at"]),
+        "links": {
+            "self": f"/v1/webhook_endpoints/{endpoint_id}",
+            "deliveries": f"/v1/webhook_endpoints/{endpoint_id}/deliveries",
+        },
+    }
+
+
+def _delivery_view(row: Any, attempts: list[Any]) -> WebhookDeliveryView:
+    return WebhookDeliveryView(
+        id=row.id,
+        event_id=row.event_id,
+        event_type=row.type,
+        endpoint_id=row.endpoint_id,
+        declaration_id=row.declaration_id,
+        duplicate=bool(row.duplicate),
+        status=row.status,
+        attempts=row.attempts,
+        max_attempts=row.max_attempts,
+        next_attempt_at=_at(row.next_attempt_at),
+        last_status_code=row.last_status_code,
+        last_error=row.last_error,
+        created_at=_at(row.created_at),
+        updated_at=_at(row.updated_at),
+        log=[
+            WebhookAttemptView(
+                number=a.number,
+                at=_at(a.at),
+                status_code=a.status_code,
+                error=a.error,
+                duration_ms=a.duration_ms,
+                response_excerpt=a.response_excerpt,
+            )
+            for a in attempts
+        ],
+    )
+
+
+def _not_found(what: str, ident: str) -> Problem:
+    return Problem(404, "not-found", "Not found", f"no {what} {ident}")
+
+
+def webhook_router(webhooks: Webhooks, enterprise: Callable[..., Any]) -> APIRouter:
+    """The /v1 webhook routes; `enterprise` is the API-key dependency of the rest of the API."""
+    router = APIRouter(tags=[TAG])
+    runtime = webhooks.runtime
+    Enterprise = Annotated[str, Depends(enterprise)]
+
+    @router.post(
+        "/v1/webhook_endpoints",
+        status_code=201,
+        response_model=WebhookEndpointCreated,
+        responses={409: {"description": f"the enterprise has {MAX_ENDPOINTS} endpoints already"}},
+    )
+    async def create_endpoint(
+        body: WebhookEndpointCreate, enterprise_id: Enterprise
+    ) -> WebhookEndpointCreated:
+        """Register an endpoint; its signing secret is in this answer and never again."""
+
+        def unit(conn: Connection) -> dict[str, Any]:
+            if len(store.list_endpoints(conn, enterprise_id=enterprise_id)) >= MAX_ENDPOINTS:
+                raise Problem(
+                    409,
+                    "too-many-webhook-endpoints",
+                    "Too many webhook endpoints",
+                    f"an enterprise may register {MAX_ENDPOINTS} endpoints; delete one first",
+                )
+            return store.add_endpoint(
+                conn,
+                id="we_" + secrets.token_hex(8),
+                enterprise_id=enterprise_id,
+                url=body.url,
+                secret="whsec_" + secrets.token_urlsafe(32),
+                enabled_events=body.enabled_events,
+                hardening=body.hardening,
+                description=body.description,
+            )
+
+        row = await runtime.db.write(unit)
+        return WebhookEndpointCreated(**_endpoint_view(row), secret=row["secret"])
+
+    @router.get("/v1/webhook_endpoints", response_model=WebhookEndpointList)
+    async def list_endpoints(enterprise_id: Enterprise) -> WebhookEndpointList:
+        """The enterprise's endpoints, oldest first (without their secrets)."""
+        rows = await runtime.db.read(
+            lambda conn: store.list_endpoints(conn, enterprise_id=enterprise_id)
+        )
+        return WebhookEndpointList(
+            data=[WebhookEndpointView(**_endpoint_view(r._mapping)) for r in rows]
+        )
+
+    @router.get("/v1/webhook_endpoints/{endpoint_id}", response_model=WebhookEndpointView)
+    async def read_endpoint(endpoint_id: str, enterprise_id: Enterprise) -> WebhookEndpointView:
+        """One endpoint (without its secret)."""
+        row = await runtime.db.read(
+            lambda conn: store.get_endpoint(
+                conn, enterprise_id=enterprise_id, endpoint_id=endpoint_id
+            )
+        )
+        if row is None:
+            raise _not_found("webhook endpoint", endpoint_id)
+        return WebhookEndpointView(**_endpoint_view(row._mapping))
+
+    @router.delete("/v1/webhook_endpoints/{endpoint_id}", status_code=204)
+    async def delete_endpoint(endpoint_id: str, enterprise_id: Enterprise) -> Response:
+        """Remove an endpoint; its pending deliveries are dropped with their log."""
+        gone = await runtime.db.write(
+            lambda conn: store.delete_endpoint(
+                conn, enterprise_id=enterprise_id, endpoint_id=endpoint_id
+            )
+        )
+        if not gone:
+            raise _not_found("webhook endpoint", endpoint_id)
+        return Response(status_code=204)
+
+    async def _page(enterprise_id: str, limit: int, **filters: Any) -> WebhookDeliveryList:
+        found = await runtime.db.read(
+            lambda conn: store.find_deliveries(
+                conn, enterprise_id=enterprise_id, limit=limit + 1, **filters
+            )
+        )
+        page = [_delivery_view(row, log) for row, log in found[:limit]]
+        return WebhookDeliveryList(
+            data=page, next_cursor=page[-1].id if len(found) > limit else None
+        )
+
+    Limit = Annotated[int, Query(ge=1, le=200)]
+
+    @router.get("/v1/webhook_deliveries", response_model=WebhookDeliveryList)
+    async def list_deliveries(
+        enterprise_id: Enterprise,
+        endpoint_id: str | None = None,
+        declaration_id: str | None = None,
+        event_id: str | None = None,
+        status: str | None = None,
+        limit: Limit = 50,
+        cursor: str | None = None,
+    ) -> WebhookDeliveryList:
+        """The delivery log: deliveries oldest first, each with its attempts, filtered at will."""
+        return await _page(
+            enterprise_id,
+            limit,
+            endpoint_id=endpoint_id,
+            declaration_id=declaration_id,
+            event_id=event_id,
+            status=status,
+            after=cursor,
+        )
+
+    @router.get(
+        "/v1/webhook_endpoints/{endpoint_id}/deliveries", response_model=WebhookDeliveryList
+    )
+    async def endpoint_deliveries(
+        endpoint_id: str,
+        enterprise_id: Enterprise,
+        status: str | None = None,
+        limit: Limit = 50,
+        cursor: str | None = None,
+    ) -> WebhookDeliveryList:
+        """One endpoint's delivery log, oldest first."""
+        await read_endpoint(endpoint_id, enterprise_id)
+        return await _page(
+            enterprise_id, limit, endpoint_id=endpoint_id, status=status, after=cursor
+        )
+
+    async def _delivery(enterprise_id: str, delivery_id: str) -> WebhookDeliveryView:
+        page = await _page(enterprise_id, 1, delivery_id=delivery_id)
+        if not page.data:
+            raise _not_found("webhook delivery", delivery_id)
+        return page.data[0]
+
+    @router.get("/v1/webhook_deliveries/{delivery_id}", response_model=WebhookDeliveryView)
+    async def read_delivery(delivery_id: str, enterprise_id: Enterprise) -> WebhookDeliveryView:
+        """One delivery with every attempt: when, the answer's status, the error, the next try."""
+        return await _delivery(enterprise_id, delivery_id)
+
+    @router.post(
+        "/v1/webhook_deliveries/{delivery_id}/redeliver",
+        status_code=202,
+        response_model=WebhookDeliveryView,
+    )
+    async def redeliver(delivery_id: str, enterprise_id: Enterprise) -> WebhookDeliveryView:
+        """Send a delivery again now (same event id and body), with a fresh set of attempts."""
+        max_attempts = webhooks.config.max_attempts
+        queued = await runtime.db.write(
+            lambda conn: store.redeliver(
+                conn,
+                enterprise_id=enterprise_id,
+                delivery_id=delivery_id,
+                now=time.time(),
+                max_attempts=max_attempts,
+            )
+        )
+        if not queued:
+            raise _not_found("webhook delivery", delivery_id)
+        webhooks.sender.wake()
+        return await _delivery(enterprise_id, delivery_id)
+
+    return router
