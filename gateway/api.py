@@ -361,7 +361,7 @@ def api_router(
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> DeadLetterList:
         """The newest dead letters of every service (per partition of sw.deadletter)."""
-        found = await deadletters.read_letters(runtime.settings.kafka_bootstrap, limit=limit)
+        found = await deadletters.read_letters(runtime.settings, limit=limit)
         return DeadLetterList(
             data=[DeadLetterView(id=i, **letter.model_dump()) for i, letter in found]
         )
@@ -377,9 +377,7 @@ def api_router(
         """Send a dead letter's message back to its topic, to be consumed again after a fix."""
         try:
             position = deadletters.parse_letter_id(letter_id)
-            found = await deadletters.read_letters(
-                runtime.settings.kafka_bootstrap, limit=1, at=position
-            )
+            found = await deadletters.read_letters(runtime.settings, limit=1, at=position)
         except deadletters.LetterNotFound as exc:
             raise Problem(404, "not-found", "Not found", str(exc)) from exc
         if not found:

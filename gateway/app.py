@@ -14,8 +14,10 @@ from gateway.dashboard.routes import install_dashboard
 from gateway.dashboard.stream import StatusHub
 from gateway.deadlines import DeadlineWatcher
 from gateway.handlers import HANDLERS, GatewayConfig
+from gateway.observe import SagaMetrics
 from gateway.store import GATEWAY_TABLES, add_enterprise, all_enterprises, hash_key
 from schemas.topics import AGENCIES, events
+from services.common.bus import make_reader
 from services.common.problems import install_problem_handlers
 from services.common.runtime import Runtime
 from services.common.settings import Settings
@@ -39,8 +41,14 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
         replay_replies=False,
         extra_tables=GATEWAY_TABLES,
     )
+    runtime.handlers = SagaMetrics(runtime).counted(HANDLERS)
     watcher = DeadlineWatcher(runtime, config)
-    hub = StatusHub(settings.kafka_bootstrap)
+    hub = StatusHub(
+        settings.kafka_bootstrap,
+        consumer_factory=lambda: make_reader(
+            settings, auto_offset_reset="latest", fetch_max_wait_ms=50
+        ),
+    )
     keys: dict[str, str] = {}
 
     @asynccontextmanager

@@ -142,7 +142,11 @@ class Processor:
         try:
             if handler is None:
                 raise HandlerError("not_handled", f"{self.service} does not handle {envelope.type}")
+            started = time.perf_counter()
             outcome = handler(envelope, held.get(envelope.declaration_id), ctx)
+            self.metrics.handler_seconds.labels(envelope.type).observe(
+                time.perf_counter() - started
+            )
         except HandlerError as exc:
             self._reject(envelope, exc.code, exc.detail, changes)
             return

@@ -67,6 +67,7 @@ def ops_router(runtime: Runtime) -> APIRouter:
     @router.get("/metrics")
     async def metrics() -> Response:
         """Prometheus metrics."""
+        await runtime.before_scrape()
         return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return router
