@@ -88,10 +88,10 @@ def test_metrics_after_a_load_run_match_what_the_load_tool_sent(
 ) -> None:
     before = _all(system)
     out = tmp_path / "load"
+    load = ["load", "--rate", "10", "--duration", "3", "--mix", "export/0110/happy=1"]
+    where = ["--gateway", system.url("gateway"), "--kafka", system.broker, "--out", str(out)]
     result = subprocess.run(
-        [sys.executable, "-m", "singlewindow", "load", "--rate", "10", "--duration", "3"]
-        + ["--mix", "export/0110/happy=1", "--gateway", system.url("gateway")]
-        + ["--kafka", system.broker, "--out", str(out), "--timeout", "90"],
+        [sys.executable, "-m", "singlewindow", *load, *where, "--timeout", "90"],
         capture_output=True,
         text=True,
         timeout=180,
