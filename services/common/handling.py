@@ -31,6 +31,16 @@ from services.common.metrics import Metrics
 log = logging.getLogger(__name__)
 
 
+def log_context(envelope: Envelope) -> dict[str, str]:
+    """The fields a log line about a message carries (JSON logs show them as keys)."""
+    return {
+        "declaration_id": envelope.declaration_id,
+        "correlation_id": envelope.correlation_id,
+        "message_id": envelope.id,
+        "message_type": envelope.type,
+    }
+
+
 class HandlerError(Exception):
     """A message that cannot be acted on; `retriable` tells the loop to retry or dead-letter it."""
 
@@ -151,7 +161,7 @@ class Processor:
             self._reject(envelope, exc.code, exc.detail, changes)
             return
         except Exception as exc:  # a bug must not stop the consumer: park the message, say why
-            log.exception("handler failed", extra={"declaration_id": envelope.declaration_id})
+            log.exception("handler failed", extra=log_context(envelope))
             self._reject(envelope, "handler_error", f"{type(exc).__name__}: {exc}", changes)
             return
         if outcome.put is not None:
@@ -170,7 +180,7 @@ class Processor:
             envelope.type,
             envelope.id,
             detail,
-            extra={"declaration_id": envelope.declaration_id},
+            extra=log_context(envelope),
         )
         changes.handled(envelope, None)
         changes.dead_letter(

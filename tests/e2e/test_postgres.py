@@ -20,7 +20,7 @@ from services.common.settings import SERVICES
 from singlewindow.samples import sample_declaration
 from singlewindow.spawn import spawn_system
 from tests.e2e.conftest import System
-from tests.e2e.scrape import Samples, scrape, total
+from tests.e2e.scrape import Samples, names, scrape, total
 from tests.e2e.test_workflow import (  # noqa: F401  (collected again, on PostgreSQL)
     test_customs_rejection_ends_the_declaration_with_the_reason,
     test_denied_refund_still_completes_with_zero_refund,
@@ -31,6 +31,7 @@ from tests.e2e.test_workflow import (  # noqa: F401  (collected again, on Postgr
 )
 from tests.postgres import PostgresServer
 from tests.support import wait_for
+from tests.unit.test_deploy import dashboard_metric_names
 
 REPLICAS = {"customs": 2, "tax": 2}
 
@@ -146,6 +147,9 @@ def test_metrics_after_a_load_run_match_what_the_load_tool_sent(
         if n == "sw_consumer_lag"
     }
     assert owned == {("sw.customs.commands", str(p)) for p in range(4)}
+    # The Grafana dashboard asks only for metrics the services export.
+    exported = {name for replicas in settled.values() for s in replicas for name in names(s)}
+    assert dashboard_metric_names() - exported == set()
 
 
 def test_readiness_checks_the_postgresql_database(system: System) -> None:
