@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from schemas.envelope import DecodeFailure
+
+# Kinds a dead letter may have: a message no consumer could read, or one a handler refused.
+DEAD_LETTER_KINDS = (*get_args(DecodeFailure), "not_handled", "handler_error")
 
 
 class Metrics:
@@ -28,6 +35,8 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        for kind in DEAD_LETTER_KINDS:  # exported at 0 from the start, so rate() sees them
+            self.dead_letters.labels(kind)
         self.handler_seconds = Histogram(
             "sw_handler_seconds",
             "Time one handler took to decide on one message, by message type",
