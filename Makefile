@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 CHROMIUM := /usr/bin/chromium
 # Extras installed into .venv: `make run` and deploy/Dockerfile use this same target
-# (the image with EXTRAS= : no dev tools), so both install the project the same way.
+# (the image with EXTRAS=otel: tracing, no dev tools), so both install the project the same way.
 EXTRAS ?= dev
 
 .PHONY: run test lint typecheck unit e2e clean postgres

@@ -44,6 +44,7 @@ from schemas.messages import DeclarationSubmitted
 from schemas.registry import asyncapi_document
 from schemas.scenarios import CATALOGUE
 from schemas.trade import DeclarationData
+from services.common import tracing
 from services.common.changes import Changes, OutRow, VersionConflict, load_records
 from services.common.db import Journal, Record
 from services.common.problems import Problem
@@ -133,6 +134,7 @@ def api_router(
         request_hash = hashlib.sha256(fingerprint.encode()).hexdigest()
         run_pace = body.pace or config.run_pace.get(enterprise_id, Pace.INSTANT)
         declaration_id = uuid7()
+        made: list[Envelope] = []  # the submission, once written: the root of its trace
 
         def unit(conn: Connection) -> tuple[Any, Sequence[OutRow]]:
             if idempotency_key:
@@ -156,6 +158,7 @@ def api_router(
                 declaration_id=declaration_id,
                 source=SOURCE,
             )
+            made.append(submitted)
             begun = sagas.start(declaration_id, enterprise_id, declaration)
             saga, commands = send(
                 pace.paced(begun.saga, run_pace),
@@ -197,7 +200,10 @@ def api_router(
                 )
             return created, changes.apply(conn)
 
-        return await runtime.intake.run(unit)
+        result = await runtime.intake.run(unit)
+        if made:
+            tracing.declared(made[-1])
+        return result
 
     @router.get(
         "/v1/declarations/{declaration_id}", response_model=DeclarationView, tags=["declarations"]

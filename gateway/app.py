@@ -21,6 +21,7 @@ from services.common.bus import make_reader
 from services.common.problems import install_problem_handlers
 from services.common.runtime import Runtime
 from services.common.settings import Settings
+from services.common.tracing import TracingMiddleware
 from services.common.web import ops_router
 
 DEMO_ENTERPRISE = "ent_demo"
@@ -85,6 +86,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.add_middleware(TracingMiddleware)
     install_problem_handlers(app)
     app.include_router(ops_router(runtime))
     app.include_router(api_router(runtime, config, keys, settings.admin_token))

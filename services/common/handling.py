@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 from schemas.deadletter import DeadLetter
 from schemas.envelope import Envelope, now
 from schemas.registry import topic_of
+from services.common import tracing
 from services.common.changes import (
     Changes,
     Held,
@@ -148,6 +149,12 @@ class Processor:
     def _handle_one(
         self, envelope: Envelope, held: dict[str, Held], ctx: Context, changes: Changes
     ) -> None:
+        with tracing.message_span(self.service, envelope, topic_of(envelope.payload)) as span:
+            self._decide(envelope, held, ctx, changes, span)
+
+    def _decide(
+        self, envelope: Envelope, held: dict[str, Held], ctx: Context, changes: Changes, span: Any
+    ) -> None:
         handler = self.handlers.get(envelope.type)
         try:
             if handler is None:
@@ -158,9 +165,13 @@ class Processor:
                 time.perf_counter() - started
             )
         except HandlerError as exc:
+            if span is not None:
+                span.set_attribute("sw.outcome", f"dead_letter:{exc.code}")
             self._reject(envelope, exc.code, exc.detail, changes)
             return
         except Exception as exc:  # a bug must not stop the consumer: park the message, say why
+            if span is not None:
+                span.record_exception(exc)
             log.exception("handler failed", extra=log_context(envelope))
             self._reject(envelope, "handler_error", f"{type(exc).__name__}: {exc}", changes)
             return

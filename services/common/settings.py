@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     batch_max: int = Field(default=500, ge=1, description="Most messages consumed in one batch.")
     log_level: str = Field(default="INFO", description="Logging level.")
     log_format: Literal["text", "json"] = Field(default="text", description="Log line format.")
+    otel_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP endpoint, e.g. http://otel-collector:4318; when set, spans of "
+        "HTTP requests and of every message handled are exported (needs the `otel` extra).",
+    )
 
     @model_validator(mode="after")
     def _no_placeholder_secrets_outside_sandbox(self) -> Settings:

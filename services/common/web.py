@@ -15,6 +15,7 @@ from sqlalchemy import select
 from services.common.db import Journal, Record
 from services.common.problems import Problem, install_problem_handlers
 from services.common.runtime import Runtime
+from services.common.tracing import TracingMiddleware
 
 
 def make_app(
@@ -36,6 +37,7 @@ def make_app(
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime
+    app.add_middleware(TracingMiddleware)
     install_problem_handlers(app)
     app.include_router(ops_router(runtime))
     if extra:

@@ -121,7 +121,7 @@ def test_the_image_installs_with_the_same_step_as_make_run() -> None:
     _, install = _make_target(makefile, "$(STAMP)")
     assert any("pip install" in line and "$(EXTRAS)" in line for line in install)
     runs = re.findall(r"^RUN (.+)$", dockerfile, re.MULTILINE)
-    assert "make .venv/.installed EXTRAS=" in runs
+    assert "make .venv/.installed EXTRAS=otel" in runs
     assert "COPY Makefile pyproject.toml README.md ./" in dockerfile
 
 
