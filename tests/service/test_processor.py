@@ -39,6 +39,18 @@ def tax_processor(db: Database) -> Processor:
     )
 
 
+def customs_processor(db: Database) -> Processor:
+    ref = CustomsReference.from_json(load_json(ROOT / "services/customs/data/reference.json"))
+    return Processor(
+        service="customs",
+        db=db,
+        handlers=CUSTOMS,
+        metrics=Metrics("customs"),
+        run_seed=1,
+        reference=ref,
+    )
+
+
 def refund_command(declaration_id: str = "d-1") -> Envelope:
     lines = (ValueLine(hs_code="8517130000", value_cny=Decimal("1000.00")),)
     return new_envelope(
@@ -89,16 +101,7 @@ async def test_a_redelivered_command_replays_the_same_reply_and_changes_nothing(
 async def test_a_message_the_handler_refuses_is_dead_lettered_and_the_rest_handled(
     db: Database,
 ) -> None:
-    customs = Processor(
-        service="customs",
-        db=db,
-        handlers=CUSTOMS,
-        metrics=Metrics("customs"),
-        run_seed=1,
-        reference=CustomsReference.from_json(
-            load_json(ROOT / "services/customs/data/reference.json")
-        ),
-    )
+    customs = customs_processor(db)
     stray = new_envelope(ReleaseGoods(), declaration_id="never-filed", source="gateway")
     wrong_service = refund_command("d-2")
     rows = await customs.process([stray, wrong_service])

@@ -16,22 +16,17 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from gateway import saga as sagas
-from gateway.handlers import HANDLERS, GatewayConfig, put_saga, send
+from gateway.handlers import GatewayConfig, put_saga, send
 from schemas.envelope import decode
 from schemas.ids import uuid7
 from schemas.trade import DeclarationData
 from services.common import tracing
-from services.common.agency import load_json
 from services.common.changes import Changes
 from services.common.database import Database
 from services.common.db import create_tables_sync
-from services.common.handling import Processor
-from services.common.metrics import Metrics
-from services.customs.handlers import HANDLERS as CUSTOMS
-from services.customs.rules import CustomsReference
 from singlewindow.samples import sample_declaration
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.service.test_deadlines import gateway_processor
+from tests.service.test_processor import customs_processor
 
 
 @pytest.fixture
@@ -65,25 +60,8 @@ async def test_the_reply_is_handled_in_a_child_span_of_the_command_in_the_same_t
         changes = Changes()
         changes.put(put_saga(saga, None))
         await gateway_db.write(changes.apply)
-        customs = Processor(
-            service="customs",
-            db=customs_db,
-            handlers=CUSTOMS,
-            metrics=Metrics("customs"),
-            run_seed=1,
-            reference=CustomsReference.from_json(
-                load_json(ROOT / "services/customs/data/reference.json")
-            ),
-        )
-        gateway = Processor(
-            service="gateway",
-            db=gateway_db,
-            handlers=HANDLERS,
-            metrics=Metrics("gateway"),
-            run_seed=1,
-            reference=config,
-            replay_replies=False,
-        )
+        customs = customs_processor(customs_db)
+        gateway = gateway_processor(gateway_db, config)
         (filed,) = commands
         (answer,) = await customs.process([filed])
         await gateway.process([decode(answer.value)])  # across the hop as bytes
