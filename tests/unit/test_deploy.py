@@ -78,6 +78,10 @@ def test_compose_runs_kafka_postgres_and_the_five_services_from_one_image() -> N
         assert svc["depends_on"]["postgres"]["condition"] == "service_healthy"
     for agency in AGENCIES:
         assert services[agency]["deploy"]["replicas"] == "${SW_AGENCY_REPLICAS:-2}"
+    declared = set(_compose()["volumes"])
+    for name, svc in services.items():
+        named = {v.split(":", 1)[0] for v in svc.get("volumes", []) if not v.startswith(".")}
+        assert named <= declared, name
     init = (DEPLOY / "postgres-init.sql").read_text()
     assert all(f"CREATE DATABASE sw_{s};" in init for s in SERVICES)
     assert "healthcheck" in services["postgres"]
