@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 CHROMIUM := /usr/bin/chromium
+# A CJK font, so the page's Chinese is drawn (and screenshotted) as text, not as boxes.
+CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
 # Extras installed into .venv: `make run` and deploy/Dockerfile use this same target
 # (the image with EXTRAS=otel: tracing, no dev tools), so both install the project the same way.
 EXTRAS ?= dev
@@ -20,11 +22,12 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 # The dashboard's browser test drives Debian's Chromium (no browser download from the internet).
-$(CHROMIUM):
-	@echo "installing Debian's chromium for the browser test"
+$(CHROMIUM) $(CJK_FONT):
+	@echo "installing Debian's chromium and a CJK font for the browser test"
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+	    chromium fonts-wqy-zenhei >/dev/null
 
 # The PostgreSQL variants of the service and e2e tests start a throwaway server
 # (tests/postgres.py) from Debian's binaries in /usr/lib/postgresql/N/bin.
@@ -41,7 +44,7 @@ run: $(STAMP)
 	$(BIN)/singlewindow up
 
 ## make test: lint, type-check, then every tier of tests
-test: $(STAMP) $(CHROMIUM) postgres lint typecheck
+test: $(STAMP) $(CHROMIUM) $(CJK_FONT) postgres lint typecheck
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
@@ -54,7 +57,7 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
 
-e2e: $(STAMP) $(CHROMIUM) postgres
+e2e: $(STAMP) $(CHROMIUM) $(CJK_FONT) postgres
 	$(BIN)/python -m pytest -q tests/e2e
 
 clean:

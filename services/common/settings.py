@@ -77,6 +77,12 @@ class Settings(BaseSettings):
     step_max_attempts: int = Field(
         default=5, ge=1, description="Sends of one command before the declaration is `stalled`."
     )
+    demo_stage_s: float = Field(
+        default=3.0,
+        gt=0,
+        le=3600,
+        description="Seconds each stage of a `demo`-paced declaration waits before it goes out.",
+    )
     batch_max: int = Field(default=500, ge=1, description="Most messages consumed in one batch.")
     log_level: str = Field(default="INFO", description="Logging level.")
     log_format: Literal["text", "json"] = Field(default="text", description="Log line format.")
