@@ -1,7 +1,7 @@
 """The system on PostgreSQL: the workflow tests again, then a load whose figures /metrics match.
 
-One PostgreSQL server (tests/postgres.py), one database a service, two replicas of customs
-and of tax sharing four partitions a topic.
+One PostgreSQL server (tests/postgres.py), one database a service, two replicas of each
+agency sharing the four partitions of its topics (one consumer group a service).
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ from tests.postgres import PostgresServer
 from tests.support import wait_for
 from tests.unit.test_deploy import dashboard_metric_names
 
-REPLICAS = {"customs": 2, "tax": 2}
+AGENCIES = ("customs", "inspection", "forex", "tax")
+REPLICAS = dict.fromkeys(AGENCIES, 2)
 
 
 @pytest.fixture(scope="module")
@@ -140,13 +141,19 @@ def test_metrics_after_a_load_run_match_what_the_load_tool_sent(
         return now if lags and all(v == 0 for _, _, v in lags) else None
 
     settled = wait_for(lag_settled, timeout_s=30, what="consumer lag to reach 0", every_s=0.5)
-    owned = {
-        (dict(ls)["topic"], dict(ls)["partition"])
-        for s in settled["customs"]
-        for (n, ls), _ in s.items()
-        if n == "sw_consumer_lag"
-    }
-    assert owned == {("sw.customs.commands", str(p)) for p in range(4)}
+    for agency in AGENCIES:
+        # The two replicas of each agency split its commands' four partitions: each owns
+        # some, none is owned twice, none is left out.
+        owned = [
+            {
+                (dict(ls)["topic"], dict(ls)["partition"])
+                for (n, ls), _ in replica.items()
+                if n == "sw_consumer_lag"
+            }
+            for replica in settled[agency]
+        ]
+        assert all(owned) and not owned[0] & owned[1], (agency, owned)
+        assert owned[0] | owned[1] == {(f"sw.{agency}.commands", str(p)) for p in range(4)}
     # The Grafana dashboard asks only for metrics the services export.
     exported = {name for replicas in settled.values() for s in replicas for name in names(s)}
     assert dashboard_metric_names() - exported == set()
