@@ -18,6 +18,7 @@ from gateway import deadletters
 from gateway import saga as sagas
 from gateway.dashboard import pace
 from gateway.handlers import GatewayConfig, put_saga, send, status_event
+from gateway.keys import enterprise_of
 from gateway.saga import Saga
 from gateway.store import add_enterprise, find_idempotent, hash_key, save_idempotent
 from schemas.api import (
@@ -90,11 +91,10 @@ def api_router(
     journal = Journal.__table__  # type: ignore[attr-defined]
 
     async def enterprise(authorization: Annotated[str | None, Header()] = None) -> str:
-        digest = hash_key(_bearer(authorization))
-        for stored, enterprise_id in keys.items():
-            if hmac.compare_digest(stored, digest):
-                return enterprise_id
-        raise Problem(401, "unauthorized", "Unauthorized", "unknown API key")
+        found = await enterprise_of(runtime.engine, keys, _bearer(authorization))
+        if found is None:
+            raise Problem(401, "unauthorized", "Unauthorized", "unknown API key")
+        return found
 
     async def admin(authorization: Annotated[str | None, Header()] = None) -> None:
         if not hmac.compare_digest(_bearer(authorization).encode(), admin_token.encode()):

@@ -3,7 +3,6 @@
 # No `from __future__ import annotations`: FastAPI must see the closure dependencies at def time.
 
 import asyncio
-import hmac
 import json
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -20,8 +19,8 @@ from gateway.dashboard import pace
 from gateway.dashboard.examples import EXAMPLES
 from gateway.dashboard.stream import StatusHub
 from gateway.handlers import GatewayConfig, put_saga
+from gateway.keys import enterprise_of
 from gateway.saga import Saga
-from gateway.store import hash_key
 from schemas.api import EXPORT_ONLY, IMPORT_ONLY, Pace
 from schemas.base import Contract
 from schemas.trade import Direction, Scenario, TradeMode
@@ -117,11 +116,10 @@ def dashboard_router(
     router = APIRouter()
 
     async def enterprise(authorization: Annotated[str | None, Header()] = None) -> str:
-        digest = hash_key(_bearer(authorization))
-        for stored, enterprise_id in keys.items():
-            if hmac.compare_digest(stored, digest):
-                return enterprise_id
-        raise Problem(401, "unauthorized", "Unauthorized", "unknown API key")
+        found = await enterprise_of(runtime.engine, keys, _bearer(authorization))
+        if found is None:
+            raise Problem(401, "unauthorized", "Unauthorized", "unknown API key")
+        return found
 
     Enterprise = Annotated[str, Depends(enterprise)]
 
