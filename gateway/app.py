@@ -17,6 +17,7 @@ from gateway.handlers import HANDLERS, GatewayConfig
 from gateway.observe import SagaMetrics
 from gateway.store import GATEWAY_TABLES, add_enterprise, all_enterprises, hash_key
 from schemas.topics import AGENCIES, events
+from services.common import tracing
 from services.common.bus import make_reader
 from services.common.problems import install_problem_handlers
 from services.common.runtime import Runtime
@@ -88,7 +89,8 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
         lifespan=lifespan,
     )
     app.state.runtime = runtime
-    app.add_middleware(TracingMiddleware)
+    if tracing.enabled():  # set up by serve.py before the app is built
+        app.add_middleware(TracingMiddleware)
     install_problem_handlers(app)
     app.include_router(ops_router(runtime))
     app.include_router(api_router(runtime, config, keys, settings.admin_token))

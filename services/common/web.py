@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI, Query, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import select
 
+from services.common import tracing
 from services.common.db import Journal, Record
 from services.common.problems import Problem, install_problem_handlers
 from services.common.runtime import Runtime
@@ -37,7 +38,8 @@ def make_app(
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime
-    app.add_middleware(TracingMiddleware)
+    if tracing.enabled():  # set up by serve.py before the app is built
+        app.add_middleware(TracingMiddleware)
     install_problem_handlers(app)
     app.include_router(ops_router(runtime))
     if extra:
