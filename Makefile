@@ -7,15 +7,18 @@ STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 # A CJK font, so the page's Chinese is drawn (and screenshotted) as text, not as boxes.
 CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
+# Extras installed into .venv: `make run` and deploy/Dockerfile use this same target
+# (the image with EXTRAS=otel: tracing, no dev tools), so both install the project the same way.
+EXTRAS ?= dev
 
-.PHONY: run test lint typecheck unit e2e clean
+.PHONY: run test lint typecheck unit e2e clean postgres
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.$(if $(EXTRAS),[$(EXTRAS)])'
 	touch $(STAMP)
 
 # The dashboard's browser test drives Debian's Chromium (no browser download from the internet).
@@ -26,12 +29,22 @@ $(CHROMIUM) $(CJK_FONT):
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
 	    chromium fonts-wqy-zenhei >/dev/null
 
+# The PostgreSQL variants of the service and e2e tests start a throwaway server
+# (tests/postgres.py) from Debian's binaries in /usr/lib/postgresql/N/bin.
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "installing Debian's postgresql for the PostgreSQL tests"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null; \
+	fi
+
 ## make run: start the broker and the five services (Ctrl-C stops them all)
 run: $(STAMP)
 	$(BIN)/singlewindow up
 
 ## make test: lint, type-check, then every tier of tests
-test: $(STAMP) $(CHROMIUM) $(CJK_FONT) lint typecheck
+test: $(STAMP) $(CHROMIUM) $(CJK_FONT) postgres lint typecheck
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
@@ -44,7 +57,7 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
 
-e2e: $(STAMP) $(CHROMIUM) $(CJK_FONT)
+e2e: $(STAMP) $(CHROMIUM) $(CJK_FONT) postgres
 	$(BIN)/python -m pytest -q tests/e2e
 
 clean:

@@ -19,6 +19,7 @@ from gateway import deadletters
 from gateway import saga as sagas
 from gateway.dashboard import pace
 from gateway.handlers import GatewayConfig, put_saga, send, status_event
+from gateway.keys import enterprise_of
 from gateway.saga import Saga
 from gateway.store import (
     add_enterprise,
@@ -54,6 +55,7 @@ from schemas.messages import DeclarationSubmitted
 from schemas.registry import asyncapi_document
 from schemas.scenarios import CATALOGUE, HELPER_OUTCOMES, forced_outcome
 from schemas.trade import DeclarationData
+from services.common import tracing
 from services.common.changes import Changes, OutRow, VersionConflict, load_records
 from services.common.db import Journal, Record
 from services.common.problems import Problem
@@ -91,15 +93,17 @@ def _view(row: Any) -> DeclarationView:
     )
 
 
-def enterprise_auth(keys: dict[str, str]) -> Callable[..., Any]:
-    """The dependency that turns `Authorization: Bearer <key>` into the enterprise id."""
+def enterprise_auth(keys: dict[str, str], runtime: Runtime) -> Callable[..., Any]:
+    """The dependency that turns `Authorization: Bearer <key>` into the caller's enterprise id.
+
+    Keys registered through another gateway replica are found in the shared database.
+    """
 
     async def enterprise(authorization: Annotated[str | None, Header()] = None) -> str:
-        digest = hash_key(_bearer(authorization))
-        for stored, enterprise_id in keys.items():
-            if hmac.compare_digest(stored, digest):
-                return enterprise_id
-        raise Problem(401, "unauthorized", "Unauthorized", "unknown API key")
+        found = await enterprise_of(runtime.engine, keys, _bearer(authorization))
+        if found is None:
+            raise Problem(401, "unauthorized", "Unauthorized", "unknown API key")
+        return found
 
     return enterprise
 
@@ -152,7 +156,7 @@ def api_router(
     records = Record.__table__  # type: ignore[attr-defined]
     journal = Journal.__table__  # type: ignore[attr-defined]
 
-    enterprise = enterprise_auth(keys)
+    enterprise = enterprise_auth(keys, runtime)
 
     async def admin(authorization: Annotated[str | None, Header()] = None) -> None:
         if not hmac.compare_digest(_bearer(authorization).encode(), admin_token.encode()):
@@ -196,6 +200,7 @@ def api_router(
         if force is not None and force.delay_s is not None and body.pace is None:
             run_pace, stage_s = Pace.DEMO, float(force.delay_s)  # sandbox `delayed`
         declaration_id = uuid7()
+        made: list[Envelope] = []  # the submission, once written: the root of its trace
 
         def unit(conn: Connection) -> tuple[Any, Sequence[OutRow]]:
             if idempotency_key:
@@ -221,6 +226,7 @@ def api_router(
                 declaration_id=declaration_id,
                 source=SOURCE,
             )
+            made.append(submitted)
             begun = sagas.start(declaration_id, enterprise_id, declaration)
             started = begun.saga.model_copy(
                 update={"clock_offset_s": clock_offset(conn, enterprise_id=enterprise_id)}
@@ -265,7 +271,10 @@ def api_router(
                 )
             return created, changes.apply(conn)
 
-        return await runtime.intake.run(unit)
+        result = await runtime.intake.run(unit)
+        if made:
+            tracing.declared(made[-1])
+        return result
 
     @router.get(
         "/v1/declarations/{declaration_id}", response_model=DeclarationView, tags=["declarations"]
@@ -424,7 +433,7 @@ def api_router(
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> DeadLetterList:
         """The newest dead letters of every service (per partition of sw.deadletter)."""
-        found = await deadletters.read_letters(runtime.settings.kafka_bootstrap, limit=limit)
+        found = await deadletters.read_letters(runtime.settings, limit=limit)
         return DeadLetterList(
             data=[DeadLetterView(id=i, **letter.model_dump()) for i, letter in found]
         )
@@ -440,9 +449,7 @@ def api_router(
         """Send a dead letter's message back to its topic, to be consumed again after a fix."""
         try:
             position = deadletters.parse_letter_id(letter_id)
-            found = await deadletters.read_letters(
-                runtime.settings.kafka_bootstrap, limit=1, at=position
-            )
+            found = await deadletters.read_letters(runtime.settings, limit=1, at=position)
         except deadletters.LetterNotFound as exc:
             raise Problem(404, "not-found", "Not found", str(exc)) from exc
         if not found:

@@ -14,6 +14,7 @@ from gateway.dashboard.routes import install_dashboard
 from gateway.dashboard.stream import StatusHub
 from gateway.deadlines import DeadlineWatcher
 from gateway.handlers import HANDLERS, GatewayConfig
+from gateway.observe import SagaMetrics
 from gateway.payments import payments_router
 from gateway.returns import returns_router
 from gateway.store import GATEWAY_TABLES, add_enterprise, all_enterprises, hash_key
@@ -22,9 +23,12 @@ from gateway.webhook_routes import webhook_router
 from gateway.webhook_sender import WebhookConfig
 from gateway.webhooks import Webhooks
 from schemas.topics import AGENCIES, events
+from services.common import tracing
+from services.common.bus import make_reader
 from services.common.problems import install_problem_handlers
 from services.common.runtime import Runtime
 from services.common.settings import Settings
+from services.common.tracing import TracingMiddleware
 from services.common.web import ops_router
 
 DEMO_ENTERPRISE = "ent_demo"
@@ -47,8 +51,14 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
         replay_replies=False,
         extra_tables=GATEWAY_TABLES,
     )
+    runtime.handlers = SagaMetrics(runtime).counted(HANDLERS)
     watcher = DeadlineWatcher(runtime, config)
-    hub = StatusHub(settings.kafka_bootstrap)
+    hub = StatusHub(
+        settings.kafka_bootstrap,
+        consumer_factory=lambda: make_reader(
+            settings, auto_offset_reset="latest", fetch_max_wait_ms=50
+        ),
+    )
     webhooks = Webhooks(
         runtime,
         WebhookConfig(
@@ -96,6 +106,8 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    if tracing.enabled():  # set up by serve.py before the app is built
+        app.add_middleware(TracingMiddleware)
     install_problem_handlers(app)
     app.include_router(ops_router(runtime))
     app.include_router(api_router(runtime, config, keys, settings.admin_token))
@@ -107,6 +119,6 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
                 runtime, config, keys, admin_token=settings.admin_token, sandbox=settings.sandbox
             )
         )
-    app.include_router(webhook_router(webhooks, enterprise_auth(keys)))
+    app.include_router(webhook_router(webhooks, enterprise_auth(keys, runtime)))
     install_dashboard(app, runtime, config, keys, settings, hub)
     return app

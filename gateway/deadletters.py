@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 
 from schemas.deadletter import DeadLetter
 from schemas.topics import DEADLETTER
+from services.common.bus import make_reader
+from services.common.settings import Settings
 
 
 class LetterNotFound(LookupError):
@@ -36,12 +38,10 @@ def original_bytes(letter: DeadLetter) -> bytes:
 
 
 async def read_letters(
-    bootstrap: str, *, limit: int, at: tuple[int, int] | None = None
+    settings: Settings, *, limit: int, at: tuple[int, int] | None = None
 ) -> list[tuple[str, DeadLetter]]:
     """The newest `limit` letters of each partition (or the one at `at`), oldest first."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
-    )
+    consumer = make_reader(settings)
     await consumer.start()
     try:
         partitions = sorted(consumer.partitions_for_topic(DEADLETTER) or ())

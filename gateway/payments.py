@@ -86,7 +86,7 @@ def forex_command(saga: Saga, body: PaymentRequest, on: date) -> tuple[Command, 
 def payments_router(runtime: Runtime, config: GatewayConfig, keys: dict[str, str]) -> APIRouter:
     """POST /v1/declarations/{id}/payments."""
     router = APIRouter()
-    Enterprise = Annotated[str, Depends(enterprise_auth(keys))]
+    Enterprise = Annotated[str, Depends(enterprise_auth(keys, runtime))]
 
     @router.post(
         "/v1/declarations/{declaration_id}/payments",

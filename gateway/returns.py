@@ -40,7 +40,7 @@ def return_command(saga: Saga, on: date) -> RegisterReturn:
 def returns_router(runtime: Runtime, config: GatewayConfig, keys: dict[str, str]) -> APIRouter:
     """POST /v1/declarations/{id}/returns."""
     router = APIRouter()
-    Enterprise = Annotated[str, Depends(enterprise_auth(keys))]
+    Enterprise = Annotated[str, Depends(enterprise_auth(keys, runtime))]
 
     @router.post(
         "/v1/declarations/{declaration_id}/returns",

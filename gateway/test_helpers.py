@@ -17,9 +17,10 @@ from sqlalchemy import Connection
 
 from gateway import saga as sagas
 from gateway.handlers import GatewayConfig, catch_up, put_saga, status_event
+from gateway.keys import enterprise_of
 from gateway.saga import TERMINAL, Saga
 from gateway.sandbox import NoPendingStep, force
-from gateway.store import ALL_RUNS, clock_offset, hash_key, move_clock
+from gateway.store import ALL_RUNS, clock_offset, move_clock
 from schemas.api import ClockAdvance, ClockDeclaration, ClockView, ForcedStep, ForceOutcome
 from schemas.scenarios import HELPERS_BY_NAME
 from services.common.changes import (
@@ -65,18 +66,17 @@ def test_helpers_router(
         token = _bearer(authorization)
         if hmac.compare_digest(token.encode(), admin_token.encode()):
             return ADMIN
-        digest = hash_key(token)
-        for stored, enterprise_id in keys.items():
-            if hmac.compare_digest(stored, digest):
-                if not sandbox:
-                    raise Problem(
-                        403,
-                        "forbidden",
-                        "Forbidden",
-                        "outside sandbox mode only the admin token may use test helpers",
-                    )
-                return enterprise_id
-        raise Problem(401, "unauthorized", "Unauthorized", "unknown API key or admin token")
+        enterprise_id = await enterprise_of(runtime.engine, keys, token)
+        if enterprise_id is None:
+            raise Problem(401, "unauthorized", "Unauthorized", "unknown API key or admin token")
+        if not sandbox:
+            raise Problem(
+                403,
+                "forbidden",
+                "Forbidden",
+                "outside sandbox mode only the admin token may use test helpers",
+            )
+        return enterprise_id
 
     Caller = Annotated[str, Depends(caller)]
 

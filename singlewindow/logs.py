@@ -8,7 +8,11 @@ import time
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object a line."""
+    """One JSON object a line, naming the service and, for a message, its declaration."""
+
+    def __init__(self, service: str = "") -> None:
+        super().__init__()
+        self.service = service
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -18,7 +22,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        for key in ("declaration_id", "correlation_id", "service"):
+        if self.service:
+            entry["service"] = self.service
+        for key in ("declaration_id", "correlation_id", "message_id", "message_type", "service"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
         if record.exc_info:
@@ -30,7 +36,7 @@ def configure(level: str, fmt: str, service: str) -> None:
     """Configure the root logger of a process."""
     handler = logging.StreamHandler()
     if fmt == "json":
-        handler.setFormatter(JsonFormatter())
+        handler.setFormatter(JsonFormatter(service))
     else:
         handler.setFormatter(
             logging.Formatter(f"%(asctime)s %(levelname)s {service} %(name)s: %(message)s")

@@ -8,6 +8,7 @@ import importlib
 import uvicorn
 from fastapi import FastAPI
 
+from services.common import tracing
 from services.common.settings import SERVICES, Settings
 from singlewindow.logs import configure
 
@@ -35,6 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = Settings()
     configure(settings.log_level, settings.log_format, args.service)
+    tracing.setup(args.service, settings.otel_endpoint)
     app = build(args.service, settings)
     port = args.port or settings.port_of(args.service)
     try:

@@ -107,7 +107,7 @@ def dashboard_router(
     """The page and the /v1 routes it uses."""
     router = APIRouter()
 
-    enterprise = enterprise_auth(keys)
+    enterprise = enterprise_auth(keys, runtime)
     Enterprise = Annotated[str, Depends(enterprise)]
 
     @router.get("/", include_in_schema=False)

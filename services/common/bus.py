@@ -4,16 +4,47 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
 
 from schemas.topics import all_topics
 from services.common.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+def connection_options(settings: Settings) -> dict[str, Any]:
+    """Bootstrap servers and security (SASL, TLS) for any Kafka client a process makes."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "security_protocol": settings.kafka_security_protocol,
+    }
+    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
+        options["ssl_context"] = tls_context(settings)
+    if settings.kafka_security_protocol.startswith("SASL"):
+        password = settings.kafka_sasl_password
+        options.update(
+            sasl_mechanism=settings.kafka_sasl_mechanism,
+            sasl_plain_username=settings.kafka_sasl_username,
+            sasl_plain_password=password.get_secret_value() if password else None,
+        )
+    return options
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext:
+    """The TLS context of Kafka connections: the system's CAs unless a CA file is given."""
+    context: ssl.SSLContext = create_ssl_context(
+        cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None,
+        certfile=str(settings.kafka_ssl_certfile) if settings.kafka_ssl_certfile else None,
+        keyfile=str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None,
+    )
+    return context
 
 
 async def ensure_topics(
@@ -23,7 +54,7 @@ async def ensure_topics(
     wanted = list(topics or all_topics())
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
-        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        admin = AIOKafkaAdminClient(**connection_options(settings))
         try:
             await admin.start()
             existing = set(await admin.list_topics())
@@ -53,7 +84,7 @@ async def ensure_topics(
 def make_producer(settings: Settings) -> AIOKafkaProducer:
     """The process's one producer: acks from all replicas, small linger to batch sends."""
     return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **connection_options(settings),
         acks="all",
         enable_idempotence=False,  # the embedded broker lacks InitProducerId; the inbox dedupes
         linger_ms=2,
@@ -66,7 +97,7 @@ def make_consumer(settings: Settings, topics: Sequence[str], group: str) -> AIOK
     """A consumer in `group` that commits offsets only after its batch is written."""
     return AIOKafkaConsumer(
         *topics,
-        bootstrap_servers=settings.kafka_bootstrap,
+        **connection_options(settings),
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -75,4 +106,11 @@ def make_consumer(settings: Settings, topics: Sequence[str], group: str) -> AIOK
         session_timeout_ms=10000,
         heartbeat_interval_ms=1000,
         max_poll_interval_ms=300000,
+    )
+
+
+def make_reader(settings: Settings, **options: Any) -> AIOKafkaConsumer:
+    """A consumer outside any group (assigned partitions, no commits), e.g. to read a topic."""
+    return AIOKafkaConsumer(
+        **connection_options(settings), group_id=None, enable_auto_commit=False, **options
     )

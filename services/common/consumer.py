@@ -101,6 +101,19 @@ class ConsumerLoop:
                 # A rebalance took the partitions; their next owner re-reads, the inbox dedupes.
                 log.warning("offset commit failed (%s); messages will be redelivered", exc)
 
+    async def refresh_lag(self, timeout_s: float = 2.0) -> None:
+        """Set the lag gauge of each assigned partition: broker's end offset − our position."""
+        gauge = self.processor.metrics.consumer_lag
+        assignment = sorted(self.consumer.assignment())
+        gauge.clear()
+        if not assignment:
+            return
+        async with asyncio.timeout(timeout_s):
+            ends = await self.consumer.end_offsets(assignment)
+            for tp in assignment:
+                position = await self.consumer.position(tp)
+                gauge.labels(tp.topic, str(tp.partition)).set(max(0, ends[tp] - position))
+
     def _decode(
         self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
     ) -> tuple[list[Envelope], list[DeadLetter]]:

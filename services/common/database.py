@@ -7,15 +7,34 @@ import concurrent.futures
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.pool import QueuePool
 
 T = TypeVar("T")
 
 
+# Every writer of a service's database takes this lock first, so writers queue one behind the
+# other as SQLite's BEGIN IMMEDIATE makes them: a batch reads the inbox and the records it
+# guards after the previous writer committed, whichever replica that was.
+WRITER_LOCK = 0x5357_0001  # "SW", 1
+
+
+def postgres_url(url: str) -> str:
+    """Any PostgreSQL URL (plain, +asyncpg, +psycopg) on psycopg 3, which is sync and async."""
+    scheme, sep, rest = url.partition("://")
+    if scheme.split("+", 1)[0] in ("postgresql", "postgres"):
+        return f"postgresql+psycopg{sep}{rest}"
+    return url
+
+
 def sync_url(url: str) -> str:
     """The synchronous driver's URL of an async one (aiosqlite → pysqlite, asyncpg → psycopg)."""
-    return url.replace("+aiosqlite", "").replace("+asyncpg", "+psycopg")
+    return postgres_url(url.replace("+aiosqlite", ""))
+
+
+def is_postgres(url: str) -> bool:
+    """Whether a database URL names PostgreSQL."""
+    return url.split("://", 1)[0].split("+", 1)[0] in ("postgresql", "postgres")
 
 
 def sqlite_pragmas_and_immediate(engine: Engine) -> None:
@@ -50,7 +69,8 @@ class Database:
             )
             sqlite_pragmas_and_immediate(self.engine)
         else:
-            self.engine = create_engine(url, pool_size=2, max_overflow=2)
+            self.engine = create_engine(url, pool_size=1, max_overflow=1, pool_pre_ping=True)
+        self._serialize_writers = is_postgres(url)
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=name)
 
     async def write(self, fn: Callable[[Connection], T]) -> T:
@@ -58,6 +78,8 @@ class Database:
 
         def unit() -> T:
             with self.engine.begin() as conn:
+                if self._serialize_writers:
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITER_LOCK})
                 return fn(conn)
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, unit)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.sql import Insert
 from sqlmodel import Field, SQLModel
 
-from services.common.database import sqlite_pragmas_and_immediate
+from services.common.database import postgres_url, sqlite_pragmas_and_immediate
 
 
 class Inbox(SQLModel, table=True):
@@ -71,12 +71,16 @@ KIT_TABLES = [Inbox.__table__, Outbox.__table__, Record.__table__, Journal.__tab
 
 
 def make_engine(url: str) -> AsyncEngine:
-    """An async engine; SQLite files get WAL, a busy timeout and relaxed fsync."""
+    """An async engine for reads; SQLite files get WAL, a busy timeout and relaxed fsync.
+
+    PostgreSQL runs on psycopg 3 whatever driver the URL names, so one driver serves both the
+    hot path's sync engine and this one.
+    """
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
         sqlite_pragmas_and_immediate(engine.sync_engine)
         return engine
-    return create_async_engine(url, pool_size=5, max_overflow=5)
+    return create_async_engine(postgres_url(url), pool_size=5, max_overflow=5, pool_pre_ping=True)
 
 
 async def create_tables(engine: AsyncEngine, extra: Sequence[Any] = ()) -> None:

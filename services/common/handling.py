@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 from schemas.deadletter import DeadLetter
 from schemas.envelope import Envelope, now
 from schemas.registry import topic_of
+from services.common import tracing
 from services.common.changes import (
     Changes,
     Held,
@@ -29,6 +30,16 @@ from services.common.database import Database
 from services.common.metrics import Metrics
 
 log = logging.getLogger(__name__)
+
+
+def log_context(envelope: Envelope) -> dict[str, str]:
+    """The fields a log line about a message carries (JSON logs show them as keys)."""
+    return {
+        "declaration_id": envelope.declaration_id,
+        "correlation_id": envelope.correlation_id,
+        "message_id": envelope.id,
+        "message_type": envelope.type,
+    }
 
 
 class HandlerError(Exception):
@@ -154,16 +165,30 @@ class Processor:
     def _handle_one(
         self, envelope: Envelope, held: dict[str, Held], ctx: Context, changes: Changes
     ) -> None:
+        with tracing.message_span(self.service, envelope, topic_of(envelope.payload)) as span:
+            self._decide(envelope, held, ctx, changes, span)
+
+    def _decide(
+        self, envelope: Envelope, held: dict[str, Held], ctx: Context, changes: Changes, span: Any
+    ) -> None:
         handler = self.handlers.get(envelope.type)
         try:
             if handler is None:
                 raise HandlerError("not_handled", f"{self.service} does not handle {envelope.type}")
+            started = time.perf_counter()
             outcome = handler(envelope, held.get(envelope.declaration_id), ctx)
+            self.metrics.handler_seconds.labels(envelope.type).observe(
+                time.perf_counter() - started
+            )
         except HandlerError as exc:
+            if span is not None:
+                span.set_attribute("sw.outcome", f"dead_letter:{exc.code}")
             self._reject(envelope, exc.code, exc.detail, changes)
             return
         except Exception as exc:  # a bug must not stop the consumer: park the message, say why
-            log.exception("handler failed", extra={"declaration_id": envelope.declaration_id})
+            if span is not None:
+                span.record_exception(exc)
+            log.exception("handler failed", extra=log_context(envelope))
             self._reject(envelope, "handler_error", f"{type(exc).__name__}: {exc}", changes)
             return
         for put in (outcome.put, *outcome.also):
@@ -183,7 +208,7 @@ class Processor:
             envelope.type,
             envelope.id,
             detail,
-            extra={"declaration_id": envelope.declaration_id},
+            extra=log_context(envelope),
         )
         changes.handled(envelope, None)
         changes.dead_letter(

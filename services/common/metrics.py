@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from schemas.envelope import DecodeFailure
+
+# Kinds a dead letter may have: a message no consumer could read, or one a handler refused.
+DEAD_LETTER_KINDS = (*get_args(DecodeFailure), "not_handled", "handler_error")
 
 
 class Metrics:
@@ -28,6 +35,24 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        for kind in DEAD_LETTER_KINDS:  # exported at 0 from the start, so rate() sees them
+            self.dead_letters.labels(kind)
+        self.handler_seconds = Histogram(
+            "sw_handler_seconds",
+            "Time one handler took to decide on one message, by message type",
+            ["type"],
+            registry=self.registry,
+            buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1),
+        )
+        self.consumer_lag = Gauge(
+            "sw_consumer_lag",
+            "Messages on the broker not yet consumed by this process, per assigned partition "
+            "(refreshed on each scrape)",
+            ["topic", "partition"],
+            registry=self.registry,
+        )
+        # Webhook deliveries (sw_webhook_deliveries_total{outcome}) are registered on this
+        # registry by gateway/webhooks when that feature is installed.
         self.batch_seconds = Histogram(
             "sw_batch_seconds",
             "Time to handle one consumed batch in one transaction",

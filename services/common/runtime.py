@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -49,6 +49,8 @@ class Runtime:
         self.replay_replies = replay_replies
         self.extra_tables = extra_tables
         self.metrics = Metrics(service)
+        # Run before each /metrics scrape, to refresh gauges that cost a query (lag, counts).
+        self.scrape_hooks: list[Callable[[], Awaitable[None]]] = [self._refresh_lag]
         self.lock = asyncio.Lock()
         self._engine = engine
         self._db = db
@@ -112,7 +114,9 @@ class Runtime:
             reference=self.reference,
             replay_replies=self.replay_replies,
         )
-        consumer = make_consumer(self.settings, self.topics, group=f"sw-{self.service}")
+        consumer = make_consumer(
+            self.settings, self.topics, group=self.settings.group_of(self.service)
+        )
         await consumer.start()
         self._loop = ConsumerLoop(
             consumer=consumer,
@@ -142,6 +146,18 @@ class Runtime:
     def publish(self, rows: Sequence[OutRow]) -> None:
         """Hand committed outbox rows to the relay."""
         self.relay.publish(rows)
+
+    async def _refresh_lag(self) -> None:
+        if self._loop is not None:
+            await self._loop.refresh_lag()
+
+    async def before_scrape(self) -> None:
+        """Refresh the gauges computed on demand; one that fails is logged, not fatal."""
+        for hook in self.scrape_hooks:
+            try:
+                await hook()
+            except Exception:
+                log.warning("a metrics refresh failed", exc_info=True)
 
     async def readiness(self) -> dict[str, bool]:
         """Which dependencies answer: the database and the consumer group."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICES = ("gateway", "customs", "inspection", "forex", "tax")
@@ -30,6 +30,25 @@ class Settings(BaseSettings):
         "of a service); on a real cluster use more.",
     )
     replication_factor: int = Field(default=1, ge=1, description="Replication of topics created.")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="How every Kafka client connects."
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        default="PLAIN", description="SASL mechanism when the protocol is SASL_*."
+    )
+    kafka_sasl_username: str | None = Field(default=None, description="SASL user name.")
+    kafka_sasl_password: SecretStr | None = Field(default=None, description="SASL password.")
+    kafka_ssl_cafile: Path | None = Field(
+        default=None, description="CA bundle that signed the brokers' certificates (SSL, SASL_SSL)."
+    )
+    kafka_ssl_certfile: Path | None = Field(
+        default=None, description="Client certificate, for brokers that require mutual TLS."
+    )
+    kafka_ssl_keyfile: Path | None = Field(default=None, description="Client certificate's key.")
+    kafka_group_prefix: str = Field(
+        default="sw-",
+        description="Prefix of consumer group names: a service consumes as `<prefix><service>`.",
+    )
     host: str = Field(default="127.0.0.1", description="Address the HTTP servers bind to.")
     port_base: int = Field(
         default=8000, description="Gateway port; customs, inspection, forex, tax use the next four."
@@ -83,6 +102,11 @@ class Settings(BaseSettings):
     batch_max: int = Field(default=500, ge=1, description="Most messages consumed in one batch.")
     log_level: str = Field(default="INFO", description="Logging level.")
     log_format: Literal["text", "json"] = Field(default="text", description="Log line format.")
+    otel_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP endpoint, e.g. http://otel-collector:4318; when set, spans of "
+        "HTTP requests and of every message handled are exported (needs the `otel` extra).",
+    )
 
     @model_validator(mode="after")
     def _no_placeholder_secrets_outside_sandbox(self) -> Settings:
@@ -93,6 +117,21 @@ class Settings(BaseSettings):
                         f"SW_{name.upper()} must be set to a real secret when SW_SANDBOX=false"
                     )
         return self
+
+    @model_validator(mode="after")
+    def _sasl_needs_credentials(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                f"SW_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "SW_KAFKA_SASL_USERNAME and SW_KAFKA_SASL_PASSWORD"
+            )
+        return self
+
+    def group_of(self, service: str) -> str:
+        """The consumer group of a service's replicas."""
+        return f"{self.kafka_group_prefix}{service}"
 
     def port_of(self, service: str) -> int:
         """The HTTP port of a service."""

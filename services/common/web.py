@@ -12,9 +12,11 @@ from fastapi import APIRouter, FastAPI, Query, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import select
 
+from services.common import tracing
 from services.common.db import Journal, Record
 from services.common.problems import Problem, install_problem_handlers
 from services.common.runtime import Runtime
+from services.common.tracing import TracingMiddleware
 
 
 def make_app(
@@ -36,6 +38,8 @@ def make_app(
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime
+    if tracing.enabled():  # set up by serve.py before the app is built
+        app.add_middleware(TracingMiddleware)
     install_problem_handlers(app)
     app.include_router(ops_router(runtime))
     if extra:
@@ -67,6 +71,7 @@ def ops_router(runtime: Runtime) -> APIRouter:
     @router.get("/metrics")
     async def metrics() -> Response:
         """Prometheus metrics."""
+        await runtime.before_scrape()
         return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return router

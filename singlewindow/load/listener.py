@@ -12,14 +12,25 @@ from datetime import datetime
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas.topics import AGENCIES, STATUS, commands, events
+from services.common.bus import connection_options, make_reader
+from services.common.settings import Settings
 
 log = logging.getLogger(__name__)
 
 OnStatus = Callable[[str, str, str, float], None]
-GROUP_TOPICS = {
-    "sw-gateway": tuple(events(a) for a in AGENCIES),
-    **{f"sw-{a}": (commands(a),) for a in AGENCIES},
-}
+
+
+def kafka_settings(bootstrap: str) -> Settings:
+    """The SW_ settings (security, group prefix) with the load tool's bootstrap servers."""
+    return Settings(kafka_bootstrap=bootstrap)
+
+
+def group_topics(settings: Settings) -> dict[str, tuple[str, ...]]:
+    """Each service's consumer group and the topics it consumes."""
+    return {
+        settings.group_of("gateway"): tuple(events(a) for a in AGENCIES),
+        **{settings.group_of(a): (commands(a),) for a in AGENCIES},
+    }
 
 
 class StatusListener:
@@ -33,9 +44,7 @@ class StatusListener:
 
     async def start(self) -> None:
         """Assign every partition at its end offset; returns once positioned."""
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, enable_auto_commit=False, fetch_max_wait_ms=20
-        )
+        self.consumer = make_reader(kafka_settings(self.bootstrap), fetch_max_wait_ms=20)
         await self.consumer.start()
         await self.consumer.topics()
         parts = [
@@ -85,13 +94,15 @@ class LagSampler:
 
     def __init__(self, bootstrap: str) -> None:
         self.bootstrap = bootstrap
+        self.settings = kafka_settings(bootstrap)
+        self.groups = group_topics(self.settings)
         self.readers: dict[str, AIOKafkaConsumer] = {}
         self.parts: dict[str, list[TopicPartition]] = {}
 
     async def start(self) -> None:
-        for group, topics in GROUP_TOPICS.items():
+        for group, topics in self.groups.items():
             reader = AIOKafkaConsumer(
-                bootstrap_servers=self.bootstrap, group_id=group, enable_auto_commit=False
+                **connection_options(self.settings), group_id=group, enable_auto_commit=False
             )
             await reader.start()
             self.readers[group] = reader
@@ -105,7 +116,7 @@ class LagSampler:
     async def sample(self) -> dict[str, int]:
         """Lag of each topic for the group that consumes it."""
         lag: dict[str, int] = {}
-        for group, topics in GROUP_TOPICS.items():
+        for group, topics in self.groups.items():
             reader = self.readers[group]
             for topic in topics:
                 parts = self.parts[topic]

@@ -1,4 +1,4 @@
-"""Service-tier fixtures: real SQLite files, no broker."""
+"""Service-tier fixtures: real databases (a SQLite file, and a PostgreSQL server), no broker."""
 
 from __future__ import annotations
 
@@ -12,9 +12,14 @@ from services.common.database import Database
 from services.common.db import create_tables_sync
 
 
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'service.db'}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """The hot path's database on each storage the kit supports; every test runs on both."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'service.db'}"
+    else:
+        url = request.getfixturevalue("postgres_database")
+    database = Database(url)
     await database.write(lambda conn: create_tables_sync(conn, GATEWAY_TABLES))
     yield database
     database.dispose()

@@ -20,6 +20,20 @@ from services.common.runtime import Runtime
 from services.common.settings import Settings
 from singlewindow.samples import sample_declaration
 
+
+def gateway_processor(db: Database, config: GatewayConfig) -> Processor:
+    """The gateway's batch processor: saga handlers, no replay of replies."""
+    return Processor(
+        service="gateway",
+        db=db,
+        handlers=HANDLERS,
+        metrics=Metrics("gateway"),
+        run_seed=1,
+        reference=config,
+        replay_replies=False,
+    )
+
+
 CONFIG = GatewayConfig(step_deadline_s=2.0, step_max_attempts=3)
 
 
@@ -65,15 +79,7 @@ async def test_an_unanswered_command_is_resent_unchanged_then_the_declaration_st
         lines=(ValueLine(hs_code="8517130000", value_cny=Decimal("85200.00")),),
         total_value_cny=Decimal("85200.00"),
     )
-    processor = Processor(
-        service="gateway",
-        db=db,
-        handlers=HANDLERS,
-        metrics=Metrics("gateway"),
-        run_seed=1,
-        reference=CONFIG,
-        replay_replies=False,
-    )
+    processor = gateway_processor(db, CONFIG)
     out = await processor.process([reply(commands[0], accepted, source="customs")])
     assert [json.loads(r.value)["type"] for r in out] == [
         "customs.goods.release",

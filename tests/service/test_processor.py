@@ -27,7 +27,6 @@ from services.common.handling import Processor
 from services.common.metrics import Metrics
 from services.customs.app import load_reference
 from services.customs.handlers import HANDLERS as CUSTOMS
-from services.customs.rules import CustomsReference
 from services.tax.handlers import HANDLERS as TAX
 from services.tax.rules import TaxReference
 from services.tax.store import TaxRecord
@@ -45,6 +44,17 @@ def tax_processor(db: Database) -> Processor:
         metrics=Metrics("tax"),
         run_seed=1,
         reference=ref,
+    )
+
+
+def customs_processor(db: Database) -> Processor:
+    return Processor(
+        service="customs",
+        db=db,
+        handlers=CUSTOMS,
+        metrics=Metrics("customs"),
+        run_seed=1,
+        reference=load_reference(),  # the tariff too: its lines carry the rates
     )
 
 
@@ -98,16 +108,7 @@ async def test_a_redelivered_command_replays_the_same_reply_and_changes_nothing(
 async def test_a_message_the_handler_refuses_is_dead_lettered_and_the_rest_handled(
     db: Database,
 ) -> None:
-    customs = Processor(
-        service="customs",
-        db=db,
-        handlers=CUSTOMS,
-        metrics=Metrics("customs"),
-        run_seed=1,
-        reference=CustomsReference.from_json(
-            load_json(ROOT / "services/customs/data/reference.json")
-        ),
-    )
+    customs = customs_processor(db)
     stray = new_envelope(ReleaseGoods(), declaration_id="never-filed", source="gateway")
     wrong_service = refund_command("d-2")
     rows = await customs.process([stray, wrong_service])
@@ -185,17 +186,6 @@ async def test_a_buyers_orders_in_one_batch_and_the_next_share_one_ledger(db: Da
     )
     used = {key.split("|")[1]: json.loads(data)["used"] for key, data in ledgers}
     assert used == {"buyer-1": "25000.00", "buyer-2": "100.00"}
-
-
-def customs_processor(db: Database) -> Processor:
-    return Processor(
-        service="customs",
-        db=db,
-        handlers=CUSTOMS,
-        metrics=Metrics("customs"),
-        run_seed=1,
-        reference=load_reference(),
-    )
 
 
 def filing(declaration_id: str, trade_mode: TradeMode) -> Envelope:
