@@ -486,9 +486,11 @@ def absorb(saga: Saga, event: Event) -> Saga:
         )
         if isinstance(event, ReceiptSettled) and event.reason_code == "F201":
             update["reason"] = (
-                f"F201 short receipt: {event.amount} {event.currency} received of "
-                f"{event.declared}, {event.outstanding} outstanding (收汇不足)"
+                f"F201 short receipt: {event.received_total or event.amount} {event.currency} "
+                f"received of {event.declared}, {event.outstanding} outstanding (收汇不足)"
             )
+        elif event.tranche > 1 and not event.outstanding and (saga.reason or "").startswith("F201"):
+            update["reason"] = None  # a later tranche settled the balance
     elif isinstance(event, ImportTaxesRefused):
         update.update(failure_code=event.reason_code, reason=_refusal_reason(event))
     elif isinstance(event, ReturnAssessed):

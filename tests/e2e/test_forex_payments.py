@@ -69,7 +69,9 @@ def test_class_c_receipt_is_refused_without_registration_then_settled_short(
         view = system.wait_terminal(client, declaration_id)
         timeline = _timeline(client, declaration_id)
     assert view["status"] == "completed", view
-    assert view["reason"] is None
+    assert view["reason"] == (
+        "F201 short receipt: 9000.00 USD received of 12000.00, 3000.00 outstanding (收汇不足)"
+    )
     assert Decimal(view["figures"]["forex_outstanding"]) == Decimal("3000.00")
     assert Decimal(view["figures"]["refund"]) == Decimal("11076.00")
     settled = next(e["payload"] for e in timeline if e["type"] == "forex.receipt.settled")
@@ -102,6 +104,7 @@ def test_class_c_receipt_is_refused_without_registration_then_settled_short(
         third = client.post(url, json={"amount": "1.00", "currency": "USD"})
         assert third.status_code == 409, third.text
     assert view["status"] == "completed"
+    assert view["reason"] is None  # the balance came: nothing is short any more
     tranches = [e["payload"] for e in timeline if e["type"] == "forex.receipt.settled"]
     assert [t["tranche"] for t in tranches] == [1, 2]
     assert (tranches[1]["match"], Decimal(tranches[1]["received_total"])) == (
