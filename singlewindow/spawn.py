@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -18,14 +19,26 @@ import httpx
 from services.common.settings import SERVICES
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port_block(size: int) -> int:
-    """A base port with `size` consecutive free ports after it."""
-    for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = int(s.getsockname()[1])
-        if base + size >= 65000:
-            continue
+    """A base port with `size` consecutive free ports after it, below the ephemeral range.
+
+    A listening port inside the ephemeral range can be taken, while its service restarts, by
+    any outgoing connection's local port (even a connection to itself: a client retrying a
+    dead port on loopback connects to its own socket), and the restarted service then fails
+    to bind for as long as that connection lives.
+    """
+    low = 10000
+    high = _ephemeral_range()[0] - size
+    for _ in range(500):
+        base = random.randrange(low, high)
         try:
             for port in range(base, base + size):
                 with socket.socket() as s:
