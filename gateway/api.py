@@ -44,6 +44,7 @@ from schemas.messages import DeclarationSubmitted
 from schemas.registry import asyncapi_document
 from schemas.scenarios import CATALOGUE
 from schemas.trade import DeclarationData
+from services.common.admin import admin_guard
 from services.common.changes import Changes, OutRow, VersionConflict, load_records
 from services.common.db import Journal, Record
 from services.common.problems import Problem
@@ -95,9 +96,7 @@ def api_router(
                 return enterprise_id
         raise Problem(401, "unauthorized", "Unauthorized", "unknown API key")
 
-    async def admin(authorization: Annotated[str | None, Header()] = None) -> None:
-        if not hmac.compare_digest(_bearer(authorization).encode(), admin_token.encode()):
-            raise Problem(403, "forbidden", "Forbidden", "the admin token is required")
+    admin = admin_guard(admin_token, enabled=runtime.settings.admin_enabled)
 
     Enterprise = Annotated[str, Depends(enterprise)]
 

@@ -16,6 +16,7 @@ from gateway.deadlines import DeadlineWatcher
 from gateway.handlers import HANDLERS, GatewayConfig
 from gateway.store import GATEWAY_TABLES, add_enterprise, all_enterprises, hash_key
 from schemas.topics import AGENCIES, events
+from services.common.bodies import BodyGuard
 from services.common.problems import install_problem_handlers
 from services.common.runtime import Runtime
 from services.common.settings import Settings
@@ -77,6 +78,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
     install_problem_handlers(app)
     app.include_router(ops_router(runtime))
     app.include_router(api_router(runtime, config, keys, settings.admin_token))

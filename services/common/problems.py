@@ -50,6 +50,22 @@ def field_path(loc: tuple[Any, ...]) -> str:
     return out or "<body>"
 
 
+def without_echoes(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop "too short after validation" on a list whose own elements failed: pydantic counts
+    the failed elements as missing, which blames the list for its items' errors."""
+    failed = [tuple(e["loc"]) for e in errors]
+    return [
+        e
+        for e in errors
+        if not (
+            e["type"] == "too_short"
+            and any(
+                len(f) > len(e["loc"]) and f[: len(e["loc"])] == tuple(e["loc"]) for f in failed
+            )
+        )
+    ]
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Map validation errors, HTTP errors, domain problems and bugs to problem+json."""
 
@@ -61,7 +77,7 @@ def install_problem_handlers(app: FastAPI) -> None:
                 "rule": e["type"],
                 "message": str(e["msg"]).removeprefix("Value error, "),
             }
-            for e in exc.errors()
+            for e in without_echoes(list(exc.errors()))
         ]
         summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:3])
         return problem_response(422, "validation", "Invalid request", summary, errors=errors)

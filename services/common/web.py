@@ -8,10 +8,12 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Query, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import select
 
+from services.common.admin import admin_guard
+from services.common.bodies import BodyGuard
 from services.common.db import Journal, Record
 from services.common.problems import Problem, install_problem_handlers
 from services.common.runtime import Runtime
@@ -36,6 +38,7 @@ def make_app(
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime
+    app.add_middleware(BodyGuard, max_bytes=runtime.settings.max_body_bytes)
     install_problem_handlers(app)
     app.include_router(ops_router(runtime))
     if extra:
@@ -73,8 +76,14 @@ def ops_router(runtime: Runtime) -> APIRouter:
 
 
 def records_router(runtime: Runtime) -> APIRouter:
-    """Read-only queries of what an agency holds about declarations."""
-    router = APIRouter(prefix="/v1/records", tags=["records"])
+    """Read-only queries of what an agency holds about declarations (every enterprise's: the
+    admin token is required)."""
+    settings = runtime.settings
+    router = APIRouter(
+        prefix="/v1/records",
+        tags=["records"],
+        dependencies=[Depends(admin_guard(settings.admin_token, enabled=settings.admin_enabled))],
+    )
     table = Record.__table__  # type: ignore[attr-defined]
     journal = Journal.__table__  # type: ignore[attr-defined]
 

@@ -237,7 +237,7 @@ def wait_all_terminal(
         return statuses
 
 
-def audit(system: Spawned, api_key: str, ids: dict[str, str]) -> Audit:
+def audit(system: Spawned, api_key: str, admin_token: str, ids: dict[str, str]) -> Audit:
     """Each declaration terminal, listed once, each effect once in the gateway's timeline and
     in the journal of the agency that made it."""
     statuses = wait_all_terminal(system, api_key, ids)
@@ -249,7 +249,9 @@ def audit(system: Spawned, api_key: str, ids: dict[str, str]) -> Audit:
             seen = Counter(e["type"] for e in timeline if e["direction"] == "received")
             for service, effect in ONCE[direction].items():
                 journal = httpx.get(
-                    f"{system.url(service)}/v1/records/{declaration_id}", timeout=10
+                    f"{system.url(service)}/v1/records/{declaration_id}",
+                    headers={"Authorization": f"Bearer {admin_token}"},
+                    timeout=10,
                 ).json()
                 made = [
                     m["id"]

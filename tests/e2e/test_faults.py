@@ -68,7 +68,7 @@ def test_sigkill_of_every_service_under_load_loses_nothing_and_repeats_nothing(
             )
         load.wait_accepted(15 * (len(victims) + 1))
     ids = load.stop()
-    result = audit(faulty, api_key, ids)
+    result = audit(faulty, api_key, ADMIN, ids)
     _report(
         "sigkill",
         {**result.summary(), "kills": len(victims), "posts": load.posts, "retried": load.retried},
@@ -100,7 +100,7 @@ def test_broker_restart_forgets_everything_and_every_declaration_still_ends_once
             wait_for(faulty.ready, timeout_s=60, what="every service to rejoin")
         load.wait_accepted(40 * (restarts + 1))
     ids = load.stop()
-    result = audit(faulty, api_key, ids)
+    result = audit(faulty, api_key, ADMIN, ids)
     _report("broker_restart", {**result.summary(), "broker_restarts": restarts})
     _assert_clean(result)
     assert (faulty.data_dir / "up.log").read_text().count("restarted broker") >= restarts
