@@ -8,19 +8,27 @@ run are printed (`pytest -s`) and recorded in docs/reliability.md.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import resource
 import signal
+import sqlite3
 from collections.abc import Iterator
 from functools import partial
 
+import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from schemas.topics import commands
+from singlewindow.samples import sample_declaration
 from singlewindow.spawn import Spawned, spawn_system
 from tests.e2e.steady_load import (
     Audit,
     audit,
     broker_pid,
+    gateway_client,
     new_enterprise,
     respawned,
     service_pid,
@@ -104,3 +112,128 @@ def test_broker_restart_forgets_everything_and_every_declaration_still_ends_once
     _report("broker_restart", {**result.summary(), "broker_restarts": restarts})
     _assert_clean(result)
     assert (faulty.data_dir / "up.log").read_text().count("restarted broker") >= restarts
+
+
+def _lag(system: Spawned, topic: str) -> int:
+    """Messages of `topic` its consumer group has not committed (acknowledged) yet.
+
+    Counted per partition and never below zero: the embedded broker's end offset can trail
+    the offset just committed by one for a moment.
+    """
+
+    async def sample() -> int:
+        group = "sw-" + topic.split(".")[1]
+        reader = AIOKafkaConsumer(
+            bootstrap_servers=system.broker, group_id=group, enable_auto_commit=False
+        )
+        await reader.start()  # never subscribes: the group's assignment is untouched
+        try:
+            await reader.topics()
+            parts = [TopicPartition(topic, p) for p in reader.partitions_for_topic(topic) or ()]
+            ends = await reader.end_offsets(parts)
+            total = 0
+            for tp in parts:
+                committed = await reader.committed(tp)
+                total += max(0, ends[tp] - max(0, committed or 0))
+            return total
+        finally:
+            await reader.stop()
+
+    return asyncio.run(sample())
+
+
+def _metric(system: Spawned, service: str, name: str) -> float:
+    text = httpx.get(system.url(service) + "/metrics", timeout=5).text
+    return sum(
+        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + " ")
+    )
+
+
+def _submit(system: Spawned, api_key: str, count: int) -> dict[str, str]:
+    with gateway_client(system, api_key) as client:
+        ids = {}
+        for _ in range(count):
+            resp = client.post(
+                "/v1/declarations", json=sample_declaration("export", "0110", "happy")
+            )
+            assert resp.status_code == 202, resp.text
+            ids[resp.json()["id"]] = "export"
+        return ids
+
+
+def _holds_nothing(system: Spawned, agency: str, ids: dict[str, str]) -> bool:
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    return all(
+        httpx.get(f"{system.url(agency)}/v1/records/{i}", headers=admin, timeout=10).status_code
+        == 404
+        for i in ids
+    )
+
+
+def test_a_full_disk_rolls_the_batch_back_unacknowledged_and_it_is_handled_after(
+    faulty: Spawned,
+) -> None:
+    """forex cannot write a byte (RLIMIT_FSIZE 1, what a full disk looks like to SQLite)."""
+    api_key = new_enterprise(faulty, ADMIN, "disk-full")
+    pid = service_pid(faulty, "forex")
+    assert pid is not None
+    soft, hard = resource.prlimit(pid, resource.RLIMIT_FSIZE)
+    retries_before = _metric(faulty, "forex", "sw_batch_retries_total")
+    resource.prlimit(pid, resource.RLIMIT_FSIZE, (1, hard))
+    try:
+        ids = _submit(faulty, api_key, 10)
+        wait_for(
+            lambda: _metric(faulty, "forex", "sw_batch_retries_total") >= retries_before + 2,
+            timeout_s=60,
+            what="forex to fail its batch twice",
+        )
+        assert _lag(faulty, commands("forex")) > 0, "a command was acknowledged while failing"
+        assert _holds_nothing(faulty, "forex", ids), "a failed batch committed something"
+    finally:
+        resource.prlimit(pid, resource.RLIMIT_FSIZE, (soft, hard))
+    result = audit(faulty, api_key, ADMIN, ids)
+    _report(
+        "disk_full",
+        {
+            **result.summary(),
+            "batch_retries": _metric(faulty, "forex", "sw_batch_retries_total") - retries_before,
+        },
+    )
+    _assert_clean(result)
+    assert service_pid(faulty, "forex") == pid, "forex should have survived, not restarted"
+    wait_for(
+        lambda: _lag(faulty, commands("forex")) == 0,
+        timeout_s=30,
+        what="every forex command acknowledged",
+    )
+
+
+def test_a_locked_database_holds_the_batch_until_the_lock_goes(faulty: Spawned) -> None:
+    """Another process holds tax's SQLite file with an exclusive write lock for a while."""
+    api_key = new_enterprise(faulty, ADMIN, "db-locked")
+    lock = sqlite3.connect(faulty.data_dir / "tax.db", timeout=30, isolation_level=None)
+    try:
+        lock.execute("BEGIN EXCLUSIVE")
+        ids = _submit(faulty, api_key, 10)
+        with gateway_client(faulty, api_key) as client:
+            wait_for(
+                lambda: all(
+                    client.get(f"/v1/declarations/{i}").json()["steps"].get("tax") == "pending"
+                    for i in ids
+                ),
+                timeout_s=60,
+                what="every declaration to wait on tax",
+            )
+        assert _lag(faulty, commands("tax")) > 0, "a command was acknowledged under the lock"
+        # Read through the lock's own connection: tax's readers wait for the lock too.
+        marks = ",".join("?" * len(ids))
+        held = lock.execute(
+            f"SELECT count(*) FROM journal WHERE declaration_id IN ({marks})", list(ids)
+        )
+        assert held.fetchone()[0] == 0, "tax wrote through an exclusive lock"
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    result = audit(faulty, api_key, ADMIN, ids)
+    _report("db_locked", result.summary())
+    _assert_clean(result)
