@@ -72,9 +72,10 @@ def broker_pid(system: Spawned) -> int | None:
     return child_pid(system, b"broker", b"--listener-url")
 
 
-def service_pid(system: Spawned, service: str) -> int | None:
-    """The pid of a service's (first) process, as the supervisor started it."""
-    return child_pid(system, b"singlewindow.serve", service.encode())
+def service_pid(system: Spawned, service: str, replica: int = 1) -> int | None:
+    """The pid of a service's process (replica 1, 2, …), as the supervisor started it."""
+    port = int(system.url(service).rsplit(":", 1)[1]) + 100 * (replica - 1)
+    return child_pid(system, b"singlewindow.serve", service.encode(), str(port).encode())
 
 
 def new_enterprise(system: Spawned, admin_token: str, name: str) -> str:
