@@ -14,13 +14,18 @@ import os
 import resource
 import signal
 import sqlite3
+import time
+import uuid
 from collections.abc import Iterator
 from functools import partial
+from pathlib import Path
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from schemas.envelope import new_envelope
+from schemas.messages import CloseDeclaration
 from schemas.topics import commands
 from singlewindow.samples import sample_declaration
 from singlewindow.spawn import Spawned, spawn_system
@@ -34,6 +39,7 @@ from tests.e2e.steady_load import (
     service_pid,
     steady_load,
 )
+from tests.e2e.test_guarantees import _produce
 from tests.support import wait_for
 
 ADMIN = "admin_test_singlewindow"
@@ -142,10 +148,11 @@ def _lag(system: Spawned, topic: str) -> int:
     return asyncio.run(sample())
 
 
-def _metric(system: Spawned, service: str, name: str) -> float:
+def _metric(system: Spawned, service: str, series: str) -> float:
+    """The value of one series (name with its labels, as exposed) of a service's metrics."""
     text = httpx.get(system.url(service) + "/metrics", timeout=5).text
     return sum(
-        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + " ")
+        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(series + " ")
     )
 
 
@@ -237,3 +244,62 @@ def test_a_locked_database_holds_the_batch_until_the_lock_goes(faulty: Spawned) 
     result = audit(faulty, api_key, ADMIN, ids)
     _report("db_locked", result.summary())
     _assert_clean(result)
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _poison(marker: str, n: int) -> list[tuple[str, bytes | None, bytes]]:
+    """n of each kind of unreadable command for customs."""
+    good = new_envelope(CloseDeclaration(), declaration_id=f"poison-{marker}", source="test")
+    wrong_version = {**good.model_dump(mode="json"), "schema_version": 99}
+    unknown = {**good.model_dump(mode="json"), "type": "customs.declaration.teleport"}
+    invalid = {**good.model_dump(mode="json"), "type": "customs.goods.detain"}
+    out: list[tuple[str, bytes | None, bytes]] = []
+    for i in range(n):
+        key = f"poison-{marker}-{i}".encode()
+        for value in (
+            b"{not json " + marker.encode(),
+            b"\xff\xfe" + marker.encode(),
+            json.dumps({**wrong_version, "id": f"{good.id[:-4]}{i:04x}"}).encode(),
+            json.dumps(unknown).encode(),
+            json.dumps(invalid).encode(),
+        ):
+            out.append((commands("customs"), key, value))
+    return out
+
+
+def test_a_flood_of_poison_is_dead_lettered_by_kind_and_the_consumer_neither_stops_nor_spins(
+    faulty: Spawned,
+) -> None:
+    api_key = new_enterprise(faulty, ADMIN, "poison")
+    kinds = ("unparseable", "wrong_version", "unknown_type", "invalid")
+    before = {k: _metric(faulty, "customs", f'sw_dead_letters_total{{kind="{k}"}}') for k in kinds}
+    rounds = 40  # 200 poison messages, interleaved with real declarations
+    asyncio.run(_produce(faulty.broker, _poison(uuid.uuid4().hex, rounds)))
+    ids = _submit(faulty, api_key, 20)
+    wait_for(
+        lambda: all(
+            _metric(faulty, "customs", f'sw_dead_letters_total{{kind="{k}"}}') - before[k]
+            >= (2 * rounds if k == "unparseable" else rounds)
+            for k in kinds
+        ),
+        timeout_s=60,
+        what="every poison message dead-lettered and counted by kind",
+    )
+    result = audit(faulty, api_key, ADMIN, ids)
+    _assert_clean(result)
+    # Not spinning: once the flood is dealt with, customs idles (a busy loop burns ~1 s/s).
+    pid = service_pid(faulty, "customs")
+    assert pid is not None
+    start = _cpu_seconds(pid)
+    time.sleep(2)  # the measurement window, not a wait for a condition
+    busy = (_cpu_seconds(pid) - start) / 2
+    counted = {
+        k: _metric(faulty, "customs", f'sw_dead_letters_total{{kind="{k}"}}') - before[k]
+        for k in kinds
+    }
+    _report("poison", {**result.summary(), "dead_lettered": counted, "idle_cpu_share": busy})
+    assert busy < 0.25, f"customs uses {busy:.0%} of a core with nothing to do"
