@@ -33,6 +33,7 @@ from tests.e2e.steady_load import (
     Audit,
     audit,
     broker_pid,
+    follow_stream,
     gateway_client,
     new_enterprise,
     respawned,
@@ -117,6 +118,10 @@ def test_broker_restart_forgets_everything_and_every_declaration_still_ends_once
     result = audit(faulty, api_key, ADMIN, ids)
     _report("broker_restart", {**result.summary(), "broker_restarts": restarts})
     _assert_clean(result)
+    # The dashboard's stream follows the status topic the new broker recreated.
+    created: list[str] = []
+    seen = follow_stream(faulty, api_key, lambda: created.extend(_submit(faulty, api_key, 1)))
+    assert created and created[0] in seen, "the live stream stopped at the broker restart"
     assert (faulty.data_dir / "up.log").read_text().count("restarted broker") >= restarts
 
 

@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -19,7 +16,7 @@ from gateway.store import hash_key
 from singlewindow.samples import sample_declaration
 from singlewindow.spawn import Spawned, spawn_system
 from tests.e2e.conftest import System
-from tests.e2e.steady_load import new_enterprise
+from tests.e2e.steady_load import follow_stream, new_enterprise
 from tests.support import wait_for
 
 SCRIPT = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
@@ -76,41 +73,10 @@ def test_enterprise_b_can_neither_read_list_advance_nor_follow_a(
         assert a.get(f"/v1/declarations/{mine}").json()["status"] != "cancelled"
 
         # B's stream carries B's declarations only: A's change never reaches it.
-        seen = _follow_stream(system, key_b, lambda: a.post(f"/v1/declarations/{mine}/advance"))
+        seen = follow_stream(system, key_b, lambda: a.post(f"/v1/declarations/{mine}/advance"))
         assert mine not in seen, "B's stream carried A's declaration"
-        seen_a = _follow_stream(system, key_a, lambda: a.post(f"/v1/declarations/{mine}/advance"))
+        seen_a = follow_stream(system, key_a, lambda: a.post(f"/v1/declarations/{mine}/advance"))
         assert mine in seen_a, "the stream test proves nothing if A's own stream is silent"
-
-
-def _follow_stream(system: System, api_key: str, act: Any) -> str:
-    """The text of the enterprise's stream from before `act` until 4 s after it."""
-    received: list[str] = []
-    opened = threading.Event()
-    acted_at: list[float] = []
-
-    def read() -> None:
-        try:
-            with httpx.stream(
-                "GET",
-                system.url("gateway") + "/v1/stream",
-                headers={"Authorization": f"Bearer {api_key}"},
-                timeout=httpx.Timeout(10, read=3),
-            ) as resp:
-                opened.set()
-                for chunk in resp.iter_text():
-                    received.append(chunk)
-                    if acted_at and time.monotonic() > acted_at[0] + 4:
-                        return
-        except httpx.ReadTimeout:
-            pass  # the stream went quiet: what it had to say is in `received`
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    opened.wait(10)
-    act()
-    acted_at.append(time.monotonic())
-    reader.join(15)
-    return "".join(received)
 
 
 def test_a_wrong_or_missing_key_is_401_and_never_echoed(system: System) -> None:
