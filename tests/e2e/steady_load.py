@@ -160,7 +160,9 @@ class SteadyLoad:
             if resp is not None and resp.status_code < 500:
                 raise AssertionError(f"submit refused: {resp.status_code} {resp.text}")
             self.retried += 1
-            self._stop.wait(0.2)  # retry pacing while the gateway restarts
+            # Retry pacing while the gateway restarts; even when stopping, this request's fate
+            # must be settled with the same key, so the pause is not cut short.
+            time.sleep(0.2)
         raise AssertionError(f"the gateway did not accept {key} within 90 s")
 
 
@@ -282,8 +284,9 @@ def respawned(find: Callable[[], int | None], old_pid: int) -> Callable[[], bool
     return lambda: find() not in (None, old_pid)
 
 
-def follow_stream(system: Spawned, api_key: str, act: Any) -> str:
-    """The text of the enterprise's stream from before `act` until 4 s after it."""
+def follow_stream(system: Spawned, api_key: str, act: Any, *, until: Any = None) -> str:
+    """The text of the enterprise's stream from before `act` until 4 s after it, or until
+    `until()` (a string) appears in it, for at most 15 s."""
     received: list[str] = []
     opened = threading.Event()
     acted_at: list[float] = []
@@ -294,12 +297,16 @@ def follow_stream(system: Spawned, api_key: str, act: Any) -> str:
                 "GET",
                 system.url("gateway") + "/v1/stream",
                 headers={"Authorization": f"Bearer {api_key}"},
-                timeout=httpx.Timeout(10, read=3),
+                timeout=httpx.Timeout(10, read=4),
             ) as resp:
                 opened.set()
                 for chunk in resp.iter_text():
                     received.append(chunk)
-                    if acted_at and time.monotonic() > acted_at[0] + 4:
+                    if not acted_at:
+                        continue
+                    if until is not None and until() in "".join(received):
+                        return
+                    if time.monotonic() > acted_at[0] + (15 if until is not None else 4):
                         return
         except httpx.ReadTimeout:
             pass  # the stream went quiet: what it had to say is in `received`
@@ -309,5 +316,5 @@ def follow_stream(system: Spawned, api_key: str, act: Any) -> str:
     opened.wait(10)
     act()
     acted_at.append(time.monotonic())
-    reader.join(15)
+    reader.join(20)
     return "".join(received)

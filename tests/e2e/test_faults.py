@@ -120,7 +120,12 @@ def test_broker_restart_forgets_everything_and_every_declaration_still_ends_once
     _assert_clean(result)
     # The dashboard's stream follows the status topic the new broker recreated.
     created: list[str] = []
-    seen = follow_stream(faulty, api_key, lambda: created.extend(_submit(faulty, api_key, 1)))
+    seen = follow_stream(
+        faulty,
+        api_key,
+        lambda: created.extend(_submit(faulty, api_key, 1)),
+        until=lambda: created[0] if created else "\0",
+    )
     assert created and created[0] in seen, "the live stream stopped at the broker restart"
     assert (faulty.data_dir / "up.log").read_text().count("restarted broker") >= restarts
 
