@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 CHROMIUM := /usr/bin/chromium
+# A CJK font, so the page's Chinese is drawn (and screenshotted) as text, not as boxes.
+CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
 
 .PHONY: run test lint typecheck unit e2e clean
 
@@ -17,18 +19,19 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 # The dashboard's browser test drives Debian's Chromium (no browser download from the internet).
-$(CHROMIUM):
-	@echo "installing Debian's chromium for the browser test"
+$(CHROMIUM) $(CJK_FONT):
+	@echo "installing Debian's chromium and a CJK font for the browser test"
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+	    chromium fonts-wqy-zenhei >/dev/null
 
 ## make run: start the broker and the five services (Ctrl-C stops them all)
 run: $(STAMP)
 	$(BIN)/singlewindow up
 
 ## make test: lint, type-check, then every tier of tests
-test: $(STAMP) $(CHROMIUM) lint typecheck
+test: $(STAMP) $(CHROMIUM) $(CJK_FONT) lint typecheck
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
@@ -41,7 +44,7 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
 
-e2e: $(STAMP) $(CHROMIUM)
+e2e: $(STAMP) $(CHROMIUM) $(CJK_FONT)
 	$(BIN)/python -m pytest -q tests/e2e
 
 clean:

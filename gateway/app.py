@@ -28,7 +28,9 @@ DEMO_ENTERPRISE = "ent_demo"
 def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> FastAPI:
     """The gateway process."""
     config = GatewayConfig(
-        step_deadline_s=settings.step_deadline_s, step_max_attempts=settings.step_max_attempts
+        step_deadline_s=settings.step_deadline_s,
+        step_max_attempts=settings.step_max_attempts,
+        demo_stage_s=settings.demo_stage_s,
     )
     runtime = Runtime(
         service="gateway",

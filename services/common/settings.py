@@ -68,6 +68,12 @@ class Settings(BaseSettings):
         description="Whether the admin endpoints (gateway /v1/admin/*, agencies' /v1/records) "
         "answer at all; when false they answer 404.",
     )
+    demo_stage_s: float = Field(
+        default=3.0,
+        gt=0,
+        le=3600,
+        description="Seconds each stage of a `demo`-paced declaration waits before it goes out.",
+    )
     batch_max: int = Field(default=500, ge=1, description="Most messages consumed in one batch.")
     log_level: str = Field(default="INFO", description="Logging level.")
     log_format: Literal["text", "json"] = Field(default="text", description="Log line format.")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -167,3 +170,77 @@ def test_step_pace_waits_for_the_trainer_at_every_stage(system: System) -> None:
         again = client.post(f"/v1/declarations/{declaration_id}/advance")
         assert again.status_code == 409
         assert again.headers["content-type"] == "application/problem+json"
+
+
+def test_the_board_keeps_working_while_a_load_run_floods_the_gateway(
+    page: Any, system: System, tmp_path: Path
+) -> None:
+    """600 declarations at 200/s from the load tool; the page samples, the class view counts all."""
+    expect = playwright_api.expect
+    admin = {"Authorization": f"Bearer {system.admin_token}"}
+    created = httpx.post(
+        system.url("gateway") + "/v1/admin/enterprises",
+        json={"name": "Load class"},
+        headers=admin,
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    key = created.json()["api_key"]  # its own run: nothing else in the suite counts in it
+
+    page.goto(system.url("gateway") + "/")
+    page.fill("#api-key", key)
+    page.press("#api-key", "Enter")
+    page.locator("#api-key").blur()
+    expect(page.locator("#live")).to_have_attribute("data-state", "on")
+    page.keyboard.press("3")
+    hero = page.locator("#class-view .tile .hero").first
+    expect(hero).to_have_text("0")
+
+    sent, rate, duration = 600, 200, 3
+    load = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "singlewindow",
+            "load",
+            *("--rate", str(rate), "--duration", str(duration)),
+            *("--mix", "export/0110/happy=1", "--timeout", "120"),
+            *("--gateway", system.url("gateway"), "--kafka", system.broker),
+            *("--api-key", key, "--out", str(tmp_path / "load")),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        # While the load flows, the trainer still declares from the composer and sees it end.
+        wait_for(
+            lambda: int(hero.inner_text() or 0) >= 50 or None,
+            timeout_s=30,
+            what="the load to show in the class view",
+        )
+        page.click("button[data-example='0110']")
+        page.select_option("#f-scenario", "happy")
+        page.click("#submit")
+        result = page.locator("#composer-result")
+        expect(result).to_have_attribute("data-id", ID_PATTERN)
+        mine = result.get_attribute("data-id")
+        row = page.locator(f".drow[data-id='{mine}']")
+        expect(row).to_have_attribute("data-status", "completed", timeout=120_000)
+        # The board samples: a handful of rows, never one per declaration.
+        assert page.locator(".drow").count() <= 11
+        output, _ = load.communicate(timeout=180)
+    finally:
+        if load.poll() is None:
+            load.kill()
+            load.wait()
+    assert load.returncode == 0, output
+    report = json.loads((tmp_path / "load" / "report.json").read_text())
+    assert report["sent"] == sent and report["outcomes"] == {"completed": sent}, report
+
+    # Every one counted, exactly: the load's declarations and the trainer's.
+    expect(hero).to_have_text(str(sent + 1), timeout=30_000)
+    expect(page.locator("#class-view .bar.st-completed .num")).to_have_text(str(sent + 1))
+    expect(page.locator("#board-more")).to_contain_text(f"of {sent + 1} declarations")
+    assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
+    page.screenshot(path=str(tmp_path / "under-load.png"), full_page=True)
