@@ -3,7 +3,6 @@
 # No `from __future__ import annotations`: FastAPI must see the closure dependencies at def time.
 
 import hashlib
-import hmac
 import json
 import secrets
 import time
@@ -56,6 +55,7 @@ from schemas.registry import asyncapi_document
 from schemas.scenarios import CATALOGUE, HELPER_OUTCOMES, forced_outcome
 from schemas.trade import DeclarationData
 from services.common import tracing
+from services.common.admin import admin_guard
 from services.common.changes import Changes, OutRow, VersionConflict, load_records
 from services.common.db import Journal, Record
 from services.common.problems import Problem
@@ -158,9 +158,7 @@ def api_router(
 
     enterprise = enterprise_auth(keys, runtime)
 
-    async def admin(authorization: Annotated[str | None, Header()] = None) -> None:
-        if not hmac.compare_digest(_bearer(authorization).encode(), admin_token.encode()):
-            raise Problem(403, "forbidden", "Forbidden", "the admin token is required")
+    admin = admin_guard(admin_token, enabled=runtime.settings.admin_enabled)
 
     Enterprise = Annotated[str, Depends(enterprise)]
 

@@ -24,6 +24,7 @@ from gateway.webhook_sender import WebhookConfig
 from gateway.webhooks import Webhooks
 from schemas.topics import AGENCIES, events
 from services.common import tracing
+from services.common.bodies import BodyGuard
 from services.common.bus import make_reader
 from services.common.problems import install_problem_handlers
 from services.common.runtime import Runtime
@@ -108,6 +109,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
     app.state.runtime = runtime
     if tracing.enabled():  # set up by serve.py before the app is built
         app.add_middleware(TracingMiddleware)
+    app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
     install_problem_handlers(app)
     app.include_router(ops_router(runtime))
     app.include_router(api_router(runtime, config, keys, settings.admin_token))

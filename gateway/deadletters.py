@@ -56,30 +56,37 @@ async def read_letters(
         consumer.assign(wanted)
         ends = await consumer.end_offsets(wanted)
         starts = await consumer.beginning_offsets(wanted)
-        todo: dict[TopicPartition, int] = {}
+        # The embedded broker's end offset can trail its newest records until the next write
+        # to that partition, so the newest letters lie past `ends`: read on until the broker
+        # has nothing more to give, then keep the newest `limit` of each partition.
+        todo: dict[TopicPartition, int | None] = {}
         for tp in wanted:
             if at is not None:
-                if not starts[tp] <= at[1] < ends[tp]:
+                if not starts[tp] <= at[1] < max(ends[tp], at[1] + 1):
                     raise LetterNotFound(f"no dead letter {letter_id(*at)}")
                 consumer.seek(tp, at[1])
                 todo[tp] = at[1] + 1
-            elif ends[tp] > starts[tp]:
+            else:
                 consumer.seek(tp, max(starts[tp], ends[tp] - limit))
-                todo[tp] = ends[tp]
-        found: list[tuple[str, DeadLetter]] = []
+                todo[tp] = None
+        per_partition: dict[TopicPartition, list[tuple[str, DeadLetter]]] = {}
         while todo:
             batches = await consumer.getmany(*todo, timeout_ms=1000)
             if not batches:
                 break  # the broker has nothing more to give within a second: show what we have
             for tp, records in batches.items():
+                stop = todo.get(tp)
                 for record in records:
-                    if record.offset >= todo.get(tp, -1):
+                    if stop is not None and record.offset >= stop:
                         continue
                     if record.value is not None:
                         letter = DeadLetter.model_validate_json(record.value)
-                        found.append((letter_id(tp.partition, record.offset), letter))
-                if records and records[-1].offset + 1 >= todo.get(tp, 0):
+                        per_partition.setdefault(tp, []).append(
+                            (letter_id(tp.partition, record.offset), letter)
+                        )
+                if stop is not None and records and records[-1].offset + 1 >= stop:
                     todo.pop(tp, None)
+        found = [item for letters in per_partition.values() for item in letters[-limit:]]
         found.sort(key=lambda item: item[1].at)
         return found
     finally:

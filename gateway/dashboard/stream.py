@@ -89,6 +89,29 @@ class Subscription:
         return out
 
 
+REALIGN_EVERY_S = 2.0
+
+
+async def realign(
+    consumer: AIOKafkaConsumer, last_ends: dict[TopicPartition, int]
+) -> list[TopicPartition]:
+    """Rewind the partitions whose end went backwards: the topic was recreated.
+
+    A restarted embedded broker forgets every topic; the status topic comes back empty with its
+    offsets starting again at 0, while a follower asks for offsets past its end and hears
+    nothing, not an error. An end never decreases otherwise. (Compared with earlier ends, not
+    with our position: Tansu may report an end that trails the last record for a while.)
+    """
+    ends = await consumer.end_offsets(list(last_ends))
+    rewound = [tp for tp, end in ends.items() if end < last_ends[tp]]
+    for tp in rewound:
+        consumer.seek(tp, 0)
+    last_ends.update(ends)
+    if rewound:
+        log.warning("%s was recreated (the broker restarted): following it from its start", STATUS)
+    return rewound
+
+
 class StatusHub:
     """Follows the status topic and hands each change to the subscribers of its enterprise."""
 
@@ -224,11 +247,16 @@ class StatusHub:
                     await consumer.position(tp)
                 self.ready.set()
                 log.info("following %s (%d partitions) for the dashboard", STATUS, len(parts))
+                last_ends = await consumer.end_offsets(parts)
+                checked = time.monotonic()
                 while True:
                     batches = await consumer.getmany(timeout_ms=200, max_records=2000)
                     for records in batches.values():
                         for record in records:
                             self.dispatch(record.value)
+                    if time.monotonic() - checked > REALIGN_EVERY_S:
+                        await realign(consumer, last_ends)
+                        checked = time.monotonic()
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -194,6 +194,12 @@ function lookUpPaces(shown) {
   }
 }
 
+// Text from the server (reasons, codes, error messages) may hold what a trader or an operator
+// typed: it goes into HTML only escaped.
+function esc(text) {
+  return String(text ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
 function rowOf(d) {
   const row = document.createElement("div");
   row.className = "drow" + (d.id === state.selected ? " selected" : "") + (d.channel ? " ch-" + d.channel : "");
@@ -322,12 +328,12 @@ function renderTimeline() {
     host.innerHTML = `<p class="empty">${t("select_hint")}</p>`;
     return;
   }
-  if (tl.error) { host.innerHTML = `<p class="bad">${tl.error}</p>`; return; }
+  if (tl.error) { host.innerHTML = `<p class="bad">${esc(tl.error)}</p>`; return; }
   const v = tl.view, decl = v.declaration;
-  head.innerHTML = `<b class="big">${decl.trade_mode} · ${t(decl.direction)}</b> <code>${v.id}</code> ` +
-    `<span class="chip st-${v.status}">${word(STATUS, v.status)}</span> ` +
-    (v.customs_status ? `<span class="code">${v.customs_status}</span> ` : "") +
-    (v.reason ? `<span class="reason">${v.reason}</span>` : "") +
+  head.innerHTML = `<b class="big">${esc(decl.trade_mode)} · ${esc(t(decl.direction))}</b> <code>${esc(v.id)}</code> ` +
+    `<span class="chip st-${esc(v.status)}">${word(STATUS, v.status)}</span> ` +
+    (v.customs_status ? `<span class="code">${esc(v.customs_status)}</span> ` : "") +
+    (v.reason ? `<span class="reason">${esc(v.reason)}</span>` : "") +
     ` <label class="inline"><input type="checkbox" id="show-status" ${state.showStatus ? "checked" : ""}> ${t("show_status")}</label>`;
   $("show-status").addEventListener("change", (e) => { state.showStatus = e.target.checked; renderTimeline(); });
   const entries = tl.entries;

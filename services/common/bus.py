@@ -103,7 +103,7 @@ def make_consumer(settings: Settings, topics: Sequence[str], group: str) -> AIOK
         auto_offset_reset="earliest",
         max_poll_records=settings.batch_max,
         fetch_max_wait_ms=50,
-        session_timeout_ms=10000,
+        session_timeout_ms=6000,
         heartbeat_interval_ms=1000,
         max_poll_interval_ms=300000,
     )

@@ -50,8 +50,78 @@ def field_path(loc: tuple[Any, ...]) -> str:
     return out or "<body>"
 
 
+def without_echoes(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop "too short after validation" on a list whose own elements failed: pydantic counts
+    the failed elements as missing, which blames the list for its items' errors."""
+    failed = [tuple(e["loc"]) for e in errors]
+    return [
+        e
+        for e in errors
+        if not (
+            e["type"] == "too_short"
+            and any(
+                len(f) > len(e["loc"]) and f[: len(e["loc"])] == tuple(e["loc"]) for f in failed
+            )
+        )
+    ]
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "An error, as RFC 9457 application/problem+json",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "description": "each failing field with its rule",
+            "items": {
+                "type": "object",
+                "required": ["field", "rule", "message"],
+                "properties": {
+                    "field": {"type": "string"},
+                    "rule": {"type": "string"},
+                    "message": {"type": "string"},
+                },
+            },
+        },
+    },
+    "additionalProperties": True,
+}
+
+
+def document_problems(app: FastAPI) -> None:
+    """Make the OpenAPI document say what the handlers below do: every error is problem+json."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        doc = generate()
+        doc.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+        problem = {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for operations in doc.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for code, response in responses.items():
+                    if code.startswith(("4", "5")):
+                        response["content"] = problem
+                responses.setdefault(
+                    "default", {"description": "An error (problem+json)", "content": problem}
+                )
+        app.openapi_schema = doc
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Map validation errors, HTTP errors, domain problems and bugs to problem+json."""
+    document_problems(app)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_req: Request, exc: RequestValidationError) -> JSONResponse:
@@ -61,7 +131,7 @@ def install_problem_handlers(app: FastAPI) -> None:
                 "rule": e["type"],
                 "message": str(e["msg"]).removeprefix("Value error, "),
             }
-            for e in exc.errors()
+            for e in without_echoes(list(exc.errors()))
         ]
         summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:3])
         return problem_response(422, "validation", "Invalid request", summary, errors=errors)

@@ -81,6 +81,16 @@ class Settings(BaseSettings):
     step_max_attempts: int = Field(
         default=5, ge=1, description="Sends of one command before the declaration is `stalled`."
     )
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        description="Largest request body accepted; a larger one is answered 413.",
+    )
+    admin_enabled: bool = Field(
+        default=True,
+        description="Whether the admin endpoints (gateway /v1/admin/*, agencies' /v1/records) "
+        "answer at all; when false they answer 404.",
+    )
     demo_stage_s: float = Field(
         default=3.0,
         gt=0,

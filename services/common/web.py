@@ -8,11 +8,14 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Query, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Response
+from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import select
 
 from services.common import tracing
+from services.common.admin import admin_guard
+from services.common.bodies import BodyGuard
 from services.common.db import Journal, Record
 from services.common.problems import Problem, install_problem_handlers
 from services.common.runtime import Runtime
@@ -40,6 +43,7 @@ def make_app(
     app.state.runtime = runtime
     if tracing.enabled():  # set up by serve.py before the app is built
         app.add_middleware(TracingMiddleware)
+    app.add_middleware(BodyGuard, max_bytes=runtime.settings.max_body_bytes)
     install_problem_handlers(app)
     app.include_router(ops_router(runtime))
     if extra:
@@ -68,7 +72,7 @@ def ops_router(runtime: Runtime) -> APIRouter:
             "checks": checks,
         }
 
-    @router.get("/metrics")
+    @router.get("/metrics", response_class=PlainTextResponse)
     async def metrics() -> Response:
         """Prometheus metrics."""
         await runtime.before_scrape()
@@ -78,8 +82,14 @@ def ops_router(runtime: Runtime) -> APIRouter:
 
 
 def records_router(runtime: Runtime) -> APIRouter:
-    """Read-only queries of what an agency holds about declarations."""
-    router = APIRouter(prefix="/v1/records", tags=["records"])
+    """Read-only queries of what an agency holds about declarations (every enterprise's: the
+    admin token is required)."""
+    settings = runtime.settings
+    router = APIRouter(
+        prefix="/v1/records",
+        tags=["records"],
+        dependencies=[Depends(admin_guard(settings.admin_token, enabled=settings.admin_enabled))],
+    )
     table = Record.__table__  # type: ignore[attr-defined]
     journal = Journal.__table__  # type: ignore[attr-defined]
 

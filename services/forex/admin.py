@@ -2,17 +2,17 @@
 
 # No `from __future__ import annotations`: FastAPI must see the closure dependencies at def time.
 
-import hmac
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends
 from pydantic import Field, field_validator
 from sqlalchemy import Connection
 
 from schemas.base import Contract
 from schemas.codes import CURRENCIES
+from services.common.admin import admin_guard
 from services.common.changes import Changes, Put, VersionConflict, load_records
 from services.common.problems import Problem
 from services.common.runtime import Runtime
@@ -48,10 +48,7 @@ def rates_router(runtime: Runtime, shipped: ForexReference, admin_token: str) ->
     """The effective rate tables, and the administrator's edits (behind the admin token)."""
     router = APIRouter(tags=["rates"])
 
-    async def admin(authorization: Annotated[str | None, Header()] = None) -> None:
-        given = (authorization or "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(given.encode(), admin_token.encode()):
-            raise Problem(403, "forbidden", "Forbidden", "the admin token is required")
+    admin = admin_guard(admin_token, enabled=runtime.settings.admin_enabled)
 
     async def overrides() -> RateOverrides:
         async with runtime.engine.connect() as conn:

@@ -156,7 +156,10 @@ def test_every_message_delivered_twice_more_changes_nothing(system: System) -> N
         timeline_after = client.get(f"/v1/declarations/{declaration_id}/events").json()["data"]
     assert after["figures"] == before["figures"] and after["status"] == "completed"
     assert [e["id"] for e in timeline_after] == [e["id"] for e in timeline_before]
-    tax = httpx.get(f"{system.url('tax')}/v1/records/{declaration_id}").json()
+    tax = httpx.get(
+        f"{system.url('tax')}/v1/records/{declaration_id}",
+        headers={"Authorization": f"Bearer {system.admin_token}"},
+    ).json()
     paid = [m for m in tax["messages"] if m["type"] == "tax.refund.paid"]
     assert len(paid) == 1, "a refund is paid once, however often the command arrives"
 
@@ -192,7 +195,10 @@ def test_killing_an_agency_mid_flight_loses_nothing_and_repeats_nothing(system: 
                 ]
                 assert types.count("tax.refund.paid") == 1
                 assert types.count("customs.declaration.accepted") == 1
-                tax = httpx.get(f"{system.url('tax')}/v1/records/{declaration_id}").json()
+                tax = httpx.get(
+                    f"{system.url('tax')}/v1/records/{declaration_id}",
+                    headers={"Authorization": f"Bearer {system.admin_token}"},
+                ).json()
                 assert [m["type"] for m in tax["messages"]].count("tax.refund.paid") == 1
     assert "restarted customs" in (system.data_dir / "up.log").read_text()
 
