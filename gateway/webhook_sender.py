@@ -87,6 +87,8 @@ class WebhookSender:
             ["outcome"],
             registry=registry,
         )
+        for outcome in ("succeeded", "pending", "failed", "gone"):
+            self.attempts.labels(outcome)  # exported at 0 from the start, so queries find them
         self.attempt_seconds = Histogram(
             "sw_webhook_attempt_seconds",
             "Time a webhook receiver took to answer (or to fail)",

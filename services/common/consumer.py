@@ -101,18 +101,30 @@ class ConsumerLoop:
                 # A rebalance took the partitions; their next owner re-reads, the inbox dedupes.
                 log.warning("offset commit failed (%s); messages will be redelivered", exc)
 
-    async def refresh_lag(self, timeout_s: float = 2.0) -> None:
-        """Set the lag gauge of each assigned partition: broker's end offset − our position."""
+    async def refresh_lag(self) -> None:
+        """Set the lag gauge of each assigned partition: its high-water mark − our position.
+
+        Both come from what the consumer already knows (the high-water mark arrives with every
+        fetch answer), so a scrape costs no request to the broker and never waits on it: a
+        slow or restarting broker cannot make /metrics slow. A partition not yet fetched has
+        no high-water mark and no lag to show.
+        """
         gauge = self.processor.metrics.consumer_lag
-        assignment = sorted(self.consumer.assignment())
         gauge.clear()
-        if not assignment:
-            return
-        async with asyncio.timeout(timeout_s):
-            ends = await self.consumer.end_offsets(assignment)
-            for tp in assignment:
-                position = await self.consumer.position(tp)
-                gauge.labels(tp.topic, str(tp.partition)).set(max(0, ends[tp] - position))
+        for tp in sorted(self.consumer.assignment()):
+            highwater = self.consumer.highwater(tp)
+            position = self._position(tp)
+            if highwater is None or position is None:
+                continue
+            gauge.labels(tp.topic, str(tp.partition)).set(max(0, highwater - position))
+
+    def _position(self, tp: TopicPartition) -> int | None:
+        """The next offset this consumer will read, without asking the broker."""
+        # aiokafka's public position() may ask the broker; its subscription state does not.
+        subscription = self.consumer._subscription.subscription
+        assignment = subscription.assignment if subscription is not None else None
+        state = assignment.state_value(tp) if assignment is not None else None
+        return state.position if state is not None and state.has_valid_position else None
 
     def _decode(
         self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]

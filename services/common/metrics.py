@@ -51,8 +51,8 @@ class Metrics:
             ["topic", "partition"],
             registry=self.registry,
         )
-        # Webhook deliveries (sw_webhook_deliveries_total{outcome}) are registered on this
-        # registry by gateway/webhooks when that feature is installed.
+        # Webhook deliveries (sw_webhook_attempts_total{outcome}, sw_webhook_attempt_seconds)
+        # are registered on the gateway's registry by gateway/webhook_sender.py.
         self.batch_seconds = Histogram(
             "sw_batch_seconds",
             "Time to handle one consumed batch in one transaction",
