@@ -200,7 +200,7 @@ def api_router(
         declaration_id = uuid7()
         made: list[Envelope] = []  # the submission, once written: the root of its trace
 
-        def unit(conn: Connection) -> tuple[Any, Sequence[OutRow]]:
+        def unit(conn: Connection) -> tuple[Any, Sequence[OutRow] | Changes]:
             if idempotency_key:
                 found = find_idempotent(conn, enterprise_id=enterprise_id, key=idempotency_key)
                 if found is not None:
@@ -267,7 +267,7 @@ def api_router(
                     status_code=202,
                     response=created.model_dump_json().encode(),
                 )
-            return created, changes.apply(conn)
+            return created, changes  # written with the rest of the group, a statement a table
 
         result = await runtime.intake.run(unit)
         if made:

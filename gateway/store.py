@@ -9,6 +9,7 @@ from sqlalchemy import Column, Connection, LargeBinary, select
 from sqlmodel import Field, SQLModel
 
 from gateway.webhook_store import WEBHOOK_TABLES
+from services.common.database import transaction_memo
 
 
 class Enterprise(SQLModel, table=True):
@@ -147,16 +148,30 @@ def save_reference(
     )
 
 
+_CLOCK = "clock_offset"
+
+
 def clock_offset(conn: Connection, *, enterprise_id: str | None) -> float:
-    """The run clock's offset for an enterprise (its own plus everyone's); None: everyone's."""
-    table = SandboxClock.__table__  # type: ignore[attr-defined]
-    scopes = [ALL_RUNS] if enterprise_id is None else [ALL_RUNS, enterprise_id]
-    rows = conn.execute(select(table.c.offset_s).where(table.c.scope.in_(scopes))).all()
-    return float(sum(r.offset_s for r in rows))
+    """The run clock's offset for an enterprise (its own plus everyone's); None: everyone's.
+
+    Read once per transaction and enterprise: a group commit of hundreds of submissions asks
+    the same question hundreds of times.
+    """
+    memo = transaction_memo(conn)
+    key = (_CLOCK, enterprise_id)
+    if key not in memo:
+        table = SandboxClock.__table__  # type: ignore[attr-defined]
+        scopes = [ALL_RUNS] if enterprise_id is None else [ALL_RUNS, enterprise_id]
+        rows = conn.execute(select(table.c.offset_s).where(table.c.scope.in_(scopes))).all()
+        memo[key] = float(sum(r.offset_s for r in rows))
+    return float(memo[key])
 
 
 def move_clock(conn: Connection, *, scope: str, seconds: float) -> None:
     """Move a run clock forward by `seconds`."""
+    memo = transaction_memo(conn)
+    for key in [k for k in memo if isinstance(k, tuple) and k[0] == _CLOCK]:
+        del memo[key]
     table = SandboxClock.__table__  # type: ignore[attr-defined]
     found = conn.execute(select(table.c.offset_s).where(table.c.scope == scope)).first()
     if found is None:

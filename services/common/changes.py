@@ -172,6 +172,15 @@ class Changes:
             }
         )
 
+    def merge(self, other: Changes) -> None:
+        """Take in another unit's changes, to be written by one `apply` with these."""
+        for put in other.puts.values():
+            self.put(put)
+        self.inbox.extend(other.inbox)
+        self.outbox.extend(other.outbox)
+        self.journal.extend(other.journal)
+        self.published.extend(other.published)
+
     def apply(self, conn: Connection) -> list[OutRow]:
         """Write everything in the caller's transaction; return the outbox rows written."""
         now = time.time()

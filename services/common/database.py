@@ -54,6 +54,18 @@ def sqlite_pragmas_and_immediate(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+_MEMO = "sw_transaction_memo"
+
+
+def transaction_memo(conn: Connection) -> dict[Any, Any]:
+    """A dict that lives for the current write transaction: what many units of one group
+    commit would each read alike (and nobody changes meanwhile) is read once.
+
+    Whoever writes what is remembered here must forget it (`pop`) in the same transaction.
+    """
+    return conn.info.setdefault(_MEMO, {})  # type: ignore[no-any-return]
+
+
 class Database:
     """Runs whole transactions in one worker thread, so a batch costs one hop, not one per statement."""
 
@@ -78,6 +90,7 @@ class Database:
 
         def unit() -> T:
             with self.engine.begin() as conn:
+                conn.info[_MEMO] = {}
                 if self._serialize_writers:
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITER_LOCK})
                 return fn(conn)

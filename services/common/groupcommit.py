@@ -11,13 +11,15 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection
 
-from services.common.changes import OutRow
-from services.common.database import Database
+from services.common.changes import Changes, OutRow
+from services.common.database import Database, transaction_memo
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-Unit = Callable[[Connection], tuple[T, Sequence[OutRow]]]
+# A unit returns its result and either the outbox rows it wrote or the Changes it wants
+# written: those of every unit in the group are written together, one statement per table.
+Unit = Callable[[Connection], tuple[T, Sequence[OutRow] | Changes]]
 
 
 @dataclass
@@ -76,29 +78,36 @@ class GroupCommit:
                 await self._write(self._take())
 
     async def _write(self, batch: list[_Waiting[Any]]) -> None:
-        def unit_of_work(conn: Connection) -> list[tuple[bool, Any, Sequence[OutRow]]]:
+        def unit_of_work(
+            conn: Connection,
+        ) -> tuple[list[tuple[bool, Any, Sequence[OutRow]]], list[OutRow]]:
             outcomes: list[tuple[bool, Any, Sequence[OutRow]]] = []
+            together = Changes()
             for waiting in batch:
                 savepoint = conn.begin_nested()
                 try:
-                    result, rows = waiting.unit(conn)
+                    result, written = waiting.unit(conn)
                 except Exception as exc:
                     savepoint.rollback()
+                    transaction_memo(conn).clear()  # it may remember what was rolled back
                     outcomes.append((False, exc, ()))
-                else:
-                    savepoint.commit()
-                    outcomes.append((True, result, rows))
-            return outcomes
+                    continue
+                savepoint.commit()
+                if isinstance(written, Changes):
+                    together.merge(written)
+                    written = ()
+                outcomes.append((True, result, written))
+            return outcomes, together.apply(conn)
 
         try:
-            outcomes = await self.db.write(unit_of_work)
+            outcomes, rows = await self.db.write(unit_of_work)
         except Exception as exc:
             log.exception("group commit of %d units failed", len(batch))
             for waiting in batch:
                 if not waiting.future.done():
                     waiting.future.set_exception(exc)
             return
-        rows = [row for ok, _, unit_rows in outcomes if ok for row in unit_rows]
+        rows.extend(row for ok, _, unit_rows in outcomes if ok for row in unit_rows)
         self.publish(rows)
         for waiting, (ok, value, _) in zip(batch, outcomes, strict=True):
             if waiting.future.done():

@@ -1,0 +1,106 @@
+"""Group commit on real databases: units that hand over their Changes are written together."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, func, select
+
+from schemas.envelope import new_envelope
+from schemas.messages import DeclarationSubmitted
+from services.common.changes import Changes, OutRow, Put
+from services.common.database import Database, transaction_memo
+from services.common.db import Journal, Outbox, Record
+from services.common.groupcommit import GroupCommit
+from tests.unit.builders import declaration
+
+
+def _submission(key: str) -> Changes:
+    envelope = new_envelope(
+        DeclarationSubmitted(enterprise_id="ent_a", declaration=declaration()),
+        declaration_id=key,
+        source="test",
+    )
+    changes = Changes()
+    changes.put(Put(key=key, status="open", data=b"{}", owner="ent_a"))
+    changes.emit(envelope)
+    return changes
+
+
+def _count(conn: Connection, table: object) -> int:
+    return int(conn.execute(select(func.count()).select_from(table)).scalar_one())  # type: ignore[arg-type]
+
+
+async def test_handed_over_changes_are_written_and_published_once_each(db: Database) -> None:
+    published: list[OutRow] = []
+    group = GroupCommit(db, published.extend)
+    group.start()
+
+    def unit(key: str):  # type: ignore[no-untyped-def]
+        def run(conn: Connection) -> tuple[str, Changes]:
+            return key, _submission(key)
+
+        return run
+
+    try:
+        results = await asyncio.gather(*(group.run(unit(f"d{i}")) for i in range(20)))
+    finally:
+        await group.stop()
+    assert results == [f"d{i}" for i in range(20)]
+    assert sorted(r.key for r in published) == sorted(f"d{i}" for i in range(20))
+
+    def counts(conn: Connection) -> tuple[int, int, int]:
+        return (
+            _count(conn, Record.__table__),  # type: ignore[attr-defined]
+            _count(conn, Outbox.__table__),  # type: ignore[attr-defined]
+            _count(conn, Journal.__table__),  # type: ignore[attr-defined]
+        )
+
+    assert await db.write(counts) == (20, 20, 20)
+
+
+async def test_a_failing_unit_writes_nothing_and_the_others_commit(db: Database) -> None:
+    published: list[OutRow] = []
+    group = GroupCommit(db, published.extend)
+
+    def good(conn: Connection) -> tuple[str, Changes]:
+        return "ok", _submission("good")
+
+    def bad(conn: Connection) -> tuple[str, Sequence[OutRow]]:
+        transaction_memo(conn)["remembered"] = "from a unit that fails"
+        conn.execute(
+            Record.__table__.insert(),  # type: ignore[attr-defined]
+            {
+                "key": "half-written",
+                "owner": "",
+                "status": "open",
+                "version": 1,
+                "data": b"{}",
+                "created_at": 0.0,
+                "updated_at": 0.0,
+            },
+        )
+        raise ValueError("the unit's own check failed")
+
+    def after(conn: Connection) -> tuple[bool, Sequence[OutRow]]:
+        return "remembered" in transaction_memo(conn), ()
+
+    # Tasks run in the order they were made: the three queue before the writer's first look,
+    # so they share one transaction.
+    futures = [asyncio.ensure_future(group.run(u)) for u in (good, bad, after)]
+    group.start()
+    try:
+        done = await asyncio.gather(*futures, return_exceptions=True)
+    finally:
+        await group.stop()
+    assert done[0] == "ok"
+    assert isinstance(done[1], ValueError)
+    assert done[2] is False, "the memo forgets what a rolled-back unit remembered"
+
+    def keys(conn: Connection) -> list[str]:
+        table = Record.__table__  # type: ignore[attr-defined]
+        return list(conn.execute(select(table.c.key)).scalars())
+
+    assert await db.write(keys) == ["good"]
+    assert [r.key for r in published] == ["good"]
