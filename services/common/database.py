@@ -63,7 +63,13 @@ def transaction_memo(conn: Connection) -> dict[Any, Any]:
 
     Whoever writes what is remembered here must forget it (`pop`) in the same transaction.
     """
-    return conn.info.setdefault(_MEMO, {})  # type: ignore[no-any-return]
+    transaction = conn.get_transaction()
+    if transaction is None:
+        return {}  # no transaction: nothing to share
+    held = conn.info.get(_MEMO)
+    if held is None or held[0] is not transaction:  # conn.info outlives transactions
+        held = conn.info[_MEMO] = (transaction, {})
+    return held[1]  # type: ignore[no-any-return]
 
 
 class Database:
@@ -90,7 +96,6 @@ class Database:
 
         def unit() -> T:
             with self.engine.begin() as conn:
-                conn.info[_MEMO] = {}
                 if self._serialize_writers:
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITER_LOCK})
                 return fn(conn)
