@@ -69,7 +69,7 @@ def transaction_memo(conn: Connection) -> dict[Any, Any]:
     held = conn.info.get(_MEMO)
     if held is None or held[0] is not transaction:  # conn.info outlives transactions
         held = conn.info[_MEMO] = (transaction, {})
-    return held[1]  # type: ignore[no-any-return]
+    return held[1]
 
 
 class Database:
