@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from fastapi import APIRouter, Depends
 from sqlalchemy import Connection
 
-from gateway.api import run_on_saga
+from gateway.api import enterprise_auth, run_on_saga
 from gateway.handlers import GatewayConfig, put_saga, send, status_event
 from gateway.saga import Saga
 from schemas.base import Command
@@ -18,34 +19,53 @@ from services.common.runtime import Runtime
 
 R = TypeVar("R")
 Build = Callable[[Saga, float], tuple[Command, Saga, R]]
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
 
-async def file_command(
-    runtime: Runtime,
-    config: GatewayConfig,
-    *,
-    declaration_id: str,
-    enterprise_id: str,
-    build: Build[R],
-) -> tuple[Saga, R]:
-    """Send the command `build` makes of the saga (it raises a Problem when none applies),
-    remembered as a pending step, with the saga and its status change, in one transaction."""
+class Filings:
+    """A router of filings: `POST /v1/declarations/{id}/<what>`, 202, as an enterprise.
 
-    def unit(conn: Connection) -> tuple[tuple[Saga, R], Sequence[OutRow]]:
-        held = load_records(conn, [declaration_id]).get(declaration_id)
-        if held is None or held.owner != enterprise_id:
-            raise Problem(404, "not-found", "Not found", f"no declaration {declaration_id}")
-        before = Saga.model_validate_json(held.data)
-        now = time.time()
-        command, ready, result = build(before, now)
-        after, envelopes = send(ready, [command], cause=None, config=config, now=now)
-        agency = command.TYPE.split(".", 1)[0]
-        after = after.model_copy(update={"steps": {**after.steps, agency: "pending"}})
-        changes = Changes()
-        changes.put(put_saga(after, held))
-        for envelope in envelopes:
-            changes.emit(envelope)
-        changes.emit(status_event(after, envelopes[0], before.state))
-        return (after, result), changes.apply(conn)
+    An endpoint declares its own body and answer and takes the caller as
+    `enterprise_id: Annotated[str, filings.caller]`; `file` does the rest.
+    """
 
-    return await run_on_saga(runtime, unit)
+    def __init__(self, runtime: Runtime, config: GatewayConfig, keys: dict[str, str]) -> None:
+        self.runtime = runtime
+        self.config = config
+        self.router = APIRouter()
+        self.caller = Depends(enterprise_auth(keys, runtime))
+
+    def post(self, what: str, response_model: type[Any]) -> Callable[[Endpoint], Endpoint]:
+        """The decorator of the endpoint filing `what` on a declaration."""
+        return self.router.post(
+            f"/v1/declarations/{{declaration_id}}/{what}",
+            status_code=202,
+            response_model=response_model,
+            tags=["declarations"],
+        )
+
+    async def file(
+        self, declaration_id: str, enterprise_id: str, build: Build[R]
+    ) -> tuple[Saga, R]:
+        """Send the command `build` makes of the caller's declaration (it raises a Problem when
+        none applies; another enterprise's declaration is a 404), remembered as a pending step,
+        with the saga and its status change, in one transaction."""
+
+        def unit(conn: Connection) -> tuple[tuple[Saga, R], Sequence[OutRow]]:
+            held = load_records(conn, [declaration_id]).get(declaration_id)
+            if held is None or held.owner != enterprise_id:
+                raise Problem(404, "not-found", "Not found", f"no declaration {declaration_id}")
+            before = Saga.model_validate_json(held.data)
+            now = time.time()
+            command, ready, result = build(before, now)
+            after, envelopes = send(ready, [command], cause=None, config=self.config, now=now)
+            agency = command.TYPE.split(".", 1)[0]
+            after = after.model_copy(update={"steps": {**after.steps, agency: "pending"}})
+            changes = Changes()
+            changes.put(put_saga(after, held))
+            for envelope in envelopes:
+                changes.emit(envelope)
+            changes.emit(status_event(after, envelopes[0], before.state))
+            return (after, result), changes.apply(conn)
+
+        return await run_on_saga(self.runtime, unit)

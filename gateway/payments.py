@@ -5,11 +5,10 @@
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from gateway import saga as sagas
-from gateway.api import enterprise_auth
-from gateway.filing import file_command
+from gateway.filing import Filings
 from gateway.handlers import GatewayConfig
 from gateway.saga import Saga
 from schemas.api import PaymentFiled, PaymentRequest
@@ -85,17 +84,11 @@ def forex_command(saga: Saga, body: PaymentRequest, on: date) -> tuple[Command, 
 
 def payments_router(runtime: Runtime, config: GatewayConfig, keys: dict[str, str]) -> APIRouter:
     """POST /v1/declarations/{id}/payments."""
-    router = APIRouter()
-    Enterprise = Annotated[str, Depends(enterprise_auth(keys, runtime))]
+    filings = Filings(runtime, config, keys)
 
-    @router.post(
-        "/v1/declarations/{declaration_id}/payments",
-        status_code=202,
-        response_model=PaymentFiled,
-        tags=["declarations"],
-    )
+    @filings.post("payments", PaymentFiled)
     async def file_payment(
-        declaration_id: str, body: PaymentRequest, enterprise_id: Enterprise
+        declaration_id: str, body: PaymentRequest, enterprise_id: Annotated[str, filings.caller]
     ) -> PaymentFiled:
         """Register the export receipt (结汇) or import payment of a released declaration.
 
@@ -113,9 +106,7 @@ def payments_router(runtime: Runtime, config: GatewayConfig, keys: dict[str, str
                 saga = saga.model_copy(update={"reason": None})
             return command, saga, days
 
-        after, days = await file_command(
-            runtime, config, declaration_id=declaration_id, enterprise_id=enterprise_id, build=build
-        )
+        after, days = await filings.file(declaration_id, enterprise_id, build)
         return PaymentFiled(
             id=declaration_id,
             status=sagas.public_status(after),
@@ -124,4 +115,4 @@ def payments_router(runtime: Runtime, config: GatewayConfig, keys: dict[str, str
             days_after_release=days,
         )
 
-    return router
+    return filings.router

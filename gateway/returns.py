@@ -5,11 +5,10 @@
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from gateway import saga as sagas
-from gateway.api import enterprise_auth
-from gateway.filing import file_command
+from gateway.filing import Filings
 from gateway.handlers import GatewayConfig
 from gateway.saga import Saga
 from schemas.api import ReturnFiled, ReturnRequest
@@ -39,17 +38,13 @@ def return_command(saga: Saga, on: date) -> RegisterReturn:
 
 def returns_router(runtime: Runtime, config: GatewayConfig, keys: dict[str, str]) -> APIRouter:
     """POST /v1/declarations/{id}/returns."""
-    router = APIRouter()
-    Enterprise = Annotated[str, Depends(enterprise_auth(keys, runtime))]
+    filings = Filings(runtime, config, keys)
 
-    @router.post(
-        "/v1/declarations/{declaration_id}/returns",
-        status_code=202,
-        response_model=ReturnFiled,
-        tags=["declarations"],
-    )
+    @filings.post("returns", ReturnFiled)
     async def file_return(
-        declaration_id: str, enterprise_id: Enterprise, body: ReturnRequest | None = None
+        declaration_id: str,
+        enterprise_id: Annotated[str, filings.caller],
+        body: ReturnRequest | None = None,
     ) -> ReturnFiled:
         """Return a completed CBEC retail import (CEB625). Within the window after release
         (30 days) tax refunds the tax and restores the buyer's annual quota; after it, T302."""
@@ -62,9 +57,7 @@ def returns_router(runtime: Runtime, config: GatewayConfig, keys: dict[str, str]
                 None,
             )
 
-        after, _ = await file_command(
-            runtime, config, declaration_id=declaration_id, enterprise_id=enterprise_id, build=build
-        )
+        after, _ = await filings.file(declaration_id, enterprise_id, build)
         return ReturnFiled(id=declaration_id, status=sagas.public_status(after))
 
-    return router
+    return filings.router

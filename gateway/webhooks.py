@@ -28,11 +28,10 @@ from sqlalchemy import Connection
 
 from gateway import webhook_store as store
 from gateway.webhook_sender import WebhookConfig, WebhookSender
-from schemas.deadletter import DeadLetter
 from schemas.envelope import Envelope
 from schemas.topics import STATUS
 from services.common.bus import make_consumer
-from services.common.changes import Changes, OutRow
+from services.common.changes import Changes
 from services.common.consumer import ConsumerLoop
 from services.common.handling import Processor
 from services.common.runtime import Runtime
@@ -55,29 +54,8 @@ class StatusIntake(Processor):
         self.sender = sender
         self._created = 0
 
-    async def process(
-        self,
-        batch: Sequence[Envelope],
-        dead: Sequence[DeadLetter] = (),
-        published: Sequence[str] = (),
-    ) -> list[OutRow]:
-        """Record the batch; wake the sender when it queued something."""
-        self._created = 0
-        rows = await super().process(batch, dead, published)
-        if self._created:
-            self.sender.wake()
-        return rows
-
-    def _process(
-        self,
-        conn: Connection,
-        batch: Sequence[Envelope],
-        dead: Sequence[DeadLetter],
-        published: Sequence[str],
-    ) -> list[OutRow]:
-        changes = Changes(published=list(published))
-        for letter in dead:  # junk on the status topic is parked like anywhere else
-            changes.dead_letter(letter)
+    def handle_batch(self, conn: Connection, batch: Sequence[Envelope], changes: Changes) -> None:
+        """Record the batch's status changes (`webhook_events` is this intake's inbox)."""
         recorded = store.record_status_events(
             conn,
             batch,
@@ -87,7 +65,12 @@ class StatusIntake(Processor):
         )
         self._created = recorded.deliveries
         self.metrics.duplicates.inc(recorded.duplicates)
-        return changes.apply(conn)
+
+    def after_commit(self) -> None:
+        """Wake the sender when the batch queued deliveries."""
+        if self._created:
+            self._created = 0
+            self.sender.wake()
 
 
 class Webhooks:

@@ -124,6 +124,7 @@ class Processor:
         started = time.perf_counter()
         rows = await self.db.write(lambda conn: self._process(conn, batch, dead, published))
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
+        self.after_commit()
         return rows
 
     def _process(
@@ -134,8 +135,19 @@ class Processor:
         published: Sequence[str],
     ) -> list[OutRow]:
         changes = Changes(published=list(published))
-        for letter in dead:
+        for letter in dead:  # what could not be decoded is parked, whoever takes the batch
             changes.dead_letter(letter)
+        self.handle_batch(conn, batch, changes)
+        return changes.apply(conn)
+
+    def handle_batch(self, conn: Connection, batch: Sequence[Envelope], changes: Changes) -> None:
+        """Act on a batch inside its transaction, adding what it decides to `changes`.
+
+        The extension point of a consumer that takes messages another way (the gateway's
+        webhook intake): the transaction, the dead letters, the relay's published ids and
+        the batch timing stay the kit's. This default deduplicates against the inbox and runs
+        each fresh message's handler.
+        """
         seen = seen_messages(conn, [e.id for e in batch])
         fresh: list[Envelope] = []
         for envelope in batch:
@@ -160,7 +172,9 @@ class Processor:
         ctx = Context(self.service, self.run_seed, now(), self.reference, lookup)
         for envelope in fresh:
             self._handle_one(envelope, held, ctx, changes)
-        return changes.apply(conn)
+
+    def after_commit(self) -> None:
+        """Called once a batch's transaction has committed (a hook; by default nothing)."""
 
     def _handle_one(
         self, envelope: Envelope, held: dict[str, Held], ctx: Context, changes: Changes

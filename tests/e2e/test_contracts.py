@@ -1,6 +1,7 @@
 """The contracts the gateway serves, checked on the running system: /openapi.json is a valid
 OpenAPI document, /asyncapi.json a well-formed AsyncAPI 3 document whose schemas the real
-messages satisfy, and schemathesis finds no 5xx and no response breaking its own schema."""
+messages satisfy, and schemathesis finds no 5xx and no response breaking its own schema or
+media type (the one schemathesis run of the suite, bounded by MAX_EXAMPLES)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ from hypothesis.errors import Unsatisfiable
 from openapi_spec_validator import validate as validate_openapi
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+)
 
 from schemas.envelope import new_envelope
 from schemas.messages import Explained, RefundPaid
@@ -174,7 +178,7 @@ def _fuzz(operation: Any, mode: GenerationMode, token: str, calls: Counter[int])
     def call(case: Any) -> None:
         response = case.call_and_validate(
             headers={"Authorization": f"Bearer {token}"},
-            checks=[not_a_server_error, response_schema_conformance],
+            checks=[not_a_server_error, response_schema_conformance, content_type_conformance],
             timeout=15,
         )
         calls[response.status_code] += 1

@@ -7,9 +7,11 @@ import re
 from collections import Counter
 from datetime import date
 from decimal import Decimal
+from typing import NamedTuple
 
 import pytest
 
+from schemas.messages import PaymentRegistered, ReceiptSettled
 from schemas.trade import Scenario
 from services.forex.rules import (
     ForexReference,
@@ -30,6 +32,34 @@ D = Decimal
 FRIDAY = date(2026, 11, 20)
 CLASS_B = "91310000MA1FL0007C"
 CLASS_C = "91330100MA2CBE00XU"
+
+
+class Seen(NamedTuple):
+    """What a settlement or a payment decided."""
+
+    match: str
+    fx_class: str
+    amount: Decimal
+    amount_cny: Decimal
+    outstanding: Decimal = D(0)
+    held: Decimal = D(0)
+    codes: tuple[str, ...] = ()
+
+
+def _seen(event: ReceiptSettled | PaymentRegistered) -> Seen:
+    return Seen(
+        event.match,
+        event.fx_class,
+        event.amount,
+        event.amount_cny,
+        event.outstanding,
+        event.held,
+        tuple(f.code for f in event.findings),
+    )
+
+
+# The first check names the class's procedure.
+CLASS_CHECK = {"A": "simplified documents", "B": "electronic data check", "C": "逐笔登记"}
 
 
 def _settle(received: str, *, uscc: str = DEMO_USCC, days: int = 30, declared: str = "12000.00"):  # type: ignore[no-untyped-def]
@@ -77,47 +107,64 @@ def test_a_receipt_in_full_is_settled_at_the_days_rate_in_every_class(
     assert (settled.registration_no is not None) is (fx_class == "C")
 
 
-def test_a_shortfall_within_the_tolerance_still_matches() -> None:
-    """Tolerance 1% of 12,000.00 = 120.00; 11,900.00 is 100.00 short → matched;
-    11,900.00 × 7.0950 = 84,430.50."""
-    settled = _settle("11900.00")
-    assert (settled.match, settled.amount_cny, settled.outstanding) == (
-        "matched",
-        D("84430.50"),
-        D("0"),
-    )
-
-
-def test_a_partial_receipt_is_settled_and_the_rest_stays_outstanding() -> None:
-    """6,000.00 of 12,000.00: 6,000.00 × 7.0950 = 42,570.00; 6,000.00 outstanding."""
-    settled = _settle("6000.00")
-    assert (settled.match, settled.amount_cny, settled.outstanding) == (
-        "partial",
-        D("42570.00"),
-        D("6000.00"),
-    )
-
-
-def test_an_over_payment_is_settled_in_class_a_and_held_in_class_b() -> None:
-    """13,000.00 received for 12,000.00. Class A: 13,000.00 × 7.0950 = 92,235.00.
-    Class B: the declared 12,000.00 → 85,140.00, 1,000.00 held for review."""
-    a = _settle("13000.00")
-    assert (a.match, a.amount_cny, a.held) == ("over", D("92235.00"), D("0"))
-    b = _settle("13000.00", uscc=CLASS_B)
-    assert (b.match, b.amount, b.amount_cny, b.held) == (
-        "over",
-        D("12000.00"),
-        D("85140.00"),
-        D("1000.00"),
-    )
-    assert "electronic data check" in b.checks[0]
+@pytest.mark.parametrize(
+    ("received", "uscc", "days", "expected"),
+    [
+        # Tolerance 1% of 12,000.00 = 120.00; 11,900.00 is 100.00 short → matched;
+        # 11,900.00 × 7.0950 = 84,430.50.
+        ("11900.00", DEMO_USCC, 30, Seen("matched", "A", D("11900.00"), D("84430.50"))),
+        # 6,000.00 of 12,000.00: 6,000.00 × 7.0950 = 42,570.00; 6,000.00 outstanding.
+        (
+            "6000.00",
+            DEMO_USCC,
+            30,
+            Seen("partial", "A", D("6000.00"), D("42570.00"), D("6000.00"), codes=("F201",)),
+        ),
+        # USD 9,000.00 × 7.0950 = CNY 63,855.00 settled; USD 3,000.00 outstanding.
+        (
+            "9000.00",
+            DEMO_USCC,
+            30,
+            Seen("partial", "A", D("9000.00"), D("63855.00"), D("3000.00"), codes=("F201",)),
+        ),
+        # 13,000.00 received for 12,000.00. Class A: 13,000.00 × 7.0950 = 92,235.00.
+        (
+            "13000.00",
+            DEMO_USCC,
+            30,
+            Seen("over", "A", D("13000.00"), D("92235.00"), codes=("F202",)),
+        ),
+        # Class B: the declared 12,000.00 → 85,140.00, 1,000.00 held for review.
+        (
+            "13000.00",
+            CLASS_B,
+            30,
+            Seen("over", "B", D("12000.00"), D("85140.00"), held=D("1000.00"), codes=("F202",)),
+        ),
+        # In full 120 days after export: late, settled (F203); 90 days is still on time.
+        (
+            "12000.00",
+            DEMO_USCC,
+            120,
+            Seen("late", "A", D("12000.00"), D("85140.00"), codes=("F203",)),
+        ),
+        ("12000.00", DEMO_USCC, 90, Seen("matched", "A", D("12000.00"), D("85140.00"))),
+    ],
+)
+def test_a_receipt_is_matched_and_settled_at_the_days_rate(
+    received: str, uscc: str, days: int, expected: Seen
+) -> None:
+    """USD 12,000.00 declared, the day's rate 7.0950. Each finding is named in the checks."""
+    settled = _settle(received, uscc=uscc, days=days)
+    assert _seen(settled) == expected
+    assert CLASS_CHECK[expected.fx_class] in settled.checks[0]
+    for code in expected.codes:
+        assert any(c.startswith(f"{code} ") for c in settled.checks), code
 
 
 def test_a_late_receipt_is_settled_with_a_trade_credit_report_due() -> None:
     settled = _settle("12000.00", days=120)
-    assert settled.match == "late"
     assert any("贸易信贷报告" in c and c.startswith("F203") for c in settled.checks)
-    assert _settle("12000.00", days=90).match == "matched"
 
 
 def test_class_c_registers_each_transaction_with_safe() -> None:
@@ -125,16 +172,6 @@ def test_class_c_registers_each_transaction_with_safe() -> None:
     assert settled.registration_no is not None
     assert re.fullmatch(r"SAFE20261120\d{8}", settled.registration_no)
     assert "逐笔登记" in settled.checks[0]
-
-
-def test_import_payment_is_registered_in_cny() -> None:
-    """EUR 500.00 × 7.6880 = CNY 3,844.00."""
-    registered = register_payment(D("500.00"), "EUR", REF, on=FRIDAY)
-    assert (registered.amount_cny, registered.match, registered.fx_class) == (
-        D("3844.00"),
-        "matched",
-        "A",
-    )
 
 
 @pytest.mark.parametrize(
@@ -182,81 +219,88 @@ def test_each_receipt_outcome_carries_its_reason_code(
         assert finding.field and finding.rule and finding.reason and finding.reason_zh
 
 
-def test_a_settled_partial_receipt_names_f201_in_the_event() -> None:
-    """USD 9,000.00 × 7.0950 = CNY 63,855.00 settled; USD 3,000.00 outstanding."""
-    settled = _settle("9000.00")
-    assert (settled.amount_cny, settled.outstanding) == (D("63855.00"), D("3000.00"))
-    assert [f.code for f in settled.findings] == ["F201"]
-    assert any(c.startswith("F201 ") for c in settled.checks)
-
-
-def test_a_later_tranche_is_matched_on_the_total_and_settles_its_part() -> None:
-    """12,000.00 declared, 9,000.00 settled before. Tranche 2 of 2,500.00: total 11,500.00,
-    still 500.00 short (beyond 120.00): partial, settles 2,500.00 × 7.0950 = 17,737.50.
-    Tranche 2 of 3,000.00: total 12,000.00 matched, settles 3,000.00 → 21,285.00."""
-    short = settle(
+@pytest.mark.parametrize(
+    ("received", "total", "expected"),
+    [
+        # 12,000.00 declared, 9,000.00 settled before. Tranche 2 of 2,500.00: total 11,500.00,
+        # still 500.00 short (beyond 120.00): partial, settles 2,500.00 × 7.0950 = 17,737.50.
+        (
+            "2500.00",
+            "11500.00",
+            Seen("partial", "A", D("2500.00"), D("17737.50"), D("500.00"), codes=("F201",)),
+        ),
+        # Tranche 2 of 3,000.00: total 12,000.00 matched, settles 3,000.00 → 21,285.00.
+        ("3000.00", "12000.00", Seen("matched", "A", D("3000.00"), D("21285.00"))),
+    ],
+)
+def test_a_later_tranche_is_matched_on_the_total_and_settles_its_part(
+    received: str, total: str, expected: Seen
+) -> None:
+    settled = settle(
         D("12000.00"),
         "USD",
         REF,
-        received=D("2500.00"),
+        received=D(received),
         on=FRIDAY,
         earlier=D("9000.00"),
         tranche=2,
     )
-    assert (short.match, short.amount, short.amount_cny, short.outstanding) == (
-        "partial",
-        D("2500.00"),
-        D("17737.50"),
-        D("500.00"),
-    )
-    assert (short.tranche, short.received_total) == (2, D("11500.00"))
-    full = settle(
-        D("12000.00"),
-        "USD",
-        REF,
-        received=D("3000.00"),
-        on=FRIDAY,
-        earlier=D("9000.00"),
-        tranche=2,
-    )
-    assert (full.match, full.amount_cny, full.outstanding, full.findings) == (
-        "matched",
-        D("21285.00"),
-        D(0),
-        (),
-    )
+    assert _seen(settled) == expected
+    assert (settled.tranche, settled.received_total) == (2, D(total))
 
 
-def test_an_over_paid_later_tranche_in_class_b_holds_the_excess() -> None:
-    """EUR 500.00 declared, 400.00 paid before; tranche 2 of 150.00: total 550.00, class B pays
-    out up to 500.00 (100.00 now, × 7.6880 = 768.80) and holds 50.00 (F202)."""
-    paid = register_payment(
+@pytest.mark.parametrize(
+    ("paid", "uscc", "earlier", "tranche", "expected"),
+    [
+        # EUR 500.00 × 7.6880 = CNY 3,844.00.
+        (None, None, "0", 1, Seen("matched", "A", D("500.00"), D("3844.00"))),
+        # EUR 400.00 paid for 500.00: 400.00 × 7.6880 = 3,075.20, 100.00 still payable (F201).
+        (
+            "400.00",
+            None,
+            "0",
+            1,
+            Seen("partial", "A", D("400.00"), D("3075.20"), D(100), codes=("F201",)),
+        ),
+        # EUR 550.00 in class B: 500.00 paid out (3,844.00), 50.00 held (F202).
+        (
+            "550.00",
+            CLASS_B,
+            "0",
+            1,
+            Seen("over", "B", D("500.00"), D("3844.00"), held=D("50.00"), codes=("F202",)),
+        ),
+        # 400.00 paid before; tranche 2 of 150.00: total 550.00, class B pays out up to 500.00
+        # (100.00 now, × 7.6880 = 768.80) and holds 50.00 (F202).
+        (
+            "150.00",
+            CLASS_B,
+            "400.00",
+            2,
+            Seen("over", "B", D("100.00"), D("768.80"), held=D("50.00"), codes=("F202",)),
+        ),
+    ],
+)
+def test_an_import_payment_is_registered_in_cny(
+    paid: str | None, uscc: str | None, earlier: str, tranche: int, expected: Seen
+) -> None:
+    """EUR 500.00 declared, the day's rate 7.6880. No late rule for imports."""
+    registered = register_payment(
         D("500.00"),
         "EUR",
         REF,
-        paid=D("150.00"),
-        uscc=CLASS_B,
+        paid=None if paid is None else D(paid),
+        uscc=uscc,
         on=FRIDAY,
-        earlier=D("400.00"),
-        tranche=2,
+        earlier=D(earlier),
+        tranche=tranche,
     )
-    assert (paid.amount, paid.amount_cny, paid.held) == (D("100.00"), D("768.80"), D("50.00"))
-    assert [f.code for f in paid.findings] == ["F202"]
+    assert _seen(registered) == expected
 
 
 def test_short_receipt_cuts_to_the_fen() -> None:
     """80% of 1,234.567 = 987.6536 → 987.65 (cut, the buyer does not pay a part-fen)."""
     assert short_receipt(D("1234.567"), D("0.80")) == D("987.65")
-
-
-def test_an_import_payment_short_and_over_in_class_b() -> None:
-    """EUR 400.00 paid for 500.00: 400.00 × 7.6880 = 3,075.20, 100.00 still payable (F201).
-    EUR 550.00 in class B: 500.00 paid out (3,844.00), 50.00 held (F202)."""
-    short = register_payment(D("500.00"), "EUR", REF, paid=D("400.00"), on=FRIDAY)
-    assert (short.match, short.amount_cny, short.outstanding) == ("partial", D("3075.20"), D(100))
-    assert [f.code for f in short.findings] == ["F201"]
-    over = register_payment(D("500.00"), "EUR", REF, paid=D("550.00"), uscc=CLASS_B, on=FRIDAY)
-    assert (over.match, over.amount_cny, over.held) == ("over", D("3844.00"), D("50.00"))
 
 
 @pytest.mark.parametrize(
