@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +12,8 @@ import httpx
 from singlewindow.samples import sample_declaration
 from tests.e2e.conftest import System
 from tests.support import wait_for
+
+BEIJING = timezone(timedelta(hours=8))
 
 
 def _run(system: System, body: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -224,7 +226,8 @@ def test_the_annual_quota_is_tracked_per_buyer_and_restored_by_a_return(system: 
 
         view = wait_for(returned, timeout_s=30, what="the return to be assessed")
         assert Decimal(view["figures"]["tax_refunded"]) == Decimal("273.00")
-        late_on = (date.today() + timedelta(days=31)).isoformat()
+        # The window counts Beijing days (the release's date), not the test machine's.
+        late_on = (datetime.now(BEIJING).date() + timedelta(days=31)).isoformat()
         late = client.post(f"/v1/declarations/{big['id']}/returns", json={"returned_on": late_on})
         assert late.status_code == 202, late.text
 
