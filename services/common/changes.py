@@ -9,14 +9,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, Select, bindparam, delete, select, update
+from sqlalchemy import Connection, Select, select
 
 from schemas.deadletter import DeadLetter
 from schemas.envelope import Envelope
 from schemas.ids import uuid7
 from schemas.registry import topic_of
 from schemas.topics import DEADLETTER
-from services.common.db import Inbox, Journal, Outbox, Record, insert_ignoring_duplicates
+from services.common.db import Record
+from services.common.rawsql import Driver, marks
 
 CHUNK = 500
 
@@ -184,65 +185,54 @@ class Changes:
     def apply(self, conn: Connection) -> list[OutRow]:
         """Write everything in the caller's transaction; return the outbox rows written."""
         now = time.time()
-        if self.inbox:
-            conn.execute(insert_ignoring_duplicates(conn, Inbox.__table__), self.inbox)  # type: ignore[attr-defined]
-        new = [p for p in self.puts.values() if p.expected_version is None]
-        old = [p for p in self.puts.values() if p.expected_version is not None]
-        if new:
-            conn.execute(
-                Record.__table__.insert(),  # type: ignore[attr-defined]
-                [
-                    {
-                        "key": p.key,
-                        "owner": p.owner,
-                        "status": p.status,
-                        "deadline": p.deadline,
-                        "version": 1,
-                        "data": p.data,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                    for p in new
-                ],
-            )
-        if old:
-            table = Record.__table__  # type: ignore[attr-defined]
-            stmt = (
-                update(table)
-                .where(table.c.key == bindparam("k"), table.c.version == bindparam("v"))
-                .values(
-                    status=bindparam("s"),
-                    deadline=bindparam("dl"),
-                    data=bindparam("d"),
-                    version=bindparam("v") + 1,
-                    updated_at=now,
+        db = Driver(conn)
+        db.many(
+            "INSERT INTO inbox (message_id, replies, processed_at) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            [(i["message_id"], i["replies"], i["processed_at"]) for i in self.inbox],
+        )
+        db.many(
+            "INSERT INTO records (key, owner, status, deadline, version, data, created_at, "
+            "updated_at) VALUES (?, ?, ?, ?, 1, ?, ?, ?)",
+            [
+                (p.key, p.owner, p.status, p.deadline, p.data, now, now)
+                for p in self.puts.values()
+                if p.expected_version is None
+            ],
+        )
+        old = [
+            (p.status, p.deadline, p.data, now, p.key, p.expected_version)
+            for p in self.puts.values()
+            if p.expected_version is not None
+        ]
+        changed = db.many(
+            "UPDATE records SET status = ?, deadline = ?, data = ?, version = version + 1, "
+            "updated_at = ? WHERE key = ? AND version = ?",
+            old,
+        )
+        if changed != len(old):
+            raise VersionConflict(f"{len(old) - changed} record(s) changed concurrently")
+        db.many(
+            "INSERT INTO outbox (message_id, topic, key, value, created_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [(r.message_id, r.topic, r.key, r.value, now) for r in self.outbox],
+        )
+        db.many(
+            "INSERT INTO journal (declaration_id, message_id, direction, type, source, "
+            "occurred_at, envelope) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    j["declaration_id"],
+                    j["message_id"],
+                    j["direction"],
+                    j["type"],
+                    j["source"],
+                    j["occurred_at"],
+                    j["envelope"],
                 )
-            )
-            rows = [
-                {"k": p.key, "v": p.expected_version, "s": p.status, "dl": p.deadline, "d": p.data}
-                for p in old
-            ]
-            result = conn.execute(stmt, rows)
-            if result.rowcount != len(rows):
-                raise VersionConflict(
-                    f"{len(rows) - result.rowcount} record(s) changed concurrently"
-                )
-        if self.outbox:
-            conn.execute(
-                insert_ignoring_duplicates(conn, Outbox.__table__),  # type: ignore[attr-defined]
-                [
-                    {
-                        "message_id": r.message_id,
-                        "topic": r.topic,
-                        "key": r.key,
-                        "value": r.value,
-                        "created_at": now,
-                    }
-                    for r in self.outbox
-                ],
-            )
-        if self.journal:
-            conn.execute(Journal.__table__.insert(), self.journal)  # type: ignore[attr-defined]
+                for j in self.journal
+            ],
+        )
         if self.published:
             delete_sent(conn, self.published)
         return self.outbox
@@ -254,30 +244,37 @@ def select_held() -> Select[Any]:
     return select(*(table.c[f] for f in Held.__dataclass_fields__))
 
 
+_HELD = ", ".join(Held.__dataclass_fields__)
+
+
 def load_records(conn: Connection, keys: Iterable[str]) -> dict[str, Held]:
     """The records of these keys, in as few queries as the keys allow."""
-    table = Record.__table__  # type: ignore[attr-defined]
+    db = Driver(conn)
     wanted = list(dict.fromkeys(keys))
     held: dict[str, Held] = {}
     for i in range(0, len(wanted), CHUNK):
-        result = conn.execute(select_held().where(table.c.key.in_(wanted[i : i + CHUNK])))
-        for row in result:
-            held[row.key] = Held(*row)
+        chunk = wanted[i : i + CHUNK]
+        sql = f"SELECT {_HELD} FROM records WHERE key IN ({marks(len(chunk))})"
+        for row in db.rows(sql, chunk):
+            found = Held(*row)
+            held[found.key] = found
     return held
 
 
 def seen_messages(conn: Connection, ids: Sequence[str]) -> dict[str, bytes | None]:
     """Which of these message ids were handled before, with the replies stored for each."""
-    table = Inbox.__table__  # type: ignore[attr-defined]
+    db = Driver(conn)
     seen: dict[str, bytes | None] = {}
     for i in range(0, len(ids), CHUNK):
-        result = conn.execute(
-            select(table.c.message_id, table.c.replies).where(
-                table.c.message_id.in_(ids[i : i + CHUNK])
-            )
-        )
-        seen.update({row.message_id: row.replies for row in result})
+        chunk = ids[i : i + CHUNK]
+        sql = f"SELECT message_id, replies FROM inbox WHERE message_id IN ({marks(len(chunk))})"
+        seen.update((message_id, _bytes(replies)) for message_id, replies in db.rows(sql, chunk))
     return seen
+
+
+def _bytes(value: Any) -> bytes | None:
+    """A binary column as bytes, whatever the driver hands back (memoryview or bytes)."""
+    return None if value is None else bytes(value)
 
 
 def replayed_rows(replies: bytes) -> list[OutRow]:
@@ -292,6 +289,7 @@ def replayed_rows(replies: bytes) -> list[OutRow]:
 
 def delete_sent(conn: Connection, ids: Sequence[str]) -> None:
     """Remove published messages from the outbox."""
-    table = Outbox.__table__  # type: ignore[attr-defined]
+    db = Driver(conn)
     for i in range(0, len(ids), CHUNK):
-        conn.execute(delete(table).where(table.c.message_id.in_(ids[i : i + CHUNK])))
+        chunk = ids[i : i + CHUNK]
+        db.run(f"DELETE FROM outbox WHERE message_id IN ({marks(len(chunk))})", chunk)

@@ -5,26 +5,38 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+import pytest
 from sqlalchemy import Connection, func, select
 
-from schemas.envelope import new_envelope
+from schemas.envelope import Envelope, new_envelope
 from schemas.messages import DeclarationSubmitted
-from services.common.changes import Changes, OutRow, Put
+from services.common.changes import (
+    Changes,
+    Held,
+    OutRow,
+    Put,
+    VersionConflict,
+    load_records,
+    seen_messages,
+)
 from services.common.database import Database, transaction_memo
 from services.common.db import Journal, Outbox, Record
 from services.common.groupcommit import GroupCommit
 from tests.unit.builders import declaration
 
 
-def _submission(key: str) -> Changes:
-    envelope = new_envelope(
+def _envelope(key: str) -> Envelope:
+    return new_envelope(
         DeclarationSubmitted(enterprise_id="ent_a", declaration=declaration()),
         declaration_id=key,
         source="test",
     )
+
+
+def _submission(key: str) -> Changes:
     changes = Changes()
     changes.put(Put(key=key, status="open", data=b"{}", owner="ent_a"))
-    changes.emit(envelope)
+    changes.emit(_envelope(key))
     return changes
 
 
@@ -104,3 +116,34 @@ async def test_a_failing_unit_writes_nothing_and_the_others_commit(db: Database)
 
     assert await db.write(keys) == ["good"]
     assert [r.key for r in published] == ["good"]
+
+
+async def test_the_hot_statements_round_trip_on_each_database(db: Database) -> None:
+    """Changes.apply, load_records, seen_messages and delete_sent go straight to the driver:
+    the same answers on SQLite and PostgreSQL, a stale version refused, bytes kept as bytes."""
+    submitted = _submission("d1")
+    submitted.handled(submitted_envelope := _envelope("d1"), [b'{"a":1}'])
+    rows = await db.write(submitted.apply)
+
+    def read(conn: Connection) -> tuple[Held | None, dict[str, bytes | None]]:
+        return load_records(conn, ["d1", "missing"]).get("d1"), seen_messages(
+            conn, [submitted_envelope.id, "never"]
+        )
+
+    held, seen = await db.write(read)
+    assert held is not None and (held.status, held.version, held.data) == ("open", 1, b"{}")
+    assert seen == {submitted_envelope.id: b'[{"a":1}]'}
+
+    stale = Changes()
+    stale.put(Put(key="d1", status="done", data=b"[]", expected_version=7))
+    with pytest.raises(VersionConflict):
+        await db.write(stale.apply)
+    fresh = Changes(published=[r.message_id for r in rows])
+    fresh.put(Put(key="d1", status="done", data=b"[]", expected_version=1))
+    await db.write(fresh.apply)
+
+    def after(conn: Connection) -> tuple[Held, int]:
+        return load_records(conn, ["d1"])["d1"], _count(conn, Outbox.__table__)  # type: ignore[attr-defined]
+
+    updated, outbox = await db.write(after)
+    assert (updated.status, updated.version, updated.data, outbox) == ("done", 2, b"[]", 0)
