@@ -12,7 +12,6 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from sqlalchemy import Connection, select
-from sqlalchemy.exc import IntegrityError
 
 from gateway import deadletters
 from gateway import saga as sagas
@@ -22,12 +21,11 @@ from gateway.keys import enterprise_of
 from gateway.saga import Saga
 from gateway.store import (
     add_enterprise,
+    claim_reference,
     clock_offset,
     find_idempotent,
     hash_key,
-    reference_owner,
     save_idempotent,
-    save_reference,
 )
 from schemas.api import (
     CancelRequest,
@@ -124,19 +122,11 @@ def _claim_reference(
     conn: Connection, enterprise_id: str, reference: str, declaration_id: str
 ) -> None:
     """Give the reference to the declaration, or a 409 naming the declaration that has it."""
-    taken = reference_owner(conn, enterprise_id=enterprise_id, reference=reference)
+    taken = claim_reference(
+        conn, enterprise_id=enterprise_id, reference=reference, declaration_id=declaration_id
+    )
     if taken is None:
-        try:
-            with conn.begin_nested():  # a failed insert rolls back alone, not the submission
-                save_reference(
-                    conn,
-                    enterprise_id=enterprise_id,
-                    reference=reference,
-                    declaration_id=declaration_id,
-                )
-            return
-        except IntegrityError:  # another gateway replica claimed it since the look-up
-            taken = reference_owner(conn, enterprise_id=enterprise_id, reference=reference)
+        return
     raise Problem(
         409,
         "reference-in-use",

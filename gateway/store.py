@@ -10,6 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from gateway.webhook_store import WEBHOOK_TABLES
 from services.common.database import transaction_memo
+from services.common.rawsql import Driver
 
 
 class Enterprise(SQLModel, table=True):
@@ -129,23 +130,27 @@ def save_idempotent(
 
 def reference_owner(conn: Connection, *, enterprise_id: str, reference: str) -> str | None:
     """The declaration that already carries this reference for the enterprise, if any."""
-    table = DeclarationReference.__table__  # type: ignore[attr-defined]
-    row = conn.execute(
-        select(table.c.declaration_id).where(
-            table.c.enterprise_id == enterprise_id, table.c.reference == reference
-        )
-    ).first()
-    return row.declaration_id if row else None
-
-
-def save_reference(
-    conn: Connection, *, enterprise_id: str, reference: str, declaration_id: str
-) -> None:
-    """Claim a reference for a declaration."""
-    conn.execute(
-        DeclarationReference.__table__.insert(),  # type: ignore[attr-defined]
-        {"enterprise_id": enterprise_id, "reference": reference, "declaration_id": declaration_id},
+    rows = Driver(conn).rows(
+        "SELECT declaration_id FROM declaration_references "
+        "WHERE enterprise_id = ? AND reference = ?",
+        (enterprise_id, reference),
     )
+    return str(rows[0][0]) if rows else None
+
+
+def claim_reference(
+    conn: Connection, *, enterprise_id: str, reference: str, declaration_id: str
+) -> str | None:
+    """Give a reference to a declaration; None if it is now the declaration's, else the
+    declaration that has it. One statement, also between gateway replicas (the primary key)."""
+    claimed = Driver(conn).run(
+        "INSERT INTO declaration_references (enterprise_id, reference, declaration_id) "
+        "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        (enterprise_id, reference, declaration_id),
+    )
+    if claimed == 1:
+        return None
+    return reference_owner(conn, enterprise_id=enterprise_id, reference=reference)
 
 
 _CLOCK = "clock_offset"

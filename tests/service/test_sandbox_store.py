@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from sqlalchemy import Connection
+
 from gateway.store import (
     ALL_RUNS,
+    claim_reference,
     clock_offset,
     move_clock,
     reference_owner,
-    save_reference,
 )
 from services.common.database import Database
 
@@ -24,9 +28,13 @@ async def test_run_clocks_add_up_per_enterprise_and_for_everyone(db: Database) -
 
 
 async def test_a_reference_belongs_to_one_declaration_of_an_enterprise(db: Database) -> None:
-    await db.write(
-        lambda c: save_reference(c, enterprise_id="ent_a", reference="PO-1", declaration_id="d1")
-    )
+    def claim(declaration_id: str) -> Callable[[Connection], str | None]:
+        return lambda c: claim_reference(
+            c, enterprise_id="ent_a", reference="PO-1", declaration_id=declaration_id
+        )
+
+    assert await db.write(claim("d1")) is None
+    assert await db.write(claim("d2")) == "d1", "the second claim is told who has it"
     assert await db.write(
         lambda c: reference_owner(c, enterprise_id="ent_a", reference="PO-1")
     ) == ("d1")
