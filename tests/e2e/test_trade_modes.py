@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -224,7 +224,9 @@ def test_the_annual_quota_is_tracked_per_buyer_and_restored_by_a_return(system: 
 
         view = wait_for(returned, timeout_s=30, what="the return to be assessed")
         assert Decimal(view["figures"]["tax_refunded"]) == Decimal("273.00")
-        late_on = (date.today() + timedelta(days=31)).isoformat()
+        # 31 days after the Beijing day tax assessed it (the UTC day is a day behind from 16:00)
+        beijing_today = datetime.now(timezone(timedelta(hours=8))).date()
+        late_on = (beijing_today + timedelta(days=31)).isoformat()
         late = client.post(f"/v1/declarations/{big['id']}/returns", json={"returned_on": late_on})
         assert late.status_code == 202, late.text
 
