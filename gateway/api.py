@@ -2,7 +2,6 @@
 
 # No `from __future__ import annotations`: FastAPI must see the closure dependencies at def time.
 
-import hashlib
 import json
 import secrets
 import time
@@ -10,22 +9,21 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sqlalchemy import Connection, select
 
 from gateway import deadletters
 from gateway import saga as sagas
 from gateway.dashboard import pace
 from gateway.handlers import GatewayConfig, put_saga, send, status_event
+from gateway.idempotency import claim_of, record
 from gateway.keys import enterprise_of
 from gateway.saga import Saga
 from gateway.store import (
     add_enterprise,
     claim_reference,
     clock_offset,
-    find_idempotent,
     hash_key,
-    save_idempotent,
 )
 from schemas.api import (
     CancelRequest,
@@ -169,19 +167,14 @@ def api_router(
         status_code=202,
         response_model=DeclarationCreated,
         tags=["declarations"],
-        responses={200: {"description": "an idempotent replay"}},
     )
-    async def submit(
-        body: DeclarationRequest,
-        enterprise_id: Enterprise,
-        idempotency_key: Annotated[
-            str | None, Header(alias="Idempotency-Key", max_length=255)
-        ] = None,
-    ) -> Any:
-        """Submit one declaration; it is processed asynchronously (202)."""
+    async def submit(body: DeclarationRequest, enterprise_id: Enterprise, request: Request) -> Any:
+        """Submit one declaration; it is processed asynchronously (202).
+
+        With an `Idempotency-Key`, its answer is recorded in the submission's own transaction:
+        a declaration is never created twice for one key, even if the gateway dies before
+        answering."""
         declaration = DeclarationData.model_validate(body.model_dump(exclude={"pace"}))
-        fingerprint = declaration.model_dump_json() + (f"|pace={body.pace}" if body.pace else "")
-        request_hash = hashlib.sha256(fingerprint.encode()).hexdigest()
         run_pace = body.pace or config.run_pace.get(enterprise_id, Pace.INSTANT)
         force = forced_outcome(declaration.scenario, declaration.reference)
         stage_s: float | None = None
@@ -189,24 +182,9 @@ def api_router(
             run_pace, stage_s = Pace.DEMO, float(force.delay_s)  # sandbox `delayed`
         declaration_id = uuid7()
         made: list[Envelope] = []  # the submission, once written: the root of its trace
+        held = claim_of(request)
 
-        def unit(conn: Connection) -> tuple[Any, Sequence[OutRow] | Changes]:
-            if idempotency_key:
-                found = find_idempotent(conn, enterprise_id=enterprise_id, key=idempotency_key)
-                if found is not None:
-                    if found.request_hash != request_hash:
-                        raise Problem(
-                            422,
-                            "idempotency-key-reused",
-                            "Idempotency-Key reused",
-                            "this Idempotency-Key was used with a different request body",
-                        )
-                    return Response(
-                        found.response,
-                        status_code=found.status_code,
-                        media_type="application/json",
-                        headers={"Idempotent-Replayed": "true"},
-                    ), ()
+        def unit(conn: Connection) -> tuple[bytes, Sequence[OutRow] | Changes]:
             if declaration.reference is not None:
                 _claim_reference(conn, enterprise_id, declaration.reference, declaration_id)
             submitted = new_envelope(
@@ -248,21 +226,16 @@ def api_router(
                     "events": f"/v1/declarations/{declaration_id}/events",
                 },
             )
-            if idempotency_key:
-                save_idempotent(
-                    conn,
-                    enterprise_id=enterprise_id,
-                    key=idempotency_key,
-                    request_hash=request_hash,
-                    status_code=202,
-                    response=created.model_dump_json().encode(),
-                )
-            return created, changes  # written with the rest of the group, a statement a table
+            answer = created.model_dump_json().encode()
+            record(conn, held, status_code=202, body=answer, content_type="application/json")
+            return answer, changes  # written with the rest of the group, a statement a table
 
-        result = await runtime.intake.run(unit)
+        answer = await runtime.intake.run(unit)
+        if held is not None:
+            held.recorded = True
         if made:
             tracing.declared(made[-1])
-        return result
+        return Response(answer, status_code=202, media_type="application/json")
 
     @router.get(
         "/v1/declarations/{declaration_id}", response_model=DeclarationView, tags=["declarations"]

@@ -14,6 +14,7 @@ from gateway.dashboard.routes import install_dashboard
 from gateway.dashboard.stream import StatusHub
 from gateway.deadlines import DeadlineWatcher
 from gateway.handlers import HANDLERS, GatewayConfig
+from gateway.idempotency import install_idempotency
 from gateway.observe import SagaMetrics
 from gateway.payments import payments_router
 from gateway.returns import returns_router
@@ -107,6 +108,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    install_idempotency(app, runtime, keys, settings.admin_token)  # innermost: after BodyGuard
     if tracing.enabled():  # set up by serve.py before the app is built
         app.add_middleware(TracingMiddleware)
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)

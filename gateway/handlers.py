@@ -47,6 +47,7 @@ def send(
             source=SOURCE,
             correlation_id=cause.correlation_id if cause else saga.declaration_id,
             causation_id=cause.id if cause else None,
+            clock_offset_s=saga.clock_offset_s,  # the agency decides as of the sandbox time
         )
         for c in commands
     ]

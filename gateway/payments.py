@@ -2,7 +2,7 @@
 
 # No `from __future__ import annotations`: FastAPI must see the closure dependencies at def time.
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter
@@ -99,7 +99,7 @@ def payments_router(runtime: Runtime, config: GatewayConfig, keys: dict[str, str
         """
 
         def build(saga: Saga, now: float) -> tuple[Command, Saga, int]:
-            on = body.received_on or datetime.fromtimestamp(now, sagas.BEIJING).date()
+            on = body.received_on or sagas.sandbox_today(saga, now)
             command, days = forex_command(saga, body, on)
             # A new filing answers a refusal: its reason no longer stands.
             if saga.steps.get("forex") == "refused":

@@ -2,7 +2,7 @@
 
 # No `from __future__ import annotations`: FastAPI must see the closure dependencies at def time.
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter
@@ -52,7 +52,7 @@ def returns_router(runtime: Runtime, config: GatewayConfig, keys: dict[str, str]
         def build(saga: Saga, now: float) -> tuple[Command, Saga, None]:
             on = (body or ReturnRequest()).returned_on
             return (
-                return_command(saga, on or datetime.fromtimestamp(now, sagas.BEIJING).date()),
+                return_command(saga, on or sagas.sandbox_today(saga, now)),
                 saga,
                 None,
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Final
 
@@ -50,6 +50,16 @@ from schemas.trade import DeclarationData, Direction, PaymentSource, TradeMode
 BEIJING: Final = timezone(timedelta(hours=8))
 TERMINAL: Final = frozenset({"completed", "rejected", "failed", "cancelled"})
 ENDED_BADLY: Final = TERMINAL - {"completed"}
+
+
+def sandbox_day(envelope: Envelope) -> date:
+    """The Beijing day an event happened on the declaration's sandbox clock."""
+    return envelope.sandbox_time(envelope.occurred_at).astimezone(BEIJING).date()
+
+
+def sandbox_today(saga: Saga, now: float) -> date:
+    """The Beijing day it is on the declaration's sandbox clock when the real clock shows `now`."""
+    return datetime.fromtimestamp(now + saga.clock_offset_s, BEIJING).date()
 
 
 class UnexpectedEvent(Exception):
@@ -362,6 +372,7 @@ def build_command(type_: str, saga: Saga) -> Command:
     if type_ == SETTLE:
         return SettleReceipt(
             entry_id=_require_entry(saga),
+            released_on=date.fromisoformat(saga.released_on) if saga.released_on else None,
             amount=decl.total_value,
             currency=decl.currency,
             declarant_uscc=decl.declarant.uscc,
@@ -590,9 +601,7 @@ def advance(saga: Saga, envelope: Envelope) -> Advance:
         }
     )
     if isinstance(event, GoodsReleased):
-        moved = moved.model_copy(
-            update={"released_on": envelope.occurred_at.astimezone(BEIJING).date().isoformat()}
-        )
+        moved = moved.model_copy(update={"released_on": sandbox_day(envelope).isoformat()})
     commands = tuple(build_command(c, moved) for c in row.commands)
     if commands:
         steps = dict(moved.steps)

@@ -82,6 +82,7 @@ def force(
         source=SOURCE,
         correlation_id=old.correlation_id,
         causation_id=old.causation_id,
+        clock_offset_s=saga.clock_offset_s,
     )
     fresh = PendingStep(
         command_id=envelope.id,

@@ -23,16 +23,23 @@ class Enterprise(SQLModel, table=True):
     created_at: float
 
 
-class IdempotencyKey(SQLModel, table=True):
-    """The first response to a POST with an Idempotency-Key, replayed for the same key."""
+class IdempotentRequest(SQLModel, table=True):
+    """A POST sent with an Idempotency-Key: in flight (no status yet), then its first answer.
 
-    __tablename__ = "idempotency_keys"
-    enterprise_id: str = Field(primary_key=True)
+    Keys are scoped per caller (an enterprise id, or `admin`) and per route (method and path);
+    `token` fences the claim, so only the request that holds it records the answer.
+    """
+
+    __tablename__ = "idempotent_requests"
+    caller: str = Field(primary_key=True)
+    route: str = Field(primary_key=True)
     key: str = Field(primary_key=True)
     request_hash: str
-    status_code: int
-    response: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    created_at: float
+    token: str
+    status_code: int | None = None
+    content_type: str | None = None
+    response: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    created_at: float = Field(index=True)
 
 
 class DeclarationReference(SQLModel, table=True):
@@ -54,13 +61,12 @@ class SandboxClock(SQLModel, table=True):
 
 GATEWAY_TABLES = [
     Enterprise.__table__,  # type: ignore[attr-defined]
-    IdempotencyKey.__table__,  # type: ignore[attr-defined]
+    IdempotentRequest.__table__,  # type: ignore[attr-defined]
     DeclarationReference.__table__,  # type: ignore[attr-defined]
     SandboxClock.__table__,  # type: ignore[attr-defined]
     *WEBHOOK_TABLES,
 ]
 ALL_RUNS = "*"
-IDEMPOTENCY_TTL_S = 24 * 3600
 
 
 def hash_key(api_key: str) -> str:
@@ -83,46 +89,6 @@ def add_enterprise(conn: Connection, *, enterprise_id: str, name: str, api_key: 
             "id": enterprise_id,
             "name": name,
             "api_key_hash": hash_key(api_key),
-            "created_at": time.time(),
-        },
-    )
-
-
-def find_idempotent(conn: Connection, *, enterprise_id: str, key: str) -> IdempotencyKey | None:
-    """The stored response for a key, unless expired."""
-    table = IdempotencyKey.__table__  # type: ignore[attr-defined]
-    row = (
-        conn.execute(
-            select(table).where(
-                table.c.enterprise_id == enterprise_id,
-                table.c.key == key,
-                table.c.created_at > time.time() - IDEMPOTENCY_TTL_S,
-            )
-        )
-    ).first()
-    return IdempotencyKey(**row._mapping) if row else None
-
-
-def save_idempotent(
-    conn: Connection,
-    *,
-    enterprise_id: str,
-    key: str,
-    request_hash: str,
-    status_code: int,
-    response: bytes,
-) -> None:
-    """Store the first response for a key (replacing an expired one)."""
-    table = IdempotencyKey.__table__  # type: ignore[attr-defined]
-    conn.execute(table.delete().where(table.c.enterprise_id == enterprise_id, table.c.key == key))
-    conn.execute(
-        table.insert(),
-        {
-            "enterprise_id": enterprise_id,
-            "key": key,
-            "request_hash": request_hash,
-            "status_code": status_code,
-            "response": response,
             "created_at": time.time(),
         },
     )

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, Field, SerializeAsAny, ValidationError, model_validator
+from pydantic import (
+    AwareDatetime,
+    Field,
+    SerializationInfo,
+    SerializeAsAny,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
 from schemas.base import Contract, Payload
 from schemas.ids import uuid7
@@ -34,6 +43,13 @@ class Envelope(Contract):
     )
     occurred_at: AwareDatetime
     source: str = Field(description="the service that wrote it")
+    clock_offset_s: float = Field(
+        default=0.0,
+        ge=0,
+        description="sandbox clock: how far the declaration's simulated time is ahead of real "
+        "time when this message was sent. A command's receiver decides as of its own time plus "
+        "this; a reply carries the offset of the command it answers.",
+    )
     payload: SerializeAsAny[Payload]
 
     @model_validator(mode="before")
@@ -65,6 +81,21 @@ class Envelope(Contract):
             raise ValueError(f"type {self.type!r} does not match payload {self.payload.TYPE!r}")
         return self
 
+    @model_serializer(mode="wrap")
+    def _offset_only_when_moved(
+        self, handler: SerializerFunctionWrapHandler, _info: SerializationInfo
+    ) -> Any:
+        """Leave `clock_offset_s` out while it is 0: a message of a clock never moved is what it
+        was before the field existed, so a reader that predates it still reads it."""
+        data = handler(self)
+        if isinstance(data, dict) and not self.clock_offset_s:
+            data.pop("clock_offset_s", None)
+        return data
+
+    def sandbox_time(self, at: datetime) -> datetime:
+        """The declaration's simulated time when the real clock shows `at`."""
+        return at + timedelta(seconds=self.clock_offset_s)
+
     def to_bytes(self) -> bytes:
         """Serialize once, for the outbox and the wire."""
         return self.model_dump_json().encode()
@@ -83,6 +114,7 @@ def new_envelope(
     correlation_id: str | None = None,
     causation_id: str | None = None,
     occurred_at: datetime | None = None,
+    clock_offset_s: float = 0.0,
 ) -> Envelope:
     """Wrap a payload in a fresh envelope."""
     message_id = uuid7()
@@ -95,6 +127,7 @@ def new_envelope(
         causation_id=causation_id,
         occurred_at=occurred_at or now(),
         source=source,
+        clock_offset_s=clock_offset_s,
         payload=payload,
     )
 
@@ -102,7 +135,8 @@ def new_envelope(
 def reply(
     to: Envelope, payload: Payload, *, source: str, occurred_at: datetime | None = None
 ) -> Envelope:
-    """An envelope caused by `to`: same declaration and correlation, causation = to.id."""
+    """An envelope caused by `to`: same declaration, correlation and sandbox clock;
+    causation = to.id."""
     return new_envelope(
         payload,
         declaration_id=to.declaration_id,
@@ -110,6 +144,7 @@ def reply(
         correlation_id=to.correlation_id,
         causation_id=to.id,
         occurred_at=occurred_at,
+        clock_offset_s=to.clock_offset_s,
     )
 
 

@@ -249,6 +249,11 @@ class SettleReceipt(Command):
     buyer_share: Decimal | None = Field(
         default=None, description="sandbox: the share of the declared value the buyer pays"
     )
+    released_on: date | None = Field(
+        default=None,
+        description="Beijing day the goods were released (sandbox clock): a simulated buyer's "
+        "receipt comes no sooner than the days forex's clock shows since then",
+    )
 
 
 class RegisterPayment(Command):

@@ -54,13 +54,26 @@ class Released:
     send: tuple[Envelope, ...]
 
 
+def _on_clock(envelope: str, clock_offset_s: float) -> str:
+    """A held command, never sent yet, stamped with the sandbox clock it goes out at."""
+    held = Envelope.model_validate_json(envelope)
+    return held.model_copy(update={"clock_offset_s": clock_offset_s}).model_dump_json()
+
+
 def release(saga: Saga, *, now: float, step_deadline_s: float) -> Released:
     """Send every held command now: each becomes a pending step with a fresh deadline."""
     state = saga.paced
     if state is None or not state.held:
         raise NothingHeld(f"declaration {saga.declaration_id} has no held command")
     steps = tuple(
-        p.model_copy(update={"attempts": 1, "deadline": now + step_deadline_s}) for p in state.held
+        p.model_copy(
+            update={
+                "attempts": 1,
+                "deadline": now + step_deadline_s,
+                "envelope": _on_clock(p.envelope, saga.clock_offset_s),
+            }
+        )
+        for p in state.held
     )
     moved = saga.model_copy(
         update={

@@ -7,7 +7,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -55,7 +55,11 @@ class HandlerError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """What a handler may know beyond the message: the clock, the seed, reference data."""
+    """What a handler may know beyond the message: the clock, the seed, reference data.
+
+    `now` is the time to decide as of: real time, plus the sandbox clock's offset that the
+    message carries (Envelope.clock_offset_s), so agencies' dates move with the sandbox clock.
+    """
 
     service: str
     run_seed: int
@@ -179,6 +183,8 @@ class Processor:
     def _handle_one(
         self, envelope: Envelope, held: dict[str, Held], ctx: Context, changes: Changes
     ) -> None:
+        if envelope.clock_offset_s:  # sandbox: decide as of the declaration's simulated time
+            ctx = replace(ctx, now=envelope.sandbox_time(ctx.now))
         with tracing.message_span(self.service, envelope, topic_of(envelope.payload)) as span:
             self._decide(envelope, held, ctx, changes, span)
 

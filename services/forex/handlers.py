@@ -101,6 +101,7 @@ def settle_receipt(envelope: Envelope, held: Held | None, ctx: Context) -> Outco
     refused = _refused(envelope, ref, command.received_currency)
     if refused is not None:
         return refused
+    on = command.received_on or ctx.now.astimezone(BEIJING).date()
     received, days = command.received, command.days_after_export
     if received is None or days is None:
         simulated, simulated_days = rules.simulated_receipt(
@@ -111,7 +112,8 @@ def settle_receipt(envelope: Envelope, held: Held | None, ctx: Context) -> Outco
             share=command.buyer_share,
         )
         received = simulated if received is None else received
-        days = simulated_days if days is None else days
+        if days is None:
+            days = rules.receipt_days(simulated_days, released_on=command.released_on, on=on)
     try:
         event = rules.settle(
             command.amount,
@@ -120,7 +122,7 @@ def settle_receipt(envelope: Envelope, held: Held | None, ctx: Context) -> Outco
             received=received,
             days_after_export=days,
             uscc=command.declarant_uscc,
-            on=command.received_on or ctx.now.astimezone(BEIJING).date(),
+            on=on,
             declaration_id=envelope.declaration_id,
             registration=command.registration_no,
             earlier=previous.amount if previous else Decimal(0),

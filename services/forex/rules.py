@@ -134,6 +134,18 @@ def simulated_receipt(
     return declared, days
 
 
+def receipt_days(simulated_days: int, *, released_on: date | None, on: date) -> int:
+    """How many days after export the simulated buyer's money came: the simulation's draw,
+    but never fewer than have passed between release and `on`, the day forex settles it.
+
+    The sandbox clock moves `on`: a receipt settled 100 days after release did not come on
+    day 30, so it is late (F203) whatever the draw said.
+    """
+    if released_on is None:
+        return simulated_days
+    return max(simulated_days, (on - released_on).days)
+
+
 def match(declared: Decimal, received: Decimal, tolerance: Decimal) -> str:
     """matched within the tolerance (a share of the declared value), else partial or over."""
     if abs(received - declared) <= declared * tolerance:

@@ -2,8 +2,9 @@
 
 The load is a thread that submits at a fixed pace, each declaration with its own
 Idempotency-Key, and keeps re-sending the same request until the gateway answers (it may be
-dead, restarting, or may have committed and died before answering). The audit then reads
-the gateway's list, every declaration's timeline, and each agency's own records.
+dead, restarting, or may have committed and died before answering; a 409 saying the key is
+still in flight is retried too). The audit then reads the gateway's list, every
+declaration's timeline, and each agency's own records.
 """
 
 from __future__ import annotations
@@ -76,6 +77,13 @@ def service_pid(system: Spawned, service: str, replica: int = 1) -> int | None:
     """The pid of a service's process (replica 1, 2, …), as the supervisor started it."""
     port = int(system.url(service).rsplit(":", 1)[1]) + 100 * (replica - 1)
     return child_pid(system, b"singlewindow.serve", service.encode(), str(port).encode())
+
+
+def _in_flight(resp: httpx.Response) -> bool:
+    """A 409 saying a request with the same Idempotency-Key is still being processed."""
+    return resp.status_code == 409 and str(resp.json().get("type", "")).endswith(
+        "/idempotency-key-in-flight"
+    )
 
 
 def new_enterprise(system: Spawned, admin_token: str, name: str) -> str:
@@ -157,6 +165,9 @@ class SteadyLoad:
             if resp is not None and resp.status_code in (200, 202):
                 self.accepted[resp.json()["id"]] = direction
                 return
+            if resp is not None and _in_flight(resp):
+                # The gateway died holding the key; its claim lapses after a few seconds.
+                resp = None
             if resp is not None and resp.status_code < 500:
                 raise AssertionError(f"submit refused: {resp.status_code} {resp.text}")
             self.retried += 1

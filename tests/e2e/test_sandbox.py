@@ -360,3 +360,57 @@ def test_the_test_hs_codes_do_what_the_page_says(
     assert ("inspection.goods.inspect" in {e["type"] for e in events}) is inspected
     if reason_code:
         assert reason_code in view["reason"]
+
+
+DAYS_100 = 100 * 24 * HOUR
+
+
+def _settled(client: httpx.Client, declaration_id: str) -> dict[str, Any]:
+    return next(
+        e["payload"]
+        for e in _events(client, declaration_id)
+        if e["type"] == "forex.receipt.settled"
+    )
+
+
+def test_moving_the_clock_past_the_receipt_deadline_makes_the_buyers_receipt_late(
+    system: System,
+) -> None:
+    """Released, forex silent; 100 sandbox days pass; the buyer pays (day 30 by the draw):
+    forex settles it on day 100 by its own clock, so the receipt is late (F203)."""
+    with system.client() as client:
+        declaration_id = _submit(client, sample_declaration(reference=_unique("SW-STALL-FOREX-")))
+        _stall(client, declaration_id, "forex")
+        moved = _advance(client, DAYS_100, declaration_id)["declarations"][0]
+        assert moved["clock_offset_s"] >= DAYS_100
+        assert _force(client, declaration_id, "buyer_pays").status_code == 200
+        view = system.wait_terminal(client, declaration_id)
+        settled = _settled(client, declaration_id)
+    assert view["status"] == "completed", view
+    assert (settled["match"], settled["reason_code"]) == ("late", "F203")
+    assert any("days after export (> 90)" in c for c in settled["checks"])
+
+
+def test_a_receipt_filed_100_sandbox_days_after_release_is_late(system: System) -> None:
+    """The trader files the receipt through the API without a value date: the day is the
+    sandbox's, 100 days after release, so forex reports it late (F203)."""
+    body = sample_declaration("export", "0110", "happy")
+    body["payments"] = "api"
+    with system.client() as client:
+        declaration_id = _submit(client, body)
+
+        def awaiting() -> bool:
+            return bool(_view(client, declaration_id)["steps"]["forex"] == "awaiting_trader")
+
+        wait_for(awaiting, timeout_s=30, what="the receipt to be awaited")
+        _advance(client, DAYS_100, declaration_id)
+        filed = client.post(
+            f"/v1/declarations/{declaration_id}/payments",
+            json={"amount": "12000.00", "currency": "USD"},
+        )
+        assert filed.status_code == 202, filed.text
+        assert filed.json()["days_after_release"] == 100
+        view = system.wait_terminal(client, declaration_id)
+        settled = _settled(client, declaration_id)
+    assert view["status"] == "completed", view
+    assert (settled["match"], settled["reason_code"]) == ("late", "F203")

@@ -212,3 +212,47 @@ async def test_accepted_declarations_get_consecutive_numbers_across_batches(db: 
     assert [r["pre_no"][9:] for r in lists] == ["000000001", "000000002"]
     # The redelivered filing is answered with its stored reply: the same number, none taken.
     assert [r for r in again if not r["invt_no"]] == [exports[0]]
+
+
+async def test_an_agency_decides_as_of_the_sandbox_time_its_command_carries(
+    db: Database,
+) -> None:
+    """Forex settles a receipt the simulated buyer pays on day 30, for goods released today.
+    Sent on the real clock it is on time; sent with the sandbox clock 100 days on, forex's
+    today is 100 days after release and the receipt is late (F203). The reply carries the
+    command's clock back."""
+    from datetime import datetime, timedelta, timezone
+
+    from schemas.messages import SettleReceipt
+    from services.forex.handlers import HANDLERS as FOREX
+    from services.forex.rules import ForexReference
+
+    beijing = timezone(timedelta(hours=8))
+    processor = Processor(
+        service="forex",
+        db=db,
+        handlers=FOREX,
+        metrics=Metrics("forex"),
+        run_seed=1,
+        reference=ForexReference.from_json(load_json(ROOT / "services/forex/data/reference.json")),
+    )
+    command = SettleReceipt(
+        entry_id="531620260000000001",
+        amount=Decimal("12000.00"),
+        currency="USD",
+        scenario=Scenario.HAPPY,
+        released_on=datetime.now(beijing).date(),
+    )
+    offsets = {"d-now": 0.0, "d-later": 100 * 24 * 3600.0}
+    replies = {}
+    for declaration_id, offset in offsets.items():
+        envelope = new_envelope(
+            command, declaration_id=declaration_id, source="gateway", clock_offset_s=offset
+        )
+        rows = await processor.process([envelope])
+        replies[declaration_id] = json.loads(rows[0].value)
+    on_time, late = replies["d-now"], replies["d-later"]
+    assert (on_time["payload"]["match"], on_time["payload"]["reason_code"]) == ("matched", None)
+    assert (late["payload"]["match"], late["payload"]["reason_code"]) == ("late", "F203")
+    assert any("received 100 days after export" in c for c in late["payload"]["checks"])
+    assert "clock_offset_s" not in on_time and late["clock_offset_s"] == 100 * 24 * 3600.0

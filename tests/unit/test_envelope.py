@@ -320,3 +320,20 @@ def test_uuid7_random_bits_differ_in_a_forked_child() -> None:
     theirs = os.read(read, 64).decode()
     os.close(read)
     assert mine[-12:] != theirs[-12:]
+
+
+def test_the_sandbox_clock_travels_in_the_envelope_only_once_it_moved() -> None:
+    """An offset of 0 is left off the wire (an older reader still reads the message); a moved
+    one is carried, read back, handed on by a reply, and shifts the time decided as of."""
+    assert "clock_offset_s" not in json.loads(_released().to_bytes())
+    moved = new_envelope(
+        ReleaseGoods(), declaration_id="d-1", source="gateway", clock_offset_s=86400.0
+    )
+    wire = json.loads(moved.to_bytes())
+    assert wire["clock_offset_s"] == 86400.0
+    assert decode(moved.to_bytes()).clock_offset_s == 86400.0
+    answer = reply(moved, GoodsReleased(entry_id="531620250000000001"), source="customs")
+    assert answer.clock_offset_s == 86400.0
+    assert answer.sandbox_time(AT) == datetime(2025, 3, 2, 8, 30, tzinfo=UTC)
+    with pytest.raises(DecodeError, match="clock_offset_s"):
+        decode(json.dumps(_raw(clock_offset_s=-1)).encode())

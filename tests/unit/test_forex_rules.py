@@ -18,6 +18,7 @@ from services.forex.rules import (
     NoRate,
     assess_receipt,
     match,
+    receipt_days,
     refusal,
     register_payment,
     settle,
@@ -165,6 +166,20 @@ def test_a_receipt_is_matched_and_settled_at_the_days_rate(
 def test_a_late_receipt_is_settled_with_a_trade_credit_report_due() -> None:
     settled = _settle("12000.00", days=120)
     assert any("贸易信贷报告" in c and c.startswith("F203") for c in settled.checks)
+
+
+def test_a_receipt_settled_past_the_deadline_by_the_sandbox_clock_is_late() -> None:
+    """Released on 12 August 2026; the simulated buyer's draw says day 30. Forex settles it on
+    Friday 20 November 2026 (the sandbox clock moved 100 days on): Aug 12 → Sep 12 is 31 days,
+    → Oct 12 30, → Nov 12 31, → Nov 20 8, so 100 days after export, > 90: late, F203."""
+    released = date(2026, 8, 12)
+    assert receipt_days(30, released_on=released, on=FRIDAY) == 100
+    assert receipt_days(30, released_on=released, on=date(2026, 8, 20)) == 30  # 8 days: the draw
+    assert receipt_days(30, released_on=None, on=FRIDAY) == 30  # release day unknown: the draw
+    days = receipt_days(30, released_on=released, on=FRIDAY)
+    settled = _settle("12000.00", days=days)
+    assert (settled.match, settled.reason_code) == ("late", "F203")
+    assert any(c.startswith("F203 received 100 days after export (> 90)") for c in settled.checks)
 
 
 def test_class_c_registers_each_transaction_with_safe() -> None:

@@ -220,6 +220,37 @@ def test_each_command_tells_its_agency_the_outcome_it_acts_on() -> None:
     assert plain.declaration.scenario is None  # nothing forced: the simulation decides
 
 
+def test_commands_carry_the_declarations_sandbox_clock_to_the_agencies() -> None:
+    """Moved 100 days on, the saga's commands (sent, forced, or held and released) carry the
+    offset; the agency's reply carries it back, and the release day is the sandbox's."""
+    from datetime import UTC, date, datetime
+
+    from gateway.dashboard.pace import release
+    from gateway.handlers import send
+    from gateway.saga import build_command, sandbox_day, sandbox_today
+    from schemas.envelope import reply
+    from schemas.messages import GoodsReleased
+
+    days_100 = 100 * 24 * 3600.0
+    moved = shift_clock(_refunding(), days_100).model_copy(update={"released_on": "2026-08-12"})
+    settle = build_command("forex.receipt.settle", moved)
+    assert isinstance(settle, SettleReceipt) and settle.released_on == date(2026, 8, 12)
+    _, sent = send(moved, [settle], cause=None, config=CONFIG, now=0.0)
+    assert sent[0].clock_offset_s == days_100
+    forced = force(moved, HELPERS_BY_NAME["refund_paid"], share=None, now=0.0, step_deadline_s=2.0)
+    assert forced.send.clock_offset_s == days_100
+    held = moved.model_copy(
+        update={"paced": Paced(pace=Pace.STEP, held=(_step(REFUND, deadline=None),))}
+    )
+    assert release(held, now=0.0, step_deadline_s=2.0).send[0].clock_offset_s == days_100
+    # 12 August 2026 16:00 UTC is 13 August in Beijing; 100 days on, 21 November.
+    at = datetime(2026, 8, 12, 16, 0, tzinfo=UTC)
+    answer = reply(sent[0], GoodsReleased(entry_id=ENTRY), source="customs", occurred_at=at)
+    assert answer.clock_offset_s == days_100
+    assert sandbox_day(answer) == date(2026, 11, 21)
+    assert sandbox_today(moved, at.timestamp()) == date(2026, 11, 21)
+
+
 def test_a_stall_names_a_step_still_out_of_tries_once_another_answers() -> None:
     close = _step(REFUND, deadline=None).model_copy(
         update={"command_id": "cmd-close", "type": "customs.declaration.close", "agency": "customs"}
