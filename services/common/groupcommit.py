@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 
 from services.common.changes import Changes, OutRow
 from services.common.database import Database, transaction_memo
+from services.common.rawsql import Driver
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -83,16 +84,20 @@ class GroupCommit:
         ) -> tuple[list[tuple[bool, Any, Sequence[OutRow]]], list[OutRow]]:
             outcomes: list[tuple[bool, Any, Sequence[OutRow]]] = []
             together = Changes()
+            # Each unit in a savepoint of its own, set by plain SQL: through SQLAlchemy's
+            # begin_nested() the two statements cost more than a submission's own work.
+            db = Driver(conn)
             for waiting in batch:
-                savepoint = conn.begin_nested()
+                db.run("SAVEPOINT sw_unit")
                 try:
                     result, written = waiting.unit(conn)
                 except Exception as exc:
-                    savepoint.rollback()
+                    db.run("ROLLBACK TO SAVEPOINT sw_unit")
+                    db.run("RELEASE SAVEPOINT sw_unit")
                     transaction_memo(conn).clear()  # it may remember what was rolled back
                     outcomes.append((False, exc, ()))
                     continue
-                savepoint.commit()
+                db.run("RELEASE SAVEPOINT sw_unit")
                 if isinstance(written, Changes):
                     together.merge(written)
                     written = ()
