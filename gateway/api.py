@@ -117,11 +117,15 @@ async def run_on_saga(
 
 
 def _claim_reference(
-    conn: Connection, enterprise_id: str, reference: str, declaration_id: str
+    conn: Connection, changes: Changes, enterprise_id: str, reference: str, declaration_id: str
 ) -> None:
     """Give the reference to the declaration, or a 409 naming the declaration that has it."""
     taken = claim_reference(
-        conn, enterprise_id=enterprise_id, reference=reference, declaration_id=declaration_id
+        conn,
+        changes,
+        enterprise_id=enterprise_id,
+        reference=reference,
+        declaration_id=declaration_id,
     )
     if taken is None:
         return
@@ -185,8 +189,11 @@ def api_router(
         held = claim_of(request)
 
         def unit(conn: Connection) -> tuple[bytes, Sequence[OutRow] | Changes]:
+            changes = Changes()
             if declaration.reference is not None:
-                _claim_reference(conn, enterprise_id, declaration.reference, declaration_id)
+                _claim_reference(
+                    conn, changes, enterprise_id, declaration.reference, declaration_id
+                )
             submitted = new_envelope(
                 DeclarationSubmitted(enterprise_id=enterprise_id, declaration=declaration),
                 declaration_id=declaration_id,
@@ -211,7 +218,6 @@ def api_router(
                     now=submitted.occurred_at.timestamp(),
                     demo_stage_s=config.demo_stage_s,
                 )
-            changes = Changes()
             changes.log(submitted, "in")
             changes.put(put_saga(saga, None))
             for command in commands:
@@ -230,7 +236,9 @@ def api_router(
             record(conn, held, status_code=202, body=answer, content_type="application/json")
             return answer, changes  # written with the rest of the group, a statement a table
 
-        answer = await runtime.intake.run(unit)
+        # Without an Idempotency-Key the unit only reads before it hands over its Changes: no
+        # savepoint needed. With one, recording the answer writes at once.
+        answer = await runtime.intake.run(unit, savepoint=held is not None)
         if held is not None:
             held.recorded = True
         if made:

@@ -9,6 +9,7 @@ from sqlalchemy import Column, Connection, LargeBinary, select
 from sqlmodel import Field, SQLModel
 
 from gateway.webhook_store import WEBHOOK_TABLES
+from services.common.changes import Changes
 from services.common.database import transaction_memo
 from services.common.rawsql import Driver
 
@@ -105,20 +106,37 @@ def reference_owner(conn: Connection, *, enterprise_id: str, reference: str) -> 
 
 
 def claim_reference(
-    conn: Connection, *, enterprise_id: str, reference: str, declaration_id: str
+    conn: Connection,
+    changes: Changes,
+    *,
+    enterprise_id: str,
+    reference: str,
+    declaration_id: str,
 ) -> str | None:
-    """Give a reference to a declaration; None if it is now the declaration's, else the
-    declaration that has it. One statement, also between gateway replicas (the primary key)."""
-    claimed = Driver(conn).run(
+    """Give a reference to a declaration; None if it is the declaration's now, else the
+    declaration that has it.
+
+    The row is written with `changes`; until then the transaction's memo holds the claim, so a
+    second claim in the same group commit sees the first. The primary key stays the final
+    guard: writers are serialized (BEGIN IMMEDIATE, PostgreSQL's advisory lock), and a claim
+    that still collided would fail its whole transaction, never pass.
+    """
+    claims: dict[tuple[str, str], str] = transaction_memo(conn).setdefault(_CLAIMS, {})
+    taken = claims.get((enterprise_id, reference)) or reference_owner(
+        conn, enterprise_id=enterprise_id, reference=reference
+    )
+    if taken is not None:
+        return None if taken == declaration_id else taken
+    claims[(enterprise_id, reference)] = declaration_id
+    changes.add_row(
         "INSERT INTO declaration_references (enterprise_id, reference, declaration_id) "
-        "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        "VALUES (?, ?, ?)",
         (enterprise_id, reference, declaration_id),
     )
-    if claimed == 1:
-        return None
-    return reference_owner(conn, enterprise_id=enterprise_id, reference=reference)
+    return None
 
 
+_CLAIMS = "reference_claims"
 _CLOCK = "clock_offset"
 
 

@@ -116,6 +116,12 @@ class Changes:
     outbox: list[OutRow] = field(default_factory=list)
     journal: list[dict[str, Any]] = field(default_factory=list)
     published: list[str] = field(default_factory=list)  # outbox ids the relay has sent
+    # A service's own rows, by statement: each statement runs once for all its rows.
+    rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
+
+    def add_row(self, sql: str, params: tuple[Any, ...]) -> None:
+        """Write a row of a service's own table (plain SQL, `?` placeholders) with the rest."""
+        self.rows.setdefault(sql, []).append(params)
 
     def put(self, put: Put) -> None:
         """Write a record (a later put of the same key in this unit replaces the earlier)."""
@@ -181,6 +187,8 @@ class Changes:
         self.outbox.extend(other.outbox)
         self.journal.extend(other.journal)
         self.published.extend(other.published)
+        for sql, params in other.rows.items():
+            self.rows.setdefault(sql, []).extend(params)
 
     def apply(self, conn: Connection) -> list[OutRow]:
         """Write everything in the caller's transaction; return the outbox rows written."""
@@ -233,6 +241,8 @@ class Changes:
                 for j in self.journal
             ],
         )
+        for sql, params in self.rows.items():
+            db.many(sql, params)
         if self.published:
             delete_sent(conn, self.published)
         return self.outbox

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
 
 T = TypeVar("T")
@@ -89,13 +92,36 @@ class Database:
         else:
             self.engine = create_engine(url, pool_size=1, max_overflow=1, pool_pre_ping=True)
         self._serialize_writers = is_postgres(url)
+        # A SQLite file is local: its one connection stays checked out of the pool for good.
+        # Checking it out and in around every transaction (and the pool's reset on return)
+        # cost more than most transactions of the hot path; a PostgreSQL connection goes back
+        # to the pool, whose pre-ping replaces one the server dropped.
+        self._keep = not is_postgres(url)
+        self._kept: Connection | None = None
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=name)
+
+    @contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        """The worker thread's connection (only ever used from that thread)."""
+        if not self._keep:
+            with self.engine.connect() as conn:
+                yield conn
+            return
+        if self._kept is None or self._kept.closed or self._kept.invalidated:
+            self._kept = self.engine.connect()
+        try:
+            yield self._kept
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                self._kept.close()
+                self._kept = None
+            raise
 
     async def write(self, fn: Callable[[Connection], T]) -> T:
         """Run `fn` in one transaction (committed if it returns, rolled back if it raises)."""
 
         def unit() -> T:
-            with self.engine.begin() as conn:
+            with self._connection() as conn, conn.begin():
                 if self._serialize_writers:
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITER_LOCK})
                 return fn(conn)
@@ -106,12 +132,23 @@ class Database:
         """Run `fn` on a connection without a write transaction."""
 
         def unit() -> T:
-            with self.engine.connect() as conn:
-                return fn(conn)
+            with self._connection() as conn:
+                try:
+                    return fn(conn)
+                finally:
+                    conn.rollback()  # ends what the reads began; nothing was written
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, unit)
 
     def dispose(self) -> None:
         """Stop the thread and close connections."""
+
+        def close() -> None:
+            if self._kept is not None:
+                self._kept.close()
+                self._kept = None
+
+        with contextlib.suppress(RuntimeError):  # already shut down
+            self._executor.submit(close).result()
         self._executor.shutdown(wait=True)
         self.engine.dispose()

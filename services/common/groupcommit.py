@@ -27,6 +27,7 @@ Unit = Callable[[Connection], tuple[T, Sequence[OutRow] | Changes]]
 class _Waiting(Generic[T]):
     unit: Unit[T]
     future: asyncio.Future[T]
+    savepoint: bool = True
 
 
 class GroupCommit:
@@ -60,10 +61,15 @@ class GroupCommit:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def run(self, unit: Unit[T]) -> T:
-        """Run `unit` in the next group transaction; return its result once committed."""
+    async def run(self, unit: Unit[T], *, savepoint: bool = True) -> T:
+        """Run `unit` in the next group transaction; return its result once committed.
+
+        `savepoint=False` is for a unit that writes nothing itself before it can fail (it
+        reads, then hands over its Changes): it needs nothing to roll back, and the two
+        statements of a savepoint were most of its cost.
+        """
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Waiting(unit, future))
+        self._queue.append(_Waiting(unit, future, savepoint))
         self._wake.set()
         return await future
 
@@ -88,16 +94,19 @@ class GroupCommit:
             # begin_nested() the two statements cost more than a submission's own work.
             db = Driver(conn)
             for waiting in batch:
-                db.run("SAVEPOINT sw_unit")
+                if waiting.savepoint:
+                    db.run("SAVEPOINT sw_unit")
                 try:
                     result, written = waiting.unit(conn)
                 except Exception as exc:
-                    db.run("ROLLBACK TO SAVEPOINT sw_unit")
-                    db.run("RELEASE SAVEPOINT sw_unit")
-                    transaction_memo(conn).clear()  # it may remember what was rolled back
+                    if waiting.savepoint:
+                        db.run("ROLLBACK TO SAVEPOINT sw_unit")
+                        db.run("RELEASE SAVEPOINT sw_unit")
+                    transaction_memo(conn).clear()  # it may remember what is not written
                     outcomes.append((False, exc, ()))
                     continue
-                db.run("RELEASE SAVEPOINT sw_unit")
+                if waiting.savepoint:
+                    db.run("RELEASE SAVEPOINT sw_unit")
                 if isinstance(written, Changes):
                     together.merge(written)
                     written = ()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from sqlalchemy import Connection
 
 from gateway.store import (
@@ -13,6 +11,7 @@ from gateway.store import (
     move_clock,
     reference_owner,
 )
+from services.common.changes import Changes
 from services.common.database import Database
 
 
@@ -28,13 +27,21 @@ async def test_run_clocks_add_up_per_enterprise_and_for_everyone(db: Database) -
 
 
 async def test_a_reference_belongs_to_one_declaration_of_an_enterprise(db: Database) -> None:
-    def claim(declaration_id: str) -> Callable[[Connection], str | None]:
-        return lambda c: claim_reference(
-            c, enterprise_id="ent_a", reference="PO-1", declaration_id=declaration_id
+    def claim(conn: Connection, changes: Changes, declaration_id: str) -> str | None:
+        return claim_reference(
+            conn, changes, enterprise_id="ent_a", reference="PO-1", declaration_id=declaration_id
         )
 
-    assert await db.write(claim("d1")) is None
-    assert await db.write(claim("d2")) == "d1", "the second claim is told who has it"
+    def first_group(conn: Connection) -> tuple[str | None, str | None]:
+        changes = Changes()
+        first = claim(conn, changes, "d1")
+        second = claim(conn, Changes(), "d2")  # the same transaction: the claim is remembered
+        changes.apply(conn)
+        return first, second
+
+    assert await db.write(first_group) == (None, "d1")
+    assert await db.write(lambda c: claim(c, Changes(), "d3")) == "d1", "read from the table"
+    assert await db.write(lambda c: claim(c, Changes(), "d1")) is None, "its own: no conflict"
     assert await db.write(
         lambda c: reference_owner(c, enterprise_id="ent_a", reference="PO-1")
     ) == ("d1")
