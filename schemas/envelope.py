@@ -8,11 +8,8 @@ from typing import Any, Literal
 from pydantic import (
     AwareDatetime,
     Field,
-    SerializationInfo,
     SerializeAsAny,
-    SerializerFunctionWrapHandler,
     ValidationError,
-    model_serializer,
     model_validator,
 )
 
@@ -28,6 +25,9 @@ class DecodeError(ValueError):
         super().__init__(reason)
         self.reason = reason
         self.kind = kind
+
+
+_UNMOVED = frozenset({"clock_offset_s"})
 
 
 class Envelope(Contract):
@@ -81,16 +81,22 @@ class Envelope(Contract):
             raise ValueError(f"type {self.type!r} does not match payload {self.payload.TYPE!r}")
         return self
 
-    @model_serializer(mode="wrap")
-    def _offset_only_when_moved(
-        self, handler: SerializerFunctionWrapHandler, _info: SerializationInfo
-    ) -> Any:
+    def model_dump_json(self, **kwargs: Any) -> str:
         """Leave `clock_offset_s` out while it is 0: a message of a clock never moved is what it
-        was before the field existed, so a reader that predates it still reads it."""
-        data = handler(self)
-        if isinstance(data, dict) and not self.clock_offset_s:
-            data.pop("clock_offset_s", None)
-        return data
+        was before the field existed, so a reader that predates it still reads it.
+
+        (An `exclude`, not a wrap serializer: that one sent every envelope through Python
+        dicts, and serializing became a tenth of an agency's CPU.)
+        """
+        if not self.clock_offset_s and "exclude" not in kwargs:
+            kwargs["exclude"] = _UNMOVED
+        return super().model_dump_json(**kwargs)
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+        """As `model_dump_json`: no `clock_offset_s` while it is 0."""
+        if not self.clock_offset_s and "exclude" not in kwargs:
+            kwargs["exclude"] = _UNMOVED
+        return super().model_dump(**kwargs)
 
     def sandbox_time(self, at: datetime) -> datetime:
         """The declaration's simulated time when the real clock shows `at`."""

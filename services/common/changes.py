@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,6 +116,9 @@ class Changes:
     outbox: list[OutRow] = field(default_factory=list)
     journal: list[dict[str, Any]] = field(default_factory=list)
     published: list[str] = field(default_factory=list)  # outbox ids the relay has sent
+    # The bytes each consumed message arrived as, by id: its journal line keeps them as they
+    # came, instead of serializing the decoded envelope again.
+    received: Mapping[str, bytes] = field(default_factory=dict)
     # A service's own rows, by statement: each statement runs once for all its rows.
     rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
 
@@ -175,7 +178,7 @@ class Changes:
                 "type": envelope.type,
                 "source": envelope.source,
                 "occurred_at": envelope.occurred_at.isoformat(),
-                "envelope": value if value is not None else envelope.to_bytes(),
+                "envelope": value or self.received.get(envelope.id) or envelope.to_bytes(),
             }
         )
 

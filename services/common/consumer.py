@@ -70,10 +70,10 @@ class ConsumerLoop:
                 self.ready.set()
             if not batches:
                 continue
-            envelopes, dead = self._decode(batches)
+            envelopes, dead, received = self._decode(batches)
             published = self.relay.take_published()
             try:
-                rows = await self.processor.process(envelopes, dead, published)
+                rows = await self.processor.process(envelopes, dead, published, received)
             except Exception as exc:
                 self.relay.give_back(published)
                 # Nothing was committed: rewind and take the same batch again after a pause.
@@ -128,13 +128,16 @@ class ConsumerLoop:
 
     def _decode(
         self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
-    ) -> tuple[list[Envelope], list[DeadLetter]]:
+    ) -> tuple[list[Envelope], list[DeadLetter], dict[str, bytes]]:
         envelopes: list[Envelope] = []
         dead: list[DeadLetter] = []
+        received: dict[str, bytes] = {}
         for tp, records in batches.items():
             for record in records:
                 try:
-                    envelopes.append(decode(record.value))
+                    envelope = decode(record.value)
+                    envelopes.append(envelope)
+                    received[envelope.id] = record.value
                 except DecodeError as exc:
                     self.processor.metrics.dead_letters.labels(exc.kind).inc()
                     log.warning(
@@ -157,4 +160,4 @@ class ConsumerLoop:
                             at=now(),
                         )
                     )
-        return envelopes, dead
+        return envelopes, dead, received

@@ -120,13 +120,17 @@ class Processor:
         batch: Sequence[Envelope],
         dead: Sequence[DeadLetter] = (),
         published: Sequence[str] = (),
+        received: Mapping[str, bytes] | None = None,
     ) -> list[OutRow]:
         """Handle a batch in one transaction (one hop to the DB thread); return rows to publish.
 
         `published` are outbox ids the relay has sent; deleting them rides on this transaction.
+        `received` are the bytes each message came as, by id, for the journal.
         """
         started = time.perf_counter()
-        rows = await self.db.write(lambda conn: self._process(conn, batch, dead, published))
+        rows = await self.db.write(
+            lambda conn: self._process(conn, batch, dead, published, received or {})
+        )
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
         self.after_commit()
         return rows
@@ -137,8 +141,9 @@ class Processor:
         batch: Sequence[Envelope],
         dead: Sequence[DeadLetter],
         published: Sequence[str],
+        received: Mapping[str, bytes],
     ) -> list[OutRow]:
-        changes = Changes(published=list(published))
+        changes = Changes(published=list(published), received=received)
         for letter in dead:  # what could not be decoded is parked, whoever takes the batch
             changes.dead_letter(letter)
         self.handle_batch(conn, batch, changes)
