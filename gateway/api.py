@@ -178,7 +178,12 @@ def api_router(
         With an `Idempotency-Key`, its answer is recorded in the submission's own transaction:
         a declaration is never created twice for one key, even if the gateway dies before
         answering."""
-        declaration = DeclarationData.model_validate(body.model_dump(exclude={"pace"}))
+        # The request was validated as a DeclarationData (its subclass): take its fields as they
+        # are rather than dump and validate them a second time.
+        declaration = DeclarationData.model_construct(
+            body.model_fields_set - {"pace"},
+            **{name: getattr(body, name) for name in DeclarationData.model_fields},
+        )
         run_pace = body.pace or config.run_pace.get(enterprise_id, Pace.INSTANT)
         force = forced_outcome(declaration.scenario, declaration.reference)
         stage_s: float | None = None
