@@ -113,7 +113,9 @@ class Pool:
         fixed = {"Host": host if default_port else f"{host}:{self._port}", **(headers or {})}
         self._fixed = "".join(f"{k}: {v}\r\n" for k, v in fixed.items())
         # Each slot holds an idle connection, or None for one not opened (or since closed).
-        self._idle: asyncio.Queue[_Connection | None] = asyncio.Queue()
+        # Last in, first out: the connection just used goes next, and a new one is opened
+        # only when more requests are in flight than connections are open.
+        self._idle: asyncio.LifoQueue[_Connection | None] = asyncio.LifoQueue()
         for _ in range(max(1, connections)):
             self._idle.put_nowait(None)
         self._open: set[_Connection] = set()
