@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+import ssl
+import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -238,3 +242,40 @@ async def test_the_load_run_counts_each_failure_under_its_http_kind(server: Serv
         "http_timeout": 1,
         "http_404": 1,
     }
+
+
+@pytest.fixture
+def self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, made by the openssl command."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"),
+            *("-addext", "subjectAltName=IP:127.0.0.1"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+async def test_https_goes_through_the_ssl_context(self_signed: tuple[Path, Path]) -> None:
+    cert, key = self_signed
+    served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    served.load_cert_chain(cert, key)
+    state = Server()
+    srv = await asyncio.start_server(state.handle, "127.0.0.1", 0, ssl=served)
+    port = srv.sockets[0].getsockname()[1]
+    trusting = ssl.create_default_context(cafile=str(cert))
+    async with srv:
+        pool = http.Pool(f"https://127.0.0.1:{port}/p", connections=1, ssl_context=trusting)
+        answers = [await pool.post_json("/v1/declarations", {"n": i}) for i in range(3)]
+        await pool.aclose()
+        with pytest.raises(http.ConnectError):  # the default context does not trust it
+            await http.Pool(f"https://127.0.0.1:{port}", connections=1).post_json("/", {})
+    assert [a.status_code for a in answers] == [202] * 3
+    assert [r.path for r in state.requests] == ["/p/v1/declarations"] * 3
+    assert state.connections == 1  # all three on one connection; the refused one never got in
