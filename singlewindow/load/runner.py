@@ -6,15 +6,13 @@ import asyncio
 import contextlib
 import itertools
 import secrets
-import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from schemas.topics import AGENCIES
+from singlewindow.load import http
 from singlewindow.load.listener import LagSampler, StatusListener
 from singlewindow.load.plan import MixEntry, body_for, choose
 from singlewindow.load.recorder import Recorder
@@ -31,9 +29,6 @@ class Track:
     kind: str
     last_at: float
     done: asyncio.Future[str] | None = None
-
-
-POOL_CONNECTIONS = 4  # connections per httpx client; `connections` are spread over several
 
 
 @dataclass
@@ -62,8 +57,6 @@ class LoadRun:
     run_id: str = field(default_factory=lambda: secrets.token_hex(4))
     on_tick: Callable[[dict[str, Any]], None] | None = None
     _idle: asyncio.Event = field(default_factory=asyncio.Event)
-    # httpx scans its whole request queue on every assignment: keep that queue short.
-    _slots: asyncio.Semaphore | None = None
 
     def _now(self) -> float:
         return time.monotonic()
@@ -102,7 +95,7 @@ class LoadRun:
 
     async def _submit(
         self,
-        client: httpx.AsyncClient,
+        pool: http.Pool,
         intended: float,
         entry: MixEntry,
         seq: int,
@@ -110,18 +103,14 @@ class LoadRun:
     ) -> str | None:
         self.recorder.sent(intended - self.t0)
         self.sent_count += 1
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self.config.connections)
+        body = body_for(entry, f"load-{self.run_id}-{seq}")
         try:
-            async with self._slots:
-                wall = time.time()
-                resp = await client.post(
-                    "/v1/declarations", json=body_for(entry, f"load-{self.run_id}-{seq}")
-                )
-        except httpx.TimeoutException:
+            # The pool's `connections` connections bound how many requests are in flight.
+            resp = await pool.post_json("/v1/declarations", body)
+        except http.TimeoutException:
             self.recorder.error(self._now() - self.t0, "http_timeout")
             return None
-        except httpx.HTTPError as exc:
+        except http.HTTPError as exc:
             self.recorder.error(self._now() - self.t0, f"http_{type(exc).__name__}")
             return None
         now = self._now()
@@ -130,7 +119,7 @@ class LoadRun:
             return None
         self.recorder.accepted(now - self.t0, now - intended)
         declaration_id = str(resp.json()["id"])
-        track = Track(intended, entry.label, wall, done)
+        track = Track(intended, entry.label, resp.sent_at, done)
         self.tracks[declaration_id] = track
         self._idle.clear()
         for status, trigger, at, received in self.early.pop(declaration_id, []):
@@ -141,15 +130,14 @@ class LoadRun:
     async def run_open(self, send_times: list[float], mix: tuple[MixEntry, ...]) -> None:
         """Send on the schedule whatever the system's speed; latency counts from the schedule."""
         kinds = choose(mix, len(send_times), self.config.seed)
-        async with self._session() as clients:
+        async with self._session() as pool:
             tasks: set[asyncio.Task[Any]] = set()
             self.t0 = self._now() + 0.2
             for seq, (offset, entry) in enumerate(zip(send_times, kinds, strict=True)):
                 delay = self.t0 + offset - self._now()
                 if delay > 0:
                     await asyncio.sleep(delay)  # the arrival schedule, not a wait for a condition
-                client = clients[seq % len(clients)]
-                task = asyncio.create_task(self._submit(client, self.t0 + offset, entry, seq))
+                task = asyncio.create_task(self._submit(pool, self.t0 + offset, entry, seq))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
             if tasks:
@@ -162,19 +150,19 @@ class LoadRun:
         seq = itertools.count()
         loop = asyncio.get_running_loop()
 
-        async def client_loop(client: httpx.AsyncClient) -> None:
+        async def client_loop(pool: http.Pool) -> None:
             while self._now() - self.t0 < duration_s:
                 done: asyncio.Future[str] = loop.create_future()
-                if await self._submit(client, self._now(), next(kinds), next(seq), done) is None:
+                if await self._submit(pool, self._now(), next(kinds), next(seq), done) is None:
                     continue
                 try:
                     await asyncio.wait_for(done, self.config.completion_timeout_s)
                 except TimeoutError:
                     self.recorder.error(self._now() - self.t0, "completion_timeout")
 
-        async with self._session() as pools:
+        async with self._session() as pool:
             self.t0 = self._now()
-            await asyncio.gather(*(client_loop(pools[i % len(pools)]) for i in range(clients)))
+            await asyncio.gather(*(client_loop(pool) for _ in range(clients)))
         self._expire_remaining()
 
     async def _drain(self) -> None:
@@ -198,31 +186,22 @@ class LoadRun:
             await sampler.start()
         except Exception:
             sampler = None  # type: ignore[assignment]
-        # httpx checks every connection of its pool each time it hands one out, so one pool of
-        # 64 costs the load tool more CPU than the gateway spends on the request: several small
-        # pools, taken in turn, give the same connections for a fraction of it.
-        per_pool = min(POOL_CONNECTIONS, self.config.connections)
-        limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool)
-        tls = ssl.create_default_context()  # made once: each client would load the CAs again
-        clients = [
-            httpx.AsyncClient(
-                base_url=self.config.gateway,
-                verify=tls,
-                limits=limits,
-                timeout=30,
-                headers={"Authorization": f"Bearer {self.config.api_key}"},
-            )
-            for _ in range(max(1, -(-self.config.connections // per_pool)))
-        ]
+        # The load tool shares the machine it measures: its submissions go through a lean
+        # HTTP/1.1 pool (singlewindow/load/http.py), not httpx, to take less CPU from it.
+        pool = http.Pool(
+            self.config.gateway,
+            connections=self.config.connections,
+            timeout=30,
+            headers={"Authorization": f"Bearer {self.config.api_key}"},
+        )
         ticker = asyncio.create_task(self._tick(sampler))
         try:
-            yield clients
+            yield pool
         finally:
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
-            for client in clients:
-                await client.aclose()
+            await pool.aclose()
             await listener.stop()
             if sampler:
                 await sampler.stop()

@@ -1,0 +1,273 @@
+"""A lean HTTP/1.1 client for the load tool's submissions.
+
+The load tool runs on the machine it measures, so every millisecond of its own CPU is taken
+from the system under test. httpx spends 1.5–2 ms of CPU per request on pool bookkeeping,
+stream wrappers and cookie handling; this client writes a request in one write and reads the
+answer from an asyncio stream: `connections` persistent keep-alive connections, each carrying
+one request at a time.
+
+A POST is never sent twice silently. A connection the server closed while it sat idle is
+replaced before anything is written on it; once a byte of the request may have reached the
+server, a broken connection is an error for the caller to count, not a retry.
+
+Errors are named like httpx's (`ConnectError`, `ReadError`, `WriteError`,
+`RemoteProtocolError`, and `TimeoutException` for a request that ran out of time), so the load
+report's `http_<kind>` error counts keep their meaning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+MAX_HEADER_BYTES = 64 * 1024
+
+
+class HTTPError(Exception):
+    """A request got no usable answer."""
+
+
+class TimeoutException(HTTPError):
+    """The request (connecting included) did not end within the pool's timeout."""
+
+
+class ConnectError(HTTPError):
+    """No connection could be opened to the server."""
+
+
+class WriteError(HTTPError):
+    """The connection broke while the request was being written."""
+
+
+class ReadError(HTTPError):
+    """The connection broke while the answer was being read."""
+
+
+class RemoteProtocolError(HTTPError):
+    """The server closed without answering, or answered something that is not HTTP/1.1."""
+
+
+@dataclass(frozen=True)
+class Response:
+    """Status, headers (names in lower case), the whole body, and when it was sent."""
+
+    status_code: int
+    headers: dict[str, str]
+    content: bytes
+    sent_at: float  # wall-clock time.time() as the request was written
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+class _Connection:
+    """One keep-alive connection: a reader and a writer, used by one request at a time."""
+
+    __slots__ = ("reader", "writer")
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    def reusable(self) -> bool:
+        """Open, and nothing unasked-for (an end of stream, stray bytes) waiting to be read."""
+        return not (
+            self.writer.transport.is_closing()
+            or self.reader.at_eof()
+            or self.reader.exception() is not None
+            or len(getattr(self.reader, "_buffer", b"")) > 0
+        )
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class Pool:
+    """`connections` persistent connections to one server; requests wait for an idle one."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        connections: int,
+        headers: dict[str, str] | None = None,
+        timeout: float = 30.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        url = urlsplit(base_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError(f"not an http(s) URL: {base_url!r}")
+        self._host = url.hostname
+        self._tls = url.scheme == "https"
+        self._port = url.port or (443 if self._tls else 80)
+        self._ssl = (ssl_context or ssl.create_default_context()) if self._tls else None
+        self._prefix = url.path.rstrip("/")
+        self._timeout = timeout
+        default_port = self._port == (443 if self._tls else 80)
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        fixed = {"Host": host if default_port else f"{host}:{self._port}", **(headers or {})}
+        self._fixed = "".join(f"{k}: {v}\r\n" for k, v in fixed.items())
+        # Each slot holds an idle connection, or None for one not opened (or since closed).
+        # Last in, first out: the connection just used goes next, and a new one is opened
+        # only when more requests are in flight than connections are open.
+        self._idle: asyncio.LifoQueue[_Connection | None] = asyncio.LifoQueue()
+        for _ in range(max(1, connections)):
+            self._idle.put_nowait(None)
+        self._open: set[_Connection] = set()
+        self.connects = 0  # connections opened so far
+
+    async def aclose(self) -> None:
+        """Close every open connection."""
+        for conn in list(self._open):
+            self._discard(conn)
+
+    async def post_json(self, path: str, body: Any) -> Response:
+        """POST `body` as compact JSON to `path` under the base URL's path."""
+        data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        return await self.request("POST", path, data, "application/json")
+
+    async def request(
+        self, method: str, path: str, body: bytes = b"", content_type: str | None = None
+    ) -> Response:
+        head = f"{method} {self._prefix}{path} HTTP/1.1\r\n{self._fixed}"
+        if content_type:
+            head += f"Content-Type: {content_type}\r\n"
+        payload = f"{head}Content-Length: {len(body)}\r\n\r\n".encode("latin-1") + body
+        conn = await self._idle.get()
+        try:
+            async with asyncio.timeout(self._timeout):
+                if conn is not None and not conn.reusable():
+                    # Closed by the server while idle (its keep-alive timeout): nothing of this
+                    # request was written on it, so a fresh connection is safe.
+                    self._discard(conn)
+                    conn = None
+                if conn is None:
+                    conn = await self._connect()
+                response, keep = await self._exchange(conn, payload)
+        except TimeoutError:
+            self._discard(conn)
+            self._idle.put_nowait(None)
+            raise TimeoutException(f"no answer within {self._timeout} s") from None
+        except BaseException:
+            self._discard(conn)
+            self._idle.put_nowait(None)
+            raise
+        if keep:
+            self._idle.put_nowait(conn)
+        else:
+            self._discard(conn)
+            self._idle.put_nowait(None)
+        return response
+
+    async def _connect(self) -> _Connection:
+        try:
+            reader, writer = await asyncio.open_connection(
+                self._host,
+                self._port,
+                ssl=self._ssl,
+                server_hostname=self._host if self._tls else None,
+                limit=MAX_HEADER_BYTES,
+            )
+        except (OSError, ssl.SSLError) as exc:
+            raise ConnectError(str(exc) or type(exc).__name__) from exc
+        self.connects += 1
+        conn = _Connection(reader, writer)
+        self._open.add(conn)
+        return conn
+
+    def _discard(self, conn: _Connection | None) -> None:
+        if conn is not None:
+            conn.close()
+            self._open.discard(conn)
+
+    async def _exchange(self, conn: _Connection, payload: bytes) -> tuple[Response, bool]:
+        """Write the request, read the answer; whether the connection may carry another."""
+        sent_at = time.time()
+        try:
+            conn.writer.write(payload)
+            await conn.writer.drain()
+        except (OSError, RuntimeError) as exc:
+            raise WriteError(str(exc) or type(exc).__name__) from exc
+        reader = conn.reader
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except asyncio.IncompleteReadError as exc:
+                    if not exc.partial:
+                        raise RemoteProtocolError(
+                            "Server disconnected without sending a response."
+                        ) from None
+                    raise ReadError("connection closed inside the response's head") from None
+                status, version, headers = _parse_head(head)
+                if status >= 200 or status == 101:
+                    break  # 1xx interim answers (100 Continue, 103 Early Hints) are skipped
+            body, to_eof = await _read_body(reader, status, headers)
+        except asyncio.LimitOverrunError:
+            raise RemoteProtocolError("response head too long") from None
+        except asyncio.IncompleteReadError:
+            raise ReadError("connection closed inside the response's body") from None
+        except (OSError, ssl.SSLError) as exc:
+            raise ReadError(str(exc) or type(exc).__name__) from exc
+        connection = headers.get("connection", "").lower()
+        keep = not to_eof and (
+            "keep-alive" in connection if version == "HTTP/1.0" else "close" not in connection
+        )
+        return Response(status, headers, body, sent_at), keep
+
+
+def _parse_head(head: bytes) -> tuple[int, str, dict[str, str]]:
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+        raise RemoteProtocolError(f"not an HTTP/1.x status line: {lines[0]!r}")
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        if not line:
+            continue
+        name, sep, value = line.partition(":")
+        if not sep:
+            raise RemoteProtocolError(f"malformed header line: {line!r}")
+        key = name.strip().lower()
+        value = value.strip()
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    return int(parts[1]), parts[0], headers
+
+
+async def _read_body(
+    reader: asyncio.StreamReader, status: int, headers: dict[str, str]
+) -> tuple[bytes, bool]:
+    """The body, and whether it ran to the end of the connection (which cannot be reused)."""
+    if status in (204, 304) or 100 <= status < 200:
+        return b"", False
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        return await _read_chunked(reader), False
+    length = headers.get("content-length")
+    if length is not None:
+        if not length.isdigit():
+            raise RemoteProtocolError(f"bad Content-Length: {length!r}")
+        return await reader.readexactly(int(length)), False
+    return await reader.read(), True
+
+
+async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        line = await reader.readuntil(b"\r\n")
+        size_text = line.split(b";", 1)[0].strip()
+        try:
+            size = int(size_text, 16)
+        except ValueError:
+            raise RemoteProtocolError(f"bad chunk size: {size_text!r}") from None
+        if size == 0:
+            while await reader.readuntil(b"\r\n") != b"\r\n":
+                pass  # trailers: read and ignored
+            return b"".join(chunks)
+        chunks.append(await reader.readexactly(size))
+        if await reader.readexactly(2) != b"\r\n":
+            raise RemoteProtocolError("chunk not followed by CRLF")
