@@ -28,12 +28,13 @@ def marks(n: int) -> str:
 
 
 class Driver:
-    """The driver connection under a SQLAlchemy connection, with its placeholder style."""
+    """The DBAPI connection under a SQLAlchemy connection (the driver's own, or the async
+    engine's adapter of it inside `run_sync`), with its placeholder style."""
 
     __slots__ = ("_format", "_raw")
 
     def __init__(self, conn: Connection) -> None:
-        self._raw: Any = conn.connection.driver_connection
+        self._raw: Any = conn.connection.dbapi_connection
         self._format = conn.dialect.paramstyle in ("format", "pyformat")
 
     def _sql(self, sql: str) -> str:

@@ -20,7 +20,7 @@ from services.common.changes import (
     seen_messages,
 )
 from services.common.database import Database, transaction_memo
-from services.common.db import Journal, Outbox, Record
+from services.common.db import Journal, Outbox, Record, make_engine
 from services.common.groupcommit import GroupCommit
 from tests.unit.builders import declaration
 
@@ -147,3 +147,17 @@ async def test_the_hot_statements_round_trip_on_each_database(db: Database) -> N
 
     updated, outbox = await db.write(after)
     assert (updated.status, updated.version, updated.data, outbox) == ("done", 2, b"[]", 0)
+
+
+async def test_the_hot_statements_also_run_on_the_async_engines_connection(db: Database) -> None:
+    """Reads of the web side go through the async engine (`run_sync`): the same statements
+    must find the same rows there (its DBAPI connection is an adapter, not the driver's)."""
+    await db.write(_submission("d9").apply)
+    url = db.engine.url.render_as_string(hide_password=False)
+    engine = make_engine(url.replace("sqlite://", "sqlite+aiosqlite://", 1))
+    try:
+        async with engine.connect() as conn:
+            held = await conn.run_sync(lambda c: load_records(c, ["d9"]))
+    finally:
+        await engine.dispose()
+    assert held["d9"].owner == "ent_a"
