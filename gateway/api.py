@@ -14,21 +14,18 @@ from sqlalchemy import Connection, select
 
 from gateway import deadletters
 from gateway import saga as sagas
-from gateway.dashboard import pace
-from gateway.handlers import GatewayConfig, put_saga, send, status_event
+from gateway.declare import declare, intend
+from gateway.handlers import GatewayConfig, put_saga, status_event
 from gateway.idempotency import claim_of, record
 from gateway.keys import enterprise_of
 from gateway.saga import Saga
-from gateway.store import (
-    add_enterprise,
-    claim_reference,
-    clock_offset,
-    hash_key,
-)
+from gateway.store import add_enterprise, hash_key
 from schemas.api import (
     CancelRequest,
     DeadLetterList,
     DeadLetterView,
+    DeclarationBatchCreated,
+    DeclarationBatchRequest,
     DeclarationCreated,
     DeclarationList,
     DeclarationRequest,
@@ -37,19 +34,15 @@ from schemas.api import (
     EnterpriseCreated,
     HelperOutcomeView,
     OperatorAction,
-    Pace,
     Replayed,
     ScenarioList,
     ScenarioView,
     Timeline,
     TimelineEntry,
 )
-from schemas.envelope import Envelope, new_envelope
-from schemas.ids import uuid7
-from schemas.messages import DeclarationSubmitted
+from schemas.envelope import Envelope
 from schemas.registry import asyncapi_document
-from schemas.scenarios import CATALOGUE, HELPER_OUTCOMES, forced_outcome
-from schemas.trade import DeclarationData
+from schemas.scenarios import CATALOGUE, HELPER_OUTCOMES
 from services.common import tracing
 from services.common.admin import admin_guard
 from services.common.changes import Changes, OutRow, VersionConflict, load_records
@@ -57,7 +50,6 @@ from services.common.db import Journal, Record
 from services.common.problems import Problem
 from services.common.runtime import Runtime
 
-SOURCE = "gateway"
 T = TypeVar("T")
 _COLUMNS = ("key", "owner", "status", "data", "created_at", "updated_at")
 
@@ -116,30 +108,6 @@ async def run_on_saga(
         ) from exc
 
 
-def _claim_reference(
-    conn: Connection, changes: Changes, enterprise_id: str, reference: str, declaration_id: str
-) -> None:
-    """Give the reference to the declaration, or a 409 naming the declaration that has it."""
-    taken = claim_reference(
-        conn,
-        changes,
-        enterprise_id=enterprise_id,
-        reference=reference,
-        declaration_id=declaration_id,
-    )
-    if taken is None:
-        return
-    raise Problem(
-        409,
-        "reference-in-use",
-        "Reference already used",
-        f"reference {reference!r} is already the reference of declaration {taken}; "
-        "references are unique per enterprise",
-        field="reference",
-        declaration_id=taken,
-    )
-
-
 def api_router(
     runtime: Runtime, config: GatewayConfig, keys: dict[str, str], admin_token: str
 ) -> APIRouter:
@@ -178,65 +146,16 @@ def api_router(
         With an `Idempotency-Key`, its answer is recorded in the submission's own transaction:
         a declaration is never created twice for one key, even if the gateway dies before
         answering."""
-        # The request was validated as a DeclarationData (its subclass): take its fields as they
-        # are rather than dump and validate them a second time.
-        declaration = DeclarationData.model_construct(
-            body.model_fields_set - {"pace"},
-            **{name: getattr(body, name) for name in DeclarationData.model_fields},
-        )
-        run_pace = body.pace or config.run_pace.get(enterprise_id, Pace.INSTANT)
-        force = forced_outcome(declaration.scenario, declaration.reference)
-        stage_s: float | None = None
-        if force is not None and force.delay_s is not None and body.pace is None:
-            run_pace, stage_s = Pace.DEMO, float(force.delay_s)  # sandbox `delayed`
-        declaration_id = uuid7()
+        intent = intend(body, enterprise_id, config)
         made: list[Envelope] = []  # the submission, once written: the root of its trace
         held = claim_of(request)
 
         def unit(conn: Connection) -> tuple[bytes, Sequence[OutRow] | Changes]:
             changes = Changes()
-            if declaration.reference is not None:
-                _claim_reference(
-                    conn, changes, enterprise_id, declaration.reference, declaration_id
-                )
-            submitted = new_envelope(
-                DeclarationSubmitted(enterprise_id=enterprise_id, declaration=declaration),
-                declaration_id=declaration_id,
-                source=SOURCE,
+            created, submitted = declare(
+                conn, changes, enterprise_id=enterprise_id, intent=intent, config=config
             )
             made.append(submitted)
-            begun = sagas.start(declaration_id, enterprise_id, declaration)
-            started = begun.saga.model_copy(
-                update={"clock_offset_s": clock_offset(conn, enterprise_id=enterprise_id)}
-            )
-            saga, commands = send(
-                pace.paced(started, run_pace, stage_s=stage_s),
-                begun.commands,
-                cause=submitted,
-                config=config,
-                now=submitted.occurred_at.timestamp(),
-            )
-            if saga.paced is not None:  # a class's pace: even the filing waits its turn
-                saga, commands = pace.hold(
-                    saga,
-                    commands,
-                    now=submitted.occurred_at.timestamp(),
-                    demo_stage_s=config.demo_stage_s,
-                )
-            changes.log(submitted, "in")
-            changes.put(put_saga(saga, None))
-            for command in commands:
-                changes.emit(command)
-            changes.emit(status_event(saga, submitted, None))
-            created = DeclarationCreated(
-                id=declaration_id,
-                status=sagas.public_status(saga),
-                created_at=submitted.occurred_at,
-                links={
-                    "self": f"/v1/declarations/{declaration_id}",
-                    "events": f"/v1/declarations/{declaration_id}/events",
-                },
-            )
             answer = created.model_dump_json().encode()
             record(conn, held, status_code=202, body=answer, content_type="application/json")
             return answer, changes  # written with the rest of the group, a statement a table
@@ -248,6 +167,51 @@ def api_router(
             held.recorded = True
         if made:
             tracing.declared(made[-1])
+        return Response(answer, status_code=202, media_type="application/json")
+
+    @router.post(
+        "/v1/declarations/batch",
+        status_code=202,
+        response_model=DeclarationBatchCreated,
+        tags=["declarations"],
+    )
+    async def submit_batch(
+        body: DeclarationBatchRequest, enterprise_id: Enterprise, request: Request
+    ) -> Any:
+        """Submit up to 500 declarations in one request, all or none (202).
+
+        Each is validated and declared as `POST /v1/declarations` would; if one is refused
+        (an invalid field, a reference already in use, also by another declaration of the
+        same batch) nothing is created and the problem names it, e.g.
+        `declarations[3].reference`. The answer lists the created declarations in the order
+        sent. With an `Idempotency-Key` the answer is recorded in the same transaction."""
+        intents = [intend(one, enterprise_id, config) for one in body.declarations]
+        made: list[Envelope] = []
+        held = claim_of(request)
+
+        def unit(conn: Connection) -> tuple[bytes, Sequence[OutRow] | Changes]:
+            changes = Changes()
+            created = []
+            for i, intent in enumerate(intents):
+                one, submitted = declare(
+                    conn,
+                    changes,
+                    enterprise_id=enterprise_id,
+                    intent=intent,
+                    config=config,
+                    field=f"declarations[{i}].reference",
+                )
+                created.append(one)
+                made.append(submitted)
+            answer = DeclarationBatchCreated(data=created).model_dump_json().encode()
+            record(conn, held, status_code=202, body=answer, content_type="application/json")
+            return answer, changes
+
+        answer = await runtime.intake.run(unit, savepoint=held is not None)
+        if held is not None:
+            held.recorded = True
+        for submitted in made:
+            tracing.declared(submitted)
         return Response(answer, status_code=202, media_type="application/json")
 
     @router.get(

@@ -84,6 +84,25 @@ class DeclarationCreated(Contract):
     links: dict[str, str]
 
 
+MAX_BATCH = 500  # declarations one batch submission may carry
+
+
+class DeclarationBatchRequest(Contract):
+    """Several declarations submitted at once, all or none."""
+
+    declarations: list[DeclarationRequest] = Field(
+        min_length=1,
+        max_length=MAX_BATCH,
+        description=f"1 to {MAX_BATCH} declarations, each as POST /v1/declarations takes it",
+    )
+
+
+class DeclarationBatchCreated(Contract):
+    """The answer to a batch: the declarations created, in the order they were sent."""
+
+    data: list[DeclarationCreated]
+
+
 class DeclarationView(Contract):
     """A declaration as the API shows it."""
 
