@@ -10,11 +10,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from pydantic import BaseModel
 from sqlalchemy import Connection, select
 
 from gateway import deadletters
 from gateway import saga as sagas
-from gateway.declare import declare, intend
+from gateway.declare import Intent, declare, intend
 from gateway.handlers import GatewayConfig, put_saga, status_event
 from gateway.idempotency import claim_of, record
 from gateway.keys import enterprise_of
@@ -134,6 +135,50 @@ def api_router(
             raise Problem(404, "not-found", "Not found", f"no declaration {declaration_id}")
         return row
 
+    async def declare_all(
+        intents: Sequence[Intent],
+        enterprise_id: str,
+        request: Request,
+        *,
+        answer_of: Callable[[list[DeclarationCreated]], BaseModel],
+        field_of: Callable[[int], str],
+    ) -> Response:
+        """Declare every intent in one unit of the group commit, all or none; 202 with the
+        answer `answer_of` makes of what was created. `field_of(i)` names the reference of
+        the i-th in a refusal.
+
+        Without an Idempotency-Key the unit only reads before it hands over its Changes: no
+        savepoint needed. With one, the answer is recorded at once, in the same transaction:
+        a declaration is never created twice for one key, even if the gateway dies before
+        answering."""
+        made: list[Envelope] = []  # the submissions once written: the roots of their traces
+        held = claim_of(request)
+
+        def unit(conn: Connection) -> tuple[bytes, Sequence[OutRow] | Changes]:
+            changes = Changes()
+            created = []
+            for i, intent in enumerate(intents):
+                one, submitted = declare(
+                    conn,
+                    changes,
+                    enterprise_id=enterprise_id,
+                    intent=intent,
+                    config=config,
+                    field=field_of(i),
+                )
+                created.append(one)
+                made.append(submitted)
+            answer = answer_of(created).model_dump_json().encode()
+            record(conn, held, status_code=202, body=answer, content_type="application/json")
+            return answer, changes  # written with the rest of the group, a statement a table
+
+        answer = await runtime.intake.run(unit, savepoint=held is not None)
+        if held is not None:
+            held.recorded = True
+        for submitted in made:
+            tracing.declared(submitted)
+        return Response(answer, status_code=202, media_type="application/json")
+
     @router.post(
         "/v1/declarations",
         status_code=202,
@@ -146,28 +191,13 @@ def api_router(
         With an `Idempotency-Key`, its answer is recorded in the submission's own transaction:
         a declaration is never created twice for one key, even if the gateway dies before
         answering."""
-        intent = intend(body, enterprise_id, config)
-        made: list[Envelope] = []  # the submission, once written: the root of its trace
-        held = claim_of(request)
-
-        def unit(conn: Connection) -> tuple[bytes, Sequence[OutRow] | Changes]:
-            changes = Changes()
-            created, submitted = declare(
-                conn, changes, enterprise_id=enterprise_id, intent=intent, config=config
-            )
-            made.append(submitted)
-            answer = created.model_dump_json().encode()
-            record(conn, held, status_code=202, body=answer, content_type="application/json")
-            return answer, changes  # written with the rest of the group, a statement a table
-
-        # Without an Idempotency-Key the unit only reads before it hands over its Changes: no
-        # savepoint needed. With one, recording the answer writes at once.
-        answer = await runtime.intake.run(unit, savepoint=held is not None)
-        if held is not None:
-            held.recorded = True
-        if made:
-            tracing.declared(made[-1])
-        return Response(answer, status_code=202, media_type="application/json")
+        return await declare_all(
+            [intend(body, enterprise_id, config)],
+            enterprise_id,
+            request,
+            answer_of=lambda created: created[0],
+            field_of=lambda _: "reference",
+        )
 
     @router.post(
         "/v1/declarations/batch",
@@ -185,34 +215,13 @@ def api_router(
         same batch) nothing is created and the problem names it, e.g.
         `declarations[3].reference`. The answer lists the created declarations in the order
         sent. With an `Idempotency-Key` the answer is recorded in the same transaction."""
-        intents = [intend(one, enterprise_id, config) for one in body.declarations]
-        made: list[Envelope] = []
-        held = claim_of(request)
-
-        def unit(conn: Connection) -> tuple[bytes, Sequence[OutRow] | Changes]:
-            changes = Changes()
-            created = []
-            for i, intent in enumerate(intents):
-                one, submitted = declare(
-                    conn,
-                    changes,
-                    enterprise_id=enterprise_id,
-                    intent=intent,
-                    config=config,
-                    field=f"declarations[{i}].reference",
-                )
-                created.append(one)
-                made.append(submitted)
-            answer = DeclarationBatchCreated(data=created).model_dump_json().encode()
-            record(conn, held, status_code=202, body=answer, content_type="application/json")
-            return answer, changes
-
-        answer = await runtime.intake.run(unit, savepoint=held is not None)
-        if held is not None:
-            held.recorded = True
-        for submitted in made:
-            tracing.declared(submitted)
-        return Response(answer, status_code=202, media_type="application/json")
+        return await declare_all(
+            [intend(one, enterprise_id, config) for one in body.declarations],
+            enterprise_id,
+            request,
+            answer_of=lambda created: DeclarationBatchCreated(data=created),
+            field_of=lambda i: f"declarations[{i}].reference",
+        )
 
     @router.get(
         "/v1/declarations/{declaration_id}", response_model=DeclarationView, tags=["declarations"]

@@ -112,9 +112,10 @@ class Changes:
     """Everything one transaction writes; `apply` writes it with one statement per table."""
 
     puts: dict[str, Put] = field(default_factory=dict)
-    inbox: list[dict[str, Any]] = field(default_factory=list)
+    # Rows in the order of their INSERT's columns (below): built once, as they are written.
+    inbox: list[tuple[str, bytes | None, float]] = field(default_factory=list)
     outbox: list[OutRow] = field(default_factory=list)
-    journal: list[dict[str, Any]] = field(default_factory=list)
+    journal: list[tuple[str, str, str, str, str, str, bytes]] = field(default_factory=list)
     published: list[str] = field(default_factory=list)  # outbox ids the relay has sent
     # The bytes each consumed message arrived as, by id: its journal line keeps them as they
     # came, instead of serializing the decoded envelope again.
@@ -147,7 +148,7 @@ class Changes:
     ) -> None:
         """Mark a consumed message handled, remembering the replies it caused."""
         blob = b"[" + b",".join(replies) + b"]" if replies else None
-        self.inbox.append({"message_id": envelope.id, "replies": blob, "processed_at": time.time()})
+        self.inbox.append((envelope.id, blob, time.time()))
         if journal:
             self.log(envelope, "in")
 
@@ -171,15 +172,15 @@ class Changes:
     def log(self, envelope: Envelope, direction: str, value: bytes | None = None) -> None:
         """Add a journal line for a message of a declaration."""
         self.journal.append(
-            {
-                "declaration_id": envelope.declaration_id,
-                "message_id": envelope.id,
-                "direction": direction,
-                "type": envelope.type,
-                "source": envelope.source,
-                "occurred_at": envelope.occurred_at.isoformat(),
-                "envelope": value or self.received.get(envelope.id) or envelope.to_bytes(),
-            }
+            (
+                envelope.declaration_id,
+                envelope.id,
+                direction,
+                envelope.type,
+                envelope.source,
+                envelope.occurred_at.isoformat(),
+                value or self.received.get(envelope.id) or envelope.to_bytes(),
+            )
         )
 
     def merge(self, other: Changes) -> None:
@@ -200,7 +201,7 @@ class Changes:
         db.many(
             "INSERT INTO inbox (message_id, replies, processed_at) VALUES (?, ?, ?) "
             "ON CONFLICT DO NOTHING",
-            [(i["message_id"], i["replies"], i["processed_at"]) for i in self.inbox],
+            self.inbox,
         )
         db.many(
             "INSERT INTO records (key, owner, status, deadline, version, data, created_at, "
@@ -231,18 +232,7 @@ class Changes:
         db.many(
             "INSERT INTO journal (declaration_id, message_id, direction, type, source, "
             "occurred_at, envelope) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    j["declaration_id"],
-                    j["message_id"],
-                    j["direction"],
-                    j["type"],
-                    j["source"],
-                    j["occurred_at"],
-                    j["envelope"],
-                )
-                for j in self.journal
-            ],
+            self.journal,
         )
         for sql, params in self.rows.items():
             db.many(sql, params)
