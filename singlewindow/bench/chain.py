@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from collections.abc import Callable, Iterable, Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -32,37 +33,55 @@ async def create_topics(bootstrap: str, hops: int) -> None:
         await admin.close()
 
 
-async def hop(bootstrap: str, index: int) -> None:
-    """Consume a batch from link `index`, produce each message to link `index + 1`, commit."""
+def producer(bootstrap: str) -> AIOKafkaProducer:
+    """A producer configured as the services' own (acks from all, a small linger)."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=2, enable_idempotence=False
+    )
+
+
+async def forward(
+    bootstrap: str,
+    topics: Sequence[str],
+    group: str,
+    follow_up: Callable[[str, bytes], Iterable[tuple[str, bytes]]],
+) -> None:
+    """Consume a batch, produce what `follow_up` makes of each message, await the acks, commit."""
     consumer = AIOKafkaConsumer(
-        topic(index),
+        *topics,
         bootstrap_servers=bootstrap,
-        group_id=f"bench-hop-{index}",
+        group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         fetch_max_wait_ms=50,
         max_poll_records=500,
     )
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", linger_ms=2, enable_idempotence=False
-    )
+    sender = producer(bootstrap)
     await consumer.start()
-    await producer.start()
+    await sender.start()
     try:
         while True:
             batches = await consumer.getmany(timeout_ms=200, max_records=500)
             if not batches:
                 continue
             futures = [
-                await producer.send(topic(index + 1), r.value, key=r.key)
-                for records in batches.values()
+                await sender.send(to, value, key=r.key)
+                for tp, records in batches.items()
                 for r in records
+                for to, value in follow_up(tp.topic, r.value)
             ]
             await asyncio.gather(*futures)
             await consumer.commit()
     finally:
         await consumer.stop()
-        await producer.stop()
+        await sender.stop()
+
+
+async def hop(bootstrap: str, index: int) -> None:
+    """Consume a batch from link `index`, produce each message to link `index + 1`, commit."""
+    await forward(
+        bootstrap, [topic(index)], f"bench-hop-{index}", lambda _t, v: [(topic(index + 1), v)]
+    )
 
 
 async def drive(bootstrap: str, hops: int, count: int, timeout_s: float) -> float:
@@ -74,14 +93,12 @@ async def drive(bootstrap: str, hops: int, count: int, timeout_s: float) -> floa
         enable_auto_commit=False,
         auto_offset_reset="latest",
     )
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", linger_ms=2, enable_idempotence=False
-    )
+    sender = producer(bootstrap)
     await consumer.start()
-    await producer.start()
+    await sender.start()
     try:
         # Warm the chain so every hop has joined its group before the clock starts.
-        await producer.send_and_wait(topic(0), b"warm", key=b"warm")
+        await sender.send_and_wait(topic(0), b"warm", key=b"warm")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             got = await consumer.getmany(timeout_ms=500)
@@ -98,7 +115,7 @@ async def drive(bootstrap: str, hops: int, count: int, timeout_s: float) -> floa
             burst = min(500, count - sent)
             if burst:
                 for i in range(burst):
-                    await producer.send(topic(0), payload, key=str(sent + i).encode())
+                    await sender.send(topic(0), payload, key=str(sent + i).encode())
                 sent += burst
             got = await consumer.getmany(timeout_ms=20, max_records=5000)
             received += sum(len(rs) for rs in got.values())
@@ -110,7 +127,7 @@ async def drive(bootstrap: str, hops: int, count: int, timeout_s: float) -> floa
         return received / elapsed
     finally:
         await consumer.stop()
-        await producer.stop()
+        await sender.stop()
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from singlewindow.bench.skeleton import AGENCIES as SKELETON_AGENCIES
 from singlewindow.broker import broker_command, wait_for_port
 from singlewindow.load.plan import MixEntry, Profile
 from singlewindow.load.runner import LoadConfig, LoadRun
@@ -50,14 +51,19 @@ class Trial:
         )
 
 
-def _python(*args: str) -> list[str]:
-    return [sys.executable, "-m", "singlewindow.bench.chain", *args]
+def _python(module: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", f"singlewindow.bench.{module}", *args]
 
 
-def raw_chain(hops: int, count: int) -> float:
-    """Messages a second through `hops` plain consume→produce processes on a fresh broker."""
+def _on_fresh_broker(
+    module: str,
+    setup: Sequence[str],
+    servers: Sequence[Sequence[str]],
+    drive: Sequence[str],
+) -> float:
+    """Start a broker, `module`'s topics and server processes; return what its driver prints."""
     port = free_port_block(1)
-    bootstrap = f"127.0.0.1:{port}"
+    bootstrap = ("--bootstrap", f"127.0.0.1:{port}")
     procs: list[subprocess.Popen[bytes]] = []
     try:
         procs.append(
@@ -70,19 +76,13 @@ def raw_chain(hops: int, count: int) -> float:
         )
         if not wait_for_port("127.0.0.1", port, 15):
             raise RuntimeError("the bench broker did not start")
-        subprocess.run(_python("topics", "--bootstrap", bootstrap, "--hops", str(hops)), check=True)
-        for i in range(hops):
+        subprocess.run(_python(module, *setup, *bootstrap), check=True)
+        for server in servers:
             procs.append(
-                subprocess.Popen(
-                    _python("hop", "--bootstrap", bootstrap, "--index", str(i)),
-                    preexec_fn=die_with_parent,
-                )
+                subprocess.Popen(_python(module, *server, *bootstrap), preexec_fn=die_with_parent)
             )
         out = subprocess.run(
-            _python("drive", "--bootstrap", bootstrap, "--hops", str(hops), "--count", str(count)),
-            check=True,
-            capture_output=True,
-            text=True,
+            _python(module, *drive, *bootstrap), check=True, capture_output=True, text=True
         )
         return float(out.stdout.strip().splitlines()[-1])
     finally:
@@ -93,6 +93,26 @@ def raw_chain(hops: int, count: int) -> float:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def raw_chain(hops: int, count: int) -> float:
+    """Messages a second through `hops` plain consume→produce processes on a fresh broker."""
+    return _on_fresh_broker(
+        "chain",
+        ("topics", "--hops", str(hops)),
+        [("hop", "--index", str(i)) for i in range(hops)],
+        ("drive", "--hops", str(hops), "--count", str(count)),
+    )
+
+
+def skeleton(count: int) -> float:
+    """Declarations a second through the skeleton (singlewindow/bench/skeleton.py)."""
+    return _on_fresh_broker(
+        "skeleton",
+        ("topics",),
+        [("serve", "--as", role) for role in ("gateway", *SKELETON_AGENCIES)],
+        ("drive", "--count", str(count)),
+    )
 
 
 def _trial(config: LoadConfig, rate: float, duration_s: float) -> Trial:
@@ -177,17 +197,26 @@ def bench(*, quick: bool, replicas: str, console: Console) -> dict[str, Any]:
         f"[bold]raw chain[/bold]: {HOPS} plain aiokafka consume→produce processes, same broker"
     )
     raw = raw_chain(HOPS, 20_000 if quick else 100_000)
+    console.print(
+        "[bold]skeleton[/bold]: a declaration's 16 messages through a gateway and four agencies "
+        "of plain aiokafka, no database, validation or HTTP, same broker"
+    )
+    bare = skeleton(3_000 if quick else 20_000)
     table = Table(title="bench")
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_row("sustained end-to-end declarations/s", f"{e2e:.0f}")
     table.add_row(f"raw chain of {HOPS} hops, messages/s", f"{raw:.0f}")
     table.add_row("ratio", f"{e2e / raw:.3f}" if raw else "n/a")
+    table.add_row("skeleton, declarations/s (saturated)", f"{bare:.0f}")
+    table.add_row("skeleton / raw chain", f"{bare / raw:.3f}" if raw else "n/a")
+    table.add_row("end to end / skeleton", f"{e2e / bare:.3f}" if bare else "n/a")
     console.print(table)
     return {
         "e2e_throughput": e2e,
         "raw_chain": raw,
         "ratio": e2e / raw if raw else 0.0,
+        "skeleton": bare,
         "hops": HOPS,
         "trials": [t.__dict__ for t in trials],
     }
