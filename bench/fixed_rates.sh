@@ -9,10 +9,13 @@ OLD=$(cd "$1" && pwd) NEW=$(cd "$2" && pwd); shift 2
 LOAD="$NEW/singlewindow"
 DURATION=15
 
-cpu() {  # utime+stime (ticks) of the broker and the five services, one per line
-  pgrep -f "tansu.*broker" | head -1 | xargs -I{} awk '{print $14+$15}' /proc/{}/stat
+cpu() {  # utime+stime (ticks) of this system's broker and five services, one per line
+  # (matched by the install's own interpreter and the default broker port, so that other
+  # systems running on the machine, a test suite's say, are not counted)
+  pgrep -f "tansu.*127.0.0.1:9092" | head -1 | xargs -I{} awk '{print $14+$15}' /proc/{}/stat
   for s in gateway customs inspection forex tax; do
-    pgrep -f "singlewindow.serve $s" | head -1 | xargs -I{} awk '{print $14+$15}' /proc/{}/stat
+    pgrep -f "$bin/python -m singlewindow.serve $s" | head -1 \
+      | xargs -I{} awk '{print $14+$15}' /proc/{}/stat
   done
 }
 
@@ -32,5 +35,5 @@ for pair in "old:$OLD" "new:$NEW"; do
       '{d=($2-$1)*10/n; t+=d; printf "%.2f ", d} END {printf "= %.2f ms CPU a declaration (broker gateway customs inspection forex tax)\n", t}'
   done
   pkill -INT -f "$bin/singlewindow up"
-  for _ in $(seq 1 60); do pgrep -f "singlewindow.serve|tansu.*broker" > /dev/null || break; sleep 0.5; done
+  for _ in $(seq 1 60); do pgrep -f "$bin/python -m singlewindow.serve|tansu.*127.0.0.1:9092" > /dev/null || break; sleep 0.5; done
 done
