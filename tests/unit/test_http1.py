@@ -1,4 +1,5 @@
-"""The load tool's lean HTTP/1.1 client against a real local server speaking HTTP/1.1 over TCP."""
+"""The lean HTTP/1.1 client (the load tool's and the webhook sender's) against a real local
+server speaking HTTP/1.1 over TCP."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import shutil
 import ssl
 import subprocess
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -16,93 +16,13 @@ import pytest
 from services.common import http1 as http
 from singlewindow.load.plan import MixEntry
 from singlewindow.load.runner import LoadConfig, LoadRun
-
-
-@dataclass
-class Seen:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class Server:
-    """Answers by path; records every request it read and every connection it accepted."""
-
-    port: int = 0
-    connections: int = 0
-    requests: list[Seen] = field(default_factory=list)
-    release: asyncio.Event = field(default_factory=asyncio.Event)
-    closed_idle: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        try:
-            while True:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except asyncio.IncompleteReadError:
-                    return
-                line, *rest = head.decode("latin-1").rstrip("\r\n").split("\r\n")
-                method, path, _ = line.split(" ")
-                headers = {k.lower(): v.strip() for k, v in (h.split(":", 1) for h in rest)}
-                body = await reader.readexactly(int(headers.get("content-length", "0")))
-                self.requests.append(Seen(method, path, headers, body))
-                if not await self.answer(path, writer):
-                    return
-        finally:
-            writer.close()
-
-    async def answer(self, path: str, writer: asyncio.StreamWriter) -> bool:
-        """Write the answer to `path` (by its first word); whether the connection stays open."""
-        word = path.split("/")[2]  # /prefix/<word>/…
-        if word == "chunked":
-            writer.write(
-                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-                b"5\r\nhello\r\n1;ext=1\r\n,\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n"
-            )
-        elif word == "close":
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nbye")
-            await writer.drain()
-            return False
-        elif word == "idle-close":
-            # Answers as if the connection stayed open, then closes it (a keep-alive timeout).
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-            await writer.drain()
-            writer.close()
-            await writer.wait_closed()
-            self.closed_idle.set()
-            return False
-        elif word == "drop":
-            return False  # read the request, closed without a word
-        elif word == "half":
-            writer.write(b"HTTP/1.1 202 Accepted\r\nContent-Length: 100\r\n\r\n{")
-            await writer.drain()
-            return False
-        elif word == "slow":
-            await self.release.wait()
-            return False
-        elif word == "missing":
-            writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found")
-        else:
-            body = json.dumps({"id": f"d-{len(self.requests)}"}).encode()
-            writer.write(
-                b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\n"
-                b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
-            )
-        await writer.drain()
-        return True
+from tests.http_server import Server, serving
 
 
 @pytest.fixture
 async def server() -> AsyncIterator[Server]:
-    state = Server()
-    srv = await asyncio.start_server(state.handle, "127.0.0.1", 0)
-    state.port = srv.sockets[0].getsockname()[1]
-    async with srv:
+    async with serving() as state:
         yield state
-        state.release.set()
 
 
 def pool_for(
@@ -270,12 +190,8 @@ async def tls_server(
     cert, key = self_signed
     served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     served.load_cert_chain(cert, key)
-    state = Server()
-    srv = await asyncio.start_server(state.handle, "127.0.0.1", 0, ssl=served)
-    state.port = srv.sockets[0].getsockname()[1]
-    async with srv:
+    async with serving(served) as state:
         yield state, ssl.create_default_context(cafile=str(cert))
-        state.release.set()
 
 
 async def test_https_goes_through_the_ssl_context(
@@ -299,11 +215,8 @@ async def test_https_goes_through_the_ssl_context(
 async def test_the_client_keeps_one_pool_per_origin_and_reuses_its_connections(
     server: Server,
 ) -> None:
-    other = Server()
-    srv = await asyncio.start_server(other.handle, "127.0.0.1", 0)
-    other.port = srv.sockets[0].getsockname()[1]
     client = http.Client(connections=4, timeout=5)
-    async with srv:
+    async with serving() as other:
         for i in range(3):
             for port in (server.port, other.port):
                 answer = await client.post(
