@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
 import ssl
 import time
@@ -337,6 +338,7 @@ class Client:
                     pool._discard(conn)
 
 
+@functools.lru_cache(maxsize=1024)  # a sender posts to the same few URLs over and over
 def _split(url: str) -> tuple[str, str, str | None]:
     """An absolute URL's origin, its request target (path and query, unsafe bytes escaped),
     and the Basic authorization its userinfo asks for (None without one)."""
