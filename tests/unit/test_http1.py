@@ -302,3 +302,17 @@ async def test_the_client_verifies_https_with_the_default_context(
     assert [a.status_code for a in answers] == [202, 202]
     assert [r.path for r in state.requests] == ["/p/hook", "/p/hook"]
     assert state.connections == 1  # both on one connection; the refused one never got in
+
+
+async def test_the_client_makes_one_default_tls_context_for_all_its_pools(
+    tls_server: tuple[Server, ssl.SSLContext],
+) -> None:
+    state, _ = tls_server
+    client = http.Client(connections=1, timeout=5)
+    for host in ("127.0.0.1", "localhost"):
+        with pytest.raises(http.ConnectError):  # the self-signed certificate is not trusted
+            await client.post(f"https://{host}:{state.port}/p/hook", b"{}")
+    first, second = client._pools.values()
+    assert first._ssl is second._ssl is not None
+    assert first._ssl.verify_mode == ssl.CERT_REQUIRED and first._ssl.check_hostname
+    await client.aclose()
