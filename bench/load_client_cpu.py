@@ -12,18 +12,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import socket
 import ssl
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
 
-from singlewindow.load import http
+from services.common import http1 as http
 from singlewindow.load.plan import MixEntry, body_for
 
 APP = """
@@ -112,18 +113,15 @@ async def with_lean(url: str, requests: int, concurrency: int) -> float:
         await pool.aclose()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
+@contextlib.contextmanager
+def uvicorn_serving(app_source: str) -> Iterator[str]:
+    """Run `app` of this source under uvicorn in another process; yields its base URL."""
     port = free_port()
     server = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            f"{APP}\nimport uvicorn\nuvicorn.run(app, port={port}, log_level='warning')",
+            f"{app_source}\nimport uvicorn\nuvicorn.run(app, port={port}, log_level='warning')",
         ]
     )
     try:
@@ -136,7 +134,19 @@ def main() -> None:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise SystemExit("the server did not start") from None
                 time.sleep(0.05)  # polling the port until it accepts
-        url = f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    with uvicorn_serving(APP) as url:
         results: dict[str, list[float]] = {"httpx (former)": [], "lean pool": []}
         for _ in range(args.rounds):
             results["httpx (former)"].append(
@@ -159,9 +169,6 @@ def main() -> None:
             results["lean pool"]
         )
         print(f"ratio httpx / lean: {ratio:.1f}×")
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 if __name__ == "__main__":

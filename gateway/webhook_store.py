@@ -31,6 +31,7 @@ from schemas.envelope import Envelope
 from schemas.ids import uuid7
 from schemas.messages import StatusChanged
 from services.common.db import insert_ignoring_duplicates
+from services.common.rawsql import Driver, marks
 
 CHUNK = 500
 
@@ -345,39 +346,63 @@ class AttemptResult:
 def record_attempt(
     conn: Connection, due: Due, result: AttemptResult, *, retry_at: float | None
 ) -> str | None:
-    """Log an attempt and move its delivery on; returns the delivery's new status.
+    """Log one attempt and move its delivery on (see `record_attempts`)."""
+    return record_attempts(conn, [(due, result, retry_at)])[0]
 
-    `retry_at` is when to try again after a failure; None when this was the last attempt.
-    Returns None when the delivery is gone (its endpoint was deleted meanwhile).
+
+def record_attempts(
+    conn: Connection, outcomes: Sequence[tuple[Due, AttemptResult, float | None]]
+) -> list[str | None]:
+    """Log a batch's attempts and move their deliveries on; returns each delivery's new status.
+
+    Each outcome holds `retry_at`, when to try again after a failure (None when that was the
+    last attempt). A delivery's status is None when it is gone (its endpoint was deleted
+    meanwhile): it gets no attempt row. Three statements for the whole batch, sent straight to
+    the driver: which deliveries are still there, then one UPDATE and one INSERT executed for
+    many rows. The write transaction is the database's only writer (SQLite's immediate
+    transaction, PostgreSQL's writer lock), so what the SELECT found is there for the UPDATE.
     """
-    status = "succeeded" if result.ok else ("pending" if retry_at is not None else "failed")
-    changed = conn.execute(
-        sql_update(deliveries_t)
-        .where(deliveries_t.c.id == due.delivery_id)
-        .values(
-            attempts=deliveries_t.c.attempts + 1,
-            status=status,
-            next_attempt_at=retry_at if status == "pending" else None,
-            last_status_code=result.status_code,
-            last_error=result.error,
-            updated_at=time.time(),
+    db = Driver(conn)
+    ids = [due.delivery_id for due, _, _ in outcomes]
+    present: set[str] = set()
+    for i in range(0, len(ids), CHUNK):
+        chunk = ids[i : i + CHUNK]
+        sql = f"SELECT id FROM webhook_deliveries WHERE id IN ({marks(len(chunk))})"
+        present.update(row[0] for row in db.rows(sql, chunk))
+    now = time.time()
+    statuses: list[str | None] = []
+    moves: list[tuple[Any, ...]] = []
+    attempts: list[tuple[Any, ...]] = []
+    for due, result, retry_at in outcomes:
+        if due.delivery_id not in present:
+            statuses.append(None)
+            continue
+        status = "succeeded" if result.ok else ("pending" if retry_at is not None else "failed")
+        statuses.append(status)
+        next_at = retry_at if status == "pending" else None
+        moves.append((status, next_at, result.status_code, result.error, now, due.delivery_id))
+        attempts.append(
+            (
+                due.delivery_id,
+                due.attempt,
+                result.at,
+                result.status_code,
+                result.error,
+                result.duration_ms,
+                result.response_excerpt,
+            )
         )
+    db.many(
+        "UPDATE webhook_deliveries SET attempts = attempts + 1, status = ?, next_attempt_at = ?,"
+        " last_status_code = ?, last_error = ?, updated_at = ? WHERE id = ?",
+        moves,
     )
-    if changed.rowcount == 0:
-        return None
-    conn.execute(
-        attempts_t.insert(),
-        {
-            "delivery_id": due.delivery_id,
-            "number": due.attempt,
-            "at": result.at,
-            "status_code": result.status_code,
-            "error": result.error,
-            "duration_ms": result.duration_ms,
-            "response_excerpt": result.response_excerpt,
-        },
+    db.many(
+        "INSERT INTO webhook_attempts (delivery_id, number, at, status_code, error, duration_ms,"
+        " response_excerpt) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        attempts,
     )
-    return status
+    return statuses
 
 
 def settle(
@@ -388,7 +413,7 @@ def settle(
     now: float,
 ) -> list[str | None]:
     """Record a batch's attempts (each with its retry time) and release what it did not send."""
-    statuses = [record_attempt(conn, due, result, retry_at=at) for due, result, at in outcomes]
+    statuses = record_attempts(conn, outcomes)
     for i in range(0, len(unsent), CHUNK):
         conn.execute(
             sql_update(deliveries_t)

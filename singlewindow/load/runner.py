@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from schemas.topics import AGENCIES
-from singlewindow.load import http
+from services.common import http1 as http
 from singlewindow.load.listener import LagSampler, StatusListener
 from singlewindow.load.plan import MixEntry, body_for, choose
 from singlewindow.load.recorder import Recorder
@@ -187,7 +187,7 @@ class LoadRun:
         except Exception:
             sampler = None  # type: ignore[assignment]
         # The load tool shares the machine it measures: its submissions go through a lean
-        # HTTP/1.1 pool (singlewindow/load/http.py), not httpx, to take less CPU from it.
+        # HTTP/1.1 pool (services/common/http1.py), not httpx, to take less CPU from it.
         pool = http.Pool(
             self.config.gateway,
             connections=self.config.connections,

@@ -230,3 +230,45 @@ async def test_deleting_an_endpoint_drops_its_deliveries_and_an_attempt_in_fligh
     )
     assert await db.read(lambda conn: _count(conn, deliveries_t)) == 0
     assert json.loads(due.body)["type"] == "declaration.completed"
+
+
+async def test_a_batch_of_attempts_is_recorded_each_by_its_outcome(db: Database) -> None:
+    await _endpoint(db, "we_a", "ent_a")
+    await _endpoint(db, "we_b", "ent_a")
+    await _record(db, [_status("d7", "ent_a", "in_progress", f"s{i}") for i in range(3)])
+    taken = await db.write(
+        lambda conn: store.claim_due(
+            conn, now=NOW, busy=(), limit=100, per_endpoint=3, lease_until=NOW + 9
+        )
+    )
+    to_a = [d for d in taken if d.endpoint_id == "we_a"]
+    gone = next(d for d in taken if d.endpoint_id == "we_b")
+    await db.write(
+        lambda conn: store.delete_endpoint(conn, enterprise_id="ent_a", endpoint_id="we_b")
+    )
+    outcomes = [
+        (to_a[0], AttemptResult(NOW, 3.5, 204), None),
+        (to_a[1], AttemptResult(NOW, 4.0, 503, "HTTP 503", "busy"), NOW + 2),
+        (to_a[2], AttemptResult(NOW, 5000.0, error="timeout after 5s"), None),  # the last
+        (gone, AttemptResult(NOW, 1.0, 200), None),
+    ]
+    statuses = await db.write(lambda conn: store.settle(conn, outcomes, [], now=NOW))
+    assert statuses == ["succeeded", "pending", "failed", None]
+    found = {
+        row.id: (row.status, row.attempts, row.next_attempt_at, row.last_status_code, log)
+        for row, log in await db.read(
+            lambda conn: store.find_deliveries(conn, enterprise_id="ent_a")
+        )
+    }
+    assert set(found) == {d.delivery_id for d in to_a}  # the gone one has no row nor attempt
+    for (due, result, retry_at), expected in zip(
+        outcomes, ["succeeded", "pending", "failed"], strict=False
+    ):
+        status, attempts, next_at, code, log = found[due.delivery_id]
+        assert (status, attempts, next_at, code) == (expected, 1, retry_at, result.status_code)
+        [attempt] = log
+        assert (attempt.number, attempt.at, attempt.duration_ms) == (1, NOW, result.duration_ms)
+        assert (attempt.error, attempt.response_excerpt) == (
+            result.error,
+            result.response_excerpt,
+        )

@@ -1,4 +1,5 @@
-"""The load tool's lean HTTP/1.1 client against a real local server speaking HTTP/1.1 over TCP."""
+"""The lean HTTP/1.1 client (the load tool's and the webhook sender's) against a real local
+server speaking HTTP/1.1 over TCP."""
 
 from __future__ import annotations
 
@@ -8,101 +9,20 @@ import shutil
 import ssl
 import subprocess
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from singlewindow.load import http
+from services.common import http1 as http
 from singlewindow.load.plan import MixEntry
 from singlewindow.load.runner import LoadConfig, LoadRun
-
-
-@dataclass
-class Seen:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class Server:
-    """Answers by path; records every request it read and every connection it accepted."""
-
-    port: int = 0
-    connections: int = 0
-    requests: list[Seen] = field(default_factory=list)
-    release: asyncio.Event = field(default_factory=asyncio.Event)
-    closed_idle: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        try:
-            while True:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except asyncio.IncompleteReadError:
-                    return
-                line, *rest = head.decode("latin-1").rstrip("\r\n").split("\r\n")
-                method, path, _ = line.split(" ")
-                headers = {k.lower(): v.strip() for k, v in (h.split(":", 1) for h in rest)}
-                body = await reader.readexactly(int(headers.get("content-length", "0")))
-                self.requests.append(Seen(method, path, headers, body))
-                if not await self.answer(path, writer):
-                    return
-        finally:
-            writer.close()
-
-    async def answer(self, path: str, writer: asyncio.StreamWriter) -> bool:
-        """Write the answer to `path` (by its first word); whether the connection stays open."""
-        word = path.split("/")[2]  # /prefix/<word>/…
-        if word == "chunked":
-            writer.write(
-                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-                b"5\r\nhello\r\n1;ext=1\r\n,\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n"
-            )
-        elif word == "close":
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nbye")
-            await writer.drain()
-            return False
-        elif word == "idle-close":
-            # Answers as if the connection stayed open, then closes it (a keep-alive timeout).
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-            await writer.drain()
-            writer.close()
-            await writer.wait_closed()
-            self.closed_idle.set()
-            return False
-        elif word == "drop":
-            return False  # read the request, closed without a word
-        elif word == "half":
-            writer.write(b"HTTP/1.1 202 Accepted\r\nContent-Length: 100\r\n\r\n{")
-            await writer.drain()
-            return False
-        elif word == "slow":
-            await self.release.wait()
-            return False
-        elif word == "missing":
-            writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found")
-        else:
-            body = json.dumps({"id": f"d-{len(self.requests)}"}).encode()
-            writer.write(
-                b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\n"
-                b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
-            )
-        await writer.drain()
-        return True
+from tests.http_server import Server, serving
 
 
 @pytest.fixture
 async def server() -> AsyncIterator[Server]:
-    state = Server()
-    srv = await asyncio.start_server(state.handle, "127.0.0.1", 0)
-    state.port = srv.sockets[0].getsockname()[1]
-    async with srv:
+    async with serving() as state:
         yield state
-        state.release.set()
 
 
 def pool_for(
@@ -262,20 +182,137 @@ def self_signed(tmp_path: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-async def test_https_goes_through_the_ssl_context(self_signed: tuple[Path, Path]) -> None:
+@pytest.fixture
+async def tls_server(
+    self_signed: tuple[Path, Path],
+) -> AsyncIterator[tuple[Server, ssl.SSLContext]]:
+    """A Server behind TLS with the self-signed certificate, and a context that trusts it."""
     cert, key = self_signed
     served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     served.load_cert_chain(cert, key)
-    state = Server()
-    srv = await asyncio.start_server(state.handle, "127.0.0.1", 0, ssl=served)
-    port = srv.sockets[0].getsockname()[1]
-    trusting = ssl.create_default_context(cafile=str(cert))
-    async with srv:
-        pool = http.Pool(f"https://127.0.0.1:{port}/p", connections=1, ssl_context=trusting)
-        answers = [await pool.post_json("/v1/declarations", {"n": i}) for i in range(3)]
-        await pool.aclose()
-        with pytest.raises(http.ConnectError):  # the default context does not trust it
-            await http.Pool(f"https://127.0.0.1:{port}", connections=1).post_json("/", {})
+    async with serving(served) as state:
+        yield state, ssl.create_default_context(cafile=str(cert))
+
+
+async def test_https_goes_through_the_ssl_context(
+    tls_server: tuple[Server, ssl.SSLContext],
+) -> None:
+    state, trusting = tls_server
+    port = state.port
+    pool = http.Pool(f"https://127.0.0.1:{port}/p", connections=1, ssl_context=trusting)
+    answers = [await pool.post_json("/v1/declarations", {"n": i}) for i in range(3)]
+    await pool.aclose()
+    with pytest.raises(http.ConnectError):  # the default context does not trust it
+        await http.Pool(f"https://127.0.0.1:{port}", connections=1).post_json("/", {})
     assert [a.status_code for a in answers] == [202] * 3
     assert [r.path for r in state.requests] == ["/p/v1/declarations"] * 3
     assert state.connections == 1  # all three on one connection; the refused one never got in
+
+
+# --- Client: absolute URLs, a pool per origin ---------------------------------------------------
+
+
+async def test_the_client_keeps_one_pool_per_origin_and_reuses_its_connections(
+    server: Server,
+) -> None:
+    client = http.Client(connections=4, timeout=5)
+    async with serving() as other:
+        for i in range(3):
+            for port in (server.port, other.port):
+                answer = await client.post(
+                    f"http://127.0.0.1:{port}/prefix/hooks?n={i}", b'{"n":1}', {"SW-Test": str(i)}
+                )
+                assert answer.status_code == 202 and answer.is_success
+        assert client.pools == 2
+        await client.aclose()
+    for state in (server, other):
+        assert state.connections == 1  # three POSTs each, one keep-alive connection
+        assert [r.path for r in state.requests] == [f"/prefix/hooks?n={i}" for i in range(3)]
+        assert [r.headers["sw-test"] for r in state.requests] == ["0", "1", "2"]
+        assert {r.headers["host"] for r in state.requests} == {f"127.0.0.1:{state.port}"}
+        assert {r.body for r in state.requests} == {b'{"n":1}'}
+        assert {r.headers["content-length"] for r in state.requests} == {"7"}
+
+
+async def test_the_client_escapes_the_target_and_sends_userinfo_as_basic_auth(
+    server: Server,
+) -> None:
+    client = http.Client(connections=1, timeout=5)
+    url = f"http://us%20er:p%40ss@127.0.0.1:{server.port}/prefix/a b/中?q=x y&r=%2F#frag"
+    await client.post(url, b"")
+    await client.aclose()
+    (seen,) = server.requests
+    assert seen.path == "/prefix/a%20b/%E4%B8%AD?q=x%20y&r=%2F"
+    assert seen.headers["authorization"] == "Basic dXMgZXI6cEBzcw=="  # "us er:p@ss"
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://127.0.0.1/x", "http:///no-host", "http://127.0.0.1:port/", "http://[::1/x"]
+)
+async def test_a_url_that_cannot_be_requested_is_an_invalid_url_error(url: str) -> None:
+    client = http.Client(connections=1, timeout=5)
+    with pytest.raises(http.InvalidURL):
+        await client.post(url, b"")
+    assert client.pools == 0
+
+
+async def test_a_pool_idle_for_idle_s_is_closed_by_the_next_request(server: Server) -> None:
+    client = http.Client(connections=2, timeout=5, idle_s=5)
+    await client.post(f"http://127.0.0.1:{server.port}/prefix/a", b"")
+    await client.post(f"http://localhost:{server.port}/prefix/b", b"")  # another origin
+    assert client.pools == 2
+    first, second = client._pools.values()
+    (idle,) = first._open
+    # As if five seconds had passed since the first pool's request and the last sweep.
+    first.used_at -= 5
+    client._swept_at -= 5
+    await client.post(f"http://localhost:{server.port}/prefix/c", b"")
+    assert client.pools == 1 and list(client._pools.values()) == [second]
+    assert idle.writer.transport.is_closing() and not first._open
+    await client.post(f"http://127.0.0.1:{server.port}/prefix/d", b"")  # a fresh pool
+    await client.aclose()
+    assert client.pools == 0
+    assert [r.path for r in server.requests] == [f"/prefix/{c}" for c in "abcd"]
+    assert server.connections == 3
+
+
+def test_a_response_text_is_decoded_by_its_charset() -> None:
+    def answer(content_type: str, body: bytes) -> http.Response:
+        return http.Response(200, {"content-type": content_type}, body, 0.0)
+
+    assert answer("text/plain; charset=ISO-8859-1", "café".encode("latin-1")).text == "café"
+    assert answer('text/plain; Charset="utf-8"', "中".encode()).text == "中"
+    assert answer("application/json", "中".encode()).text == "中"  # UTF-8 by default
+    assert answer("text/plain; charset=nonesuch", b"ok \xff").text == "ok \ufffd"
+    assert not http.Response(302, {}, b"", 0.0).is_success
+
+
+async def test_the_client_verifies_https_with_the_default_context(
+    tls_server: tuple[Server, ssl.SSLContext],
+) -> None:
+    state, trusting = tls_server
+    url = f"https://127.0.0.1:{state.port}/p/hook"
+    default = http.Client(connections=1, timeout=5)
+    with pytest.raises(http.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+        await default.post(url, b"{}")
+    await default.aclose()
+    client = http.Client(connections=1, timeout=5, ssl_context=trusting)
+    answers = [await client.post(url, b"{}") for _ in range(2)]
+    await client.aclose()
+    assert [a.status_code for a in answers] == [202, 202]
+    assert [r.path for r in state.requests] == ["/p/hook", "/p/hook"]
+    assert state.connections == 1  # both on one connection; the refused one never got in
+
+
+async def test_the_client_makes_one_default_tls_context_for_all_its_pools(
+    tls_server: tuple[Server, ssl.SSLContext],
+) -> None:
+    state, _ = tls_server
+    client = http.Client(connections=1, timeout=5)
+    for host in ("127.0.0.1", "localhost"):
+        with pytest.raises(http.ConnectError):  # the self-signed certificate is not trusted
+            await client.post(f"https://{host}:{state.port}/p/hook", b"{}")
+    first, second = client._pools.values()
+    assert first._ssl is second._ssl is not None
+    assert first._ssl.verify_mode == ssl.CERT_REQUIRED and first._ssl.check_hostname
+    await client.aclose()

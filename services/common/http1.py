@@ -1,29 +1,35 @@
-"""A lean HTTP/1.1 client for the load tool's submissions.
+"""A lean HTTP/1.1 client: the load tool's submissions and the gateway's webhook POSTs.
 
-The load tool runs on the machine it measures, so every millisecond of its own CPU is taken
-from the system under test. httpx spends 1.5–2 ms of CPU per request on pool bookkeeping,
-stream wrappers and cookie handling; this client writes a request in one write and reads the
-answer from an asyncio stream: `connections` persistent keep-alive connections, each carrying
-one request at a time.
+Both run on the machine they serve or measure, so every millisecond of their own CPU is
+taken from the rest of the system. httpx spends 1.5–2 ms of CPU per request on pool
+bookkeeping, stream wrappers and cookie handling (and its connection pool's scheduling grows
+with the requests waiting on it); this client writes a request in one write and reads the
+answer from an asyncio stream. A `Pool` holds persistent keep-alive connections to one
+server, each carrying one request at a time; a `Client` keeps a pool per origin (scheme,
+host, port) for requests to absolute URLs, and closes a pool left idle.
 
 A POST is never sent twice silently. A connection the server closed while it sat idle is
 replaced before anything is written on it; once a byte of the request may have reached the
 server, a broken connection is an error for the caller to count, not a retry.
 
 Errors are named like httpx's (`ConnectError`, `ReadError`, `WriteError`,
-`RemoteProtocolError`, and `TimeoutException` for a request that ran out of time), so the load
-report's `http_<kind>` error counts keep their meaning.
+`RemoteProtocolError`, `InvalidURL`, and `TimeoutException` for a request that ran out of
+time), so the load report's `http_<kind>` error counts and the webhook delivery log's
+`ConnectError: …` keep their meaning. https verifies the server's certificate and name with
+`ssl.create_default_context()` unless given another context.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import functools
 import json
 import ssl
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 MAX_HEADER_BYTES = 64 * 1024
 
@@ -52,6 +58,10 @@ class RemoteProtocolError(HTTPError):
     """The server closed without answering, or answered something that is not HTTP/1.1."""
 
 
+class InvalidURL(HTTPError):
+    """The URL cannot be requested: not http(s), no host, a host that is not a name."""
+
+
 @dataclass(frozen=True)
 class Response:
     """Status, headers (names in lower case), the whole body, and when it was sent."""
@@ -63,6 +73,24 @@ class Response:
 
     def json(self) -> Any:
         return json.loads(self.content)
+
+    @property
+    def text(self) -> str:
+        """The body decoded by the charset the Content-Type names, UTF-8 if none (or unknown)."""
+        charset = "utf-8"
+        for param in self.headers.get("content-type", "").split(";")[1:]:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "charset" and value.strip():
+                charset = value.strip().strip('"')
+        try:
+            return self.content.decode(charset, errors="replace")
+        except LookupError:
+            return self.content.decode("utf-8", errors="replace")
+
+    @property
+    def is_success(self) -> bool:
+        """A 2xx answer."""
+        return 200 <= self.status_code < 300
 
 
 class _Connection:
@@ -120,6 +148,8 @@ class Pool:
             self._idle.put_nowait(None)
         self._open: set[_Connection] = set()
         self.connects = 0  # connections opened so far
+        self.busy = 0  # requests in flight or waiting for a connection
+        self.used_at = time.monotonic()  # when the last request ended
 
     async def aclose(self) -> None:
         """Close every open connection."""
@@ -132,12 +162,29 @@ class Pool:
         return await self.request("POST", path, data, "application/json")
 
     async def request(
-        self, method: str, path: str, body: bytes = b"", content_type: str | None = None
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        content_type: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Response:
+        """Send one request (`path` under the base URL's path, query included) and read the
+        answer; `headers` are added to the pool's own (names and values must not hold CR/LF)."""
         head = f"{method} {self._prefix}{path} HTTP/1.1\r\n{self._fixed}"
         if content_type:
             head += f"Content-Type: {content_type}\r\n"
+        if headers:
+            head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         payload = f"{head}Content-Length: {len(body)}\r\n\r\n".encode("latin-1") + body
+        self.busy += 1
+        try:
+            return await self._send(payload)
+        finally:
+            self.busy -= 1
+            self.used_at = time.monotonic()
+
+    async def _send(self, payload: bytes) -> Response:
         conn = await self._idle.get()
         try:
             async with asyncio.timeout(self._timeout):
@@ -219,6 +266,112 @@ class Pool:
             "keep-alive" in connection if version == "HTTP/1.0" else "close" not in connection
         )
         return Response(status, headers, body, sent_at), keep
+
+
+class Client:
+    """Requests to absolute URLs: a `Pool` per origin (scheme, host, port), made on first use.
+
+    Each pool opens up to `connections` connections as its requests in flight need them. A
+    pool with nothing in flight for `idle_s` is closed (its connections with it) by the next
+    request to any origin, so a client that posts to many receivers does not keep a socket
+    open to each for good. Userinfo in a URL becomes Basic authorization, as with httpx.
+    """
+
+    def __init__(
+        self,
+        *,
+        connections: int,
+        timeout: float,
+        headers: dict[str, str] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        idle_s: float = 5.0,
+    ) -> None:
+        self._connections = connections
+        self._timeout = timeout
+        self._headers = headers
+        self._ssl = ssl_context
+        self._idle_s = idle_s
+        self._pools: dict[str, Pool] = {}
+        self._swept_at = time.monotonic()
+
+    @property
+    def pools(self) -> int:
+        """The origins with a pool open."""
+        return len(self._pools)
+
+    async def aclose(self) -> None:
+        """Close every pool."""
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            await pool.aclose()
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str] | None = None) -> Response:
+        """POST `body` to `url` with `headers` (Content-Length is added)."""
+        origin, target, auth = _split(url)
+        self._sweep()
+        pool = self._pools.get(origin)
+        if pool is None:
+            if self._ssl is None and origin.startswith("https:"):
+                # Made once and shared by every pool: loading the trusted certificates
+                # costs a tenth of a second of CPU.
+                self._ssl = ssl.create_default_context()
+            try:
+                pool = Pool(
+                    origin,
+                    connections=self._connections,
+                    headers=self._headers,
+                    timeout=self._timeout,
+                    ssl_context=self._ssl,
+                )
+            except ValueError as exc:
+                raise InvalidURL(str(exc)) from None
+            self._pools[origin] = pool
+        if auth is not None:
+            headers = {"Authorization": auth, **(headers or {})}
+        return await pool.request("POST", target, body, headers=headers)
+
+    def _sweep(self) -> None:
+        now = time.monotonic()
+        if now - self._swept_at < self._idle_s:
+            return
+        self._swept_at = now
+        for origin, pool in list(self._pools.items()):
+            if pool.busy == 0 and now - pool.used_at >= self._idle_s:
+                del self._pools[origin]
+                for conn in list(pool._open):
+                    pool._discard(conn)
+
+
+@functools.lru_cache(maxsize=1024)  # a sender posts to the same few URLs over and over
+def _split(url: str) -> tuple[str, str, str | None]:
+    """An absolute URL's origin, its request target (path and query, unsafe bytes escaped),
+    and the Basic authorization its userinfo asks for (None without one)."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:  # a port that is not a number, an unclosed [
+        raise InvalidURL(f"{exc}: {url!r}") from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise InvalidURL(f"not an absolute http(s) URL: {url!r}")
+    try:
+        name = host if ":" in host else host.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise InvalidURL(f"not a host name: {host!r}") from None
+    netloc = f"[{name}]" if ":" in name else name
+    origin = f"{parts.scheme}://{netloc}" + (f":{port}" if port is not None else "")
+    target = quote(parts.path or "/", safe=_SAFE)
+    if parts.query:
+        target += "?" + quote(parts.query, safe=_SAFE)
+    auth = None
+    if parts.username is not None or parts.password is not None:
+        pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+        auth = "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+    return origin, target, auth
+
+
+# Everything printable in ASCII but the space passes as it is (escapes already in the URL
+# included); spaces, control characters and non-ASCII text are percent-encoded as UTF-8.
+_SAFE = "".join(chr(c) for c in range(0x21, 0x7F))
 
 
 def _parse_head(head: bytes) -> tuple[int, str, dict[str, str]]:
