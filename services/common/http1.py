@@ -16,7 +16,7 @@ Errors are named like httpx's (`ConnectError`, `ReadError`, `WriteError`,
 `RemoteProtocolError`, `InvalidURL`, and `TimeoutException` for a request that ran out of
 time), so the load report's `http_<kind>` error counts and the webhook delivery log's
 `ConnectError: …` keep their meaning. https verifies the server's certificate and name with
-`ssl.create_default_context()` unless given another context.
+`default_tls()` (certifi's CA bundle, as httpx) unless given another context.
 """
 
 from __future__ import annotations
@@ -32,6 +32,16 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 MAX_HEADER_BYTES = 64 * 1024
+
+
+def default_tls() -> ssl.SSLContext:
+    """Certificate and host name checks against the CA bundle httpx uses (certifi's) when it is
+    installed, so a receiver trusted before is trusted now; else the system's store."""
+    try:
+        import certifi
+    except ImportError:  # pragma: no cover - certifi comes with httpx
+        return ssl.create_default_context()
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 class HTTPError(Exception):
@@ -133,7 +143,7 @@ class Pool:
         self._host = url.hostname
         self._tls = url.scheme == "https"
         self._port = url.port or (443 if self._tls else 80)
-        self._ssl = (ssl_context or ssl.create_default_context()) if self._tls else None
+        self._ssl = (ssl_context or default_tls()) if self._tls else None
         self._prefix = url.path.rstrip("/")
         self._timeout = timeout
         default_port = self._port == (443 if self._tls else 80)
@@ -314,7 +324,7 @@ class Client:
             if self._ssl is None and origin.startswith("https:"):
                 # Made once and shared by every pool: loading the trusted certificates
                 # costs a tenth of a second of CPU.
-                self._ssl = ssl.create_default_context()
+                self._ssl = default_tls()
             try:
                 pool = Pool(
                     origin,
