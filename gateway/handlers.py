@@ -107,6 +107,13 @@ def send(
     return saga.model_copy(update={"pending": saga.pending + steps}), envelopes
 
 
+def encoded(saga: Saga, commands: Sequence[Envelope]) -> dict[str, bytes]:
+    """The bytes of commands `send` sent, by id: each pending step holds its command
+    serialized (`Envelope.to_bytes()`), so the outbox need not serialize it again."""
+    sent = {p.command_id: p.envelope for p in saga.pending}
+    return {c.id: sent[c.id].encode() for c in commands if c.id in sent}
+
+
 def status_event(saga: Saga, cause: Envelope | None, previous_state: str | None) -> Envelope:
     """The public status message of a saga: where it is now and what moved it."""
     status = sagas.public_status(saga)
@@ -168,7 +175,7 @@ def on_event(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome:
         )
     # Every move is public: the status topic carries each state change, not only status changes.
     emit = [*commands, status_event(after, envelope, before.state)]
-    return Outcome(put=put_saga(after, held), emit=emit)
+    return Outcome(put=put_saga(after, held), emit=emit, encoded=encoded(after, commands))
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,8 @@ class Outcome:
     put: Put | None = None
     emit: list[Envelope] = field(default_factory=list)
     also: list[Put] = field(default_factory=list)  # other records, written in the same unit
+    # Emitted envelopes the handler has serialized already (`to_bytes()`), by id: not again.
+    encoded: dict[str, bytes] = field(default_factory=dict)
 
 
 Handler = Callable[[Envelope, Held | None, Context], Outcome]
@@ -221,7 +223,7 @@ class Processor:
                 changes.put(put)
                 held[put.key] = put.held()
         changes.log(envelope, "in")  # the cause before its effects in the journal
-        replies = [changes.emit(e) for e in outcome.emit]
+        replies = [changes.emit(e, value=outcome.encoded.get(e.id)) for e in outcome.emit]
         changes.handled(envelope, replies, journal=False)
         self.metrics.handled.labels(envelope.type, "ok").inc()
 

@@ -1,4 +1,5 @@
-"""The gateway's parsed sagas: a record is parsed once while its bytes stay the same."""
+"""The gateway's handling of an agency event: the record parsed once while its bytes stay
+the same, each command serialized once, each step that moved counted once."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from gateway.observe import SagaMetrics
 from gateway.saga import Saga
 from schemas.envelope import new_envelope
 from schemas.messages import DeclarationAccepted
-from services.common.changes import Held
+from services.common.changes import Changes, Held
 from services.common.handling import Context
 from services.common.runtime import Runtime
 from services.common.settings import Settings
@@ -109,3 +110,26 @@ def test_the_counted_handler_counts_each_step_that_moved_once() -> None:
     assert moves("inspection", "not_required") == 1
     assert moves("customs", "pending") is None  # it was pending before the event too
     assert moves("forex", "waiting") is None
+
+
+def test_each_command_is_written_to_the_outbox_as_its_pending_step_holds_it() -> None:
+    saga = _saga("d-sent")
+    envelope = new_envelope(
+        green_acceptance(),
+        declaration_id="d-sent",
+        source="customs",
+        causation_id=saga.pending[0].command_id,
+    )
+    ctx = Context("gateway", 1, envelope.occurred_at, CONFIG)
+    outcome = on_event(envelope, put_saga(saga, None).held(), ctx)
+    commands = [e for e in outcome.emit if e.type == "customs.goods.release"]
+    assert len(commands) == 1
+    assert outcome.encoded == {commands[0].id: commands[0].to_bytes()}
+    after = Saga.model_validate_json(outcome.put.data) if outcome.put else None
+    assert after is not None
+    [step] = [p for p in after.pending if p.command_id == commands[0].id]
+    assert step.envelope.encode() == outcome.encoded[commands[0].id]
+    changes = Changes()
+    assert changes.emit(commands[0], value=outcome.encoded[commands[0].id]) == Changes().emit(
+        commands[0]
+    )
