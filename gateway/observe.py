@@ -13,6 +13,7 @@ from schemas.messages import StatusChanged
 from services.common.changes import Held
 from services.common.db import Record
 from services.common.handling import Context, Handler, Outcome
+from services.common.metrics import Labelled
 from services.common.runtime import Runtime
 
 
@@ -27,6 +28,7 @@ class SagaMetrics:
             ["step", "state"],
             registry=runtime.metrics.registry,
         )
+        self.steps_of = Labelled(self.steps)
         self.declarations = Gauge(
             "sw_declarations",
             "Declarations the gateway holds, by public status (refreshed on each scrape)",
@@ -48,7 +50,7 @@ class SagaMetrics:
                 if isinstance(message.payload, StatusChanged):
                     for step, state in message.payload.steps.items():
                         if before.get(step) != state:
-                            self.steps.labels(step, state).inc()
+                            self.steps_of(step, state).inc()
             return outcome
 
         return counted
