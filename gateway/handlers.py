@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -39,34 +40,39 @@ class ParsedSagas:
     Bytes equality proves it is the same content, whoever wrote it (another replica, an
     operator's retry, a write that rolled back): a record that differs is parsed again. Only
     sagas still moving are kept, at most `limit`, the least recently used forgotten first.
+    One per process, shared by the database threads of every gateway app in it (tests run
+    several): a lock keeps the order and the bound whole.
     """
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._known: OrderedDict[str, tuple[bytes, Saga]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._known)
 
     def of(self, held: Held) -> Saga:
         """The saga of a record: remembered if its bytes are those remembered, else parsed."""
-        known = self._known.get(held.key)
-        if known is not None and known[0] == held.data:
-            self._known.move_to_end(held.key)
-            return known[1]
+        with self._lock:
+            known = self._known.get(held.key)
+            if known is not None and known[0] == held.data:
+                self._known.move_to_end(held.key)
+                return known[1]
         saga = Saga.model_validate_json(held.data)
         self.remember(held.key, held.data, saga)
         return saga
 
     def remember(self, key: str, data: bytes, saga: Saga) -> None:
         """Remember the saga whose record is `data`; one that has ended is forgotten."""
-        if saga.state in sagas.TERMINAL:
-            self._known.pop(key, None)
-            return
-        self._known[key] = (data, saga)
-        self._known.move_to_end(key)
-        if len(self._known) > self.limit:
-            self._known.popitem(last=False)
+        with self._lock:
+            if saga.state in sagas.TERMINAL:
+                self._known.pop(key, None)
+                return
+            self._known[key] = (data, saga)
+            self._known.move_to_end(key)
+            if len(self._known) > self.limit:
+                self._known.popitem(last=False)
 
 
 # About 13 kB each (the parsed saga and its record): room for the declarations in flight.
