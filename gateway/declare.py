@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 
 from gateway import saga as sagas
 from gateway.dashboard import pace
-from gateway.handlers import SOURCE, GatewayConfig, put_saga, send, status_event
+from gateway.handlers import SOURCE, GatewayConfig, encoded, put_saga, send, status_event
 from gateway.store import claim_reference, clock_offset
 from schemas.api import DeclarationCreated, DeclarationRequest, Pace
 from schemas.envelope import Envelope, new_envelope
@@ -106,8 +106,9 @@ def declare(
         saga, commands = pace.hold(saga, commands, now=now, demo_stage_s=config.demo_stage_s)
     changes.log(submitted, "in")
     changes.put(put_saga(saga, None))
+    values = encoded(saga, commands)
     for command in commands:
-        changes.emit(command)
+        changes.emit(command, value=values.get(command.id))
     changes.emit(status_event(saga, submitted, None))
     created = DeclarationCreated(
         id=declaration_id,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -29,6 +31,52 @@ class GatewayConfig:
     demo_stage_s: float = 3.0
     # Each enterprise's default pace for its run (gateway/dashboard); absent: instant.
     run_pace: dict[str, Pace] = field(default_factory=dict)
+
+
+class ParsedSagas:
+    """The sagas this process last read or wrote, by declaration id, with the exact bytes of
+    their record: the next event of a declaration need not parse its record again.
+
+    Bytes equality proves it is the same content, whoever wrote it (another replica, an
+    operator's retry, a write that rolled back): a record that differs is parsed again. Only
+    sagas still moving are kept, at most `limit`, the least recently used forgotten first.
+    One per process, shared by the database threads of every gateway app in it (tests run
+    several): a lock keeps the order and the bound whole.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._known: OrderedDict[str, tuple[bytes, Saga]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+    def of(self, held: Held) -> Saga:
+        """The saga of a record: remembered if its bytes are those remembered, else parsed."""
+        with self._lock:
+            known = self._known.get(held.key)
+            if known is not None and known[0] == held.data:
+                self._known.move_to_end(held.key)
+                return known[1]
+        saga = Saga.model_validate_json(held.data)
+        self.remember(held.key, held.data, saga)
+        return saga
+
+    def remember(self, key: str, data: bytes, saga: Saga) -> None:
+        """Remember the saga whose record is `data`; one that has ended is forgotten."""
+        with self._lock:
+            if saga.state in sagas.TERMINAL:
+                self._known.pop(key, None)
+                return
+            self._known[key] = (data, saga)
+            self._known.move_to_end(key)
+            if len(self._known) > self.limit:
+                self._known.popitem(last=False)
+
+
+# About 13 kB each (the parsed saga and its record): room for the declarations in flight.
+PARSED = ParsedSagas(limit=2048)
 
 
 def send(
@@ -65,6 +113,13 @@ def send(
     return saga.model_copy(update={"pending": saga.pending + steps}), envelopes
 
 
+def encoded(saga: Saga, commands: Sequence[Envelope]) -> dict[str, bytes]:
+    """The bytes of commands `send` sent, by id: each pending step holds its command
+    serialized (`Envelope.to_bytes()`), so the outbox need not serialize it again."""
+    sent = {p.command_id: p.envelope for p in saga.pending}
+    return {c.id: sent[c.id].encode() for c in commands if c.id in sent}
+
+
 def status_event(saga: Saga, cause: Envelope | None, previous_state: str | None) -> Envelope:
     """The public status message of a saga: where it is now and what moved it."""
     status = sagas.public_status(saga)
@@ -94,8 +149,8 @@ def status_event(saga: Saga, cause: Envelope | None, previous_state: str | None)
 
 
 def put_saga(saga: Saga, previous: Held | None) -> Put:
-    """The record write of a saga."""
-    return Put.of(
+    """The record write of a saga (remembered parsed, for its next event)."""
+    put = Put.of(
         saga.declaration_id,
         saga,
         status=sagas.public_status(saga),
@@ -103,6 +158,8 @@ def put_saga(saga: Saga, previous: Held | None) -> Put:
         owner=saga.enterprise_id,
         deadline=sagas.next_deadline(saga),
     )
+    PARSED.remember(put.key, put.data, saga)
+    return put
 
 
 def on_event(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome:
@@ -111,7 +168,7 @@ def on_event(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome:
         raise HandlerError(
             "unknown_declaration", f"the gateway holds no declaration {envelope.declaration_id}"
         )
-    before = Saga.model_validate_json(held.data)
+    before = PARSED.of(held)
     try:
         step = sagas.advance(before, envelope)
     except sagas.UnexpectedEvent as exc:
@@ -124,7 +181,7 @@ def on_event(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome:
         )
     # Every move is public: the status topic carries each state change, not only status changes.
     emit = [*commands, status_event(after, envelope, before.state)]
-    return Outcome(put=put_saga(after, held), emit=emit)
+    return Outcome(put=put_saga(after, held), emit=emit, encoded=encoded(after, commands))
 
 
 @dataclass(frozen=True)
@@ -186,7 +243,7 @@ def catch_up(saga: Saga, *, now: float, config: GatewayConfig) -> CaughtUp:
 def expire_due(changes: Changes, due: Sequence[Held], *, config: GatewayConfig, now: float) -> None:
     """Re-send the commands of sagas past a deadline; stall those out of tries."""
     for held in due:
-        saga = Saga.model_validate_json(held.data)
+        saga = PARSED.of(held)
         step = due_pass(saga, at=now, config=config)
         for envelope in step.send:
             changes.emit(envelope)

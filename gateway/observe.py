@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import json
-from collections import OrderedDict
 from collections.abc import Mapping
 
 from prometheus_client import Counter, Gauge
 from sqlalchemy import func, select
 
+from gateway.handlers import PARSED
 from schemas.envelope import Envelope
 from schemas.messages import StatusChanged
 from services.common.changes import Held
 from services.common.db import Record
 from services.common.handling import Context, Handler, Outcome
+from services.common.metrics import Labelled
 from services.common.runtime import Runtime
-
-REMEMBERED = 20_000  # sagas whose steps are remembered; the least recently moved are forgotten
 
 
 class SagaMetrics:
@@ -24,16 +22,13 @@ class SagaMetrics:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        # Each saga's steps as this process last wrote them, by record version: counting a
-        # move needs the steps before it, and parsing the record again cost as much as the
-        # rest of the count (a tenth of the saga's handling).
-        self._known: OrderedDict[str, tuple[int, Mapping[str, str]]] = OrderedDict()
         self.steps = Counter(
             "sw_saga_steps_total",
             "Saga steps that moved to a state, by step and state",
             ["step", "state"],
             registry=runtime.metrics.registry,
         )
+        self.steps_of = Labelled(self.steps)
         self.declarations = Gauge(
             "sw_declarations",
             "Declarations the gateway holds, by public status (refreshed on each scrape)",
@@ -48,37 +43,17 @@ class SagaMetrics:
 
     def _wrap(self, handler: Handler) -> Handler:
         def counted(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome:
+            # The saga before the event, parsed once for the count and the handler (PARSED).
+            before: Mapping[str, str] = PARSED.of(held).steps if held is not None else {}
             outcome = handler(envelope, held, ctx)
-            before = self._steps_before(held)
-            after: Mapping[str, str] | None = None
             for message in outcome.emit:
                 if isinstance(message.payload, StatusChanged):
-                    after = message.payload.steps
-                    for step, state in after.items():
+                    for step, state in message.payload.steps.items():
                         if before.get(step) != state:
-                            self.steps.labels(step, state).inc()
-            if held is not None and after is not None and outcome.put is not None:
-                self._remember(held.key, held.version + 1, after)
+                            self.steps_of(step, state).inc()
             return outcome
 
         return counted
-
-    def _steps_before(self, held: Held | None) -> Mapping[str, str]:
-        """The saga's steps before this event: remembered from the last outcome of this
-        process if the record is still that version, else read from the record."""
-        if held is None:
-            return {}
-        known = self._known.get(held.key)
-        if known is not None and known[0] == held.version:
-            return known[1]
-        steps: dict[str, str] = json.loads(held.data).get("steps", {})
-        return steps
-
-    def _remember(self, key: str, version: int, steps: Mapping[str, str]) -> None:
-        self._known[key] = (version, steps)
-        self._known.move_to_end(key)
-        if len(self._known) > REMEMBERED:
-            self._known.popitem(last=False)
 
     async def refresh_declarations(self) -> None:
         table = Record.__table__  # type: ignore[attr-defined]

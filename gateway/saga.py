@@ -443,8 +443,8 @@ def _refusal_reason(event: Refusal) -> str:
     return explain(event.reason_code, event.field, event.reason, event.reason_zh, event.rule)
 
 
-def absorb(saga: Saga, event: Event) -> Saga:
-    """The saga with the facts and figures an event reports."""
+def facts(saga: Saga, event: Event) -> dict[str, object]:
+    """The fields of the saga an event changes: the facts and figures it reports."""
     update: dict[str, object] = {}
     figures = saga.figures
     if isinstance(event, DeclarationAccepted):
@@ -539,7 +539,7 @@ def absorb(saga: Saga, event: Event) -> Saga:
     if step:
         steps[step[0]] = step[1]
     update.update(steps=steps, figures=figures)
-    return saga.model_copy(update=update)
+    return update
 
 
 # --- advancing -----------------------------------------------------------------------------------
@@ -588,20 +588,20 @@ def advance(saga: Saga, envelope: Envelope) -> Advance:
     pending = tuple(
         p for p in saga.pending if p.command_id != answered and answered not in p.supersedes
     )
-    folded = absorb(saga, event)
-    # Still stalled while any step that ran out of tries (deadline None) is unanswered, and
-    # the reason names one of those, not the step that has just answered.
-    still_stalled = stall_reason(pending, saga.stalled_reason)
-    moved = folded.model_copy(
-        update={
-            "state": row.to,
-            "pending": pending,
-            "stalled_reason": still_stalled,
-            "events_seen": saga.events_seen + 1,
-        }
+    # The event's facts and the move in one copy of the saga (each copy costs as much as
+    # the table look-up and the facts together).
+    update = facts(saga, event)
+    update.update(
+        state=row.to,
+        pending=pending,
+        # Still stalled while any step that ran out of tries (deadline None) is unanswered,
+        # and the reason names one of those, not the step that has just answered.
+        stalled_reason=stall_reason(pending, saga.stalled_reason),
+        events_seen=saga.events_seen + 1,
     )
     if isinstance(event, GoodsReleased):
-        moved = moved.model_copy(update={"released_on": sandbox_day(envelope).isoformat()})
+        update["released_on"] = sandbox_day(envelope).isoformat()
+    moved = saga.model_copy(update=update)
     commands = tuple(build_command(c, moved) for c in row.commands)
     if commands:
         steps = dict(moved.steps)

@@ -100,10 +100,13 @@ class OutRow:
     value: bytes
 
 
-def envelope_row(envelope: Envelope) -> OutRow:
-    """The outbox row of an envelope, serialized once."""
+def envelope_row(envelope: Envelope, value: bytes | None = None) -> OutRow:
+    """The outbox row of an envelope, serialized once: `value` if it was serialized already."""
     return OutRow(
-        envelope.id, topic_of(envelope.payload), envelope.declaration_id, envelope.to_bytes()
+        envelope.id,
+        topic_of(envelope.payload),
+        envelope.declaration_id,
+        envelope.to_bytes() if value is None else value,
     )
 
 
@@ -152,9 +155,13 @@ class Changes:
         if journal:
             self.log(envelope, "in")
 
-    def emit(self, envelope: Envelope, *, journal: bool = True) -> bytes:
-        """Queue an envelope for publication; returns its bytes."""
-        row = envelope_row(envelope)
+    def emit(
+        self, envelope: Envelope, *, journal: bool = True, value: bytes | None = None
+    ) -> bytes:
+        """Queue an envelope for publication; returns its bytes.
+
+        `value`: its serialization (`Envelope.to_bytes()`) if the caller has it already."""
+        row = envelope_row(envelope, value)
         self.outbox.append(row)
         if journal:
             self.log(envelope, "out", row.value)

@@ -85,6 +85,8 @@ class Outcome:
     put: Put | None = None
     emit: list[Envelope] = field(default_factory=list)
     also: list[Put] = field(default_factory=list)  # other records, written in the same unit
+    # Emitted envelopes the handler has serialized already (`to_bytes()`), by id: not again.
+    encoded: dict[str, bytes] = field(default_factory=dict)
 
 
 Handler = Callable[[Envelope, Held | None, Context], Outcome]
@@ -202,9 +204,7 @@ class Processor:
                 raise HandlerError("not_handled", f"{self.service} does not handle {envelope.type}")
             started = time.perf_counter()
             outcome = handler(envelope, held.get(envelope.declaration_id), ctx)
-            self.metrics.handler_seconds.labels(envelope.type).observe(
-                time.perf_counter() - started
-            )
+            self.metrics.handler_seconds_of(envelope.type).observe(time.perf_counter() - started)
         except HandlerError as exc:
             if span is not None:
                 span.set_attribute("sw.outcome", f"dead_letter:{exc.code}")
@@ -221,12 +221,12 @@ class Processor:
                 changes.put(put)
                 held[put.key] = put.held()
         changes.log(envelope, "in")  # the cause before its effects in the journal
-        replies = [changes.emit(e) for e in outcome.emit]
+        replies = [changes.emit(e, value=outcome.encoded.get(e.id)) for e in outcome.emit]
         changes.handled(envelope, replies, journal=False)
-        self.metrics.handled.labels(envelope.type, "ok").inc()
+        self.metrics.handled_of(envelope.type, "ok").inc()
 
     def _reject(self, envelope: Envelope, code: str, detail: str, changes: Changes) -> None:
-        self.metrics.handled.labels(envelope.type, "dead_letter").inc()
+        self.metrics.handled_of(envelope.type, "dead_letter").inc()
         self.metrics.dead_letters.labels(code).inc()
         log.warning(
             "dead-lettered %s %s: %s",

@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
-from typing import get_args
+from typing import Generic, TypeVar, get_args
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
 
 from schemas.envelope import DecodeFailure
 
 # Kinds a dead letter may have: a message no consumer could read, or one a handler refused.
 DEAD_LETTER_KINDS = (*get_args(DecodeFailure), "not_handled", "handler_error")
+
+
+M = TypeVar("M", bound=MetricWrapperBase)
+
+
+class Labelled(Generic[M]):
+    """A labelled metric's children, each looked up once: `labels()` takes a lock and checks
+    its arguments on every call, which the hot path paid once or twice a message.
+
+    For metrics whose children are never removed (no `clear()`), with few label values."""
+
+    def __init__(self, metric: M) -> None:
+        self.metric = metric
+        self._children: dict[tuple[str, ...], M] = {}
+
+    def __call__(self, *values: str) -> M:
+        """The child of these label values (as `metric.labels(*values)`)."""
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self.metric.labels(*values)
+        return child
 
 
 class Metrics:
@@ -35,6 +57,7 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        self.handled_of = Labelled(self.handled)
         for kind in DEAD_LETTER_KINDS:  # exported at 0 from the start, so rate() sees them
             self.dead_letters.labels(kind)
         self.handler_seconds = Histogram(
@@ -44,6 +67,7 @@ class Metrics:
             registry=self.registry,
             buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1),
         )
+        self.handler_seconds_of = Labelled(self.handler_seconds)
         self.consumer_lag = Gauge(
             "sw_consumer_lag",
             "Messages on the broker not yet consumed by this process, per assigned partition "

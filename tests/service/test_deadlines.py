@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-from decimal import Decimal
 
 from gateway import saga as sagas
 from gateway.deadlines import DeadlineWatcher
 from gateway.handlers import HANDLERS, GatewayConfig, put_saga, send
 from schemas.envelope import reply
-from schemas.messages import DeclarationAccepted, FileDeclaration, ValueLine
+from schemas.messages import FileDeclaration
 from schemas.trade import DeclarationData
 from services.common.changes import Changes, OutRow, load_records
 from services.common.database import Database
@@ -19,6 +18,7 @@ from services.common.metrics import Metrics
 from services.common.runtime import Runtime
 from services.common.settings import Settings
 from singlewindow.samples import sample_declaration
+from tests.unit.builders import green_acceptance
 
 
 def gateway_processor(db: Database, config: GatewayConfig) -> Processor:
@@ -71,14 +71,7 @@ async def test_an_unanswered_command_is_resent_unchanged_then_the_declaration_st
     assert await watcher.check(now + 1000) == 0  # nothing more to do
 
     # A late answer still moves the declaration on.
-    accepted = DeclarationAccepted(
-        entry_id="531620260000000001",
-        channel="green",
-        inspection_required=False,
-        fx_rate=Decimal("7.1"),
-        lines=(ValueLine(hs_code="8517130000", value_cny=Decimal("85200.00")),),
-        total_value_cny=Decimal("85200.00"),
-    )
+    accepted = green_acceptance()
     processor = gateway_processor(db, CONFIG)
     out = await processor.process([reply(commands[0], accepted, source="customs")])
     assert [json.loads(r.value)["type"] for r in out] == [

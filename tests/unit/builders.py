@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from schemas.messages import ValueLine
+from schemas.messages import DeclarationAccepted, ValueLine
 from schemas.trade import DeclarationData, Direction, Item, Party, Scenario, TradeMode
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,3 +89,15 @@ class FixedDraw(random.Random):
 
     def random(self) -> float:
         return self.value
+
+
+def green_acceptance() -> DeclarationAccepted:
+    """Customs' acceptance of the smartphone declaration: green channel, no inspection."""
+    return DeclarationAccepted(
+        entry_id="531620260000000001",
+        channel="green",
+        inspection_required=False,
+        fx_rate=Decimal("7.1"),
+        lines=(ValueLine(hs_code="8517130000", value_cny=Decimal("85200.00")),),
+        total_value_cny=Decimal("85200.00"),
+    )

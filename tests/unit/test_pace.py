@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
 
 import pytest
 
@@ -14,11 +13,11 @@ from gateway.handlers import GatewayConfig, expire_due, on_event, put_saga, send
 from gateway.saga import Saga
 from schemas.api import Pace
 from schemas.envelope import Envelope, reply
-from schemas.messages import DeclarationAccepted, ValueLine
 from schemas.trade import DeclarationData
 from services.common.changes import Changes, Held
 from services.common.handling import Context
 from singlewindow.samples import sample_declaration
+from tests.unit.builders import green_acceptance
 
 CONFIG = GatewayConfig(step_deadline_s=10, step_max_attempts=5, demo_stage_s=3)
 T0 = 1_000_000.0
@@ -170,14 +169,7 @@ def test_an_agency_answer_to_a_paced_declaration_holds_the_next_command() -> Non
     filed = Envelope.model_validate_json(released.saga.pending[0].envelope)
     accepted = reply(
         filed,
-        DeclarationAccepted(
-            entry_id="531620260000000001",
-            channel="green",
-            inspection_required=False,
-            fx_rate=Decimal("7.1"),
-            lines=(ValueLine(hs_code="8517130000", value_cny=Decimal("85200.00")),),
-            total_value_cny=Decimal("85200.00"),
-        ),
+        green_acceptance(),
         source="customs",
     )
     ctx = Context("gateway", 1, datetime.now(UTC), CONFIG)

@@ -1,0 +1,225 @@
+"""The gateway's CPU per agency event: its saga consuming a happy export 0110, in one process.
+
+N declarations are submitted as `POST /v1/declarations/batch` would (gateway/declare.py, one
+transaction per batch) into a real SQLite file. Customs, forex and tax answer every command
+through their own Processors, handlers and shipped reference data (each on its own SQLite
+file, untimed), and the gateway consumes their events in batches, as its consumer loop does:
+decode the bytes, then `Processor.process` with the gateway's HANDLERS counted by
+SagaMetrics. Only the gateway's decode + process is timed (`time.process_time`, every thread
+of this process: the database thread too). An export 0110 in the `happy` scenario is five
+events: customs accepted, released, closed; forex settled; tax refund paid.
+
+    .venv/bin/python bench/saga_cpu.py                            # this checkout, 3 rounds
+    .venv/bin/python bench/saga_cpu.py --compare /work/wt/base    # and another, interleaved
+
+With `--compare`, every round runs in a fresh process: this checkout's interpreter, then the
+other's (its .venv/bin/python, which imports its own code) on this same script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from gateway.declare import declare, intend
+from gateway.handlers import HANDLERS, GatewayConfig
+from gateway.observe import SagaMetrics
+from gateway.store import GATEWAY_TABLES
+from schemas.api import DeclarationRequest
+from schemas.envelope import decode
+from schemas.topics import AGENCIES, commands, events
+from services.common.agency import load_json
+from services.common.changes import Changes, OutRow
+from services.common.database import Database
+from services.common.db import create_tables_sync
+from services.common.handling import Handler, Processor
+from services.common.metrics import Metrics
+from services.common.runtime import Runtime
+from services.common.settings import Settings
+from services.customs.app import load_reference as customs_reference
+from services.customs.handlers import HANDLERS as CUSTOMS
+from services.forex.app import DATA as FOREX_DATA
+from services.forex.handlers import HANDLERS as FOREX
+from services.forex.rules import ForexReference
+from services.tax.app import DATA as TAX_DATA
+from services.tax.handlers import HANDLERS as TAX
+from services.tax.rules import TaxReference
+from singlewindow.samples import sample_declaration
+
+ROOT = Path(__file__).resolve().parents[1]
+ENTERPRISE = "ent_demo"
+SEED = 20261122
+
+
+async def processor(
+    service: str, db: Database, handlers: dict[str, Handler], ref: Any
+) -> Processor:
+    await db.write(lambda conn: create_tables_sync(conn))
+    return Processor(
+        service=service,
+        db=db,
+        handlers=handlers,
+        metrics=Metrics(service),
+        run_seed=SEED,
+        reference=ref,
+    )
+
+
+async def one_round(n: int, batch: int) -> dict[str, float]:
+    """Declare n, let the agencies answer, time the gateway's consumption of their events."""
+    config = GatewayConfig(step_deadline_s=30.0, step_max_attempts=5)
+    with tempfile.TemporaryDirectory() as tmp:
+        dbs = {s: Database(f"sqlite:///{Path(tmp) / s}.db") for s in ("gateway", *AGENCIES)}
+        await dbs["gateway"].write(lambda conn: create_tables_sync(conn, GATEWAY_TABLES))
+        runtime = Runtime(service="gateway", settings=Settings(), handlers=HANDLERS, topics=[])
+        gateway = Processor(
+            service="gateway",
+            db=dbs["gateway"],
+            handlers=SagaMetrics(runtime).counted(HANDLERS),
+            metrics=runtime.metrics,
+            run_seed=SEED,
+            reference=config,
+            replay_replies=False,
+        )
+        agencies = {
+            "customs": await processor("customs", dbs["customs"], CUSTOMS, customs_reference()),
+            "forex": await processor(
+                "forex",
+                dbs["forex"],
+                FOREX,
+                ForexReference.from_json(load_json(FOREX_DATA / "reference.json")),
+            ),
+            "tax": await processor(
+                "tax",
+                dbs["tax"],
+                TAX,
+                TaxReference.from_json(load_json(TAX_DATA / "reference.json")),
+            ),
+        }
+        body = DeclarationRequest.model_validate(sample_declaration(scenario="happy"))
+        sent: list[OutRow] = []
+        for start in range(0, n, batch):  # POST /v1/declarations/batch, `batch` at a time
+            intents = [
+                intend(body, ENTERPRISE, config) for _ in range(start, min(n, start + batch))
+            ]
+
+            def unit(conn: Any, intents: Sequence[Any] = intents) -> list[OutRow]:
+                changes = Changes()
+                for intent in intents:
+                    declare(conn, changes, enterprise_id=ENTERPRISE, intent=intent, config=config)
+                return changes.apply(conn)
+
+            sent.extend(await dbs["gateway"].write(unit))
+        cpu, handled = 0.0, 0
+        published: list[str] = []
+        while True:
+            replies: list[OutRow] = []
+            for agency, agent in agencies.items():  # untimed: the agencies answer
+                todo = [r for r in sent if r.topic == commands(agency)]
+                for i in range(0, len(todo), batch):
+                    chunk = todo[i : i + batch]
+                    rows = await agent.process(
+                        [decode(r.value) for r in chunk],
+                        received={r.message_id: r.value for r in chunk},
+                    )
+                    replies.extend(r for r in rows if r.topic == events(agency))
+            if not replies:
+                break
+            sent = []
+            gc.collect()
+            for i in range(0, len(replies), batch):  # timed: the gateway consumes the events
+                chunk = replies[i : i + batch]
+                started = time.process_time()
+                envelopes = [decode(r.value) for r in chunk]
+                rows = await gateway.process(
+                    envelopes,
+                    published=published,
+                    received={e.id: r.value for e, r in zip(envelopes, chunk, strict=True)},
+                )
+                cpu += time.process_time() - started
+                handled += len(chunk)
+                published = [r.message_id for r in rows]  # the relay sent them: deleted next
+                sent.extend(rows)
+        completed = await dbs["gateway"].read(
+            lambda conn: conn.exec_driver_sql(
+                "SELECT count(*) FROM records WHERE status = 'completed'"
+            ).scalar_one()
+        )
+        for db in dbs.values():
+            db.dispose()
+    if completed != n:
+        raise SystemExit(f"only {completed} of {n} declarations completed")
+    return {"events": handled, "declarations": n, "cpu_s": cpu}
+
+
+def summary(name: str, rounds: list[dict[str, float]]) -> float:
+    per_event = [r["cpu_s"] / r["events"] * 1e6 for r in rounds]
+    per_decl = [r["cpu_s"] / r["declarations"] * 1e3 for r in rounds]
+    print(
+        f"{name:10s} CPU per event: median {statistics.median(per_event):6.0f} µs   "
+        f"per declaration: median {statistics.median(per_decl):5.2f} ms   "
+        f"(rounds, µs/event: {' '.join(f'{x:.0f}' for x in per_event)})"
+    )
+    return statistics.median(per_event)
+
+
+def child(python: str, cwd: Path, n: int, batch: int) -> dict[str, float]:
+    """One round in a fresh process of a checkout's interpreter (which imports its own code)."""
+    out = subprocess.run(
+        [python, __file__, "--child", "--n", str(n), "--batch", str(batch)],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
+    parser.add_argument("--n", type=int, default=500, help="declarations a round")
+    parser.add_argument("--batch", type=int, default=50, help="messages a batch")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--compare", type=Path, help="another checkout with its own .venv")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(asyncio.run(one_round(args.n, args.batch))))
+        return
+    print(
+        f"{args.n} happy export 0110 declarations a round, events in batches of {args.batch}, "
+        f"{args.rounds} rounds" + (" interleaved" if args.compare else "")
+    )
+    ours: list[dict[str, float]] = []
+    theirs: list[dict[str, float]] = []
+    for _ in range(args.rounds):
+        if args.compare is None:
+            ours.append(asyncio.run(one_round(args.n, args.batch)))
+            continue
+        ours.append(child(sys.executable, ROOT, args.n, args.batch))
+        other = args.compare.resolve()
+        theirs.append(child(str(other / ".venv/bin/python"), other, args.n, args.batch))
+    print(
+        f"events a round: {ours[0]['events']:.0f} ({ours[0]['events'] / args.n:.0f} a declaration)"
+    )
+    if theirs:
+        base = summary(str(args.compare), theirs)
+        mine = summary("this", ours)
+        print(f"ratio other / this: {base / mine:.2f}×")
+    else:
+        summary("this", ours)
+
+
+if __name__ == "__main__":
+    main()
