@@ -126,17 +126,27 @@ class Pool:
         for conn in list(self._open):
             self._discard(conn)
 
-    async def post_json(self, path: str, body: Any) -> Response:
+    async def post_json(
+        self, path: str, body: Any, headers: dict[str, str] | None = None
+    ) -> Response:
         """POST `body` as compact JSON to `path` under the base URL's path."""
         data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-        return await self.request("POST", path, data, "application/json")
+        return await self.request("POST", path, data, "application/json", headers)
 
     async def request(
-        self, method: str, path: str, body: bytes = b"", content_type: str | None = None
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        content_type: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Response:
+        """Send one request (`headers` beside the pool's own) and read its whole answer."""
         head = f"{method} {self._prefix}{path} HTTP/1.1\r\n{self._fixed}"
         if content_type:
             head += f"Content-Type: {content_type}\r\n"
+        if headers:
+            head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         payload = f"{head}Content-Length: {len(body)}\r\n\r\n".encode("latin-1") + body
         conn = await self._idle.get()
         try:
