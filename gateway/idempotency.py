@@ -165,7 +165,12 @@ def release(conn: Connection, held: Claim) -> None:
 
 def claim_of(request: Request) -> Claim | None:
     """The key the current request holds, if it came with one."""
-    found = request.scope.get("state", {}).get(STATE)
+    return claim_in(request.scope)
+
+
+def claim_in(scope: Scope) -> Claim | None:
+    """The key the request of this ASGI scope holds, if it came with one."""
+    found = scope.get("state", {}).get(STATE)
     return found if isinstance(found, Claim) else None
 
 
