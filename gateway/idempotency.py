@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
+_HEADER_NAME = HEADER.lower().encode("latin-1")
 MAX_KEY_LENGTH = 255
 TTL_S = 24 * 3600  # a key is remembered this long after its first use
 LEASE_S = 10.0  # an unfinished claim older than this is taken over by a retry
@@ -243,8 +244,14 @@ class IdempotencyMiddleware:
         ):
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        key = headers.get(HEADER.lower(), "").strip()
+        key, authorization = "", None
+        for name, value in scope["headers"]:  # the last of each counts, as in a dict of them
+            name = name.lower()
+            if name == _HEADER_NAME:
+                key = value.decode("latin-1")
+            elif name == b"authorization":
+                authorization = value.decode("latin-1")
+        key = key.strip()
         if not key:
             await self.app(scope, receive, send)
             return
@@ -259,7 +266,7 @@ class IdempotencyMiddleware:
             )
             await refused(scope, receive, send)
             return
-        caller = await self.caller_of(headers.get("authorization"))
+        caller = await self.caller_of(authorization)
         if caller is None:
             await self.app(scope, receive, send)
             return
