@@ -3,8 +3,8 @@
 The gateway's hottest request is its submission. Through FastAPI it paid, each time, for the
 route's exit stacks, dependency resolution (the auth dependency's header parameter, the
 dependency cache), the content-type parsed with `email.message`, the body parsed as JSON a
-second time (BodyGuard parsed it already) and a Request object: about half of the gateway's
-CPU per submission outside the group commit.
+second time (BodyGuard parsed it already) and a Request object: three fifths of the HTTP
+stack's CPU, a fifth of the gateway process's under load (py-spy, bench/RESULTS.md).
 
 `AcceptLane` sits innermost among the middlewares (inside BodyGuard and the idempotency
 middleware, outside FastAPI's exception middleware and router) and takes the steps of the
