@@ -10,14 +10,16 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from sqlalchemy import Connection, select
 
 from gateway import deadletters
 from gateway import saga as sagas
+from gateway.accept import Lane
 from gateway.declare import Intent, declare, intend
 from gateway.handlers import GatewayConfig, put_saga, status_event
-from gateway.idempotency import claim_of, record
+from gateway.idempotency import Claim, claim_of, record
 from gateway.keys import enterprise_of
 from gateway.saga import Saga
 from gateway.store import add_enterprise, hash_key
@@ -111,8 +113,9 @@ async def run_on_saga(
 
 def api_router(
     runtime: Runtime, config: GatewayConfig, keys: dict[str, str], admin_token: str
-) -> APIRouter:
-    """The /v1 routes. `keys` maps API-key hashes to enterprise ids and is kept current here."""
+) -> tuple[APIRouter, Lane]:
+    """The /v1 routes, and the lane that answers `POST /v1/declarations` (gateway/accept.py).
+    `keys` maps API-key hashes to enterprise ids and is kept current here."""
     router = APIRouter()
     records = Record.__table__  # type: ignore[attr-defined]
     journal = Journal.__table__  # type: ignore[attr-defined]
@@ -138,7 +141,7 @@ def api_router(
     async def declare_all(
         intents: Sequence[Intent],
         enterprise_id: str,
-        request: Request,
+        held: Claim | None,
         *,
         answer_of: Callable[[list[DeclarationCreated]], BaseModel],
         field_of: Callable[[int], str],
@@ -152,7 +155,6 @@ def api_router(
         a declaration is never created twice for one key, even if the gateway dies before
         answering."""
         made: list[Envelope] = []  # the submissions once written: the roots of their traces
-        held = claim_of(request)
 
         def unit(conn: Connection) -> tuple[bytes, Sequence[OutRow] | Changes]:
             changes = Changes()
@@ -179,6 +181,15 @@ def api_router(
             tracing.declared(submitted)
         return Response(answer, status_code=202, media_type="application/json")
 
+    async def accept(body: DeclarationRequest, enterprise_id: str, held: Claim | None) -> Response:
+        return await declare_all(
+            [intend(body, enterprise_id, config)],
+            enterprise_id,
+            held,
+            answer_of=lambda created: created[0],
+            field_of=lambda _: "reference",
+        )
+
     @router.post(
         "/v1/declarations",
         status_code=202,
@@ -191,13 +202,7 @@ def api_router(
         With an `Idempotency-Key`, its answer is recorded in the submission's own transaction:
         a declaration is never created twice for one key, even if the gateway dies before
         answering."""
-        return await declare_all(
-            [intend(body, enterprise_id, config)],
-            enterprise_id,
-            request,
-            answer_of=lambda created: created[0],
-            field_of=lambda _: "reference",
-        )
+        return await accept(body, enterprise_id, claim_of(request))
 
     @router.post(
         "/v1/declarations/batch",
@@ -218,7 +223,7 @@ def api_router(
         return await declare_all(
             [intend(one, enterprise_id, config) for one in body.declarations],
             enterprise_id,
-            request,
+            claim_of(request),
             answer_of=lambda created: DeclarationBatchCreated(data=created),
             field_of=lambda i: f"declarations[{i}].reference",
         )
@@ -434,4 +439,9 @@ def api_router(
         """The AsyncAPI 3 document of every topic and message."""
         return asyncapi_document()
 
-    return router
+    route = next(
+        r
+        for r in router.routes
+        if isinstance(r, APIRoute) and r.path == "/v1/declarations" and r.methods == {"POST"}
+    )
+    return router, Lane(route, enterprise, accept)

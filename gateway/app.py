@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.accept import AcceptLane
 from gateway.api import api_router, enterprise_auth
 from gateway.dashboard.routes import install_dashboard
 from gateway.dashboard.stream import StatusHub
@@ -108,13 +109,15 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
         lifespan=lifespan,
     )
     app.state.runtime = runtime
-    install_idempotency(app, runtime, keys, settings.admin_token)  # innermost: after BodyGuard
+    api, lane = api_router(runtime, config, keys, settings.admin_token)
+    app.add_middleware(AcceptLane, lane=lane)  # innermost: inside the idempotency middleware
+    install_idempotency(app, runtime, keys, settings.admin_token)  # after BodyGuard
     if tracing.enabled():  # set up by serve.py before the app is built
         app.add_middleware(TracingMiddleware)
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
     install_problem_handlers(app)
     app.include_router(ops_router(runtime))
-    app.include_router(api_router(runtime, config, keys, settings.admin_token))
+    app.include_router(api)
     app.include_router(payments_router(runtime, config, keys))
     app.include_router(returns_router(runtime, config, keys))
     if settings.test_helpers:

@@ -34,18 +34,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.keys import enterprise_of
 from gateway.store import IdempotentRequest
 from services.common.problems import MEDIA_TYPE, PROBLEM_BASE, Problem, problem_response
+from services.common.rawsql import Driver
 from services.common.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
+_HEADER_NAME = HEADER.lower().encode("latin-1")
 MAX_KEY_LENGTH = 255
 TTL_S = 24 * 3600  # a key is remembered this long after its first use
 LEASE_S = 10.0  # an unfinished claim older than this is taken over by a retry
@@ -54,7 +56,11 @@ RETRY_PROBLEMS = frozenset({PROBLEM_BASE + "conflict"})  # "try again": never re
 STATE = "idempotency"  # the key of the claim in the request's ASGI state
 ADMIN = "admin"  # the caller of the admin token (enterprise ids start `ent_`)
 
-_TABLE = IdempotentRequest.__table__  # type: ignore[attr-defined]
+# The statements run on the DBAPI connection (services/common/rawsql.py): through SQLAlchemy
+# Core, compiling them took more of a keyed submission's CPU than the submission itself.
+_TABLE = IdempotentRequest.__tablename__
+_KEY = "caller = ? AND route = ? AND key = ?"
+_HELD = f"{_KEY} AND token = ? AND status_code IS NULL"
 
 
 @dataclass
@@ -86,31 +92,27 @@ def fingerprint(method: str, path: str, query: bytes, body: bytes) -> str:
     return digest.hexdigest()
 
 
-def _where(caller: str, route: str, key: str) -> Any:
-    return (_TABLE.c.caller == caller) & (_TABLE.c.route == route) & (_TABLE.c.key == key)
-
-
 def claim(
     conn: Connection, *, caller: str, route: str, key: str, request_hash: str, now: float
 ) -> Claim | Stored:
     """Claim a key for a request, or the stored answer to replay; a Problem when neither."""
-    conn.execute(_TABLE.delete().where(_TABLE.c.created_at <= now - TTL_S))
-    row = conn.execute(select(_TABLE).where(_where(caller, route, key))).first()
+    db = Driver(conn)
+    db.run(f"DELETE FROM {_TABLE} WHERE created_at <= ?", (now - TTL_S,))
+    rows = db.rows(
+        "SELECT request_hash, status_code, content_type, response, created_at "
+        f"FROM {_TABLE} WHERE {_KEY}",
+        (caller, route, key),
+    )
     token = uuid.uuid4().hex
-    if row is None:
-        conn.execute(
-            _TABLE.insert(),
-            {
-                "caller": caller,
-                "route": route,
-                "key": key,
-                "request_hash": request_hash,
-                "token": token,
-                "created_at": now,
-            },
+    if not rows:
+        db.run(
+            f"INSERT INTO {_TABLE} (caller, route, key, request_hash, token, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (caller, route, key, request_hash, token, now),
         )
         return Claim(caller, route, key, request_hash, token)
-    if row.request_hash != request_hash:
+    stored_hash, status_code, content_type, response, created_at = rows[0]
+    if stored_hash != request_hash:
         raise Problem(
             422,
             "idempotency-key-reused",
@@ -119,9 +121,9 @@ def claim(
             "send a new key for a new request",
             field=HEADER,
         )
-    if row.status_code is not None:
-        return Stored(row.status_code, row.content_type, row.response or b"")
-    if row.created_at > now - LEASE_S:
+    if status_code is not None:
+        return Stored(status_code, content_type, bytes(response or b""))
+    if created_at > now - LEASE_S:
         raise Problem(
             409,
             "idempotency-key-in-flight",
@@ -130,8 +132,9 @@ def claim(
             f"(an unfinished one is given up after {LEASE_S:.0f} s)",
             field=HEADER,
         )
-    conn.execute(
-        _TABLE.update().where(_where(caller, route, key)).values(token=token, created_at=now)
+    db.run(
+        f"UPDATE {_TABLE} SET token = ?, created_at = ? WHERE {_KEY}",
+        (token, now, caller, route, key),
     )
     return Claim(caller, route, key, request_hash, token)
 
@@ -140,32 +143,28 @@ def store_answer(
     conn: Connection, held: Claim, *, status_code: int, content_type: str | None, body: bytes
 ) -> bool:
     """Record the answer of a claim still held; False when a retry took the key over."""
-    done = conn.execute(
-        _TABLE.update()
-        .where(
-            _where(held.caller, held.route, held.key),
-            _TABLE.c.token == held.token,
-            _TABLE.c.status_code.is_(None),
-        )
-        .values(status_code=status_code, content_type=content_type, response=body)
+    done = Driver(conn).run(
+        f"UPDATE {_TABLE} SET status_code = ?, content_type = ?, response = ? WHERE {_HELD}",
+        (status_code, content_type, body, held.caller, held.route, held.key, held.token),
     )
-    return bool(done.rowcount == 1)
+    return done == 1
 
 
 def release(conn: Connection, held: Claim) -> None:
     """Drop a claim without an answer to keep: a retry with the key runs again."""
-    conn.execute(
-        _TABLE.delete().where(
-            _where(held.caller, held.route, held.key),
-            _TABLE.c.token == held.token,
-            _TABLE.c.status_code.is_(None),
-        )
+    Driver(conn).run(
+        f"DELETE FROM {_TABLE} WHERE {_HELD}", (held.caller, held.route, held.key, held.token)
     )
 
 
 def claim_of(request: Request) -> Claim | None:
     """The key the current request holds, if it came with one."""
-    found = request.scope.get("state", {}).get(STATE)
+    return claim_in(request.scope)
+
+
+def claim_in(scope: Scope) -> Claim | None:
+    """The key the request of this ASGI scope holds, if it came with one."""
+    found = scope.get("state", {}).get(STATE)
     return found if isinstance(found, Claim) else None
 
 
@@ -238,8 +237,14 @@ class IdempotencyMiddleware:
         ):
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        key = headers.get(HEADER.lower(), "").strip()
+        key, authorization = "", None
+        for name, value in scope["headers"]:  # the last of each counts, as in a dict of them
+            name = name.lower()
+            if name == _HEADER_NAME:
+                key = value.decode("latin-1")
+            elif name == b"authorization":
+                authorization = value.decode("latin-1")
+        key = key.strip()
         if not key:
             await self.app(scope, receive, send)
             return
@@ -254,7 +259,7 @@ class IdempotencyMiddleware:
             )
             await refused(scope, receive, send)
             return
-        caller = await self.caller_of(headers.get("authorization"))
+        caller = await self.caller_of(authorization)
         if caller is None:
             await self.app(scope, receive, send)
             return

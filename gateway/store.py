@@ -11,7 +11,7 @@ from sqlmodel import Field, SQLModel
 from gateway.webhook_store import WEBHOOK_TABLES
 from services.common.changes import Changes
 from services.common.database import transaction_memo
-from services.common.rawsql import Driver
+from services.common.rawsql import Driver, marks
 
 
 class Enterprise(SQLModel, table=True):
@@ -149,10 +149,11 @@ def clock_offset(conn: Connection, *, enterprise_id: str | None) -> float:
     memo = transaction_memo(conn)
     key = (_CLOCK, enterprise_id)
     if key not in memo:
-        table = SandboxClock.__table__  # type: ignore[attr-defined]
         scopes = [ALL_RUNS] if enterprise_id is None else [ALL_RUNS, enterprise_id]
-        rows = conn.execute(select(table.c.offset_s).where(table.c.scope.in_(scopes))).all()
-        memo[key] = float(sum(r.offset_s for r in rows))
+        rows = Driver(conn).rows(
+            f"SELECT offset_s FROM sandbox_clocks WHERE scope IN ({marks(len(scopes))})", scopes
+        )
+        memo[key] = float(sum(offset_s for (offset_s,) in rows))
     return float(memo[key])
 
 

@@ -15,6 +15,7 @@ from services.common.problems import problem_response
 
 MAX_DEPTH = 32  # a declaration nests 4 levels; anything near this is not a declaration
 WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+PARSED = "sw.parsed_json"  # scope key: (the body, its parsed JSON) as checked here
 
 
 class BodyRefused(Exception):
@@ -48,10 +49,11 @@ def is_json_media_type(content_type: str) -> bool:
     )
 
 
-def check_json_body(body: bytes, content_type: str | None) -> None:
-    """Raise BodyRefused unless `body` is empty or UTF-8 JSON of a sane depth, sent as JSON."""
+def check_json_body(body: bytes, content_type: str | None) -> Any:
+    """Raise BodyRefused unless `body` is empty or UTF-8 JSON of a sane depth, sent as JSON;
+    the parsed JSON (None for an empty body)."""
     if not body:
-        return
+        return None
     if content_type is None or not is_json_media_type(content_type):
         raise BodyRefused(
             415,
@@ -76,10 +78,20 @@ def check_json_body(body: bytes, content_type: str | None) -> None:
         raise BodyRefused(400, "json_number", f"a JSON number is out of range: {exc}") from exc
     if json_depth(value) > MAX_DEPTH:
         raise BodyRefused(400, "json_depth", f"JSON nested deeper than {MAX_DEPTH} levels")
+    return value
+
+
+def parsed_json(scope: Scope) -> tuple[bytes, Any] | None:
+    """The body BodyGuard let through and its parsed JSON, when it was not empty: what the
+    app inside receives, so that a route may take the JSON without parsing it again."""
+    found: tuple[bytes, Any] | None = scope.get(PARSED)
+    return found
 
 
 class BodyGuard:
-    """Refuse bodies over `max_bytes` (413), not JSON (415), not UTF-8 or too deep (400)."""
+    """Refuse bodies over `max_bytes` (413), not JSON (415), not UTF-8 or too deep (400).
+
+    A JSON body let through is also left, parsed, in the scope (`parsed_json`)."""
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app
@@ -89,16 +101,21 @@ class BodyGuard:
         if scope["type"] != "http" or scope["method"] not in WITH_BODY:
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        length, content_type = b"", None
+        for name, value in scope["headers"]:  # the last of each counts, as in a dict of them
+            if name == b"content-length":
+                length = value
+            elif name == b"content-type":
+                content_type = value.decode("latin-1")
         try:
-            declared = int(headers.get("content-length", "0") or 0)
+            declared = int(length or 0)
         except ValueError:
             declared = 0
         try:
             if declared > self.max_bytes:
                 raise self._too_large()
             body = await self._read(receive)
-            check_json_body(body, headers.get("content-type"))
+            parsed = check_json_body(body, content_type)
         except BodyRefused as refused:
             response = problem_response(
                 refused.status,
@@ -110,6 +127,8 @@ class BodyGuard:
             await response(scope, receive, send)
             return
 
+        if body:
+            scope[PARSED] = (body, parsed)
         delivered = False
 
         async def replay() -> Message:

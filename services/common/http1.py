@@ -166,10 +166,12 @@ class Pool:
         for conn in list(self._open):
             self._discard(conn)
 
-    async def post_json(self, path: str, body: Any) -> Response:
+    async def post_json(
+        self, path: str, body: Any, headers: dict[str, str] | None = None
+    ) -> Response:
         """POST `body` as compact JSON to `path` under the base URL's path."""
         data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-        return await self.request("POST", path, data, "application/json")
+        return await self.request("POST", path, data, "application/json", headers)
 
     async def request(
         self,

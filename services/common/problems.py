@@ -119,26 +119,36 @@ def document_problems(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def problem_of(exc: Problem) -> JSONResponse:
+    """The answer to a Problem raised."""
+    return problem_response(exc.status, exc.slug, exc.title, exc.detail, **exc.extra)
+
+
+def validation_problem(exc: RequestValidationError) -> JSONResponse:
+    """The answer to a request that failed validation: a 422 naming each field and rule."""
+    errors = [
+        {
+            "field": field_path(tuple(e["loc"])),
+            "rule": e["type"],
+            "message": str(e["msg"]).removeprefix("Value error, "),
+        }
+        for e in without_echoes(list(exc.errors()))
+    ]
+    summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:3])
+    return problem_response(422, "validation", "Invalid request", summary, errors=errors)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Map validation errors, HTTP errors, domain problems and bugs to problem+json."""
     document_problems(app)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_req: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {
-                "field": field_path(tuple(e["loc"])),
-                "rule": e["type"],
-                "message": str(e["msg"]).removeprefix("Value error, "),
-            }
-            for e in without_echoes(list(exc.errors()))
-        ]
-        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:3])
-        return problem_response(422, "validation", "Invalid request", summary, errors=errors)
+        return validation_problem(exc)
 
     @app.exception_handler(Problem)
     async def _problem(_req: Request, exc: Problem) -> JSONResponse:
-        return problem_response(exc.status, exc.slug, exc.title, exc.detail, **exc.extra)
+        return problem_of(exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_req: Request, exc: StarletteHTTPException) -> JSONResponse:
