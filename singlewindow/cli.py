@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -23,6 +22,7 @@ from services.common.settings import SERVICES, Settings
 from singlewindow.load.plan import DEFAULT_MIX, MixEntry, Profile, parse_mix
 from singlewindow.load.report import print_summary, write_reports
 from singlewindow.load.runner import LoadConfig, LoadRun
+from singlewindow.loop import run as run_loop
 from singlewindow.samples import sample_declaration
 from singlewindow.spawn import spawn_system
 from singlewindow.supervisor import Supervisor, parse_replicas
@@ -294,9 +294,9 @@ def _run_load(
         run.on_tick = tick
         started = time.monotonic()
         if profile:
-            asyncio.run(run.run_open(profile.send_times(), entries))
+            run_loop(run.run_open(profile.send_times(), entries))
         else:
-            asyncio.run(run.run_closed(clients, duration, entries))
+            run_loop(run.run_closed(clients, duration, entries))
         elapsed = time.monotonic() - started
     completed = run.recorder.completion.get_total_count()
     return run.recorder.report(

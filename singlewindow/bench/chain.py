@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterable, Sequence
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from singlewindow.loop import run as run_loop
+
 PARTITIONS = 6
 
 
@@ -141,11 +143,11 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=60)
     args = parser.parse_args()
     if args.role == "hop":
-        asyncio.run(hop(args.bootstrap, args.index))
+        run_loop(hop(args.bootstrap, args.index))
     elif args.role == "topics":
-        asyncio.run(create_topics(args.bootstrap, args.hops))
+        run_loop(create_topics(args.bootstrap, args.hops))
     else:
-        print(f"{asyncio.run(drive(args.bootstrap, args.hops, args.count, args.timeout)):.1f}")
+        print(f"{run_loop(drive(args.bootstrap, args.hops, args.count, args.timeout)):.1f}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 import tempfile
@@ -18,6 +17,7 @@ from singlewindow.bench.skeleton import AGENCIES as SKELETON_AGENCIES
 from singlewindow.broker import broker_command, wait_for_port
 from singlewindow.load.plan import MixEntry, Profile
 from singlewindow.load.runner import LoadConfig, LoadRun
+from singlewindow.loop import run as run_loop
 from singlewindow.spawn import free_port_block, spawn_system
 from singlewindow.supervisor import die_with_parent
 
@@ -117,7 +117,7 @@ def skeleton(count: int) -> float:
 
 def _trial(config: LoadConfig, rate: float, duration_s: float) -> Trial:
     run = LoadRun(config)
-    asyncio.run(run.run_open(Profile.parse(str(rate), duration_s).send_times(), EXPORT_HAPPY))
+    run_loop(run.run_open(Profile.parse(str(rate), duration_s).send_times(), EXPORT_HAPPY))
     completed = run.recorder.completion.get_total_count()
     p99 = run.recorder.completion.get_value_at_percentile(99) / 1000 if completed else float("inf")
     return Trial(

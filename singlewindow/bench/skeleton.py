@@ -16,13 +16,13 @@ the outbox), and reads the status topic for the last one, as the load tool does.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import time
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from singlewindow.bench.chain import forward, producer
+from singlewindow.loop import run as run_loop
 
 PARTITIONS = 2  # the system's default partitions a topic
 # The agency of each command of a happy export 0110 declaration, in order.
@@ -146,11 +146,11 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=60)
     args = parser.parse_args()
     if args.role == "topics":
-        asyncio.run(create_topics(args.bootstrap))
+        run_loop(create_topics(args.bootstrap))
     elif args.role == "serve":
-        asyncio.run(serve(args.bootstrap, args.as_))
+        run_loop(serve(args.bootstrap, args.as_))
     else:
-        rate = asyncio.run(drive(args.bootstrap, args.count, args.in_flight, args.timeout))
+        rate = run_loop(drive(args.bootstrap, args.count, args.in_flight, args.timeout))
         print(f"{rate:.1f}")
 
 
