@@ -192,7 +192,7 @@ def bench(*, quick: bool, replicas: str, console: Console) -> dict[str, Any]:
                 completion_timeout_s=10,
             )
             _trial(config, 10, 2.0)  # warm-up: connections, caches, consumer groups
-            e2e, trials = sustained_throughput(config, rates, duration, 1 if quick else 3, console)
+            e2e, trials = sustained_throughput(config, rates, duration, 2 if quick else 3, console)
     console.print(
         f"[bold]raw chain[/bold]: {HOPS} plain aiokafka consume→produce processes, same broker"
     )
