@@ -76,10 +76,14 @@ async def test_a_failing_unit_writes_nothing_and_the_others_commit(db: Database)
     published: list[OutRow] = []
     group = GroupCommit(db, published.extend)
 
+    transactions: list[object] = []  # each unit's transaction: the three must share one
+
     def good(conn: Connection) -> tuple[str, Changes]:
+        transactions.append(conn.get_transaction())
         return "ok", _submission("good")
 
     def bad(conn: Connection) -> tuple[str, Sequence[OutRow]]:
+        transactions.append(conn.get_transaction())
         transaction_memo(conn)["remembered"] = "from a unit that fails"
         conn.execute(
             Record.__table__.insert(),  # type: ignore[attr-defined]
@@ -96,6 +100,7 @@ async def test_a_failing_unit_writes_nothing_and_the_others_commit(db: Database)
         raise ValueError("the unit's own check failed")
 
     def after(conn: Connection) -> tuple[bool, Sequence[OutRow]]:
+        transactions.append(conn.get_transaction())
         return "remembered" in transaction_memo(conn), ()
 
     # Tasks run in the order they were made: the three queue before the writer's first look,
@@ -108,6 +113,8 @@ async def test_a_failing_unit_writes_nothing_and_the_others_commit(db: Database)
         await group.stop()
     assert done[0] == "ok"
     assert isinstance(done[1], ValueError)
+    assert len(transactions) == 3 and transactions[0] is not None
+    assert all(t is transactions[0] for t in transactions), "the three shared one transaction"
     assert done[2] is False, "the memo forgets what a rolled-back unit remembered"
 
     def keys(conn: Connection) -> list[str]:
