@@ -34,7 +34,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.idempotency import Claim, claim_in
-from services.common.bodies import parsed_json
+from services.common.bodies import NO_JSON, parsed_json
 from services.common.problems import Problem, problem_of, validation_problem
 
 BODY_LOC = ("body",)  # where FastAPI puts a single, not embedded, body's errors
@@ -64,14 +64,14 @@ class AcceptLane:
         parsed = (
             parsed_json(scope)
             if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == self.path
-            else None
+            else NO_JSON
         )
-        if parsed is None:
+        if parsed is NO_JSON:
             await self.app(scope, receive, send)
             return
         scope["route"] = self.lane.route  # as the router sets it (span names, logs)
         try:
-            response = await self._answer(scope, parsed[1])
+            response = await self._answer(scope, parsed)
         except Problem as exc:
             response = problem_of(exc)
         except RequestValidationError as exc:

@@ -39,6 +39,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.keys import enterprise_of
 from gateway.store import IdempotentRequest
+from services.common.bodies import scope_headers
 from services.common.problems import MEDIA_TYPE, PROBLEM_BASE, Problem, problem_response
 from services.common.rawsql import Driver
 from services.common.runtime import Runtime
@@ -237,14 +238,9 @@ class IdempotencyMiddleware:
         ):
             await self.app(scope, receive, send)
             return
-        key, authorization = "", None
-        for name, value in scope["headers"]:  # the last of each counts, as in a dict of them
-            name = name.lower()
-            if name == _HEADER_NAME:
-                key = value.decode("latin-1")
-            elif name == b"authorization":
-                authorization = value.decode("latin-1")
-        key = key.strip()
+        headers = scope_headers(scope, _HEADER_NAME, b"authorization")
+        key = headers.get(_HEADER_NAME, "").strip()
+        authorization = headers.get(b"authorization")
         if not key:
             await self.app(scope, receive, send)
             return
@@ -302,10 +298,11 @@ class IdempotencyMiddleware:
         """Store the answer of a finished request, or drop the claim of one not to replay."""
         start = next((m for m in messages or [] if m["type"] == "http.response.start"), None)
         try:
-            if start is None or not keeps(start, messages or []):
+            answer = None if start is None else _answer(start, messages or [])
+            if answer is None or not keeps(*answer):
                 await self.write(lambda conn: release(conn, held))
             elif not held.recorded:
-                status, content_type, body = _answer(start, messages or [])
+                status, content_type, body = answer
                 await self.write(
                     lambda conn: store_answer(
                         conn, held, status_code=status, content_type=content_type, body=body
@@ -321,9 +318,8 @@ def _answer(start: Message, messages: list[Message]) -> tuple[int, str | None, b
     return int(start["status"]), headers.get("content-type"), body
 
 
-def keeps(start: Message, messages: list[Message]) -> bool:
+def keeps(status: int, content_type: str | None, body: bytes) -> bool:
     """Whether an answer is replayed: not a 5xx, not a problem that says "try again"."""
-    status, content_type, body = _answer(start, messages)
     if status >= 500:
         return False
     if content_type is not None and content_type.startswith(MEDIA_TYPE):

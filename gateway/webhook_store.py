@@ -343,13 +343,6 @@ class AttemptResult:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def record_attempt(
-    conn: Connection, due: Due, result: AttemptResult, *, retry_at: float | None
-) -> str | None:
-    """Log one attempt and move its delivery on (see `record_attempts`)."""
-    return record_attempts(conn, [(due, result, retry_at)])[0]
-
-
 def record_attempts(
     conn: Connection, outcomes: Sequence[tuple[Due, AttemptResult, float | None]]
 ) -> list[str | None]:

@@ -15,7 +15,8 @@ from services.common.problems import problem_response
 
 MAX_DEPTH = 32  # a declaration nests 4 levels; anything near this is not a declaration
 WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
-PARSED = "sw.parsed_json"  # scope key: (the body, its parsed JSON) as checked here
+PARSED = "sw.parsed_json"  # scope key: a non-empty body's JSON, parsed as it was checked here
+NO_JSON = object()  # what `parsed_json` says of a request without a parsed body
 
 
 class BodyRefused(Exception):
@@ -81,10 +82,21 @@ def check_json_body(body: bytes, content_type: str | None) -> Any:
     return value
 
 
-def parsed_json(scope: Scope) -> tuple[bytes, Any] | None:
-    """The body BodyGuard let through and its parsed JSON, when it was not empty: what the
-    app inside receives, so that a route may take the JSON without parsing it again."""
-    found: tuple[bytes, Any] | None = scope.get(PARSED)
+def parsed_json(scope: Scope) -> Any:
+    """The parsed JSON of the body BodyGuard let through (`NO_JSON` if none or empty), so that
+    a route may take it without parsing the body again."""
+    return scope.get(PARSED, NO_JSON)
+
+
+def scope_headers(scope: Scope, *names: bytes) -> dict[bytes, str]:
+    """The values of the named (lower-case) headers of an ASGI scope, the last of each
+    counting, without decoding the others."""
+    wanted = frozenset(names)
+    found: dict[bytes, str] = {}
+    for name, value in scope["headers"]:
+        name = name.lower()
+        if name in wanted:
+            found[name] = value.decode("latin-1")
     return found
 
 
@@ -101,14 +113,10 @@ class BodyGuard:
         if scope["type"] != "http" or scope["method"] not in WITH_BODY:
             await self.app(scope, receive, send)
             return
-        length, content_type = b"", None
-        for name, value in scope["headers"]:  # the last of each counts, as in a dict of them
-            if name == b"content-length":
-                length = value
-            elif name == b"content-type":
-                content_type = value.decode("latin-1")
+        headers = scope_headers(scope, b"content-length", b"content-type")
+        content_type = headers.get(b"content-type")
         try:
-            declared = int(length or 0)
+            declared = int(headers.get(b"content-length") or 0)
         except ValueError:
             declared = 0
         try:
@@ -128,7 +136,7 @@ class BodyGuard:
             return
 
         if body:
-            scope[PARSED] = (body, parsed)
+            scope[PARSED] = parsed
         delivered = False
 
         async def replay() -> Message:

@@ -169,7 +169,7 @@ async def test_attempts_move_a_delivery_to_succeeded_retry_or_failed(db: Databas
         due = await take()
         result = AttemptResult(NOW, 12.5, code, None if code == 200 else "HTTP 500")
         return await db.write(
-            lambda conn: store.record_attempt(conn, due, result, retry_at=retry_at)
+            lambda conn: store.record_attempts(conn, [(due, result, retry_at)])[0]
         )
 
     assert await attempt(500, NOW) == "pending"
@@ -226,7 +226,7 @@ async def test_deleting_an_endpoint_drops_its_deliveries_and_an_attempt_in_fligh
     )
     result = AttemptResult(NOW, 1.0, 200)
     assert (
-        await db.write(lambda conn: store.record_attempt(conn, due, result, retry_at=None)) is None
+        await db.write(lambda conn: store.record_attempts(conn, [(due, result, None)])[0]) is None
     )
     assert await db.read(lambda conn: _count(conn, deliveries_t)) == 0
     assert json.loads(due.body)["type"] == "declaration.completed"
