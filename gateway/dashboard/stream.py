@@ -4,6 +4,8 @@ The consumer has no group: it is assigned every partition and starts at the end,
 gateway replica sees every status change. Each subscriber has a bounded, coalescing buffer:
 a newer status of a declaration replaces the older one still waiting, and when a slow page
 falls behind the oldest waiting declarations are dropped (and counted), never the process.
+A declaration's end (completed, rejected, failed, cancelled) is the last to go: a page may
+miss a move under a flood, but not the status its row ends in.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from gateway.dashboard.stats import RunStats
+from gateway.saga import TERMINAL
 from schemas.topics import STATUS
 
 log = logging.getLogger(__name__)
@@ -63,14 +66,25 @@ class Subscription:
         self.limit = limit
         self.dropped = 0
         self._waiting: OrderedDict[str, str] = OrderedDict()
+        self._ended: set[str] = set()  # waiting declarations whose status is their end
         self._ready = asyncio.Event()
 
-    def offer(self, key: str, data: str) -> None:
-        """Queue a declaration's latest status, replacing an older one of the same declaration."""
+    def offer(self, key: str, data: str, *, ended: bool = False) -> None:
+        """Queue a declaration's latest status, replacing an older one of the same declaration;
+        over the limit, the oldest waiting that has not `ended` is dropped (if all have, the
+        oldest)."""
         self._waiting.pop(key, None)
         self._waiting[key] = data
+        if ended:
+            self._ended.add(key)
+        else:
+            self._ended.discard(key)
         if len(self._waiting) > self.limit:
-            self._waiting.popitem(last=False)
+            victim = next((k for k in self._waiting if k not in self._ended), None)
+            if victim is None:
+                victim = next(iter(self._waiting))
+            del self._waiting[victim]
+            self._ended.discard(victim)
             self.dropped += 1
         self._ready.set()
 
@@ -83,7 +97,9 @@ class Subscription:
         """Up to `most` waiting items, oldest first."""
         out: list[str] = []
         while self._waiting and len(out) < most:
-            out.append(self._waiting.popitem(last=False)[1])
+            key, data = self._waiting.popitem(last=False)
+            self._ended.discard(key)
+            out.append(data)
         if not self._waiting:
             self._ready.clear()
         return out
@@ -192,8 +208,9 @@ class StatusHub:
         subs = self._subscribers.get(enterprise_id)
         if subs:
             data = json.dumps(item, separators=(",", ":"), ensure_ascii=False)
+            ended = item["status"] in TERMINAL
             for sub in subs:
-                sub.offer(item["id"], data)
+                sub.offer(item["id"], data, ended=ended)
 
     # --- the consumer -------------------------------------------------------------------------
 
