@@ -58,6 +58,9 @@ def page(browser: Any, system: System, tmp_path: Path) -> Iterator[Any]:
         "request", lambda r: None if r.url.startswith((base, "data:")) else outside.append(r.url)
     )
     page.set_default_timeout(15_000)
+    # `expect` has its own default (5 s), not the page's: once, in the full suite, the live
+    # stream took longer than that to open on the shared system. One wait for both.
+    playwright_api.expect.set_options(timeout=15_000)
     yield page
     OUTPUT.mkdir(parents=True, exist_ok=True)
     for shot in tmp_path.glob("*.png"):
