@@ -19,7 +19,7 @@ from gateway import saga as sagas
 from gateway.accept import Lane
 from gateway.declare import Intent, declare, intend
 from gateway.handlers import GatewayConfig, put_saga, status_event
-from gateway.idempotency import Claim, claim_of, record
+from gateway.idempotency import Answer, Claim, claim_of
 from gateway.keys import enterprise_of
 from gateway.saga import Saga
 from gateway.store import add_enterprise, hash_key
@@ -155,8 +155,9 @@ def api_router(
         a declaration is never created twice for one key, even if the gateway dies before
         answering."""
         made: list[Envelope] = []  # the submissions once written: the roots of their traces
+        answer = Answer(held, 202)
 
-        def unit(conn: Connection) -> tuple[bytes, Sequence[OutRow] | Changes]:
+        def unit(conn: Connection) -> tuple[Response, Sequence[OutRow] | Changes]:
             changes = Changes()
             created = []
             for i, intent in enumerate(intents):
@@ -170,16 +171,13 @@ def api_router(
                 )
                 created.append(one)
                 made.append(submitted)
-            answer = answer_of(created).model_dump_json().encode()
-            record(conn, held, status_code=202, body=answer, content_type="application/json")
-            return answer, changes  # written with the rest of the group, a statement a table
+            # written with the rest of the group, a statement a table
+            return answer(conn, answer_of(created)), changes
 
-        answer = await runtime.intake.run(unit, savepoint=held is not None)
-        if held is not None:
-            held.recorded = True
+        response = await answer.kept(runtime.intake.run(unit, savepoint=held is not None))
         for submitted in made:
             tracing.declared(submitted)
-        return Response(answer, status_code=202, media_type="application/json")
+        return response
 
     async def accept(body: DeclarationRequest, enterprise_id: str, held: Claim | None) -> Response:
         return await declare_all(
@@ -291,17 +289,20 @@ def api_router(
         tags=["admin"],
         dependencies=[Depends(admin)],
     )
-    async def create_enterprise(body: EnterpriseCreate) -> EnterpriseCreated:
+    async def create_enterprise(body: EnterpriseCreate, request: Request) -> Response:
         """Register an enterprise; its API key is shown once and stored hashed."""
         enterprise_id = "ent_" + secrets.token_hex(8)
         api_key = "sk_test_" + secrets.token_urlsafe(24)
-        await runtime.db.write(
-            lambda conn: add_enterprise(
-                conn, enterprise_id=enterprise_id, name=body.name, api_key=api_key
-            )
-        )
+        answer = Answer.to(request, 201)
+
+        def unit(conn: Connection) -> Response:
+            add_enterprise(conn, enterprise_id=enterprise_id, name=body.name, api_key=api_key)
+            created = EnterpriseCreated(id=enterprise_id, name=body.name, api_key=api_key)
+            return answer(conn, created)
+
+        response = await answer.kept(runtime.db.write(unit))
         keys[hash_key(api_key)] = enterprise_id
-        return EnterpriseCreated(id=enterprise_id, name=body.name, api_key=api_key)
+        return response
 
     @router.get(
         "/v1/admin/declarations",
@@ -319,9 +320,13 @@ def api_router(
         return DeclarationList(data=[_view(r) for r in rows], next_cursor=None)
 
     async def _operate(
-        declaration_id: str, act: Callable[[Saga, float], tuple[Saga, Sequence[Envelope]]]
-    ) -> OperatorAction:
-        def unit(conn: Connection) -> tuple[OperatorAction, Sequence[OutRow]]:
+        request: Request,
+        declaration_id: str,
+        act: Callable[[Saga, float], tuple[Saga, Sequence[Envelope]]],
+    ) -> Response:
+        answer = Answer.to(request)
+
+        def unit(conn: Connection) -> tuple[Response, Sequence[OutRow]]:
             held = load_records(conn, [declaration_id]).get(declaration_id)
             if held is None:
                 raise Problem(404, "not-found", "Not found", f"no declaration {declaration_id}")
@@ -343,9 +348,9 @@ def api_router(
                 state=after.state,
                 resent=[e.type for e in send_again],
             )
-            return done, changes.apply(conn)
+            return answer(conn, done), changes.apply(conn)
 
-        return await run_on_saga(runtime, unit)
+        return await answer.kept(run_on_saga(runtime, unit))
 
     @router.post(
         "/v1/admin/declarations/{declaration_id}/retry",
@@ -353,14 +358,14 @@ def api_router(
         tags=["admin"],
         dependencies=[Depends(admin)],
     )
-    async def retry(declaration_id: str) -> OperatorAction:
+    async def retry(declaration_id: str, request: Request) -> Response:
         """Give a stalled declaration's unanswered steps a fresh set of tries, starting now."""
 
         def act(saga: Saga, now: float) -> tuple[Saga, Sequence[Envelope]]:
             expiry = sagas.retry_stalled(saga, now=now, base_s=config.step_deadline_s)
             return expiry.saga, [Envelope.model_validate_json(s.envelope) for s in expiry.resend]
 
-        return await _operate(declaration_id, act)
+        return await _operate(request, declaration_id, act)
 
     @router.post(
         "/v1/admin/declarations/{declaration_id}/cancel",
@@ -368,11 +373,13 @@ def api_router(
         tags=["admin"],
         dependencies=[Depends(admin)],
     )
-    async def cancel(declaration_id: str, body: CancelRequest | None = None) -> OperatorAction:
+    async def cancel(
+        declaration_id: str, request: Request, body: CancelRequest | None = None
+    ) -> Response:
         """End a declaration that has not ended as `cancelled`; late answers are parked."""
         reason = (body or CancelRequest()).reason
         return await _operate(
-            declaration_id, lambda saga, _now: (sagas.cancel(saga, reason=reason), [])
+            request, declaration_id, lambda saga, _now: (sagas.cancel(saga, reason=reason), [])
         )
 
     @router.get(
@@ -397,8 +404,10 @@ def api_router(
         tags=["admin"],
         dependencies=[Depends(admin)],
     )
-    async def replay_dead_letter(letter_id: str) -> Replayed:
+    async def replay_dead_letter(letter_id: str, request: Request) -> Response:
         """Send a dead letter's message back to its topic, to be consumed again after a fix."""
+        # Through the outbox, in the transaction that records the answer to an Idempotency-Key:
+        # sent once for one key, even if the gateway dies meanwhile.
         try:
             position = deadletters.parse_letter_id(letter_id)
             found = await deadletters.read_letters(runtime.settings, limit=1, at=position)
@@ -418,8 +427,14 @@ def api_router(
                 "recorded it as handled; only messages that could not be read are replayed",
                 kind=letter.kind,
             )
-        await deadletters.replay(runtime.relay.producer, [letter])
-        return Replayed(id=letter_id, topic=letter.topic)
+        answer = Answer.to(request, 202)
+
+        def unit(conn: Connection) -> tuple[Response, Changes]:
+            changes = Changes()
+            changes.emit_raw([deadletters.replay_row(letter)])
+            return answer(conn, Replayed(id=letter_id, topic=letter.topic)), changes
+
+        return await answer.kept(runtime.intake.run(unit))
 
     @router.get("/v1/scenarios", response_model=ScenarioList, tags=["sandbox"])
     async def scenarios() -> ScenarioList:

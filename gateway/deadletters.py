@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
 
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 
 from schemas.deadletter import DeadLetter
+from schemas.ids import uuid7
 from schemas.topics import DEADLETTER
 from services.common.bus import make_reader
+from services.common.changes import OutRow
 from services.common.settings import Settings
 
 
@@ -93,11 +94,7 @@ async def read_letters(
         await consumer.stop()
 
 
-async def replay(producer: AIOKafkaProducer, letters: Sequence[DeadLetter]) -> None:
-    """Send letters' original messages back to the topics they were consumed from."""
-    for letter in letters:
-        await producer.send_and_wait(
-            letter.topic,
-            original_bytes(letter),
-            key=letter.key.encode() if letter.key else None,
-        )
+def replay_row(letter: DeadLetter) -> OutRow:
+    """The outbox row that sends a letter's original message back to the topic it was consumed
+    from, under its key (an empty key for a message that had none)."""
+    return OutRow(uuid7(), letter.topic, letter.key or "", original_bytes(letter))

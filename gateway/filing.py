@@ -6,11 +6,13 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from gateway.api import enterprise_auth, run_on_saga
 from gateway.handlers import GatewayConfig, put_saga, send, status_event
+from gateway.idempotency import Answer
 from gateway.saga import Saga
 from schemas.base import Command
 from services.common.changes import Changes, OutRow, load_records
@@ -26,7 +28,7 @@ class Filings:
     """A router of filings: `POST /v1/declarations/{id}/<what>`, 202, as an enterprise.
 
     An endpoint declares its own body and answer and takes the caller as
-    `enterprise_id: Annotated[str, filings.caller]`; `file` does the rest.
+    `enterprise_id: Annotated[str, filings.caller]` and the `request`; `file` does the rest.
     """
 
     def __init__(self, runtime: Runtime, config: GatewayConfig, keys: dict[str, str]) -> None:
@@ -45,13 +47,20 @@ class Filings:
         )
 
     async def file(
-        self, declaration_id: str, enterprise_id: str, build: Build[R]
-    ) -> tuple[Saga, R]:
+        self,
+        request: Request,
+        declaration_id: str,
+        enterprise_id: str,
+        build: Build[R],
+        answer_of: Callable[[Saga, R], BaseModel],
+    ) -> Response:
         """Send the command `build` makes of the caller's declaration (it raises a Problem when
         none applies; another enterprise's declaration is a 404), remembered as a pending step,
-        with the saga and its status change, in one transaction."""
+        with the saga and its status change, in one transaction; 202 with what `answer_of`
+        makes of the saga and `build`'s result, recorded in that transaction too."""
+        answer = Answer.to(request, 202)
 
-        def unit(conn: Connection) -> tuple[tuple[Saga, R], Sequence[OutRow]]:
+        def unit(conn: Connection) -> tuple[Response, Sequence[OutRow]]:
             held = load_records(conn, [declaration_id]).get(declaration_id)
             if held is None or held.owner != enterprise_id:
                 raise Problem(404, "not-found", "Not found", f"no declaration {declaration_id}")
@@ -66,6 +75,6 @@ class Filings:
             for envelope in envelopes:
                 changes.emit(envelope)
             changes.emit(status_event(after, envelopes[0], before.state))
-            return (after, result), changes.apply(conn)
+            return answer(conn, answer_of(after, result)), changes.apply(conn)
 
-        return await run_on_saga(self.runtime, unit)
+        return await answer.kept(run_on_saga(self.runtime, unit))

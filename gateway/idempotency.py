@@ -16,10 +16,20 @@ One mechanism for every route, an ASGI middleware around the API:
 - A claim whose request never finished (its gateway died) lapses after `LEASE_S`; a retry then
   takes it over. The claim's `token` fences it: only the holder may record the answer.
 
-A route may record the answer itself, in the transaction of its own change (`record`), as the
-declaration submission does: then a crash between its commit and the answer still replays
-that answer, never a second declaration. Other routes' answers are recorded right after they
-return; a gateway that dies in between leaves a claim that lapses, and the retry runs again.
+Every route that changes something records its answer itself, in the transaction of its own
+change (`Answer`, which calls `record`): a crash between that commit and the answer still
+replays the answer, never the change twice. They are the submissions (one and batch), the
+filings (payments, returns), `advance`, webhook endpoint creation and redelivery, the test
+helpers (outcomes, clock advance) and the admin's enterprises, retry, cancel and dead-letter
+replay. Where the change is not only rows, it goes through the outbox or happens after:
+dead-letter replay queues the message in the outbox of that transaction (the relay sends it);
+redelivery wakes the webhook sender after the commit (after a crash the sender finds the
+queued delivery itself); a new enterprise's key enters this process's cache after the commit
+(other processes look unknown keys up in the database).
+
+The middleware stores the other answers right after the route returns: refusals (4xx), which
+change nothing. A gateway that dies in between leaves a claim that lapses, and the retry runs
+the route again, which refuses or acts as it would have the first time.
 """
 
 from __future__ import annotations
@@ -33,7 +43,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
+from pydantic import BaseModel
 from sqlalchemy import Connection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -184,6 +195,40 @@ def record(
             "another request with this Idempotency-Key took it over; retry to see its answer",
             field=HEADER,
         )
+
+
+JSON = "application/json"
+
+
+@dataclass
+class Answer:
+    """A route's answer, recorded under its Idempotency-Key in the transaction of its change.
+
+    The route's unit of work ends with `return answer(conn, model), ...`; the route returns
+    `await answer.kept(<what commits that unit>)`. The Response is the one FastAPI makes of
+    `model` as the route's `response_model` (the same bytes, status and content type).
+    """
+
+    held: Claim | None
+    status_code: int = 200
+
+    @classmethod
+    def to(cls, request: Request, status_code: int = 200) -> Answer:
+        """The answer to this request, with the key it holds if it came with one."""
+        return cls(claim_of(request), status_code)
+
+    def __call__(self, conn: Connection, model: BaseModel) -> Response:
+        """The response of `model`, recorded in `conn`'s transaction (inside the unit)."""
+        body = model.model_dump_json(by_alias=True).encode()
+        record(conn, self.held, status_code=self.status_code, body=body, content_type=JSON)
+        return Response(body, status_code=self.status_code, media_type=JSON)
+
+    async def kept(self, committed: Awaitable[Response]) -> Response:
+        """The response once its unit committed: the middleware need not store it again."""
+        response = await committed
+        if self.held is not None:
+            self.held.recorded = True
+        return response
 
 
 Caller = Callable[[str | None], Awaitable[str | None]]

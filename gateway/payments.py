@@ -5,7 +5,7 @@
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 
 from gateway import saga as sagas
 from gateway.filing import Filings
@@ -88,8 +88,11 @@ def payments_router(runtime: Runtime, config: GatewayConfig, keys: dict[str, str
 
     @filings.post("payments", PaymentFiled)
     async def file_payment(
-        declaration_id: str, body: PaymentRequest, enterprise_id: Annotated[str, filings.caller]
-    ) -> PaymentFiled:
+        declaration_id: str,
+        body: PaymentRequest,
+        enterprise_id: Annotated[str, filings.caller],
+        request: Request,
+    ) -> Response:
         """Register the export receipt (结汇) or import payment of a released declaration.
 
         Only for a declaration submitted with `"payments": "api"`. Forex matches it to the
@@ -106,13 +109,15 @@ def payments_router(runtime: Runtime, config: GatewayConfig, keys: dict[str, str
                 saga = saga.model_copy(update={"reason": None})
             return command, saga, days
 
-        after, days = await filings.file(declaration_id, enterprise_id, build)
-        return PaymentFiled(
-            id=declaration_id,
-            status=sagas.public_status(after),
-            state=after.state,
-            command=after.pending[-1].type,
-            days_after_release=days,
-        )
+        def answer_of(after: Saga, days: int) -> PaymentFiled:
+            return PaymentFiled(
+                id=declaration_id,
+                status=sagas.public_status(after),
+                state=after.state,
+                command=after.pending[-1].type,
+                days_after_release=days,
+            )
+
+        return await filings.file(request, declaration_id, enterprise_id, build, answer_of)
 
     return filings.router

@@ -5,7 +5,7 @@
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 
 from gateway import saga as sagas
 from gateway.filing import Filings
@@ -44,8 +44,9 @@ def returns_router(runtime: Runtime, config: GatewayConfig, keys: dict[str, str]
     async def file_return(
         declaration_id: str,
         enterprise_id: Annotated[str, filings.caller],
+        request: Request,
         body: ReturnRequest | None = None,
-    ) -> ReturnFiled:
+    ) -> Response:
         """Return a completed CBEC retail import (CEB625). Within the window after release
         (30 days) tax refunds the tax and restores the buyer's annual quota; after it, T302."""
 
@@ -57,7 +58,12 @@ def returns_router(runtime: Runtime, config: GatewayConfig, keys: dict[str, str]
                 None,
             )
 
-        after, _ = await filings.file(declaration_id, enterprise_id, build)
-        return ReturnFiled(id=declaration_id, status=sagas.public_status(after))
+        return await filings.file(
+            request,
+            declaration_id,
+            enterprise_id,
+            build,
+            lambda after, _: ReturnFiled(id=declaration_id, status=sagas.public_status(after)),
+        )
 
     return filings.router

@@ -10,13 +10,15 @@ import hmac
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Request, Response
 from sqlalchemy import Connection
 
 from gateway import saga as sagas
+from gateway.api import run_on_saga
 from gateway.handlers import GatewayConfig, catch_up, put_saga, status_event
+from gateway.idempotency import Answer
 from gateway.keys import enterprise_of
 from gateway.saga import TERMINAL, Saga
 from gateway.sandbox import NoPendingStep, force
@@ -27,7 +29,6 @@ from services.common.changes import (
     Changes,
     Held,
     OutRow,
-    VersionConflict,
     load_records,
     select_held,
 )
@@ -86,21 +87,16 @@ def test_helpers_router(
             raise Problem(404, "not-found", "Not found", f"no declaration {declaration_id}")
         return held
 
-    async def _run(unit: Any) -> Any:
-        try:
-            return await runtime.intake.run(unit)
-        except VersionConflict as exc:
-            raise Problem(
-                409, "conflict", "Changed meanwhile", "the declaration moved; try again"
-            ) from exc
-
     @router.post("/declarations/{declaration_id}/outcomes", response_model=ForcedStep)
-    async def force_outcome(declaration_id: str, body: ForceOutcome, who: Caller) -> ForcedStep:
+    async def force_outcome(
+        declaration_id: str, body: ForceOutcome, who: Caller, request: Request
+    ) -> Response:
         """Push the declaration's pending step to an outcome now: the agency gets a new command
         naming the outcome and decides it with its own rules."""
         outcome = HELPERS_BY_NAME[body.outcome]
+        answer = Answer.to(request)
 
-        def unit(conn: Connection) -> tuple[ForcedStep, Sequence[OutRow]]:
+        def unit(conn: Connection) -> tuple[Response, Sequence[OutRow]]:
             held = _held(conn, declaration_id, who)
             before = Saga.model_validate_json(held.data)
             try:
@@ -133,10 +129,9 @@ def test_helpers_router(
                 supersedes=forced.supersedes,
                 status=sagas.public_status(forced.saga),
             )
-            return done, changes.apply(conn)
+            return answer(conn, done), changes.apply(conn)
 
-        result: ForcedStep = await _run(unit)
-        return result
+        return await answer.kept(run_on_saga(runtime, unit))
 
     def _move(changes: Changes, held: Held, seconds: float, now: float) -> ClockDeclaration:
         before = Saga.model_validate_json(held.data)
@@ -156,12 +151,13 @@ def test_helpers_router(
         )
 
     @router.post("/clock/advance", response_model=ClockView)
-    async def advance_clock(body: ClockAdvance, who: Caller) -> ClockView:
+    async def advance_clock(body: ClockAdvance, who: Caller, request: Request) -> Response:
         """Move the sandbox clock forward: one declaration's, or your whole run's (every open
         declaration, and the clock new ones start from). What falls due happens at once:
         delayed commands go out, unanswered ones are re-sent, stalls are declared."""
+        answer = Answer.to(request)
 
-        def unit(conn: Connection) -> tuple[ClockView, Sequence[OutRow]]:
+        def unit(conn: Connection) -> tuple[Response, Sequence[OutRow]]:
             now = time.time()
             changes = Changes()
             if body.declaration_id is not None:
@@ -173,7 +169,7 @@ def test_helpers_router(
                     sandbox_time=datetime.fromtimestamp(now + moved.clock_offset_s, UTC),
                     declarations=[moved],
                 )
-                return view, changes.apply(conn)
+                return answer(conn, view), changes.apply(conn)
             move_clock(conn, scope=who or ALL_RUNS, seconds=body.seconds)
             stmt = select_held().where(records.c.status.not_in(TERMINAL))
             if who != ADMIN:
@@ -187,10 +183,9 @@ def test_helpers_router(
                 sandbox_time=datetime.fromtimestamp(now + offset, UTC),
                 declarations=moved_all,
             )
-            return view, changes.apply(conn)
+            return answer(conn, view), changes.apply(conn)
 
-        result: ClockView = await _run(unit)
-        return result
+        return await answer.kept(run_on_saga(runtime, unit))
 
     @router.get("/clock", response_model=ClockView)
     async def read_clock(who: Caller) -> ClockView:

@@ -9,10 +9,11 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import Connection
 
 from gateway import webhook_store as store
+from gateway.idempotency import Answer
 from gateway.webhooks import Webhooks
 from schemas.api import (
     WebhookAttemptView,
@@ -96,11 +97,12 @@ def webhook_router(webhooks: Webhooks, enterprise: Callable[..., Any]) -> APIRou
         responses={409: {"description": f"the enterprise has {MAX_ENDPOINTS} endpoints already"}},
     )
     async def create_endpoint(
-        body: WebhookEndpointCreate, enterprise_id: Enterprise
-    ) -> WebhookEndpointCreated:
+        body: WebhookEndpointCreate, enterprise_id: Enterprise, request: Request
+    ) -> Response:
         """Register an endpoint; its signing secret is in this answer and never again."""
+        answer = Answer.to(request, 201)
 
-        def unit(conn: Connection) -> dict[str, Any]:
+        def unit(conn: Connection) -> Response:
             if len(store.list_endpoints(conn, enterprise_id=enterprise_id)) >= MAX_ENDPOINTS:
                 raise Problem(
                     409,
@@ -108,7 +110,7 @@ def webhook_router(webhooks: Webhooks, enterprise: Callable[..., Any]) -> APIRou
                     "Too many webhook endpoints",
                     f"an enterprise may register {MAX_ENDPOINTS} endpoints; delete one first",
                 )
-            return store.add_endpoint(
+            row = store.add_endpoint(
                 conn,
                 id="we_" + secrets.token_hex(8),
                 enterprise_id=enterprise_id,
@@ -118,9 +120,9 @@ def webhook_router(webhooks: Webhooks, enterprise: Callable[..., Any]) -> APIRou
                 hardening=body.hardening,
                 description=body.description,
             )
+            return answer(conn, WebhookEndpointCreated(**_endpoint_view(row), secret=row["secret"]))
 
-        row = await runtime.db.write(unit)
-        return WebhookEndpointCreated(**_endpoint_view(row), secret=row["secret"])
+        return await answer.kept(runtime.db.write(unit))
 
     @router.get("/v1/webhook_endpoints", response_model=WebhookEndpointList)
     async def list_endpoints(enterprise_id: Enterprise) -> WebhookEndpointList:
@@ -156,16 +158,17 @@ def webhook_router(webhooks: Webhooks, enterprise: Callable[..., Any]) -> APIRou
             raise _not_found("webhook endpoint", endpoint_id)
         return Response(status_code=204)
 
-    async def _page(enterprise_id: str, limit: int, **filters: Any) -> WebhookDeliveryList:
-        found = await runtime.db.read(
-            lambda conn: store.find_deliveries(
-                conn, enterprise_id=enterprise_id, limit=limit + 1, **filters
-            )
-        )
+    def _found(
+        conn: Connection, enterprise_id: str, limit: int, **filters: Any
+    ) -> WebhookDeliveryList:
+        found = store.find_deliveries(conn, enterprise_id=enterprise_id, limit=limit + 1, **filters)
         page = [_delivery_view(row, log) for row, log in found[:limit]]
         return WebhookDeliveryList(
             data=page, next_cursor=page[-1].id if len(found) > limit else None
         )
+
+    async def _page(enterprise_id: str, limit: int, **filters: Any) -> WebhookDeliveryList:
+        return await runtime.db.read(lambda conn: _found(conn, enterprise_id, limit, **filters))
 
     Limit = Annotated[int, Query(ge=1, le=200)]
 
@@ -222,21 +225,25 @@ def webhook_router(webhooks: Webhooks, enterprise: Callable[..., Any]) -> APIRou
         status_code=202,
         response_model=WebhookDeliveryView,
     )
-    async def redeliver(delivery_id: str, enterprise_id: Enterprise) -> WebhookDeliveryView:
+    async def redeliver(delivery_id: str, enterprise_id: Enterprise, request: Request) -> Response:
         """Send a delivery again now (same event id and body), with a fresh set of attempts."""
         max_attempts = webhooks.config.max_attempts
-        queued = await runtime.db.write(
-            lambda conn: store.redeliver(
+        answer = Answer.to(request, 202)
+
+        def unit(conn: Connection) -> Response:
+            queued = store.redeliver(
                 conn,
                 enterprise_id=enterprise_id,
                 delivery_id=delivery_id,
                 now=time.time(),
                 max_attempts=max_attempts,
             )
-        )
-        if not queued:
-            raise _not_found("webhook delivery", delivery_id)
+            if not queued:
+                raise _not_found("webhook delivery", delivery_id)
+            return answer(conn, _found(conn, enterprise_id, 1, delivery_id=delivery_id).data[0])
+
+        response = await answer.kept(runtime.db.write(unit))
         webhooks.sender.wake()
-        return await _delivery(enterprise_id, delivery_id)
+        return response
 
     return router

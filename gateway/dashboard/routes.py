@@ -9,22 +9,23 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Connection
 
 from gateway import saga as sagas
-from gateway.api import enterprise_auth
+from gateway.api import enterprise_auth, run_on_saga
 from gateway.dashboard import pace
 from gateway.dashboard.examples import EXAMPLES
 from gateway.dashboard.stream import StatusHub
 from gateway.handlers import GatewayConfig, put_saga
+from gateway.idempotency import Answer
 from gateway.saga import Saga
 from schemas.api import EXPORT_ONLY, IMPORT_ONLY, Pace
 from schemas.base import Contract
 from schemas.trade import Direction, Scenario, TradeMode
-from services.common.changes import Changes, OutRow, VersionConflict, load_records
+from services.common.changes import Changes, OutRow, load_records
 from services.common.problems import Problem
 from services.common.runtime import Runtime
 from services.common.settings import Settings
@@ -222,10 +223,11 @@ def dashboard_router(
         response_model=Advanced,
         tags=["declarations"],
     )
-    async def advance(declaration_id: str, enterprise_id: Enterprise) -> Advanced:
+    async def advance(declaration_id: str, enterprise_id: Enterprise, request: Request) -> Response:
         """Release a paced declaration's held commands now: the next stage starts."""
+        answer = Answer.to(request)
 
-        def unit(conn: Connection) -> tuple[Saga, Sequence[OutRow]]:
+        def unit(conn: Connection) -> tuple[Response, Sequence[OutRow]]:
             held = load_records(conn, [declaration_id]).get(declaration_id)
             if held is None or held.owner != enterprise_id:
                 raise Problem(404, "not-found", "Not found", f"no declaration {declaration_id}")
@@ -246,15 +248,10 @@ def dashboard_router(
             for envelope in released.send:
                 changes.emit(envelope)
             changes.put(put_saga(released.saga, held))
-            return saga, changes.apply(conn)
+            done = Advanced(id=declaration_id, released=pace.held_types(saga))
+            return answer(conn, done), changes.apply(conn)
 
-        try:
-            saga = await runtime.intake.run(unit)
-        except VersionConflict as exc:
-            raise Problem(
-                409, "conflict", "Changed meanwhile", "the declaration moved; try again"
-            ) from exc
-        return Advanced(id=declaration_id, released=pace.held_types(saga))
+        return await answer.kept(run_on_saga(runtime, unit))
 
     return router
 
