@@ -14,7 +14,9 @@ One mechanism for every route, an ASGI middleware around the API:
   claim is dropped so that a retry with the same key runs again and may succeed.
 - Keys last 24 h from their first use; older ones are purged when a key is claimed.
 - A claim whose request never finished (its gateway died) lapses after `LEASE_S`; a retry then
-  takes it over. The claim's `token` fences it: only the holder may record the answer.
+  takes it over. While its request runs, the middleware renews the claim's lease every
+  `LEASE_S / 3`, so a slow request is not taken over; only a dead gateway's claim lapses. The
+  claim's `token` fences it: only the holder may renew it or record the answer.
 
 Every route that changes something records its answer itself, in the transaction of its own
 change (`Answer`, which calls `record`): a crash between that commit and the answer still
@@ -34,6 +36,7 @@ the route again, which refuses or acts as it would have the first time.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -158,6 +161,15 @@ def store_answer(
     done = Driver(conn).run(
         f"UPDATE {_TABLE} SET status_code = ?, content_type = ?, response = ? WHERE {_HELD}",
         (status_code, content_type, body, held.caller, held.route, held.key, held.token),
+    )
+    return done == 1
+
+
+def renew(conn: Connection, held: Claim, *, now: float) -> bool:
+    """Start a held claim's lease again at `now`; False when a retry took the key over."""
+    done = Driver(conn).run(
+        f"UPDATE {_TABLE} SET created_at = ? WHERE {_HELD}",
+        (now, held.caller, held.route, held.key, held.token),
     )
     return done == 1
 
@@ -330,14 +342,27 @@ class IdempotencyMiddleware:
         async def keep(message: Message) -> None:
             messages.append(message)
 
+        renewing = asyncio.create_task(self._renew(held))
         try:
             await self.app(scope, receive, keep)
         except BaseException:
+            renewing.cancel()
             await self._settle(held, None)
             raise
+        renewing.cancel()
         await self._settle(held, messages)
         for message in messages:
             await send(message)
+
+    async def _renew(self, held: Claim) -> None:
+        """Keep the claim's lease while its request runs (cancelled once it has answered)."""
+        while True:
+            await asyncio.sleep(LEASE_S / 3)
+            try:
+                if not await self.write(lambda conn: renew(conn, held, now=time.time())):
+                    return  # taken over (this process stalled past the lease): fenced out
+            except Exception:  # the next renewal tries again; the lease may lapse meanwhile
+                log.exception("could not renew the claim of Idempotency-Key %r", held.key)
 
     async def _settle(self, held: Claim, messages: list[Message] | None) -> None:
         """Store the answer of a finished request, or drop the claim of one not to replay."""

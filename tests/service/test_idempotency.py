@@ -3,6 +3,8 @@ the middleware's choice of what to keep, around a small app whose answers the te
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import Connection
 
+from gateway import idempotency
 from gateway.idempotency import (
     LEASE_S,
     TTL_S,
@@ -25,7 +28,7 @@ from gateway.idempotency import (
     store_answer,
 )
 from services.common.database import Database
-from services.common.problems import Problem, install_problem_handlers
+from services.common.problems import PROBLEM_BASE, Problem, install_problem_handlers
 
 NOW = 1_800_000_000.0
 ROUTE = "POST /v1/things"
@@ -106,7 +109,8 @@ def _app(db: Database, answers: list[Callable[[], Any]]) -> FastAPI:
 
     @app.post("/v1/things")
     async def things() -> Any:
-        return answers.pop(0)()
+        answer = answers.pop(0)()
+        return await answer if inspect.isawaitable(answer) else answer
 
     return app
 
@@ -151,3 +155,52 @@ async def test_5xx_and_try_again_answers_are_not_kept_4xx_are(db: Database) -> N
         assert (
             await client.post("/v1/things", json={}, headers={"Idempotency-Key": "k"})
         ).json() == {"n": 3}
+
+
+async def test_a_slow_request_keeps_its_claim_past_the_lease(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the route runs its claim is renewed: a retry is refused as in flight, not let in
+    to run the route a second time, however long the first takes."""
+    lease = 0.3
+    monkeypatch.setattr(idempotency, "LEASE_S", lease)
+    go = asyncio.Event()
+    runs: list[int] = []
+
+    async def slow() -> Any:
+        runs.append(1)
+        await go.wait()
+        return JSONResponse({"n": len(runs)}, status_code=201)
+
+    transport = httpx.ASGITransport(app=_app(db, [slow, slow]))
+    headers = {"Authorization": "Bearer x", "Idempotency-Key": "slow"}
+
+    def lease_start(conn: Connection) -> float | None:
+        row = conn.exec_driver_sql(
+            "SELECT created_at FROM idempotent_requests WHERE key = 'slow'"
+        ).first()
+        return None if row is None else float(row[0])
+
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+        first = asyncio.create_task(client.post("/v1/things", json={}, headers=headers))
+        async with asyncio.timeout(10):
+            started = None
+            while started is None:
+                await asyncio.sleep(0.01)
+                started = await db.read(lease_start)
+            # Renewed past the first lease's end: without renewal, a retry now takes over.
+            renewed: float | None = started
+            while renewed is not None and renewed <= started + lease:
+                await asyncio.sleep(0.02)
+                renewed = await db.read(lease_start)
+        retry = await client.post("/v1/things", json={}, headers=headers)
+        assert (retry.status_code, retry.json()["type"]) == (
+            409,
+            PROBLEM_BASE + "idempotency-key-in-flight",
+        )
+        go.set()
+        answered = await first
+        assert answered.status_code == 201 and answered.json() == {"n": 1}
+        again = await client.post("/v1/things", json={}, headers=headers)
+        assert again.headers["Idempotent-Replayed"] == "true" and again.json() == {"n": 1}
+    assert runs == [1]  # the route ran once
