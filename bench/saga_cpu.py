@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -75,9 +76,46 @@ async def processor(
     )
 
 
-async def one_round(n: int, batch: int) -> dict[str, float]:
-    """Declare n, let the agencies answer, time the gateway's consumption of their events."""
+@dataclass
+class Tally:
+    """CPU seconds and messages consumed, by service: of the services timed only."""
+
+    cpu: dict[str, float] = field(default_factory=dict)
+    handled: dict[str, int] = field(default_factory=dict)
+    published: dict[str, list[str]] = field(default_factory=dict)
+
+    async def consume(
+        self, service: str, proc: Processor, chunk: Sequence[OutRow], *, timed: bool
+    ) -> list[OutRow]:
+        """One batch, as a consumer loop takes it: decode the bytes, process, commit.
+
+        The outbox rows of the service's previous batch count as published by its relay:
+        deleting them rides on this batch's transaction, as in ConsumerLoop.
+        """
+        started = time.process_time()
+        envelopes = [decode(r.value) for r in chunk]
+        rows = await proc.process(
+            envelopes,
+            published=self.published.get(service, []),
+            received={e.id: r.value for e, r in zip(envelopes, chunk, strict=True)},
+        )
+        if timed:
+            self.cpu[service] = self.cpu.get(service, 0.0) + time.process_time() - started
+            self.handled[service] = self.handled.get(service, 0) + len(chunk)
+        self.published[service] = [r.message_id for r in rows]
+        return rows
+
+
+async def workflow(n: int, batch: int, timed: Sequence[str]) -> Tally:
+    """Declare n happy export 0110s and run them to completion, timing the `timed` services.
+
+    The gateway and the agencies take turns: every agency consumes all its commands in
+    batches, then the gateway all their events, until no agency answers any more. Before each
+    service's turn the garbage collector runs, so one's garbage is not collected in another's
+    time.
+    """
     config = GatewayConfig(step_deadline_s=30.0, step_max_attempts=5)
+    tally = Tally()
     with tempfile.TemporaryDirectory() as tmp:
         dbs = {s: Database(f"sqlite:///{Path(tmp) / s}.db") for s in ("gateway", *AGENCIES)}
         await dbs["gateway"].write(lambda conn: create_tables_sync(conn, GATEWAY_TABLES))
@@ -120,36 +158,26 @@ async def one_round(n: int, batch: int) -> dict[str, float]:
                 return changes.apply(conn)
 
             sent.extend(await dbs["gateway"].write(unit))
-        cpu, handled = 0.0, 0
-        published: list[str] = []
         while True:
             replies: list[OutRow] = []
-            for agency, agent in agencies.items():  # untimed: the agencies answer
+            for agency, agent in agencies.items():  # the agencies answer their commands
                 todo = [r for r in sent if r.topic == commands(agency)]
+                gc.collect()
                 for i in range(0, len(todo), batch):
-                    chunk = todo[i : i + batch]
-                    rows = await agent.process(
-                        [decode(r.value) for r in chunk],
-                        received={r.message_id: r.value for r in chunk},
+                    rows = await tally.consume(
+                        agency, agent, todo[i : i + batch], timed=agency in timed
                     )
                     replies.extend(r for r in rows if r.topic == events(agency))
             if not replies:
                 break
             sent = []
             gc.collect()
-            for i in range(0, len(replies), batch):  # timed: the gateway consumes the events
-                chunk = replies[i : i + batch]
-                started = time.process_time()
-                envelopes = [decode(r.value) for r in chunk]
-                rows = await gateway.process(
-                    envelopes,
-                    published=published,
-                    received={e.id: r.value for e, r in zip(envelopes, chunk, strict=True)},
+            for i in range(0, len(replies), batch):  # the gateway consumes their events
+                sent.extend(
+                    await tally.consume(
+                        "gateway", gateway, replies[i : i + batch], timed="gateway" in timed
+                    )
                 )
-                cpu += time.process_time() - started
-                handled += len(chunk)
-                published = [r.message_id for r in rows]  # the relay sent them: deleted next
-                sent.extend(rows)
         completed = await dbs["gateway"].read(
             lambda conn: conn.exec_driver_sql(
                 "SELECT count(*) FROM records WHERE status = 'completed'"
@@ -159,7 +187,13 @@ async def one_round(n: int, batch: int) -> dict[str, float]:
             db.dispose()
     if completed != n:
         raise SystemExit(f"only {completed} of {n} declarations completed")
-    return {"events": handled, "declarations": n, "cpu_s": cpu}
+    return tally
+
+
+async def one_round(n: int, batch: int) -> dict[str, float]:
+    """Declare n, let the agencies answer, time the gateway's consumption of their events."""
+    tally = await workflow(n, batch, timed=["gateway"])
+    return {"events": tally.handled["gateway"], "declarations": n, "cpu_s": tally.cpu["gateway"]}
 
 
 def summary(name: str, rounds: list[dict[str, float]]) -> float:
@@ -173,10 +207,11 @@ def summary(name: str, rounds: list[dict[str, float]]) -> float:
     return statistics.median(per_event)
 
 
-def child(python: str, cwd: Path, n: int, batch: int) -> dict[str, float]:
-    """One round in a fresh process of a checkout's interpreter (which imports its own code)."""
+def child(python: str, cwd: Path, n: int, batch: int, script: str = __file__) -> dict[str, float]:
+    """One round of `script` in a fresh process of a checkout's interpreter (which imports its
+    own code)."""
     out = subprocess.run(
-        [python, __file__, "--child", "--n", str(n), "--batch", str(batch)],
+        [python, script, "--child", "--n", str(n), "--batch", str(batch)],
         cwd=cwd,
         check=True,
         capture_output=True,

@@ -1,0 +1,107 @@
+"""An agency's CPU per command: customs, forex and tax consuming a happy export 0110, in one process.
+
+The workflow of bench/saga_cpu.py: N declarations are submitted as
+`POST /v1/declarations/batch` would, each agency consumes its commands in batches and the
+gateway their events, each on its own real SQLite file, until every declaration completes.
+Here the agencies are timed, the gateway is not: each agency's decode of the bytes +
+`Processor.process` (inbox, records, handler, outbox and journal rows, commit, and the delete
+of the outbox rows its relay sent) with `time.process_time` (every thread of this process:
+the database thread too). An export 0110 in the `happy` scenario is five commands: customs
+file, release, close; forex settle; tax refund.
+
+    .venv/bin/python bench/agency_cpu.py                            # this checkout, 3 rounds
+    .venv/bin/python bench/agency_cpu.py --compare /work/wt/base    # and another, interleaved
+
+With `--compare`, every round runs in a fresh process: this checkout's interpreter, then the
+other's (its .venv/bin/python, which imports its own code) on this same script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+from pathlib import Path
+
+from saga_cpu import child, workflow  # this folder is on sys.path when run
+
+from schemas.topics import AGENCIES
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def one_round(n: int, batch: int) -> dict[str, float]:
+    """Run n declarations through; each agency's CPU seconds and commands consumed."""
+    tally = await workflow(n, batch, timed=AGENCIES)
+    result: dict[str, float] = {"declarations": n}
+    for agency in tally.handled:
+        result[f"{agency}_cpu_s"] = tally.cpu[agency]
+        result[f"{agency}_commands"] = tally.handled[agency]
+    return result
+
+
+def per_command(rounds: list[dict[str, float]], agency: str) -> list[float]:
+    """µs of CPU per command of one agency, a figure a round."""
+    return [r[f"{agency}_cpu_s"] / r[f"{agency}_commands"] * 1e6 for r in rounds]
+
+
+def summary(name: str, rounds: list[dict[str, float]]) -> dict[str, float]:
+    """Print each agency's median CPU per command (and every round's); return the medians."""
+    medians: dict[str, float] = {}
+    for agency in AGENCIES:
+        if f"{agency}_commands" not in rounds[0]:
+            continue
+        figures = per_command(rounds, agency)
+        medians[agency] = statistics.median(figures)
+        per_decl = statistics.median(r[f"{agency}_cpu_s"] / r["declarations"] * 1e3 for r in rounds)
+        print(
+            f"{name:10s} {agency:8s} CPU per command: median {medians[agency]:6.0f} µs   "
+            f"per declaration: median {per_decl:5.2f} ms   "
+            f"(rounds, µs/command: {' '.join(f'{x:.0f}' for x in figures)})"
+        )
+    return medians
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
+    parser.add_argument("--n", type=int, default=500, help="declarations a round")
+    parser.add_argument("--batch", type=int, default=50, help="messages a batch")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--compare", type=Path, help="another checkout with its own .venv")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(asyncio.run(one_round(args.n, args.batch))))
+        return
+    print(
+        f"{args.n} happy export 0110 declarations a round, commands in batches of {args.batch}, "
+        f"{args.rounds} rounds" + (" interleaved" if args.compare else "")
+    )
+    ours: list[dict[str, float]] = []
+    theirs: list[dict[str, float]] = []
+    for _ in range(args.rounds):
+        if args.compare is None:
+            ours.append(asyncio.run(one_round(args.n, args.batch)))
+            continue
+        ours.append(child(sys.executable, ROOT, args.n, args.batch, __file__))
+        other = args.compare.resolve()
+        theirs.append(child(str(other / ".venv/bin/python"), other, args.n, args.batch, __file__))
+    counts = ", ".join(
+        f"{a} {ours[0][f'{a}_commands'] / args.n:.0f}"
+        for a in AGENCIES
+        if f"{a}_commands" in ours[0]
+    )
+    print(f"commands a declaration: {counts}")
+    if not theirs:
+        summary("this", ours)
+        return
+    base = summary(str(args.compare), theirs)
+    mine = summary("this", ours)
+    for agency, figure in mine.items():
+        print(f"{agency:8s} ratio other / this: {base[agency] / figure:.2f}×")
+
+
+if __name__ == "__main__":
+    main()
