@@ -18,18 +18,11 @@ other's (its .venv/bin/python, which imports its own code) on this same script.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import json
 import statistics
-import sys
-from pathlib import Path
 
-from saga_cpu import child, workflow  # this folder is on sys.path when run
+from saga_cpu import rounds, workflow  # this folder is on sys.path when run
 
 from schemas.topics import AGENCIES
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 async def one_round(n: int, batch: int) -> dict[str, float]:
@@ -65,29 +58,7 @@ def summary(name: str, rounds: list[dict[str, float]]) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
-    parser.add_argument("--n", type=int, default=500, help="declarations a round")
-    parser.add_argument("--batch", type=int, default=50, help="messages a batch")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--compare", type=Path, help="another checkout with its own .venv")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        print(json.dumps(asyncio.run(one_round(args.n, args.batch))))
-        return
-    print(
-        f"{args.n} happy export 0110 declarations a round, commands in batches of {args.batch}, "
-        f"{args.rounds} rounds" + (" interleaved" if args.compare else "")
-    )
-    ours: list[dict[str, float]] = []
-    theirs: list[dict[str, float]] = []
-    for _ in range(args.rounds):
-        if args.compare is None:
-            ours.append(asyncio.run(one_round(args.n, args.batch)))
-            continue
-        ours.append(child(sys.executable, ROOT, args.n, args.batch, __file__))
-        other = args.compare.resolve()
-        theirs.append(child(str(other / ".venv/bin/python"), other, args.n, args.batch, __file__))
+    args, ours, theirs = rounds(__doc__, "commands", __file__, one_round)
     counts = ", ".join(
         f"{a} {ours[0][f'{a}_commands'] / args.n:.0f}"
         for a in AGENCIES

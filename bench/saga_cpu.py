@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -221,8 +221,15 @@ def child(python: str, cwd: Path, n: int, batch: int, script: str = __file__) ->
     return result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
+Round = Callable[[int, int], Coroutine[Any, Any, dict[str, float]]]
+
+
+def rounds(
+    doc: str | None, what: str, script: str, one_round: Round
+) -> tuple[argparse.Namespace, list[dict[str, float]], list[dict[str, float]]]:
+    """Parse the command line and run the rounds: this checkout's and, with `--compare`, the
+    other's, interleaved, each in a fresh process. A `--child` prints its round and exits."""
+    parser = argparse.ArgumentParser(description=doc.split("\n", 1)[0] if doc else None)
     parser.add_argument("--n", type=int, default=500, help="declarations a round")
     parser.add_argument("--batch", type=int, default=50, help="messages a batch")
     parser.add_argument("--rounds", type=int, default=3)
@@ -231,9 +238,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         print(json.dumps(asyncio.run(one_round(args.n, args.batch))))
-        return
+        raise SystemExit(0)
     print(
-        f"{args.n} happy export 0110 declarations a round, events in batches of {args.batch}, "
+        f"{args.n} happy export 0110 declarations a round, {what} in batches of {args.batch}, "
         f"{args.rounds} rounds" + (" interleaved" if args.compare else "")
     )
     ours: list[dict[str, float]] = []
@@ -242,9 +249,14 @@ def main() -> None:
         if args.compare is None:
             ours.append(asyncio.run(one_round(args.n, args.batch)))
             continue
-        ours.append(child(sys.executable, ROOT, args.n, args.batch))
+        ours.append(child(sys.executable, ROOT, args.n, args.batch, script))
         other = args.compare.resolve()
-        theirs.append(child(str(other / ".venv/bin/python"), other, args.n, args.batch))
+        theirs.append(child(str(other / ".venv/bin/python"), other, args.n, args.batch, script))
+    return args, ours, theirs
+
+
+def main() -> None:
+    args, ours, theirs = rounds(__doc__, "events", __file__, one_round)
     print(
         f"events a round: {ours[0]['events']:.0f} ({ours[0]['events'] / args.n:.0f} a declaration)"
     )
