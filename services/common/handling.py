@@ -171,14 +171,20 @@ class Processor:
                 seen[envelope.id] = None  # a second copy inside this batch is a duplicate too
                 fresh.append(envelope)
         held = load_records(conn, (e.declaration_id for e in fresh))
+        # Keys read and not found in this transaction: a record that does not exist is asked
+        # for once a batch, not once a message (forex's rate overrides, customs' counters of
+        # a list it does not number). A put of one lands in `held`, which is looked at first.
+        absent: set[str] = set()
 
         def lookup(key: str) -> Held | None:
-            if key not in held:
+            found = held.get(key)
+            if found is None and key not in absent:
                 found = load_records(conn, [key]).get(key)
                 if found is None:
-                    return None
-                held[key] = found
-            return held[key]
+                    absent.add(key)
+                else:
+                    held[key] = found
+            return found
 
         ctx = Context(self.service, self.run_seed, now(), self.reference, lookup)
         for envelope in fresh:

@@ -256,3 +256,58 @@ async def test_an_agency_decides_as_of_the_sandbox_time_its_command_carries(
     assert (late["payload"]["match"], late["payload"]["reason_code"]) == ("late", "F203")
     assert any("received 100 days after export" in c for c in late["payload"]["checks"])
     assert "clock_offset_s" not in on_time and late["clock_offset_s"] == 100 * 24 * 3600.0
+
+
+async def test_a_record_not_found_is_read_once_a_batch_and_a_put_of_it_is_seen(
+    db: Database,
+) -> None:
+    """A handler that asks for other records by key (forex's rate overrides, customs' serial
+    counters): a key not in the database is read once a batch, however many messages ask for
+    it; once a message of the batch writes it, the later ones see that write."""
+    from services.common.changes import Held
+    from services.common.handling import Context, Outcome
+
+    seen: list[tuple[str, int | None, int | None]] = []
+
+    def handler(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome:
+        missing, made = ctx.record("never"), ctx.record("made")
+        seen.append(
+            (
+                envelope.declaration_id,
+                missing.version if missing else None,
+                made.version if made else None,
+            )
+        )
+        if envelope.declaration_id == "d-1":  # the second message writes "made"
+            return Outcome(put=Put("made", status="made", data=b"{}"))
+        return Outcome()
+
+    processor = Processor(
+        service="customs",
+        db=db,
+        handlers={ReleaseGoods.TYPE: handler},
+        metrics=Metrics("customs"),
+        run_seed=1,
+    )
+    statements: list[str] = []
+    if db.engine.dialect.name == "sqlite":  # the driver says what it runs
+        await db.write(
+            lambda conn: conn.connection.dbapi_connection.set_trace_callback(statements.append)  # type: ignore[union-attr]
+        )
+    batch = [
+        new_envelope(ReleaseGoods(), declaration_id=f"d-{n}", source="gateway") for n in range(4)
+    ]
+    await processor.process(batch)
+    assert seen == [("d-0", None, None), ("d-1", None, None), ("d-2", None, 1), ("d-3", None, 1)]
+    if db.engine.dialect.name == "sqlite":
+        asked = [s for s in statements if s.startswith("SELECT") and "FROM records" in s]
+        # The batch's own declarations, then "never" once and "made" once (then it is put).
+        assert len(asked) == 3, asked
+        assert sum("'never'" in s for s in asked) == 1
+        await db.write(
+            lambda conn: conn.connection.dbapi_connection.set_trace_callback(None)  # type: ignore[union-attr]
+        )
+    await processor.process(  # the next batch reads "made" from the database
+        [new_envelope(ReleaseGoods(), declaration_id="d-4", source="gateway")]
+    )
+    assert seen[-1] == ("d-4", None, 1)
