@@ -171,20 +171,14 @@ class Processor:
                 seen[envelope.id] = None  # a second copy inside this batch is a duplicate too
                 fresh.append(envelope)
         held = load_records(conn, (e.declaration_id for e in fresh))
-        # Keys read and not found in this transaction: a record that does not exist is asked
-        # for once a batch, not once a message (forex's rate overrides, customs' counters of
-        # a list it does not number). A put of one lands in `held`, which is looked at first.
-        absent: set[str] = set()
 
         def lookup(key: str) -> Held | None:
-            found = held.get(key)
-            if found is None and key not in absent:
+            if key not in held:
                 found = load_records(conn, [key]).get(key)
                 if found is None:
-                    absent.add(key)
-                else:
-                    held[key] = found
-            return found
+                    return None
+                held[key] = found
+            return held[key]
 
         ctx = Context(self.service, self.run_seed, now(), self.reference, lookup)
         for envelope in fresh:
