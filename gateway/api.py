@@ -293,7 +293,7 @@ def api_router(
         """Register an enterprise; its API key is shown once and stored hashed."""
         enterprise_id = "ent_" + secrets.token_hex(8)
         api_key = "sk_test_" + secrets.token_urlsafe(24)
-        answer = Answer.to(request, 201)
+        answer = Answer.to(request)
 
         def unit(conn: Connection) -> Response:
             add_enterprise(conn, enterprise_id=enterprise_id, name=body.name, api_key=api_key)
@@ -427,7 +427,7 @@ def api_router(
                 "recorded it as handled; only messages that could not be read are replayed",
                 kind=letter.kind,
             )
-        answer = Answer.to(request, 202)
+        answer = Answer.to(request)
 
         def unit(conn: Connection) -> tuple[Response, Changes]:
             changes = Changes()

@@ -58,7 +58,7 @@ class Filings:
         none applies; another enterprise's declaration is a 404), remembered as a pending step,
         with the saga and its status change, in one transaction; 202 with what `answer_of`
         makes of the saga and `build`'s result, recorded in that transaction too."""
-        answer = Answer.to(request, 202)
+        answer = Answer.to(request)
 
         def unit(conn: Connection) -> tuple[Response, Sequence[OutRow]]:
             held = load_records(conn, [declaration_id]).get(declaration_id)

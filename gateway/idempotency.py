@@ -225,9 +225,11 @@ class Answer:
     status_code: int = 200
 
     @classmethod
-    def to(cls, request: Request, status_code: int = 200) -> Answer:
-        """The answer to this request, with the key it holds if it came with one."""
-        return cls(claim_of(request), status_code)
+    def to(cls, request: Request) -> Answer:
+        """The answer to this request, with the key it holds if it came with one, and the
+        status code its route declares (`status_code=` of the decorator; else 200)."""
+        declared = getattr(request.scope.get("route"), "status_code", None)
+        return cls(claim_of(request), declared or 200)
 
     def __call__(self, conn: Connection, model: BaseModel) -> Response:
         """The response of `model`, recorded in `conn`'s transaction (inside the unit)."""
@@ -342,15 +344,14 @@ class IdempotencyMiddleware:
         async def keep(message: Message) -> None:
             messages.append(message)
 
+        answered: list[Message] | None = None  # None: the route raised
         renewing = asyncio.create_task(self._renew(held))
         try:
             await self.app(scope, receive, keep)
-        except BaseException:
+            answered = messages
+        finally:
             renewing.cancel()
-            await self._settle(held, None)
-            raise
-        renewing.cancel()
-        await self._settle(held, messages)
+            await self._settle(held, answered)
         for message in messages:
             await send(message)
 

@@ -100,7 +100,7 @@ def webhook_router(webhooks: Webhooks, enterprise: Callable[..., Any]) -> APIRou
         body: WebhookEndpointCreate, enterprise_id: Enterprise, request: Request
     ) -> Response:
         """Register an endpoint; its signing secret is in this answer and never again."""
-        answer = Answer.to(request, 201)
+        answer = Answer.to(request)
 
         def unit(conn: Connection) -> Response:
             if len(store.list_endpoints(conn, enterprise_id=enterprise_id)) >= MAX_ENDPOINTS:
@@ -209,8 +209,8 @@ def webhook_router(webhooks: Webhooks, enterprise: Callable[..., Any]) -> APIRou
             enterprise_id, limit, endpoint_id=endpoint_id, status=status, after=cursor
         )
 
-    async def _delivery(enterprise_id: str, delivery_id: str) -> WebhookDeliveryView:
-        page = await _page(enterprise_id, 1, delivery_id=delivery_id)
+    def _one(conn: Connection, enterprise_id: str, delivery_id: str) -> WebhookDeliveryView:
+        page = _found(conn, enterprise_id, 1, delivery_id=delivery_id)
         if not page.data:
             raise _not_found("webhook delivery", delivery_id)
         return page.data[0]
@@ -218,7 +218,7 @@ def webhook_router(webhooks: Webhooks, enterprise: Callable[..., Any]) -> APIRou
     @router.get("/v1/webhook_deliveries/{delivery_id}", response_model=WebhookDeliveryView)
     async def read_delivery(delivery_id: str, enterprise_id: Enterprise) -> WebhookDeliveryView:
         """One delivery with every attempt: when, the answer's status, the error, the next try."""
-        return await _delivery(enterprise_id, delivery_id)
+        return await runtime.db.read(lambda conn: _one(conn, enterprise_id, delivery_id))
 
     @router.post(
         "/v1/webhook_deliveries/{delivery_id}/redeliver",
@@ -228,7 +228,7 @@ def webhook_router(webhooks: Webhooks, enterprise: Callable[..., Any]) -> APIRou
     async def redeliver(delivery_id: str, enterprise_id: Enterprise, request: Request) -> Response:
         """Send a delivery again now (same event id and body), with a fresh set of attempts."""
         max_attempts = webhooks.config.max_attempts
-        answer = Answer.to(request, 202)
+        answer = Answer.to(request)
 
         def unit(conn: Connection) -> Response:
             queued = store.redeliver(
@@ -240,7 +240,7 @@ def webhook_router(webhooks: Webhooks, enterprise: Callable[..., Any]) -> APIRou
             )
             if not queued:
                 raise _not_found("webhook delivery", delivery_id)
-            return answer(conn, _found(conn, enterprise_id, 1, delivery_id=delivery_id).data[0])
+            return answer(conn, _one(conn, enterprise_id, delivery_id))
 
         response = await answer.kept(runtime.db.write(unit))
         webhooks.sender.wake()

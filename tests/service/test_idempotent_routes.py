@@ -290,19 +290,6 @@ async def dead_letter_replay(gw: Gateway, mp: pytest.MonkeyPatch) -> None:
     assert [(row.key, row.value) for row in sent] == [("", b"not json")]  # once
 
 
-CASES: list[Case] = [
-    enterprise,
-    webhook_endpoint,
-    webhook_redelivery,
-    clock_advance,
-    forced_outcome,
-    paced_advance,
-    admin_cancel,
-    admin_retry,
-    filed_return,
-    filed_payment,
-    dead_letter_replay,
-]
 COVERED = {  # every POST of the gateway, and how its crash window is shown closed
     "/v1/admin/enterprises": enterprise,
     "/v1/webhook_endpoints": webhook_endpoint,
@@ -320,6 +307,7 @@ COVERED = {  # every POST of the gateway, and how its crash window is shown clos
     "/v1/declarations": None,
     "/v1/declarations/batch": None,
 }
+CASES: list[Case] = [case for case in COVERED.values() if case is not None]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.__name__ for c in CASES])
@@ -330,8 +318,7 @@ async def test_a_crash_before_the_answer_is_stored_replays_it(
 
 
 def test_every_post_of_the_gateway_is_covered(tmp_path: Path) -> None:
-    """A new POST joins COVERED, with a case of its own in CASES."""
+    """A new POST joins COVERED, with a case of its own (or None, and why)."""
     app = create_app(Settings(data_dir=tmp_path, test_helpers=True))
     posts = {path for path, ops in app.openapi()["paths"].items() if "post" in ops}
     assert posts == set(COVERED)
-    assert [case for case in COVERED.values() if case is not None] == CASES
