@@ -7,6 +7,7 @@ import logging
 import os
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,10 +20,20 @@ from rich.table import Table
 
 from schemas.scenarios import CATALOGUE, HELPER_OUTCOMES, TEST_HS_CODES
 from services.common.settings import SERVICES, Settings
+from singlewindow.load.costs import (
+    SOAK_DURATION_S,
+    SOAK_SAMPLE_EVERY_S,
+    bucket_for,
+    resources_report,
+    warnings,
+)
 from singlewindow.load.plan import DEFAULT_MIX, MixEntry, Profile, parse_mix
+from singlewindow.load.recorder import Recorder
 from singlewindow.load.report import print_summary, write_reports
 from singlewindow.load.runner import LoadConfig, LoadRun
 from singlewindow.loop import run as run_loop
+from singlewindow.resources.gauge import Gauge
+from singlewindow.resources.watch import Watch
 from singlewindow.samples import sample_declaration
 from singlewindow.spawn import spawn_system
 from singlewindow.supervisor import Supervisor, parse_replicas
@@ -205,7 +216,9 @@ def load(
     rate: Annotated[
         str, typer.Option(help="arrivals/s: 200, ramp:50-500 or step:100,200,400")
     ] = "50",
-    duration: Annotated[float, typer.Option(help="seconds of sending")] = 20.0,
+    duration: Annotated[
+        float | None, typer.Option(help="seconds of sending (20; with --soak 7200)")
+    ] = None,
     model: Annotated[
         str, typer.Option(help="open (fixed arrival schedule) or closed (N clients)")
     ] = "open",
@@ -223,10 +236,26 @@ def load(
     ] = 30.0,
     connections: Annotated[int, typer.Option(help="HTTP connections to the gateway")] = 64,
     seed: Annotated[int, typer.Option(help="seed of the mix draw")] = 1,
+    batch: Annotated[
+        int, typer.Option(help="open model: declarations a request (POST /v1/declarations/batch)")
+    ] = 1,
+    soak: Annotated[
+        bool,
+        typer.Option(help="a steady rate for long (2 h by default); slopes of memory and disk"),
+    ] = False,
+    warmup: Annotated[
+        float | None,
+        typer.Option(help="soak: seconds left out of the slopes (default a fifth of the run)"),
+    ] = None,
+    sample_every: Annotated[
+        float | None, typer.Option(help="seconds between samples of memory and disk (5; soak 10)")
+    ] = None,
     gateway: GatewayOpt = None,
     api_key: KeyOpt = None,
 ) -> None:
-    """Load the gateway; measure accept and completion latency (HDR), stages, lag and errors."""
+    """Load the gateway; measure accept and completion latency (HDR), stages, lag and errors,
+    each process's CPU and memory, each database's size and the bytes put on the bus."""
+    duration = duration or (SOAK_DURATION_S if soak else 20.0)
     try:
         entries = parse_mix(mix)
         profile = Profile.parse(rate, duration) if model == "open" else None
@@ -234,7 +263,22 @@ def load(
         raise typer.BadParameter(str(exc)) from exc
     if model not in ("open", "closed"):
         raise typer.BadParameter("use open or closed", param_hint="--model")
+    if soak and (profile is None or profile.kind != "constant"):
+        raise typer.BadParameter("a soak runs the open model at one rate, e.g. --rate 60")
+    if not 1 <= batch <= 500:
+        raise typer.BadParameter("from 1 to 500", param_hint="--batch")
     settings = Settings()
+    plan = RunPlan(
+        model,
+        profile,
+        clients,
+        duration,
+        entries,
+        mix,
+        out,
+        warmup if warmup is not None else (duration / 5 if soak else None),
+        sample_every or (SOAK_SAMPLE_EVERY_S if soak else 5.0),
+    )
     if spawn:
         tmp = Path(tempfile.mkdtemp(prefix="sw-load-"))
         console.print(f"starting a fresh system in {tmp} …")
@@ -246,8 +290,9 @@ def load(
                 timeout,
                 connections,
                 seed,
+                batch,
             )
-            report = _run_load(config, model, profile, clients, duration, entries, mix)
+            report = _run_load(config, plan, Gauge.of_supervisor(system.proc.pid, tmp))
     else:
         config = LoadConfig(
             gateway or settings.url_of("gateway"),
@@ -256,24 +301,40 @@ def load(
             timeout,
             connections,
             seed,
+            batch,
         )
-        report = _run_load(config, model, profile, clients, duration, entries, mix)
+        report = _run_load(config, plan, Gauge.near(config.gateway))
     print_summary(console, report)
     json_path, html_path = write_reports(report, out)
     console.print(f"reports: {json_path}  {html_path}")
 
 
-def _run_load(
-    config: LoadConfig,
-    model: str,
-    profile: Profile | None,
-    clients: int,
-    duration: float,
-    entries: tuple[MixEntry, ...],
-    mix: str,
-) -> dict[str, Any]:
-    run = LoadRun(config)
+@dataclass(frozen=True)
+class RunPlan:
+    """What `singlewindow load` was asked to run."""
+
+    model: str
+    profile: Profile | None
+    clients: int
+    duration: float
+    entries: tuple[MixEntry, ...]
+    mix: str
+    out: Path
+    warmup_s: float | None  # a soak's warm-up; None when not a soak
+    sample_every_s: float
+
+
+def _run_load(config: LoadConfig, plan: RunPlan, gauge: Gauge | None) -> dict[str, Any]:
+    config.sample_every_s = plan.sample_every_s
+    run = LoadRun(config, recorder=Recorder(bucket_s=bucket_for(plan.duration)), gauge=gauge)
+    profile, duration = plan.profile, plan.duration
     total = len(profile.send_times()) if profile else None
+    if total:
+        data_dir = gauge.data_dir if gauge and gauge.data_dir else Settings().data_dir
+        for line in warnings(total, plan.out / "report.json", data_dir):
+            console.print(f"[yellow]warning:[/yellow] {line}")
+    watch = Watch(config.bootstrap, gauge)
+    run_loop(watch.begin())
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -281,7 +342,7 @@ def _run_load(
         TimeElapsedColumn(),
         console=console,
     ) as progress:
-        task = progress.add_task(f"{model} load", total=total or duration, stats="")
+        task = progress.add_task(f"{plan.model} load", total=total or duration, stats="")
 
         def tick(s: dict[str, Any]) -> None:
             progress.update(
@@ -294,25 +355,29 @@ def _run_load(
         run.on_tick = tick
         started = time.monotonic()
         if profile:
-            run_loop(run.run_open(profile.send_times(), entries))
+            run_loop(run.run_open(profile.send_times(), plan.entries))
         else:
-            run_loop(run.run_closed(clients, duration, entries))
+            run_loop(run.run_closed(plan.clients, duration, plan.entries))
         elapsed = time.monotonic() - started
     completed = run.recorder.completion.get_total_count()
-    return run.recorder.report(
+    figures = run_loop(watch.finish(completed, elapsed))
+    report = run.recorder.report(
         {
-            "model": model,
+            "model": plan.model,
             "profile": f"{profile.kind}:{','.join(f'{r:g}' for r in profile.rates)}"
             if profile
-            else f"{clients} clients",
-            "mix": mix,
+            else f"{plan.clients} clients",
+            "mix": plan.mix,
             "gateway": config.gateway,
+            "batch": config.batch,
             "sent": run.sent_count,
             "duration_s": round(elapsed, 2),
             "offered_rate": run.sent_count / duration,
             "completion_rate": completed / max(elapsed, 1e-9),
         }
     )
+    report["resources"] = resources_report(figures, gauge, plan.warmup_s)
+    return report
 
 
 @app.command()
@@ -321,18 +386,29 @@ def bench(
     replicas: Annotated[
         str, typer.Option(help="replicas per service for the system under test")
     ] = "",
+    batch: Annotated[
+        int,
+        typer.Option(help="declarations a request in the batch search (POST …/batch); 1 skips it"),
+    ] = 100,
+    shape: Annotated[
+        str, typer.Option(help="the flow the skeleton and raw chain model: new or old")
+    ] = "new",
     out: Annotated[Path | None, typer.Option(help="write the figures as JSON here")] = None,
 ) -> None:
-    """Sustained end-to-end throughput beside the broker's raw chain, measured in one run."""
+    """Sustained throughput (single POSTs and batches) beside the raw chain and the flow's
+    skeleton, with CPU a declaration per process, memory, disk and bytes on the bus."""
+    from singlewindow.bench.report import last_line
     from singlewindow.bench.run import bench as run_bench
+    from singlewindow.bench.skeleton import SHAPES
 
-    figures = run_bench(quick=quick, replicas=replicas, console=console)
+    if shape not in SHAPES:
+        raise typer.BadParameter(f"use one of {', '.join(SHAPES)}", param_hint="--shape")
+    if not 1 <= batch <= 500:
+        raise typer.BadParameter("from 1 to 500", param_hint="--batch")
+    figures = run_bench(quick=quick, replicas=replicas, console=console, batch=batch, shape=shape)
     if out:
         out.write_text(json.dumps(figures, indent=2), encoding="utf-8")
-    print(
-        f"e2e_throughput={figures['e2e_throughput']:.0f}/s raw_chain={figures['raw_chain']:.0f}/s "
-        f"ratio={figures['ratio']:.3f} hops={figures['hops']}"
-    )
+    print(last_line(figures))
 
 
 def _print_view(client: httpx.Client, declaration_id: str) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from singlewindow.loop import run as run_loop
@@ -42,13 +42,16 @@ def producer(bootstrap: str) -> AIOKafkaProducer:
     )
 
 
-async def forward(
+Batches = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+
+
+async def consume_produce(
     bootstrap: str,
     topics: Sequence[str],
     group: str,
-    follow_up: Callable[[str, bytes], Iterable[tuple[str, bytes]]],
+    handle: Callable[[AIOKafkaProducer, Batches], Awaitable[None]],
 ) -> None:
-    """Consume a batch, produce what `follow_up` makes of each message, await the acks, commit."""
+    """A group member's loop: consume a batch, let `handle` produce and await its acks, commit."""
     consumer = AIOKafkaConsumer(
         *topics,
         bootstrap_servers=bootstrap,
@@ -64,19 +67,32 @@ async def forward(
     try:
         while True:
             batches = await consumer.getmany(timeout_ms=200, max_records=500)
-            if not batches:
-                continue
-            futures = [
-                await sender.send(to, value, key=r.key)
-                for tp, records in batches.items()
-                for r in records
-                for to, value in follow_up(tp.topic, r.value)
-            ]
-            await asyncio.gather(*futures)
-            await consumer.commit()
+            if batches:
+                await handle(sender, batches)
+                await consumer.commit()
     finally:
         await consumer.stop()
         await sender.stop()
+
+
+async def forward(
+    bootstrap: str,
+    topics: Sequence[str],
+    group: str,
+    follow_up: Callable[[str, bytes], Iterable[tuple[str, bytes]]],
+) -> None:
+    """Consume a batch, produce what `follow_up` makes of each message, await the acks, commit."""
+
+    async def handle(sender: AIOKafkaProducer, batches: Batches) -> None:
+        futures = [
+            await sender.send(to, value, key=r.key)
+            for tp, records in batches.items()
+            for r in records
+            for to, value in follow_up(tp.topic, r.value)
+        ]
+        await asyncio.gather(*futures)
+
+    await consume_produce(bootstrap, topics, group, handle)
 
 
 async def hop(bootstrap: str, index: int) -> None:

@@ -5,25 +5,27 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
+from singlewindow.bench.report import print_tables
 from singlewindow.bench.skeleton import AGENCIES as SKELETON_AGENCIES
+from singlewindow.bench.skeleton import SHAPES
 from singlewindow.broker import broker_command, wait_for_port
 from singlewindow.load.plan import MixEntry, Profile
 from singlewindow.load.runner import LoadConfig, LoadRun
 from singlewindow.loop import run as run_loop
+from singlewindow.resources.bus import Offsets, bus_per_declaration, end_offsets, traffic
+from singlewindow.resources.gauge import Gauge, cpu_ms_per_declaration, footprint
+from singlewindow.resources.procs import LOAD_TOOL
 from singlewindow.spawn import free_port_block, spawn_system
 from singlewindow.supervisor import die_with_parent
 
-# Consume→produce handlings one export declaration takes: customs 3 (file, release, close),
-# forex 1, tax 1, gateway 5 (one per agency answer).
-HOPS = 10
 P99_LIMIT_MS = 1000.0
 KEEP_UP = 0.95
 EXPORT_HAPPY = (MixEntry("export", "0110", "happy", 1.0),)
@@ -39,6 +41,9 @@ class Trial:
     completion_rate: float
     p99_ms: float
     errors: int
+    batch: int = 1
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # per process, a declaration
+    error_kinds: dict[str, int] = field(default_factory=dict)
 
     @property
     def sustained(self) -> bool:
@@ -105,28 +110,70 @@ def raw_chain(hops: int, count: int) -> float:
     )
 
 
-def skeleton(count: int) -> float:
-    """Declarations a second through the skeleton (singlewindow/bench/skeleton.py)."""
+def skeleton(count: int, shape: str = "new") -> float:
+    """Declarations a second through the skeleton of `shape` (singlewindow/bench/skeleton.py)."""
+    flag = ("--shape", shape)
     return _on_fresh_broker(
         "skeleton",
         ("topics",),
-        [("serve", "--as", role) for role in ("gateway", *SKELETON_AGENCIES)],
-        ("drive", "--count", str(count)),
+        [("serve", "--as", role, *flag) for role in ("gateway", *SKELETON_AGENCIES)],
+        ("drive", "--count", str(count), *flag),
     )
 
 
-def _trial(config: LoadConfig, rate: float, duration_s: float) -> Trial:
+@dataclass
+class Measured:
+    """What a trial left behind to measure later: the bus offsets around it."""
+
+    trial: Trial
+    start: Offsets  # where reading its records may begin
+    began_at: float  # wall clock (the records' timestamps)
+    ended_at: float
+
+
+def _trial(config: LoadConfig, rate: float, duration_s: float, gauge: Gauge | None) -> Measured:
     run = LoadRun(config)
-    run_loop(run.run_open(Profile.parse(str(rate), duration_s).send_times(), EXPORT_HAPPY))
+
+    async def go() -> tuple[Offsets, float]:
+        start, began_at = await end_offsets(config.bootstrap), time.time()
+        await run.run_open(Profile.parse(str(rate), duration_s).send_times(), EXPORT_HAPPY)
+        return start, began_at
+
+    first = gauge.sample(0) if gauge else None
+    start, began_at = run_loop(go())
+    last = gauge.sample(0) if gauge else None
     completed = run.recorder.completion.get_total_count()
     p99 = run.recorder.completion.get_value_at_percentile(99) / 1000 if completed else float("inf")
-    return Trial(
+    trial = Trial(
         rate,
         run.sent_count,
         completed,
         completed / duration_s,
         p99,
         sum(run.recorder.errors.values()),
+        config.batch,
+        cpu_ms_per_declaration(first, last, completed) if first and last else {},
+        dict(run.recorder.errors),
+    )
+    return Measured(trial, start, began_at, time.time())
+
+
+def idle_cpu(gauge: Gauge, seconds: float) -> dict[str, float]:
+    """Each process's CPU at rest (nothing submitted), in milliseconds a second."""
+    first = gauge.sample(0)
+    time.sleep(seconds)  # the measuring window itself, not a wait for a condition
+    last = gauge.sample(seconds)
+    return {
+        name: round((last.cpu_s[name] - first.cpu_s.get(name, 0.0)) * 1000 / seconds, 2)
+        for name in last.cpu_s
+    }
+
+
+def _say(console: Console, t: Trial) -> None:
+    console.print(
+        f"  {t.rate:>6.0f}/s: completed {t.completed}/{t.sent}, p99 {t.p99_ms:.0f} ms, "
+        f"errors {t.errors}{f' {t.error_kinds}' if t.errors else ''} → "
+        f"{'sustained' if t.sustained else 'not sustained'}"
     )
 
 
@@ -136,19 +183,16 @@ def sustained_throughput(
     duration_s: float,
     bisect_steps: int,
     console: Console,
-) -> tuple[float, list[Trial]]:
+    gauge: Gauge | None = None,
+) -> tuple[float, list[Measured]]:
     """Step the arrival rate up until a step fails, then bisect between the last good and bad."""
-    trials: list[Trial] = []
+    trials: list[Measured] = []
     good, bad = 0.0, None
     for rate in rates:
-        trial = _trial(config, rate, duration_s)
-        trials.append(trial)
-        console.print(
-            f"  {rate:>6.0f}/s: completed {trial.completed}/{trial.sent}, "
-            f"p99 {trial.p99_ms:.0f} ms, errors {trial.errors} → "
-            f"{'sustained' if trial.sustained else 'not sustained'}"
-        )
-        if not trial.sustained:
+        m = _trial(config, rate, duration_s, gauge)
+        trials.append(m)
+        _say(console, m.trial)
+        if not m.trial.sustained:
             bad = rate
             break
         good = rate
@@ -157,66 +201,158 @@ def sustained_throughput(
         rate = round((good + bad) / 2)
         if rate in (good, bad):
             break
-        trial = _trial(config, rate, duration_s)
-        trials.append(trial)
-        console.print(
-            f"  {rate:>6.0f}/s: completed {trial.completed}/{trial.sent}, "
-            f"p99 {trial.p99_ms:.0f} ms → {'sustained' if trial.sustained else 'not sustained'}"
-        )
-        if trial.sustained:
+        m = _trial(config, rate, duration_s, gauge)
+        trials.append(m)
+        _say(console, m.trial)
+        if m.trial.sustained:
             good = rate
         else:
             bad = rate
     return good, trials
 
 
-def bench(*, quick: bool, replicas: str, console: Console) -> dict[str, Any]:
-    """Run both measurements side by side and return the figures."""
-    rates = (
-        [25, 50, 100, 200, 400, 800, 1600]
-        if quick
-        else [25, 50, 100, 200, 300, 400, 600, 800, 1200, 1600, 2400]
-    )
-    duration = 5.0 if quick else 15.0
+def best(trials: list[Measured]) -> Measured:
+    """The trial at the highest sustained rate, else the one at the lowest rate."""
+    kept = [m for m in trials if m.trial.sustained]
+    if kept:
+        return max(kept, key=lambda m: m.trial.rate)
+    return min(trials, key=lambda m: m.trial.rate)
+
+
+def _bus(bootstrap: str, m: Measured) -> dict[str, Any]:
+    moved, _ = run_loop(traffic(bootstrap, m.start, m.began_at, m.ended_at, budget_s=120))
+    return bus_per_declaration(moved, m.trial.completed)
+
+
+@dataclass(frozen=True)
+class BenchPlan:
+    """How long and how far each measurement goes."""
+
+    rates: tuple[float, ...]  # single POSTs, declarations a second, stepped up
+    batch_rates: tuple[float, ...]  # batches, declarations a second
+    duration_s: float  # a step
+    bisect: int  # bisections after the first step that fails
+    idle_s: float  # the window of CPU at rest
+    chain_count: int
+    skeleton_count: int
+    both_skeletons: bool  # the old flow's skeleton beside the new one's
+
+    @classmethod
+    def of(cls, quick: bool) -> BenchPlan:
+        """The quick plan (under two minutes) or the full one."""
+        if quick:
+            return cls(
+                (50, 100, 200, 400, 800, 1600),
+                (100, 200, 400, 800, 1600, 3200),
+                4.0,
+                2,
+                3.0,
+                20_000,
+                2_000,
+                False,
+            )
+        return cls(
+            (25, 50, 100, 200, 300, 400, 600, 800, 1200, 1600, 2400),
+            (100, 200, 400, 800, 1200, 1600, 2400, 3200),
+            15.0,
+            3,
+            10.0,
+            100_000,
+            20_000,
+            True,
+        )
+
+
+def end_to_end(plan: BenchPlan, replicas: str, batch: int, console: Console) -> dict[str, Any]:
+    """A fresh system: idle CPU, the single and batch searches, and what they cost it."""
     console.print(
-        f"[bold]end to end[/bold]: export 0110, constant rate steps of {duration:.0f} s, "
+        f"[bold]end to end[/bold]: export 0110, constant rate steps of {plan.duration_s:.0f} s, "
         f"sustained = ≥{KEEP_UP:.0%} completed, no errors, p99 < {P99_LIMIT_MS:.0f} ms"
     )
     with tempfile.TemporaryDirectory(prefix="sw-bench-") as tmp:
         args = ("--replicas", replicas) if replicas else ()
         with spawn_system(Path(tmp), args=args) as system:
+            gauge = Gauge.of_supervisor(system.proc.pid, Path(tmp))
             config = LoadConfig(
                 system.url("gateway"),
                 "sk_test_singlewindow_demo",
                 system.broker,
                 completion_timeout_s=10,
             )
-            _trial(config, 10, 2.0)  # warm-up: connections, caches, consumer groups
-            e2e, trials = sustained_throughput(config, rates, duration, 2 if quick else 3, console)
+            _trial(config, 10, 2.0, None)  # warm-up: connections, caches, consumer groups
+            start = gauge.sample(0)
+            idle = idle_cpu(gauge, plan.idle_s)
+            e2e, trials = sustained_throughput(
+                config, plan.rates, plan.duration_s, plan.bisect, console, gauge
+            )
+            batched, batch_trials = 0.0, list[Measured]()
+            if batch > 1:
+                console.print(
+                    f"[bold]batches[/bold] of {batch} through POST /v1/declarations/batch"
+                )
+                config.batch = batch
+                batched, batch_trials = sustained_throughput(
+                    config, plan.batch_rates, plan.duration_s, plan.bisect, console, gauge
+                )
+            end = gauge.sample(0)
+            chosen = {"single": best(trials)}
+            if batch_trials:
+                chosen[f"batch {batch}"] = best(batch_trials)
+            cpu = {f"{k} at {m.trial.rate:.0f}/s": m.trial.cpu_ms for k, m in chosen.items()}
+            return {
+                "e2e_throughput": e2e,
+                "batch_throughput": batched,
+                "batch": batch,
+                "idle_cpu_ms_per_s": idle,
+                "footprint": footprint(
+                    start, end, sum(m.trial.completed for m in trials + batch_trials)
+                ),
+                "bus": {k: _bus(system.broker, m) for k, m in chosen.items()},
+                "cpu_ms_per_declaration": cpu,
+                "cpu_ms_per_declaration_system": {
+                    k: round(sum(v for p, v in c.items() if p != LOAD_TOOL), 3)
+                    for k, c in cpu.items()
+                },
+                "trials": [m.trial.__dict__ for m in trials + batch_trials],
+            }
+
+
+def bench(
+    *,
+    quick: bool,
+    replicas: str,
+    console: Console,
+    batch: int = 100,
+    shape: str = "new",
+    plan: BenchPlan | None = None,
+) -> dict[str, Any]:
+    """Run every measurement side by side and return the figures."""
+    plan = plan or BenchPlan.of(quick)
+    flow = SHAPES[shape]
+    figures = end_to_end(plan, replicas, batch, console)
     console.print(
-        f"[bold]raw chain[/bold]: {HOPS} plain aiokafka consume→produce processes, same broker"
+        f"[bold]raw chain[/bold]: {flow.hops} plain aiokafka consume→produce processes "
+        f"(the {shape} flow's hops), same broker"
     )
-    raw = raw_chain(HOPS, 20_000 if quick else 100_000)
-    console.print(
-        "[bold]skeleton[/bold]: a declaration's 16 messages through a gateway and four agencies "
-        "of plain aiokafka, no database, validation or HTTP, same broker"
+    raw = raw_chain(flow.hops, plan.chain_count)
+    skeletons = {}
+    for name in dict.fromkeys((shape, "new", "old") if plan.both_skeletons else (shape,)):
+        model = SHAPES[name]
+        console.print(
+            f"[bold]skeleton ({name} flow)[/bold]: {sum(model.envelopes.values())} envelopes, "
+            f"{model.hops} hops, {model.bytes_per_declaration:,} B a declaration"
+            f"{', internal topics framed' if model.frame else ''}; plain aiokafka, no database, "
+            "validation or HTTP, same broker"
+        )
+        skeletons[name] = skeleton(plan.skeleton_count, name)
+    figures.update(
+        {
+            "raw_chain": raw,
+            "ratio": figures["e2e_throughput"] / raw if raw else 0.0,
+            "skeleton": skeletons,
+            "shape": shape,
+            "hops": flow.hops,
+        }
     )
-    bare = skeleton(3_000 if quick else 20_000)
-    table = Table(title="bench")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    table.add_row("sustained end-to-end declarations/s", f"{e2e:.0f}")
-    table.add_row(f"raw chain of {HOPS} hops, messages/s", f"{raw:.0f}")
-    table.add_row("ratio", f"{e2e / raw:.3f}" if raw else "n/a")
-    table.add_row("skeleton, declarations/s (saturated)", f"{bare:.0f}")
-    table.add_row("skeleton / raw chain", f"{bare / raw:.3f}" if raw else "n/a")
-    table.add_row("end to end / skeleton", f"{e2e / bare:.3f}" if bare else "n/a")
-    console.print(table)
-    return {
-        "e2e_throughput": e2e,
-        "raw_chain": raw,
-        "ratio": e2e / raw if raw else 0.0,
-        "skeleton": bare,
-        "hops": HOPS,
-        "trials": [t.__dict__ for t in trials],
-    }
+    print_tables(console, figures)
+    return figures

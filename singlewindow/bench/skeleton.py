@@ -1,12 +1,20 @@
 """The skeleton: one declaration's messages and nothing else, through plain aiokafka processes.
 
 The raw chain answers "what does this broker carry through N hops"; the skeleton answers "what
-is the most any implementation of this design could reach on this machine": the same processes
-(a gateway and four agencies), the same topics, and for each export 0110 declaration the same
-messages as the real system (3 customs commands and 3 events, a forex and a tax command and
-event, 6 status messages, one per move), of the real sizes, with no database, no validation, no
-HTTP and no decisions. Each process consumes a batch, produces what follows each message,
-waits for the broker's acknowledgements and commits, as the raw chain's hops do.
+is the most any implementation of this flow could reach on this machine": the same processes
+(a gateway and four agencies), the same topics, and for each export 0110 declaration the
+messages of the flow, of the sizes given, with no database, no validation, no HTTP and no
+decisions. Each process consumes a batch, produces what follows each message, waits for the
+broker's acknowledgements and commits, as the raw chain's hops do.
+
+It models two shapes of the flow (`Shape`, chosen with `--shape`):
+- `old`, the flow before issue 15: customs is told to file, release and close (3 commands and
+  3 events), one Kafka record per envelope, envelopes of 600 B and status records of 1,000 B
+  (16 records, about 12 KB a declaration);
+- `new`, the flow after it: customs answers one filing with accepted, released and closed
+  together, the internal topics carry a flush's envelopes a partition in one record (a
+  length-prefixed frame), small envelopes (under 3 KB a declaration); the public status topic
+  keeps one record per event and only the driver reads it.
 
 The driver stands where the gateway's HTTP route and the load tool stand: it produces each
 declaration's first status message and first command (what a submission's transaction puts in
@@ -16,22 +24,73 @@ the outbox), and reads the status topic for the last one, as the load tool does.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import struct
 import time
+import zlib
+from collections import defaultdict
+from dataclasses import dataclass, replace
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from singlewindow.bench.chain import forward, producer
+from singlewindow.bench.chain import Batches, consume_produce, producer
 from singlewindow.loop import run as run_loop
 
 PARTITIONS = 2  # the system's default partitions a topic
-# The agency of each command of a happy export 0110 declaration, in order.
-SCRIPT = ("customs", "customs", "customs", "forex", "tax")
 AGENCIES = ("customs", "inspection", "forex", "tax")
 STATUS = "skeleton.status"
-COMMAND_BYTES = 600  # about the size of a command or event envelope
-STATUS_BYTES = 1000  # about the size of a status message
 DONE = b"D"
+Out = list[tuple[str, bytes, bytes]]  # (topic, key, value)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What the flow puts on the bus for one happy export 0110 declaration."""
+
+    name: str
+    customs_at_once: bool  # customs answers one filing with accepted, released and closed
+    frame: bool  # internal topics: a batch's envelopes a partition in one record
+    command_bytes: int
+    event_bytes: int
+    status_bytes: int
+
+    @property
+    def script(self) -> tuple[str, ...]:
+        """The agency of each command, in order."""
+        customs = ("customs",) if self.customs_at_once else ("customs",) * 3
+        return (*customs, "forex", "tax")
+
+    def answers(self, step: int) -> int:
+        """How many events the agency sends back for the command of `step`."""
+        return 3 if self.customs_at_once and self.script[step] == "customs" else 1
+
+    @property
+    def hops(self) -> int:
+        """Consume→produce handlings a declaration: each command and each answer it gets."""
+        return 2 * len(self.script)
+
+    @property
+    def envelopes(self) -> dict[str, int]:
+        """Envelopes a declaration of each kind: commands, events, status records."""
+        events = sum(self.answers(i) for i in range(len(self.script)))
+        return {"commands": len(self.script), "events": events, "status": 1 + events}
+
+    @property
+    def bytes_per_declaration(self) -> int:
+        """Envelope bytes a declaration (frames add a few bytes an envelope)."""
+        n = self.envelopes
+        return (
+            n["commands"] * self.command_bytes
+            + n["events"] * self.event_bytes
+            + n["status"] * self.status_bytes
+        )
+
+
+SHAPES = {
+    "old": Shape("old", False, False, 600, 600, 1000),
+    "new": Shape("new", True, True, 250, 200, 200),
+}
 
 
 def commands(agency: str) -> str:
@@ -44,15 +103,65 @@ def events(agency: str) -> str:
     return f"skeleton.{agency}.events"
 
 
-def message(step: int, size: int, last: bool = False) -> bytes:
-    """A message of `size` bytes that says which step of the script it belongs to."""
-    head = b"%02d" % step + (DONE if last else b"-")
+def message(step: int, size: int, last: bool = False, answer: int = 0) -> bytes:
+    """A message of `size` bytes that says its step of the script and which answer it is."""
+    head = b"%02d%d" % (step, answer) + (DONE if last else b"-")
     return head + b"x" * (size - len(head))
 
 
 def step_of(value: bytes) -> int:
     """The script step a message belongs to."""
     return int(value[:2])
+
+
+def answer_of(value: bytes) -> int:
+    """Which of an agency's answers to one command a message is (0, 1, 2)."""
+    return int(value[2:3])
+
+
+def is_done(value: bytes) -> bool:
+    """Whether a status message is its declaration's last."""
+    return value[3:4] == DONE
+
+
+def frame(items: list[tuple[bytes, bytes]]) -> bytes:
+    """Many (key, value) envelopes as one record value: lengths, then the bytes."""
+    return b"".join(struct.pack(">HI", len(k), len(v)) + k + v for k, v in items)
+
+
+def unframe(data: bytes) -> list[tuple[bytes, bytes]]:
+    """The (key, value) envelopes of a frame."""
+    out, at = [], 0
+    while at < len(data):
+        klen, vlen = struct.unpack_from(">HI", data, at)
+        at += 6
+        out.append((data[at : at + klen], data[at + klen : at + klen + vlen]))
+        at += klen + vlen
+    return out
+
+
+def follow_up(shape: Shape, topic: str, key: bytes, value: bytes) -> Out:
+    """What the process consuming `topic` produces for one envelope of it."""
+    step = step_of(value)
+    if topic.endswith(".commands"):  # an agency answers its command
+        agency = topic.split(".")[1]
+        n = shape.answers(step)
+        return [(events(agency), key, message(step, shape.event_bytes, answer=i)) for i in range(n)]
+    # The gateway: the status of the move and, after an answer's last event, the next command.
+    out: Out = []
+    final = answer_of(value) == shape.answers(step) - 1
+    nxt = step + 1
+    if final and nxt < len(shape.script):
+        out.append((commands(shape.script[nxt]), key, message(nxt, shape.command_bytes)))
+    out.append(
+        (STATUS, key, message(nxt, shape.status_bytes, last=final and nxt == len(shape.script)))
+    )
+    return out
+
+
+def partition_of(key: bytes) -> int:
+    """The partition a key goes to (any stable hash: all of a declaration's stay together)."""
+    return zlib.crc32(key) % PARTITIONS
 
 
 async def create_topics(bootstrap: str) -> None:
@@ -69,27 +178,39 @@ async def create_topics(bootstrap: str) -> None:
         await admin.close()
 
 
-def follow_up(topic: str, value: bytes) -> list[tuple[str, bytes]]:
-    """What the process consuming `topic` produces for one message of it."""
-    if topic.endswith(".commands"):  # an agency answers its command
-        agency = topic.split(".")[1]
-        return [(events(agency), value)]
-    # The gateway: the next command of the script (if any) and the status of the move.
-    nxt = step_of(value) + 1
-    out = []
-    if nxt < len(SCRIPT):
-        out.append((commands(SCRIPT[nxt]), message(nxt, COMMAND_BYTES)))
-    out.append((STATUS, message(nxt, STATUS_BYTES, last=nxt == len(SCRIPT))))
-    return out
+async def send(sender: AIOKafkaProducer, shape: Shape, out: Out) -> None:
+    """Produce `out`: framed a topic and partition on internal topics if the shape says so."""
+    futures = []
+    framed: dict[tuple[str, int], list[tuple[bytes, bytes]]] = defaultdict(list)
+    for topic, key, value in out:
+        if shape.frame and topic != STATUS:
+            framed[(topic, partition_of(key))].append((key, value))
+        else:
+            futures.append(await sender.send(topic, value, key=key, partition=partition_of(key)))
+    for (topic, part), items in framed.items():
+        futures.append(await sender.send(topic, frame(items), partition=part))
+    await asyncio.gather(*futures)
 
 
-async def serve(bootstrap: str, role: str) -> None:
+async def serve(bootstrap: str, role: str, shape: Shape) -> None:
     """Run the gateway's or an agency's skeleton: consume a batch, produce, commit."""
     topics = [events(a) for a in AGENCIES] if role == "gateway" else [commands(role)]
-    await forward(bootstrap, topics, f"skeleton-{role}", follow_up)
+
+    async def handle(sender: AIOKafkaProducer, batches: Batches) -> None:
+        out: Out = []
+        for tp, records in batches.items():
+            for r in records:
+                items = unframe(r.value) if shape.frame else [(r.key, r.value)]
+                for key, value in items:
+                    out.extend(follow_up(shape, tp.topic, key, value))
+        await send(sender, shape, out)
+
+    await consume_produce(bootstrap, topics, f"skeleton-{role}", handle)
 
 
-async def drive(bootstrap: str, count: int, in_flight: int, timeout_s: float) -> float:
+async def drive(
+    bootstrap: str, shape: Shape, count: int, in_flight: int, timeout_s: float
+) -> float:
     """Submit `count` declarations, keeping at most `in_flight` open; return completed a second."""
     listener = AIOKafkaConsumer(
         STATUS,
@@ -103,19 +224,23 @@ async def drive(bootstrap: str, count: int, in_flight: int, timeout_s: float) ->
     await listener.start()
     await sender.start()
 
-    async def submit(number: int) -> None:
-        key = b"d%d" % number
-        await sender.send(STATUS, message(0, STATUS_BYTES), key=key)
-        await sender.send(commands(SCRIPT[0]), message(0, COMMAND_BYTES), key=key)
+    async def submit(numbers: range) -> None:
+        # What a flush of the gateway's outbox sends for these submissions.
+        out: Out = []
+        for number in numbers:
+            key = b"d%d" % number
+            out.append((STATUS, key, message(0, shape.status_bytes)))
+            out.append((commands(shape.script[0]), key, message(0, shape.command_bytes)))
+        await send(sender, shape, out)
 
     async def completed(wait_ms: int) -> int:
         got = await listener.getmany(timeout_ms=wait_ms, max_records=5000)
-        return sum(r.value[2:3] == DONE for rs in got.values() for r in rs)
+        return sum(is_done(r.value) for rs in got.values() for r in rs)
 
     try:
         # Warm up: one declaration through every process before the clock starts.
         await listener.getmany(timeout_ms=100)  # takes the partitions and their end offsets
-        await submit(-1)
+        await submit(range(-1, 0))
         deadline = time.monotonic() + 60
         while not await completed(500):
             if time.monotonic() > deadline:
@@ -125,8 +250,8 @@ async def drive(bootstrap: str, count: int, in_flight: int, timeout_s: float) ->
         sent = done = 0
         while done < count and time.monotonic() < end:
             burst = min(count - sent, max(0, in_flight - (sent - done)), 200)
-            for i in range(burst):
-                await submit(sent + i)
+            if burst:
+                await submit(range(sent, sent + burst))
             sent += burst
             done += await completed(20)
         return done / (time.monotonic() - started)
@@ -135,22 +260,41 @@ async def drive(bootstrap: str, count: int, in_flight: int, timeout_s: float) ->
         await sender.stop()
 
 
+def shape_from(args: argparse.Namespace) -> Shape:
+    """The preset `--shape`, with any size given on the command line."""
+    sizes = {
+        k: v
+        for k, v in (
+            ("command_bytes", args.command_bytes),
+            ("event_bytes", args.event_bytes),
+            ("status_bytes", args.status_bytes),
+        )
+        if v
+    }
+    return replace(SHAPES[args.shape], **sizes)
+
+
 def main() -> None:
     """`python -m singlewindow.bench.skeleton topics|serve|drive …`."""
     parser = argparse.ArgumentParser()
     parser.add_argument("role", choices=["topics", "serve", "drive"])
     parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--as", dest="as_", choices=["gateway", *AGENCIES], default="gateway")
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="new")
+    parser.add_argument("--command-bytes", type=int)
+    parser.add_argument("--event-bytes", type=int)
+    parser.add_argument("--status-bytes", type=int)
     parser.add_argument("--count", type=int, default=5000)
     parser.add_argument("--in-flight", type=int, default=2000)
     parser.add_argument("--timeout", type=float, default=60)
     args = parser.parse_args()
+    shape = shape_from(args)
     if args.role == "topics":
         run_loop(create_topics(args.bootstrap))
     elif args.role == "serve":
-        run_loop(serve(args.bootstrap, args.as_))
+        run_loop(serve(args.bootstrap, args.as_, shape))
     else:
-        rate = run_loop(drive(args.bootstrap, args.count, args.in_flight, args.timeout))
+        rate = run_loop(drive(args.bootstrap, shape, args.count, args.in_flight, args.timeout))
         print(f"{rate:.1f}")
 
 

@@ -50,19 +50,25 @@ class Recorder:
     by_kind: dict[str, HdrHistogram] = field(default_factory=lambda: defaultdict(histogram))
     lag: list[dict[str, Any]] = field(default_factory=list)
     in_flight: list[tuple[float, int]] = field(default_factory=list)
+    # Seconds a point of the series covers: a soak of hours keeps one histogram a minute, not a
+    # second (one is about 170 KB).
+    bucket_s: int = 1
+
+    def _at(self, t: float) -> Second:
+        return self.seconds[int(t // self.bucket_s)]
 
     def sent(self, t: float) -> None:
-        self.seconds[int(t)].sent += 1
+        self._at(t).sent += 1
 
     def accepted(self, t: float, latency_s: float) -> None:
         self.accept.record_value(max(1, int(latency_s * 1e6)))
-        self.seconds[int(t)].accepted += 1
+        self._at(t).accepted += 1
 
     def completed(self, t: float, latency_s: float, status: str, kind: str) -> None:
         us = max(1, int(latency_s * 1e6))
         self.completion.record_value(us)
         self.by_kind[kind].record_value(us)
-        second = self.seconds[int(t)]
+        second = self._at(t)
         second.completed += 1
         second.completion.record_value(us)
         self.outcomes[status] += 1
@@ -72,7 +78,7 @@ class Recorder:
 
     def error(self, t: float, kind: str) -> None:
         self.errors[kind] += 1
-        self.seconds[int(t)].errors += 1
+        self._at(t).errors += 1
 
     def report(self, meta: dict[str, Any]) -> dict[str, Any]:
         """The JSON report."""
@@ -81,13 +87,14 @@ class Recorder:
         for s in range(last + 1):
             sec = self.seconds.get(s, Second())
             has = sec.completion.get_total_count() > 0
+            per_s = self.bucket_s  # counts a second, whatever the bucket
             series.append(
                 {
-                    "t": s,
-                    "sent": sec.sent,
-                    "accepted": sec.accepted,
-                    "completed": sec.completed,
-                    "errors": sec.errors,
+                    "t": s * self.bucket_s,
+                    "sent": _rate(sec.sent, per_s),
+                    "accepted": _rate(sec.accepted, per_s),
+                    "completed": _rate(sec.completed, per_s),
+                    "errors": _rate(sec.errors, per_s),
                     "p50_ms": round(sec.completion.get_value_at_percentile(50) / 1000, 3)
                     if has
                     else None,
@@ -105,6 +112,11 @@ class Recorder:
             "outcomes": dict(self.outcomes),
             "errors": dict(self.errors),
             "series": series,
+            "series_bucket_s": self.bucket_s,
             "consumer_lag": self.lag,
             "in_flight": [{"t": round(t, 1), "n": n} for t, n in self.in_flight],
         }
+
+
+def _rate(count: int, seconds: int) -> float | int:
+    return count if seconds == 1 else round(count / seconds, 2)

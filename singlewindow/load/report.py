@@ -10,6 +10,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from singlewindow.resources.tables import html_fragment, print_resources
+
 
 def latency_table(report: dict[str, Any]) -> Table:
     """Accept, completion and stage latencies as one table."""
@@ -40,6 +42,7 @@ def print_summary(console: Console, report: dict[str, Any]) -> None:
     console.print(
         "errors: " + (", ".join(f"{k} {v}" for k, v in report["errors"].items()) or "none")
     )
+    print_resources(console, report.get("resources"))
 
 
 def _polyline(points: list[tuple[float, float]], x_max: float, y_max: float, w: int, h: int) -> str:
@@ -130,6 +133,7 @@ offered {report["offered_rate"]:.0f}/s, completed {report["completion_rate"]:.0f
 {rows}</table>
 <p>outcomes: {html.escape(json.dumps(report["outcomes"]))}; errors: {html.escape(json.dumps(report["errors"]))}</p>
 {throughput}<br>{latency}<br>{in_flight}
+{html_fragment(report.get("resources") or {})}
 </html>"""
     html_path = out_dir / "report.html"
     html_path.write_text(page, encoding="utf-8")

@@ -16,6 +16,7 @@ from services.common import http1 as http
 from singlewindow.load.listener import LagSampler, StatusListener
 from singlewindow.load.plan import MixEntry, body_for, choose
 from singlewindow.load.recorder import Recorder
+from singlewindow.resources.gauge import Gauge
 
 TERMINAL = frozenset({"completed", "rejected", "failed", "cancelled"})
 EARLY_LIMIT = 100_000
@@ -41,6 +42,8 @@ class LoadConfig:
     completion_timeout_s: float = 30.0
     connections: int = 64
     seed: int = 1
+    batch: int = 1  # declarations a request: above 1, through POST /v1/declarations/batch
+    sample_every_s: float = 5.0  # how often the gauge reads the processes and databases
 
 
 @dataclass
@@ -56,6 +59,7 @@ class LoadRun:
     # References are unique per enterprise: each run numbers its own (load-<run>-<seq>).
     run_id: str = field(default_factory=lambda: secrets.token_hex(4))
     on_tick: Callable[[dict[str, Any]], None] | None = None
+    gauge: Gauge | None = None
     _idle: asyncio.Event = field(default_factory=asyncio.Event)
 
     def _now(self) -> float:
@@ -101,31 +105,51 @@ class LoadRun:
         seq: int,
         done: asyncio.Future[str] | None = None,
     ) -> str | None:
-        self.recorder.sent(intended - self.t0)
-        self.sent_count += 1
-        body = body_for(entry, f"load-{self.run_id}-{seq}")
+        ids = await self._submit_many(pool, intended, [(entry, seq)], done)
+        return ids[0] if ids else None
+
+    async def _submit_many(
+        self,
+        pool: http.Pool,
+        intended: float,
+        batch: list[tuple[MixEntry, int]],
+        done: asyncio.Future[str] | None = None,
+    ) -> list[str]:
+        """One request: a declaration, or several through the batch route (all or none)."""
+        for _ in batch:
+            self.recorder.sent(intended - self.t0)
+        self.sent_count += len(batch)
+        bodies = [body_for(entry, f"load-{self.run_id}-{seq}") for entry, seq in batch]
+        single = len(batch) == 1 and self.config.batch == 1
         try:
             # The pool's `connections` connections bound how many requests are in flight.
-            resp = await pool.post_json("/v1/declarations", body)
+            if single:
+                resp = await pool.post_json("/v1/declarations", bodies[0])
+            else:
+                resp = await pool.post_json("/v1/declarations/batch", {"declarations": bodies})
         except http.TimeoutException:
-            self.recorder.error(self._now() - self.t0, "http_timeout")
-            return None
+            return self._failed(len(batch), "http_timeout")
         except http.HTTPError as exc:
-            self.recorder.error(self._now() - self.t0, f"http_{type(exc).__name__}")
-            return None
+            return self._failed(len(batch), f"http_{type(exc).__name__}")
         now = self._now()
         if resp.status_code != 202:
-            self.recorder.error(now - self.t0, f"http_{resp.status_code}")
-            return None
-        self.recorder.accepted(now - self.t0, now - intended)
-        declaration_id = str(resp.json()["id"])
-        track = Track(intended, entry.label, resp.sent_at, done)
-        self.tracks[declaration_id] = track
-        self._idle.clear()
-        for status, trigger, at, received in self.early.pop(declaration_id, []):
-            if declaration_id in self.tracks:
-                self._apply(declaration_id, track, status, trigger, at, received)
-        return declaration_id
+            return self._failed(len(batch), f"http_{resp.status_code}")
+        answer = resp.json()
+        ids = [str(answer["id"])] if single else [str(d["id"]) for d in answer["data"]]
+        for declaration_id, (entry, _) in zip(ids, batch, strict=True):
+            self.recorder.accepted(now - self.t0, now - intended)
+            track = Track(intended, entry.label, resp.sent_at, done)
+            self.tracks[declaration_id] = track
+            self._idle.clear()
+            for status, trigger, at, received in self.early.pop(declaration_id, []):
+                if declaration_id in self.tracks:
+                    self._apply(declaration_id, track, status, trigger, at, received)
+        return ids
+
+    def _failed(self, count: int, kind: str) -> list[str]:
+        for _ in range(count):
+            self.recorder.error(self._now() - self.t0, kind)
+        return []
 
     async def run_open(self, send_times: list[float], mix: tuple[MixEntry, ...]) -> None:
         """Send on the schedule whatever the system's speed; latency counts from the schedule."""
@@ -133,11 +157,15 @@ class LoadRun:
         async with self._session() as pool:
             tasks: set[asyncio.Task[Any]] = set()
             self.t0 = self._now() + 0.2
-            for seq, (offset, entry) in enumerate(zip(send_times, kinds, strict=True)):
+            size = max(1, self.config.batch)
+            # A batch goes at its first declaration's time, which all of it counts from.
+            for first in range(0, len(send_times), size):
+                offset = send_times[first]
                 delay = self.t0 + offset - self._now()
                 if delay > 0:
                     await asyncio.sleep(delay)  # the arrival schedule, not a wait for a condition
-                task = asyncio.create_task(self._submit(pool, self.t0 + offset, entry, seq))
+                batch = [(kinds[i], i) for i in range(first, min(first + size, len(send_times)))]
+                task = asyncio.create_task(self._submit_many(pool, self.t0 + offset, batch))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
             if tasks:
@@ -207,9 +235,13 @@ class LoadRun:
                 await sampler.stop()
 
     async def _tick(self, sampler: LagSampler | None) -> None:
+        sampled_at = -self.config.sample_every_s
         while True:
             await asyncio.sleep(1.0)  # the sampling period
             t = self._now() - self.t0
+            if self.gauge and t - sampled_at >= self.config.sample_every_s:
+                self.gauge.sample(t)
+                sampled_at = t
             self.recorder.in_flight.append((t, len(self.tracks)))
             lag: dict[str, int] = {}
             if sampler:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -46,6 +49,16 @@ class System(Spawned):
 
     def pid_of(self, service: str) -> int:
         return int(httpx.get(self.url(service) + "/healthz", timeout=5).json()["pid"])
+
+    def load(self, out: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        """`singlewindow load` against this system, its reports written to `out`."""
+        where = ("--gateway", self.url("gateway"), "--kafka", self.broker, "--out", str(out))
+        return subprocess.run(
+            [sys.executable, "-m", "singlewindow", "load", *args, *where],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
 
 
 @pytest.fixture(scope="session")

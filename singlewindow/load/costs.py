@@ -1,0 +1,57 @@
+"""What a load run costs the machine: the check before it, the figures after it."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from singlewindow.resources import fit
+from singlewindow.resources.gauge import Gauge, trends
+
+SOAK_DURATION_S = 7200.0  # two hours, what issue 20 asks a soak to show
+SOAK_SAMPLE_EVERY_S = 10.0
+POINTS = 120  # a long run's series keeps about this many points
+
+
+def bucket_for(duration_s: float) -> int:
+    """Seconds a point of the report's series covers: 1 up to ten minutes, then ~120 points."""
+    return 1 if duration_s <= 600 else math.ceil(duration_s / POINTS)
+
+
+def measured_per_declaration(previous: Path) -> tuple[int | None, int | None]:
+    """Broker memory and disk a declaration, from an earlier report.json if it has them."""
+    try:
+        footprint = json.loads(previous.read_text(encoding="utf-8"))["resources"]["footprint"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, None
+    broker = footprint["memory"].get("broker", {}).get("per_declaration")
+    disk = sum(d["per_declaration"] for d in footprint["disk"].values())
+    return (round(broker) if broker else None), (round(disk) if disk else None)
+
+
+def warnings(declarations: int, previous: Path, data_dir: Path) -> list[str]:
+    """A line for each of broker memory and disk that the planned run would not fit in."""
+    broker, disk = measured_per_declaration(previous)
+    needs = fit.needs(
+        declarations,
+        broker_per_declaration=broker,
+        disk_per_declaration=disk,
+        free_memory=fit.free_memory(),
+        free_disk=fit.free_disk(data_dir),
+    )
+    return [n.warning(declarations) for n in needs if not n.fits]
+
+
+def resources_report(
+    figures: dict[str, Any], gauge: Gauge | None, warmup_s: float | None
+) -> dict[str, Any]:
+    """The watch's figures, the gauge's series and, for a soak, the trends after warm-up."""
+    out = dict(figures)
+    if gauge:
+        out["samples"] = [s.as_dict() for s in gauge.samples]
+        if warmup_s is not None:
+            out["warmup_s"] = warmup_s
+            out["trends"] = trends(gauge.samples, warmup_s)
+    return out
