@@ -22,7 +22,7 @@ class Grid:
     title: str
     columns: tuple[str, ...]
     rows: list[tuple[str, ...]] = field(default_factory=list)
-    total: tuple[str, ...] | None = None  # a last row in bold
+    totals: list[tuple[str, ...]] = field(default_factory=list)  # last rows, in bold
 
     def rich(self) -> Table:
         """For the terminal."""
@@ -31,13 +31,13 @@ class Grid:
             table.add_column(col, justify="left" if i == 0 else "right")
         for row in self.rows:
             table.add_row(*row)
-        if self.total:
-            table.add_row(*self.total, style="bold")
+        for row in self.totals:
+            table.add_row(*row, style="bold")
         return table
 
     def html(self) -> str:
         """For report.html."""
-        rows = [*self.rows, *([self.total] if self.total else [])]
+        rows = [*self.rows, *self.totals]
         cells = "".join(
             "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
         )
@@ -74,7 +74,7 @@ def process_grid(cpu_ms: dict[str, float], footprint: dict[str, Any]) -> Grid:
             )
         )
     system = sum(v for k, v in cpu_ms.items() if k != LOAD_TOOL)
-    grid.total = ("system (all but the load tool)", f"{system:.2f}", "", "", "")
+    grid.totals.append(("system (all but the load tool)", f"{system:.2f}", "", "", ""))
     return grid
 
 
@@ -107,10 +107,8 @@ def bus_grid(bus: dict[str, Any], what: str = "") -> Grid:
         grid.rows.append(
             (topic, f"{t['records_per_declaration']:.2f}", f"{t['bytes_per_declaration']:,}")
         )
-    grid.total = (
-        "all topics",
-        f"{bus['records_per_declaration']:.2f}",
-        f"{bus['bytes_per_declaration']:,}",
+    grid.totals.append(
+        ("all topics", f"{bus['records_per_declaration']:.2f}", f"{bus['bytes_per_declaration']:,}")
     )
     return grid
 
