@@ -25,6 +25,7 @@ from singlewindow.load.costs import (
     SOAK_SAMPLE_EVERY_S,
     bucket_for,
     resources_report,
+    sent_until,
     warnings,
 )
 from singlewindow.load.plan import DEFAULT_MIX, MixEntry, Profile, parse_mix
@@ -360,7 +361,9 @@ def _run_load(config: LoadConfig, plan: RunPlan, gauge: Gauge | None) -> dict[st
             run_loop(run.run_closed(plan.clients, duration, plan.entries))
         elapsed = time.monotonic() - started
     completed = run.recorder.completion.get_total_count()
-    figures = run_loop(watch.finish(completed, elapsed))
+    figures = run_loop(
+        watch.finish(completed, elapsed, sent_until=sent_until(run.recorder, run.t0))
+    )
     report = run.recorder.report(
         {
             "model": plan.model,

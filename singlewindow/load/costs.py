@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from singlewindow.load.recorder import Recorder
 from singlewindow.resources import fit
 from singlewindow.resources.gauge import Gauge, trends
 
@@ -55,3 +58,14 @@ def resources_report(
             out["warmup_s"] = warmup_s
             out["trends"] = trends(gauge.samples, warmup_s)
     return out
+
+
+def sent_until(recorder: Recorder, t0: float) -> Callable[[float], int]:
+    """Declarations sent before a wall-clock time, for a run whose monotonic start was `t0`."""
+    wall_t0 = time.time() - (time.monotonic() - t0)
+
+    def count(wall: float) -> int:
+        last = (wall - wall_t0) // recorder.bucket_s  # buckets wholly before `wall`
+        return sum(s.sent for i, s in recorder.seconds.items() if i < last)
+
+    return count

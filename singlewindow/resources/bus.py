@@ -82,10 +82,6 @@ async def traffic(
                 t_to, partial = float(int(min(reached[tp] for tp in pending))), True
                 break
             batches = await reader.getmany(*pending, timeout_ms=300, max_records=10_000)
-            if not any(batches.values()) and all(
-                reader.last_poll_timestamp(tp) is not None for tp in pending
-            ):
-                break  # every partition fetched, and nothing more came: read to its end
             for tp, records in batches.items():
                 for r in records:
                     if r.timestamp > hi:
@@ -98,6 +94,13 @@ async def traffic(
                         cell[1] += _size(r)
                 if records:
                     reached[tp] = max(reached[tp], records[-1].timestamp / 1000)
+            # A fetch answers with the partition's true end (its high watermark), which the
+            # embedded broker's ListOffsets does not: read to it, and the partition is done.
+            for tp in list(pending):
+                end = reader.highwater(tp)
+                if end is not None and await reader.position(tp) >= end:
+                    pending.discard(tp)
+                    reader.pause(tp)
     finally:
         await reader.stop()
     out = {tp.topic: Traffic(0, 0) for tp in parts}

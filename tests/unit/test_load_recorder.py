@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
+from singlewindow.load.costs import sent_until
 from singlewindow.load.recorder import Recorder
 
 
@@ -30,3 +33,14 @@ def test_a_bucket_of_one_second_keeps_plain_counts() -> None:
     r.sent(0.9)
     r.sent(1.2)
     assert [(p["t"], p["sent"]) for p in r.report({})["series"]] == [(0, 2), (1, 1)]
+
+
+def test_sent_until_counts_the_buckets_wholly_before_a_wall_clock_time() -> None:
+    r = Recorder()
+    for t in (0.5, 1.5, 2.5, 3.5):
+        r.sent(t)
+    count = sent_until(r, time.monotonic())  # the run starts now
+    # 2.5 s from now: buckets 0 and 1 are over (sent at 0.5 and 1.5), bucket 2 is not.
+    assert count(time.time() + 2.5) == 2
+    assert count(time.time() - 1) == 0
+    assert count(time.time() + 100) == 4
