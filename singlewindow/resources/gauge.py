@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 from singlewindow.resources.disk import database_sizes
 from singlewindow.resources.procs import (
     data_dir_of,
-    find_system,
     snapshot,
+    supervisor_of,
     system_processes,
 )
 from singlewindow.resources.slope import after_warmup, trend
@@ -54,10 +54,12 @@ class Gauge:
         parts = urlsplit(gateway_url)
         if parts.hostname not in ("127.0.0.1", "localhost", "::1") or not os.path.isdir("/proc"):
             return None
-        pids = find_system(parts.port or 80)
-        if not pids:
+        gateway, supervisor = supervisor_of(parts.port or 80)
+        if gateway is None:
             return None
-        return cls(pids, data_dir_of(pids["gateway"]))
+        # From the gateway to its supervisor and all its children; a gateway alone if none.
+        pids = system_processes(supervisor) if supervisor else {"gateway": gateway}
+        return cls(pids, data_dir_of(gateway), supervisor)
 
     def sample(self, t: float) -> Sample:
         """Read every process and database now; a restarted child is found again by name."""

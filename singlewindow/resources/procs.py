@@ -116,19 +116,17 @@ def listener_of(port: int) -> int | None:
     return None
 
 
-def find_system(gateway_port: int) -> dict[str, int]:
-    """The processes of the system whose gateway listens on `gateway_port`, if it runs here.
-
-    From the gateway's process to its supervisor (`singlewindow up`) and all of its children;
-    a gateway started alone is the only process found.
-    """
+def supervisor_of(gateway_port: int) -> tuple[int | None, int | None]:
+    """The pid of the gateway listening on `gateway_port`, and of the `singlewindow up` that
+    started it (None when it was started otherwise or does not run here)."""
     gateway = listener_of(gateway_port)
     if gateway is None:
-        return {}
+        return None, None
     parent = parent_of(gateway)
-    if parent and "up" in _cmdline(parent) and "singlewindow" in " ".join(_cmdline(parent)):
-        return system_processes(parent)
-    return {"gateway": gateway}
+    argv = _cmdline(parent) if parent else []
+    if "up" in argv and any("singlewindow" in a for a in argv):
+        return gateway, parent
+    return gateway, None
 
 
 def data_dir_of(pid: int) -> Path | None:
