@@ -10,11 +10,12 @@ broker's acknowledgements and commits, as the raw chain's hops do.
 It models two shapes of the flow (`Shape`, chosen with `--shape`):
 - `old`, the flow before issue 15: customs is told to file, release and close (3 commands and
   3 events), one Kafka record per envelope, envelopes of 600 B and status records of 1,000 B
-  (16 records, about 12 KB a declaration);
+  (16 records, about 12 KB a declaration), and the gateway reads its own status topic twice
+  more (its dashboard hub and its webhook intake);
 - `new`, the flow after it: customs answers one filing with accepted, released and closed
   together, the internal topics carry a flush's envelopes a partition in one record (a
   length-prefixed frame), small envelopes (under 3 KB a declaration); the public status topic
-  keeps one record per event and only the driver reads it.
+  keeps one record per event and only the driver (standing for outside readers) reads it.
 
 The driver stands where the gateway's HTTP route and the load tool stand: it produces each
 declaration's first status message and first command (what a submission's transaction puts in
@@ -54,6 +55,7 @@ class Shape:
     command_bytes: int
     event_bytes: int
     status_bytes: int
+    status_readers: int  # the gateway's own readers of the status topic (old: dashboard, webhooks)
 
     @property
     def script(self) -> tuple[str, ...]:
@@ -88,8 +90,8 @@ class Shape:
 
 
 SHAPES = {
-    "old": Shape("old", False, False, 600, 600, 1000),
-    "new": Shape("new", True, True, 250, 200, 200),
+    "old": Shape("old", False, False, 600, 600, 1000, 2),
+    "new": Shape("new", True, True, 250, 200, 200, 0),
 }
 
 
@@ -205,7 +207,22 @@ async def serve(bootstrap: str, role: str, shape: Shape) -> None:
                     out.extend(follow_up(shape, tp.topic, key, value))
         await send(sender, shape, out)
 
-    await consume_produce(bootstrap, topics, f"skeleton-{role}", handle)
+    readers = shape.status_readers if role == "gateway" else 0
+    await asyncio.gather(
+        consume_produce(bootstrap, topics, f"skeleton-{role}", handle),
+        *(read_status(bootstrap, f"skeleton-gateway-status-{i}") for i in range(readers)),
+    )
+
+
+async def read_status(bootstrap: str, group: str) -> None:
+    """One of the old gateway's readers of its own status topic: consume and commit."""
+
+    async def handle(_sender: AIOKafkaProducer, batches: Batches) -> None:
+        for records in batches.values():
+            for r in records:
+                is_done(r.value)  # a look at each, as the dashboard and webhooks decoded it
+
+    await consume_produce(bootstrap, [STATUS], group, handle)
 
 
 async def drive(

@@ -53,6 +53,7 @@ def test_the_old_shape_makes_the_old_systems_sixteen_messages() -> None:
         STATUS: 6,
     }
     assert OLD.hops == 10  # customs 3, forex 1, tax 1, and the gateway once for each answer
+    assert OLD.status_readers == 2  # the gateway read its own status: dashboard, webhooks
     # 10 envelopes of 600 B and 6 status records of 1,000 B
     assert OLD.bytes_per_declaration == 10 * 600 + 6 * 1000
 
@@ -69,6 +70,7 @@ def test_the_new_shape_files_once_with_customs_and_keeps_a_status_per_event() ->
         STATUS: 6,  # still one public record per change
     }
     assert NEW.hops == 6
+    assert NEW.status_readers == 0  # webhooks and the dashboard fed from its own transactions
     # 3 commands of 250 B, 5 events of 200 B, 6 status records of 200 B: under 3 KB
     assert NEW.bytes_per_declaration == 3 * 250 + 5 * 200 + 6 * 200 == 2950
     assert [is_done(s) for s in statuses] == [False] * 5 + [True]
