@@ -89,7 +89,10 @@ class LagSampler:
 
     Committed offsets are read through a consumer of each group (OffsetFetch from a group
     member's side), which the embedded broker answers; it never joins or subscribes, so the
-    group's assignment is untouched.
+    group's assignment is untouched. End offsets are the high watermarks a reader outside any
+    group sees in its fetches: the embedded broker answers ListOffsets with the number of
+    producer batches, not the next offset. The reader skips to each end as it learns it, so
+    it fetches a batch a partition at most between two samples.
     """
 
     def __init__(self, bootstrap: str) -> None:
@@ -98,6 +101,7 @@ class LagSampler:
         self.groups = group_topics(self.settings)
         self.readers: dict[str, AIOKafkaConsumer] = {}
         self.parts: dict[str, list[TopicPartition]] = {}
+        self.ends: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
         for group, topics in self.groups.items():
@@ -112,24 +116,44 @@ class LagSampler:
                     TopicPartition(topic, p)
                     for p in sorted(reader.partitions_for_topic(topic) or ())
                 ]
+        every = [tp for parts in self.parts.values() for tp in parts]
+        self.ends = make_reader(self.settings, fetch_max_wait_ms=500, max_partition_fetch_bytes=1)
+        await self.ends.start()
+        self.ends.assign(every)
+        start = await self.ends.end_offsets(every)  # at or before each true end
+        for tp in every:
+            self.ends.seek(tp, start[tp])
+
+    async def _ends(self) -> dict[TopicPartition, int | None]:
+        """Each partition's high watermark as last fetched; then skip the reader to it."""
+        assert self.ends is not None
+        await self.ends.getmany(timeout_ms=0)  # what was fetched: not needed, only its marks
+        marks = {tp: self.ends.highwater(tp) for parts in self.parts.values() for tp in parts}
+        for tp, mark in marks.items():
+            if mark is not None and await self.ends.position(tp) < mark:
+                self.ends.seek(tp, mark)
+        return marks
 
     async def sample(self) -> dict[str, int]:
         """Lag of each topic for the group that consumes it."""
         lag: dict[str, int] = {}
+        marks = await self._ends()
         for group, topics in self.groups.items():
             reader = self.readers[group]
             for topic in topics:
                 parts = self.parts[topic]
-                ends = await reader.end_offsets(parts)
+                listed = await reader.end_offsets(parts)
                 total = 0
                 for tp in parts:
                     committed = await reader.committed(tp)
-                    total += ends[tp] - (
-                        committed if committed is not None and committed >= 0 else 0
-                    )
+                    # A partition not fetched yet: the broker's own figure, at or before the end.
+                    end = max(marks[tp] or 0, listed[tp])
+                    total += max(end - (committed if committed and committed >= 0 else 0), 0)
                 lag[topic] = total
         return lag
 
     async def stop(self) -> None:
         for reader in self.readers.values():
             await reader.stop()
+        if self.ends:
+            await self.ends.stop()
