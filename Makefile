@@ -11,7 +11,12 @@ CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
 # (the image with EXTRAS=otel: tracing, no dev tools), so both install the project the same way.
 EXTRAS ?= dev
 
-.PHONY: run test lint typecheck unit e2e clean postgres
+.PHONY: run test lint typecheck unit e2e clean postgres spectral
+
+# Spectral, the OpenAPI/AsyncAPI linter, from the npm registry into .tools/ (not the repo):
+# tests/e2e/test_contracts.py lints the live documents with it and .spectral.yaml.
+SPECTRAL_VERSION := 6.16.3
+SPECTRAL := .tools/spectral/node_modules/.bin/spectral
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,12 +44,19 @@ postgres:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null; \
 	fi
 
+$(SPECTRAL):
+	@echo "installing @stoplight/spectral-cli $(SPECTRAL_VERSION) with npm into .tools/spectral"
+	npm install --prefix .tools/spectral --no-save --no-audit --no-fund --loglevel=error \
+	  @stoplight/spectral-cli@$(SPECTRAL_VERSION)
+
+spectral: $(SPECTRAL)
+
 ## make run: start the broker and the five services (Ctrl-C stops them all)
 run: $(STAMP)
 	$(BIN)/singlewindow up
 
 ## make test: lint, type-check, then every tier of tests
-test: $(STAMP) $(CHROMIUM) $(CJK_FONT) postgres lint typecheck
+test: $(STAMP) $(CHROMIUM) $(CJK_FONT) $(SPECTRAL) postgres lint typecheck
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
@@ -57,8 +69,8 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
 
-e2e: $(STAMP) $(CHROMIUM) $(CJK_FONT) postgres
+e2e: $(STAMP) $(CHROMIUM) $(CJK_FONT) $(SPECTRAL) postgres
 	$(BIN)/python -m pytest -q tests/e2e
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .tools .pytest_cache .mypy_cache .ruff_cache
