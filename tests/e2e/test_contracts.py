@@ -32,6 +32,7 @@ from schemas.registry import REGISTRY
 from schemas.topics import all_topics, topic_for
 from singlewindow.samples import sample_declaration
 from tests.e2e.conftest import System
+from tests.support import NODE_BIN, ROOT
 
 # Paths schemathesis leaves alone: an endless event stream and the dashboard's page.
 NOT_FUZZED = r"^/v1/stream$|^/$"
@@ -153,15 +154,13 @@ def test_real_messages_satisfy_their_asyncapi_schemas(system: System) -> None:
 
 # --- Spectral ----------------------------------------------------------------------------------
 
-ROOT = Path(__file__).resolve().parents[2]
-SPECTRAL = ROOT / ".tools" / "spectral" / "node_modules" / ".bin" / "spectral"
-
 
 def test_both_documents_lint_clean_in_spectral(system: System, tmp_path: Path) -> None:
     """No error and no warning from `spectral:oas` and `spectral:asyncapi` (.spectral.yaml).
 
     Two spoiled copies (no servers; an operation without a description) show the rules run."""
-    assert SPECTRAL.exists(), "Spectral is not installed: `make spectral` installs it"
+    spectral = NODE_BIN / "spectral"
+    assert spectral.exists(), "Spectral is not installed: `make node-tools` installs it"
     openapi, asyncapi = _get(system, "/openapi.json"), _get(system, "/asyncapi.json")
     spoiled_openapi = {k: v for k, v in openapi.items() if k != "servers"}
     spoiled_asyncapi = json.loads(json.dumps(asyncapi))
@@ -176,7 +175,7 @@ def test_both_documents_lint_clean_in_spectral(system: System, tmp_path: Path) -
         (tmp_path / name).write_text(json.dumps(doc))
     ruleset = str(ROOT / ".spectral.yaml")
     run = subprocess.run(
-        [str(SPECTRAL), "lint", "--ruleset", ruleset, "--format", "json", "--quiet"]
+        [str(spectral), "lint", "--ruleset", ruleset, "--format", "json", "--quiet"]
         + [str(tmp_path / name) for name in files],
         capture_output=True,
         text=True,

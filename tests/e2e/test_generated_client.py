@@ -1,7 +1,9 @@
 """A client generated from the live /openapi.json, as integrators make one, drives the API:
 openapi-python-client must generate it without a warning (a warning means a piece left out,
 such as a response it could not name), and the client must submit, read, list events and
-register a webhook endpoint, reading every answer into its models."""
+register a webhook endpoint, reading every answer into its models. TypeScript types made by
+openapi-typescript must compile against code that uses them, and refuse code that misuses
+them."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from singlewindow.samples import sample_declaration
 from singlewindow.spawn import free_port_block
 from tests.e2e.conftest import TERMINAL, System
 from tests.e2e.test_webhooks import Receiver
-from tests.support import wait_for
+from tests.support import NODE_BIN, wait_for
 
 PACKAGE = "sw_generated_client"
 
@@ -135,3 +137,45 @@ def test_the_generated_client_submits_reads_and_follows_a_declaration(
             assert any(d.status == "succeeded" for d in deliveries.data)
     finally:
         receiver.stop()
+
+
+TYPESCRIPT_USE = """
+import type { components, operations } from "./api";
+type View = operations["getDeclaration"]["responses"][200]["content"]["application/json"];
+type Created = operations["createDeclaration"]["responses"][202]["content"]["application/json"];
+type Events = operations["listDeclarationEvents"]["responses"][200]["content"]["application/json"];
+export const item: components["schemas"]["ItemInput"] = {
+  hs_code: "8517130000", description: "phones", quantity: 100, unit: "台",
+  unit_price: "120.00", origin_country: "CHN",
+};
+export const status = (view: View): string => view.status;
+export const created = (answer: Created): string => answer.id;
+export const types = (events: Events): string[] => events.data.map((e) => e.type);
+"""
+
+
+def test_typescript_types_from_the_document_compile(system: System, tmp_path: Path) -> None:
+    generate, tsc = NODE_BIN / "openapi-typescript", NODE_BIN / "tsc"
+    assert generate.exists() and tsc.exists(), "`make node-tools` installs them"
+    made = subprocess.run(
+        [str(generate), system.url("gateway") + "/openapi.json", "-o", str(tmp_path / "api.d.ts")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert made.returncode == 0, made.stdout + made.stderr
+
+    def compiles(source: str) -> subprocess.CompletedProcess[str]:
+        (tmp_path / "use.ts").write_text(source)
+        return subprocess.run(
+            [str(tsc), "--noEmit", "--strict", "--skipLibCheck", "use.ts", "api.d.ts"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    good = compiles(TYPESCRIPT_USE)
+    assert good.returncode == 0, good.stdout
+    wrong = compiles(TYPESCRIPT_USE.replace("view.status", "view.stattus"))
+    assert wrong.returncode != 0 and "stattus" in wrong.stdout
