@@ -66,6 +66,8 @@ def _role(topic: str) -> tuple[str, str]:
     )
 
 
+# Who answers for the contracts (AsyncAPI and every service's OpenAPI document).
+CONTACT = {"name": "Single window simulator maintainers"}
 TAGS = {
     **{a: f"The {a} agency's commands and events." for a in AGENCIES},
     "public": "What anyone outside the single window may read.",
@@ -154,7 +156,7 @@ def asyncapi_document() -> dict[str, Any]:
             "description": "Every message but a dead letter is a JSON envelope keyed by "
             "declaration id: id, type, schema version, correlation and causation ids, time, "
             "source, and `payload`, the typed body named by `type`.",
-            "contact": {"name": "Single window simulator maintainers"},
+            "contact": CONTACT,
             "license": {"name": "Apache-2.0"},
             "tags": [{"name": n, "description": d} for n, d in TAGS.items()],
         },

@@ -11,6 +11,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from schemas.registry import CONTACT
+
 # The first word of an operation id says what it does; the rest names what it acts on.
 VERBS = frozenset(
     {
@@ -34,7 +36,6 @@ VERBS = frozenset(
     }
 )
 _CLEAN_ID = re.compile(r"^[a-z]+(?:[A-Z][a-z0-9]*)+$")
-CONTACT = {"name": "Single window simulator maintainers"}
 LICENSE = {"name": "Apache-2.0", "identifier": "Apache-2.0"}
 SERVERS = [{"url": "/", "description": "this service, where the document was read"}]
 
