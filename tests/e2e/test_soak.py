@@ -49,6 +49,11 @@ def test_a_soak_reports_the_slope_of_each_process_memory_and_database_size(
             if abs(t["slope_per_min"]) <= t["band_per_min"]
             else ("growing" if t["slope_per_min"] > 0 else "shrinking")
         )
+    # Inspection has nothing to do for a happy export: its file does not change, and a line
+    # through constant samples is flat. The gateway's file takes ~35 KB a declaration: growing.
+    assert trends["disk: inspection"]["slope_per_min"] == 0
+    assert trends["disk: inspection"]["verdict"] == "flat"
+    assert trends["disk: gateway"]["verdict"] == "growing"
     assert "soak: slope after warm-up" in result.stdout
     assert "disk per database" in result.stdout and "per process" in result.stdout
     assert "soak: slope after warm-up" in (out / "report.html").read_text()
