@@ -296,17 +296,27 @@ def rounds(
     return args, ours, theirs
 
 
-def main() -> None:
-    args, ours, theirs = rounds(__doc__, "events", __file__, one_round)
-    print(
-        f"events a round: {ours[0]['events']:.0f} ({ours[0]['events'] / args.n:.0f} a declaration)"
-    )
+def compare(
+    args: argparse.Namespace,
+    ours: list[dict[str, float]],
+    theirs: list[dict[str, float]],
+    summary: Callable[[str, list[dict[str, float]]], float],
+) -> None:
+    """Print the summary of each checkout's rounds and, with two, the ratio."""
     if theirs:
         base = summary(str(args.compare), theirs)
         mine = summary("this", ours)
         print(f"ratio other / this: {base / mine:.2f}×")
     else:
         summary("this", ours)
+
+
+def main() -> None:
+    args, ours, theirs = rounds(__doc__, "events", __file__, one_round)
+    print(
+        f"events a round: {ours[0]['events']:.0f} ({ours[0]['events'] / args.n:.0f} a declaration)"
+    )
+    compare(args, ours, theirs, summary)
 
 
 if __name__ == "__main__":

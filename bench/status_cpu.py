@@ -37,7 +37,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from saga_cpu import ENTERPRISE, SEED, Extras, Tally, rounds, workflow  # this folder
+from saga_cpu import ENTERPRISE, SEED, Extras, Tally, compare, rounds, workflow  # this folder
 from sqlalchemy import Connection
 
 from gateway import webhook_store as store
@@ -241,12 +241,7 @@ def main() -> None:
     sys.argv[1:] = rest
     args, ours, theirs = rounds(__doc__, "events", __file__, one_round)
     print(f"webhook endpoints of the enterprise: {mine.endpoints}")
-    if theirs:
-        base = summary(str(args.compare), theirs)
-        this = summary("this", ours)
-        print(f"ratio other / this: {base / this:.2f}×")
-    else:
-        summary("this", ours)
+    compare(args, ours, theirs, summary)
     if mine.kafka:
         kafka(args.n, args.batch)
 
