@@ -53,7 +53,10 @@ class OutboxRelay:
             self._pending.extend(rows)
             self._wake.set()
             for watch in self.watchers:
-                watch(rows)
+                try:
+                    watch(rows)
+                except Exception:  # a watcher's bug must not stop the caller's loop
+                    log.exception("an outbox watcher failed")
 
     def take_published(self) -> list[str]:
         """Ids sent since the last call, for the caller's transaction to delete."""
