@@ -112,8 +112,9 @@ class StatusRecorder:
 
 
 class Webhooks:
-    """The webhook machinery of one gateway process: the recorder (installed on the runtime
-    before it starts) and the sender (the lifespan starts and stops it)."""
+    """The webhook machinery of one gateway process: the recorder, installed on the runtime
+    before it starts (every process that writes status changes needs it, whatever else it
+    runs), and the sender (the lifespan starts and stops it where deliveries are sent)."""
 
     def __init__(self, runtime: Runtime, config: WebhookConfig) -> None:
         self.runtime = runtime
