@@ -7,20 +7,31 @@ deliveries in the same transaction.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from sqlalchemy import Connection, func, select
 
+from gateway import saga as sagas
 from gateway import webhook_store as store
+from gateway.deadlines import DeadlineWatcher
+from gateway.handlers import HANDLERS, put_saga, send
 from gateway.webhook_sender import WebhookConfig
 from gateway.webhook_store import deliveries_t, events_t
 from gateway.webhooks import StatusRecorder
+from schemas.envelope import reply
+from schemas.trade import DeclarationData
 from services.common.changes import Changes, OutRow, envelope_row
 from services.common.database import Database
 from services.common.groupcommit import GroupCommit
+from services.common.runtime import Runtime
+from services.common.settings import Settings
+from singlewindow.samples import sample_declaration
+from tests.service.test_deadlines import CONFIG, gateway_processor
 from tests.service.test_webhook_store import SEED, _endpoint, _status
+from tests.unit.builders import green_acceptance
 
 
 @pytest.fixture
@@ -172,3 +183,40 @@ async def test_an_endpoint_registered_by_another_replica_gets_the_next_status_ch
     assert await deliveries() == [("d3", "we_b"), ("d4", "we_b"), ("d5", "we_b")]
     # The endpoints were read once per change of them, not once per status change.
     assert recorder.endpoints.reads == 4
+
+
+async def test_a_stalled_step_and_an_agency_event_queue_the_webhooks_of_their_moves(
+    db: Database, recorder: StatusRecorder
+) -> None:
+    """Two of the paths that write status changes, as the gateway runs them: the deadline
+    watcher stalling a step, then the saga consuming a late answer."""
+    await _endpoint(db, "we_a", "ent")
+    now = time.time()
+    begun = sagas.start("d-1", "ent", DeclarationData.model_validate(sample_declaration()))
+    saga, commands = send(begun.saga, begun.commands, cause=None, config=CONFIG, now=now)
+    changes = Changes()
+    changes.put(put_saga(saga, None))
+    for command in commands:
+        changes.emit(command)
+    await db.write(changes.apply)
+    runtime = Runtime(service="gateway", settings=Settings(), handlers=HANDLERS, topics=[], db=db)
+    watcher = DeadlineWatcher(runtime, CONFIG, publish=lambda rows: None)
+    for at in (now + 2.5, now + 2.5 + 4.9, now + 100):  # two re-sends, then out of tries
+        assert await watcher.check(at) == 1
+
+    async def queued() -> list[str]:
+        return await db.read(
+            lambda conn: list(
+                conn.execute(
+                    select(events_t.c.type)
+                    .join(deliveries_t, deliveries_t.c.event_id == events_t.c.id)
+                    .order_by(deliveries_t.c.id)
+                ).scalars()
+            )
+        )
+
+    assert await queued() == ["declaration.stalled"]
+    await gateway_processor(db, CONFIG).process(
+        [reply(commands[0], green_acceptance(), source="customs")]
+    )
+    assert await queued() == ["declaration.stalled", "declaration.in_progress"]
