@@ -14,22 +14,19 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, func, select
 
-from gateway import saga as sagas
 from gateway import webhook_store as store
 from gateway.deadlines import DeadlineWatcher
-from gateway.handlers import HANDLERS, put_saga, send
+from gateway.handlers import HANDLERS
 from gateway.webhook_sender import WebhookConfig
 from gateway.webhook_store import deliveries_t, events_t
 from gateway.webhooks import StatusRecorder
 from schemas.envelope import reply
-from schemas.trade import DeclarationData
 from services.common.changes import Changes, OutRow, envelope_row
 from services.common.database import Database
 from services.common.groupcommit import GroupCommit
 from services.common.runtime import Runtime
 from services.common.settings import Settings
-from singlewindow.samples import sample_declaration
-from tests.service.test_deadlines import CONFIG, gateway_processor
+from tests.service.test_deadlines import CONFIG, gateway_processor, started
 from tests.service.test_webhook_store import SEED, _endpoint, _status
 from tests.unit.builders import green_acceptance
 
@@ -192,13 +189,7 @@ async def test_a_stalled_step_and_an_agency_event_queue_the_webhooks_of_their_mo
     watcher stalling a step, then the saga consuming a late answer."""
     await _endpoint(db, "we_a", "ent")
     now = time.time()
-    begun = sagas.start("d-1", "ent", DeclarationData.model_validate(sample_declaration()))
-    saga, commands = send(begun.saga, begun.commands, cause=None, config=CONFIG, now=now)
-    changes = Changes()
-    changes.put(put_saga(saga, None))
-    for command in commands:
-        changes.emit(command)
-    await db.write(changes.apply)
+    commands = await started(db, now)
     runtime = Runtime(service="gateway", settings=Settings(), handlers=HANDLERS, topics=[], db=db)
     watcher = DeadlineWatcher(runtime, CONFIG, publish=lambda rows: None)
     for at in (now + 2.5, now + 2.5 + 4.9, now + 100):  # two re-sends, then out of tries
