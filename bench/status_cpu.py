@@ -3,6 +3,7 @@ one process: the former path (two consumers of its own `sw.declarations.status`)
 one (webhooks recorded in the transaction of the change, the dashboard told after commit).
 
     .venv/bin/python bench/status_cpu.py --compare /work/wt/base [--endpoints 0] [--kafka]
+    .venv/bin/python bench/status_cpu.py --parts     # this checkout: what the recorder costs
 
 The workflow is bench/saga_cpu.py's: N happy export 0110 declarations, customs, forex and tax
 answering through their own handlers (untimed); timed, the gateway's declaration transactions
@@ -232,13 +233,40 @@ def summary(name: str, results: list[dict[str, float]]) -> float:
     return statistics.median(per)
 
 
+def parts(n: int, batch: int, rounds: int) -> None:
+    """This checkout alone, in this process, rounds interleaved: the gateway without the
+    recorder and the hub, with them and no endpoint, with them and one endpoint."""
+    kinds: dict[str, list[float]] = {"neither": [], "0 endpoints": [], "1 endpoint": []}
+    for _ in range(rounds):
+        for name, found in kinds.items():
+            extras = Extras() if name == "neither" else StatusWork(int(name[0]))
+            tally = asyncio.run(
+                workflow(n, batch, timed=["gateway"], extras=extras, timed_declare=True)
+            )
+            found.append((tally.cpu["gateway"] + tally.cpu["declare"]) / n * 1e3)
+    for name, found in kinds.items():
+        print(
+            f"recorder and hub, {name:11s}: gateway CPU a declaration: median "
+            f"{statistics.median(found):.3f} ms (rounds: {' '.join(f'{x:.3f}' for x in found)})"
+        )
+
+
 def main() -> None:
     own = argparse.ArgumentParser(add_help=False)
     own.add_argument("--endpoints", type=int, default=1)
     own.add_argument("--kafka", action="store_true")
+    own.add_argument("--parts", action="store_true", help="this checkout's parts, in process")
     mine, rest = own.parse_known_args()
     os.environ[ENDPOINTS] = str(mine.endpoints)
     sys.argv[1:] = rest
+    if mine.parts:
+        known = argparse.ArgumentParser()
+        known.add_argument("--n", type=int, default=200)
+        known.add_argument("--batch", type=int, default=50)
+        known.add_argument("--rounds", type=int, default=3)
+        opts = known.parse_args()
+        parts(opts.n, opts.batch, opts.rounds)
+        return
     args, ours, theirs = rounds(__doc__, "events", __file__, one_round)
     print(f"webhook endpoints of the enterprise: {mine.endpoints}")
     compare(args, ours, theirs, summary)
