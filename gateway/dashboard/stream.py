@@ -7,9 +7,11 @@ the hub follows only while one of its streams is open (and a little after, so a 
 reloads finds it still following): a consumer without a group, assigned every partition,
 from the end; the messages this process committed itself are skipped there, by id. The
 class view (a run's numbers) folds what the hub sees: every change this process commits,
-and the other replicas' changes while a page is open. Each subscriber has a bounded, coalescing buffer:
-a newer status of a declaration replaces the older one still waiting, and when a slow page
-falls behind the oldest waiting declarations are dropped (and counted), never the process.
+and the other replicas' changes while a page is open.
+
+Each subscriber has a bounded, coalescing buffer: a newer status of a declaration replaces
+the older one still waiting, and when a slow page falls behind the oldest waiting
+declarations are dropped (and counted), never the process.
 A declaration's end (completed, rejected, failed, cancelled) is the last to go: a page may
 miss a move under a flood, but not the status its row ends in.
 """
