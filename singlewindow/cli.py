@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import tempfile
 import time
@@ -310,6 +311,10 @@ def _run_load(
             "sent": run.sent_count,
             "duration_s": round(elapsed, 2),
             "offered_rate": run.sent_count / duration,
+            # The open model's target rate each second (the closed model has none: sent is all).
+            "offered_per_s": [profile.rate_at(t + 0.5) for t in range(math.ceil(duration))]
+            if profile
+            else [],
             "completion_rate": completed / max(elapsed, 1e-9),
         }
     )
