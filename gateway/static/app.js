@@ -589,6 +589,8 @@ async function loadRecent() {
 }
 
 async function main() {
+  const present = initialPresent(); // before the first fetch: no flash of the small type
+  setPresent(present.on, { remember: !present.fromUrl });
   state.config = await (await fetch("/v1/dashboard/config")).json();
   state.saga = await (await fetch("/v1/saga")).json();
   $("saga-direction").replaceChildren(...Object.keys(state.saga.tables).map((n) => new Option(n, n)));
@@ -605,8 +607,6 @@ async function main() {
   $("composer-toggle").addEventListener("click", () => setComposer($("composer-drawer").hidden, { focus: true }));
   $("composer-close").addEventListener("click", () => setComposer(false, { focus: true }));
   $("present-toggle").addEventListener("click", () => setPresent(!document.documentElement.classList.contains("present")));
-  const present = initialPresent();
-  setPresent(present.on, { remember: !present.fromUrl });
   setComposer(localStorage.getItem("sw.composer") === "open");
   $("composer").addEventListener("submit", submit);
   for (const id of ["f-direction", "f-trade-mode", "f-scenario"]) $(id).addEventListener("change", syncBody);
