@@ -58,9 +58,11 @@ def test_an_open_load_run_measures_every_declaration_it_sent(
     status = resources["bus"]["topics"]["sw.declarations.status"]
     assert status["records_per_declaration"] >= 2
     assert resources["bus"]["bytes_per_declaration"] >= status["bytes_per_declaration"] > 0
+    assert report["offered_per_s"] == [20.0, 20.0, 20.0]
     html = (out / "report.html").read_text()
     assert "disk per database" in html and "on the bus, a declaration" in html
     assert "<svg" in html and "completion latency" in html
+    assert 'data-name="offered/s"' in html and 'data-name="completed/s"' in html
     assert "latency (ms)" in result.stdout
 
 
