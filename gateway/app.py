@@ -44,8 +44,10 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
         step_max_attempts=settings.step_max_attempts,
         demo_stage_s=settings.demo_stage_s,
     )
+    roles = settings.roles()  # SW_GATEWAY_ROLES: each role can run and scale alone
     runtime = Runtime(
         service="gateway",
+        consume="saga" in roles,
         settings=settings,
         handlers=HANDLERS,
         topics=[events(a) for a in AGENCIES],
@@ -90,9 +92,12 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
             return known
 
         keys.update(await runtime.db.write(seed_demo))
-        watcher.start()
-        hub.start()
-        await webhooks.start()
+        if "saga" in roles:
+            watcher.start()
+        if "dashboard" in roles:
+            hub.start()
+        if "webhooks" in roles:
+            await webhooks.start()
         try:
             yield
         finally:
@@ -109,14 +114,30 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    install_problem_handlers(app)
+    app.include_router(ops_router(runtime))
+    if "api" in roles:
+        _install_api(app, runtime, config, keys, settings, webhooks)
+    if "dashboard" in roles:
+        install_dashboard(app, runtime, config, keys, settings, hub)
+    return app
+
+
+def _install_api(
+    app: FastAPI,
+    runtime: Runtime,
+    config: GatewayConfig,
+    keys: dict[str, str],
+    settings: Settings,
+    webhooks: Webhooks,
+) -> None:
+    """The public REST API (role `api`): declarations, payments, returns, webhook endpoints."""
     api, lane = api_router(runtime, config, keys, settings.admin_token)
     app.add_middleware(AcceptLane, lane=lane)  # innermost: inside the idempotency middleware
     install_idempotency(app, runtime, keys, settings.admin_token)  # after BodyGuard
     if tracing.enabled():  # set up by serve.py before the app is built
         app.add_middleware(TracingMiddleware)
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
-    install_problem_handlers(app)
-    app.include_router(ops_router(runtime))
     app.include_router(api)
     app.include_router(payments_router(runtime, config, keys))
     app.include_router(returns_router(runtime, config, keys))
@@ -127,5 +148,3 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
             )
         )
     app.include_router(webhook_router(webhooks, enterprise_auth(keys, runtime)))
-    install_dashboard(app, runtime, config, keys, settings, hub)
-    return app

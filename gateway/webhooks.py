@@ -89,6 +89,15 @@ class Webhooks:
             raise RuntimeError("webhooks not started")
         return self._sender
 
+    def wake(self) -> None:
+        """Send due deliveries now; a process without the `webhooks` role leaves them to the
+        sender of one that has it (its next tick)."""
+        try:
+            sender = self.sender
+        except RuntimeError:  # not started here
+            return
+        sender.wake()
+
     async def start(self) -> None:
         """Start the sender, then the intake (after `runtime.start()`)."""
         self._sender = WebhookSender(

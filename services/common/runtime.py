@@ -40,6 +40,7 @@ class Runtime:
         reference: Any = None,
         replay_replies: bool = True,
         extra_tables: Sequence[Any] = (),
+        consume: bool = True,
     ) -> None:
         self.service = service
         self.settings = settings
@@ -48,6 +49,7 @@ class Runtime:
         self.reference = reference
         self.replay_replies = replay_replies
         self.extra_tables = extra_tables
+        self.consume = consume  # False: a process that only writes (a gateway without `saga`)
         self.metrics = Metrics(service)
         # Run before each /metrics scrape, to refresh gauges that cost a query (lag, counts).
         self.scrape_hooks: list[Callable[[], Awaitable[None]]] = [self._refresh_lag]
@@ -58,6 +60,8 @@ class Runtime:
         self._loop: ConsumerLoop | None = None
         self._relay: OutboxRelay | None = None
         self._intake: GroupCommit | None = None
+        self._intake_db: Database | None = None
+        self._processor: Processor | None = None
 
     @property
     def engine(self) -> AsyncEngine:
@@ -103,9 +107,11 @@ class Runtime:
         await self._producer.start()
         self._relay = OutboxRelay(db=self._db, producer=self._producer, metrics=self.metrics)
         self._relay.start()
-        self._intake = GroupCommit(self._db, self._relay.publish)
+        # HTTP writes commit beside consumed batches, each on its own connection (PostgreSQL).
+        self._intake_db = self._db.writer("http")
+        self._intake = GroupCommit(self._intake_db, self._relay.publish)
         self._intake.start()
-        processor = Processor(
+        self._processor = processor = Processor(
             service=self.service,
             db=self._db,
             handlers=self.handlers,
@@ -113,7 +119,11 @@ class Runtime:
             run_seed=self.settings.run_seed,
             reference=self.reference,
             replay_replies=self.replay_replies,
+            counter_block=self.settings.counter_block,
         )
+        if not self.consume:
+            log.info("%s not consuming (its role does not)", self.service)
+            return
         consumer = make_consumer(
             self.settings, self.topics, group=self.settings.group_of(self.service)
         )
@@ -132,6 +142,8 @@ class Runtime:
         if self._loop:
             await self._loop.stop()
             await self._loop.consumer.stop()
+        if self._processor:
+            await self._processor.give_back()
         if self._intake:
             await self._intake.stop()
         if self._relay:
@@ -140,6 +152,8 @@ class Runtime:
             await self._producer.stop()
         if self._engine:
             await self._engine.dispose()
+        if self._intake_db is not None and self._intake_db is not self._db:
+            self._intake_db.dispose()
         if self._db:
             self._db.dispose()
 
@@ -161,7 +175,9 @@ class Runtime:
 
     async def readiness(self) -> dict[str, bool]:
         """Which dependencies answer: the database and the consumer group."""
-        checks = {"database": False, "consumer": bool(self._loop and self._loop.ready.is_set())}
+        checks = {"database": False}
+        if self.consume:
+            checks["consumer"] = bool(self._loop and self._loop.ready.is_set())
         try:
             async with self.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
