@@ -120,7 +120,7 @@ def envelope_row(envelope: Envelope, value: bytes | None = None) -> OutRow:
     return OutRow(
         envelope.id,
         topic_of(envelope.payload),
-        envelope.declaration_id,
+        envelope.payload.partition_key() or envelope.declaration_id,
         envelope.to_bytes() if value is None else value,
     )
 
@@ -345,8 +345,7 @@ def replayed_rows(replies: bytes) -> list[OutRow]:
     rows = []
     for raw in json.loads(replies):
         value = json.dumps(raw, separators=(",", ":")).encode()
-        envelope = Envelope.model_validate(raw)
-        rows.append(OutRow(envelope.id, topic_of(envelope.payload), envelope.declaration_id, value))
+        rows.append(envelope_row(Envelope.model_validate(raw), value))
     return rows
 
 

@@ -136,6 +136,9 @@ class Processor:
         # not do the same for events, or the two would echo each other for ever.
         self.replay_replies = replay_replies
         self.counters = BlockCounters(counter_block)
+        # What the transaction in progress counts (in the database thread, which runs one
+        # at a time): counted once it commits, not per attempt.
+        self._counted: list[Any] = []
 
     async def process(
         self,
@@ -155,7 +158,7 @@ class Processor:
         while todo or dead or published:
             mark = self.counters.mark()
             try:
-                written, todo = await self.db.write(
+                written, todo, counted = await self.db.write(
                     partial(
                         self._process,
                         batch=todo,
@@ -168,6 +171,8 @@ class Processor:
                 self.counters.restore(mark)  # nothing was written: neither were its claims
                 raise
             rows.extend(written)
+            for metric in counted:
+                metric.inc()
             dead, published = (), ()  # written; what is left met a conflict: again alone
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
         self.after_commit()
@@ -180,9 +185,9 @@ class Processor:
         dead: Sequence[DeadLetter],
         published: Sequence[str],
         received: Mapping[str, bytes],
-    ) -> tuple[list[OutRow], list[Envelope]]:
-        """Write the batch; return its outbox rows and the messages left for another
-        transaction because they met a concurrent writer's row.
+    ) -> tuple[list[OutRow], list[Envelope], list[Any]]:
+        """Write the batch; return its outbox rows, the messages left for another transaction
+        because they met a concurrent writer's row, and the metrics to count once committed.
 
         On PostgreSQL the batch runs in a savepoint: a conflict rolls back to it, the
         messages it hit (and those that built on them) are set aside for a follow-up
@@ -196,6 +201,7 @@ class Processor:
             for letter in dead:  # what could not be decoded is parked, whoever takes the batch
                 changes.dead_letter(letter)
             mark = self.counters.mark()
+            self._counted = []
             started = time.perf_counter()
             if guarded:
                 db.run("SAVEPOINT sw_batch")
@@ -215,7 +221,7 @@ class Processor:
                 continue
             if guarded:
                 db.run("RELEASE SAVEPOINT sw_batch")
-            return rows, [e for e in batch if e.id in later]
+            return rows, [e for e in batch if e.id in later], self._counted
         raise AssertionError("unreachable")
 
     async def give_back(self) -> None:
@@ -250,7 +256,7 @@ class Processor:
         fresh: list[Envelope] = []
         for envelope in batch:
             if envelope.id in seen:
-                self.metrics.duplicates.inc()
+                self._counted.append(self.metrics.duplicates)
                 replies = seen[envelope.id]
                 if self.replay_replies and replies:
                     changes.emit_raw(replayed_rows(replies))
@@ -313,11 +319,11 @@ class Processor:
         changes.log(envelope, "in")  # the cause before its effects in the journal
         replies = [changes.emit(e, value=outcome.encoded.get(e.id)) for e in outcome.emit]
         changes.handled(envelope, replies, journal=False)
-        self.metrics.handled_of(envelope.type, "ok").inc()
+        self._counted.append(self.metrics.handled_of(envelope.type, "ok"))
 
     def _reject(self, envelope: Envelope, code: str, detail: str, changes: Changes) -> None:
-        self.metrics.handled_of(envelope.type, "dead_letter").inc()
-        self.metrics.dead_letters.labels(code).inc()
+        self._counted.append(self.metrics.handled_of(envelope.type, "dead_letter"))
+        self._counted.append(self.metrics.dead_letters.labels(code))
         log.warning(
             "dead-lettered %s %s: %s",
             envelope.type,
