@@ -22,10 +22,8 @@ from schemas.trade import TradeMode
 from services.common.changes import Held
 from services.common.database import Database
 from services.common.handling import Context, Handler, Outcome, Processor
-from services.common.metrics import Metrics
-from services.customs.app import load_reference
 from services.customs.handlers import HANDLERS as CUSTOMS
-from tests.service.test_processor import filing
+from tests.service.test_processor import customs_processor, filing
 
 
 @pytest.fixture
@@ -60,15 +58,7 @@ def at_barrier(
 
 
 def customs(db: Database, handlers: Mapping[str, Handler] = CUSTOMS, block: int = 3) -> Processor:
-    return Processor(
-        service="customs",
-        db=db,
-        handlers=handlers,
-        metrics=Metrics("customs"),
-        run_seed=1,
-        reference=load_reference(),
-        counter_block=block,
-    )
+    return customs_processor(db, handlers, counter_block=block)
 
 
 def payloads(rows: list) -> list[dict]:  # type: ignore[type-arg]
