@@ -19,7 +19,7 @@ The fit of throughput itself says more about this machine than about the design:
 cores, N replicas of five services share the same two cores with the broker and PostgreSQL,
 so throughput cannot grow with N here; the fitted σ and κ then mostly measure CPU shortage.
 
-    .venv/bin/python bench/scale.py [--duration 20] [--clients 48] [--replicas 1,2,4]
+    .venv/bin/python -m bench.scale [--duration 20] [--clients 48] [--replicas 1,2,4]
 """
 
 from __future__ import annotations

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.bus import ensure_topics, make_consumer, make_producer
@@ -20,6 +21,7 @@ from services.common.groupcommit import GroupCommit
 from services.common.handling import Handler, Processor
 from services.common.metrics import Metrics
 from services.common.relay import OutboxRelay
+from services.common.retention import Policy, Retention
 from services.common.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,8 @@ class Runtime:
         replay_replies: bool = True,
         extra_tables: Sequence[Any] = (),
         consume: bool = True,
+        final_statuses: frozenset[str] | None = None,
+        purge_rows: Callable[[Connection, Sequence[str]], None] | None = None,
     ) -> None:
         self.service = service
         self.settings = settings
@@ -50,6 +54,12 @@ class Runtime:
         self.replay_replies = replay_replies
         self.extra_tables = extra_tables
         self.consume = consume  # False: a process that only writes (a gateway without `saga`)
+        self.policy = Policy(
+            retention_s=settings.retention_days * 86400,
+            inbox_window_s=settings.inbox_window_days * 86400,
+            final_statuses=final_statuses,
+            purge_rows=purge_rows,
+        )
         self.metrics = Metrics(service)
         # Run before each /metrics scrape, to refresh gauges that cost a query (lag, counts).
         self.scrape_hooks: list[Callable[[], Awaitable[None]]] = [self._refresh_lag]
@@ -62,6 +72,7 @@ class Runtime:
         self._intake: GroupCommit | None = None
         self._intake_db: Database | None = None
         self._processor: Processor | None = None
+        self._retention: Retention | None = None
 
     @property
     def engine(self) -> AsyncEngine:
@@ -121,6 +132,14 @@ class Runtime:
             replay_replies=self.replay_replies,
             counter_block=self.settings.counter_block,
         )
+        self._retention = Retention(
+            db=self._db,
+            policy=self.policy,
+            metrics=self.metrics,
+            every_s=self.settings.retention_every_s,
+            holder=f"{self.service}:{os.getpid()}",
+        )
+        self._retention.start()
         if not self.consume:
             log.info("%s not consuming (its role does not)", self.service)
             return
@@ -139,6 +158,8 @@ class Runtime:
 
     async def stop(self) -> None:
         """Stop consuming, flush the relay, close connections."""
+        if self._retention:
+            await self._retention.stop()
         if self._loop:
             await self._loop.stop()
             await self._loop.consumer.stop()
