@@ -8,8 +8,9 @@ seconds (the load tool's closed model: each client submits its next once its las
 and reads the completion rate: the most the system completes, without a growing backlog.
 
 The serial fraction is measured two ways while the load runs:
-- lock waits: PostgreSQL's own view (pg_stat_activity sampled every 20 ms): of the samples in
-  which a service's backend was running a statement, the share waiting on a lock;
+- lock waits: PostgreSQL's own view (pg_stat_activity sampled every 20 ms): of the backends
+  seen running a statement of a service, the share waiting on a lock: a row or table lock
+  (`Lock`) or an internal one such as the WAL's (`LWLock`), where commits queue;
 - conflicts: the time of batch attempts a conflict rolled back (sw_conflict_seconds_total)
   over the time of all batches (sw_batch_seconds_sum), from every replica's /metrics.
 Their sum is the time a declaration's work spends waiting or redone, over the work: the σ of
@@ -37,12 +38,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 
 from services.common.settings import SERVICES
 from singlewindow.spawn import Spawned, spawn_system
 from tests.e2e.scrape import scrape, total
 from tests.postgres import USER, PostgresServer, postgres_server
+from tests.support import wait_for
 
 BIN = str(Path(sys.executable).parent / "singlewindow")
 PROJECT = (8, 16, 32)
@@ -57,10 +60,26 @@ class Run:
     completed: int
     lock_share: float  # share of active-backend samples waiting on a lock
     conflict_share: float  # conflict-rolled-back batch time / all batch time
+    active_samples: int  # backends seen running a statement, summed over the samples
+    conflicts: int  # messages set aside by a conflict (sw_conflicts_total)
 
     @property
     def serial(self) -> float:
         return self.lock_share + self.conflict_share
+
+    @property
+    def serial_high(self) -> float:
+        """The serial fraction's 95% upper bound: the lock share is a sampled proportion."""
+        return wilson_high(self.lock_share, self.active_samples) + self.conflict_share
+
+
+def wilson_high(share: float, n: int, z: float = 1.96) -> float:
+    """Upper end of the Wilson score interval of a proportion seen in `n` samples."""
+    if n == 0:
+        return 1.0
+    centre = share + z * z / (2 * n)
+    spread = z * (share * (1 - share) / n + z * z / (4 * n * n)) ** 0.5
+    return (centre + spread) / (1 + z * z / n)
 
 
 def load(system: Spawned, clients: int, duration_s: int, out: Path) -> dict[str, Any]:
@@ -86,7 +105,7 @@ def lock_sampler(server: PostgresServer, prefix: str) -> Iterator[list[tuple[int
     samples: list[tuple[int, int]] = []
     stop = threading.Event()
     sql = (
-        "SELECT count(*) FILTER (WHERE wait_event_type = 'Lock'), count(*) "
+        "SELECT count(*) FILTER (WHERE wait_event_type IN ('Lock', 'LWLock')), count(*) "
         "FROM pg_stat_activity WHERE state = 'active' AND datname LIKE %s "
         "AND pid <> pg_backend_pid()"
     )
@@ -118,14 +137,23 @@ def replica_urls(system: Spawned, replicas: int) -> list[str]:
     return urls
 
 
-def batch_times(urls: list[str]) -> tuple[float, float]:
-    """(conflict seconds, batch seconds) summed over the replicas."""
-    conflict = batches = 0.0
+def every_replica_ready(urls: list[str]) -> bool:
+    """Whether each replica answers /readyz (the supervisor starts them one after another)."""
+    try:
+        return all(httpx.get(f"{u}/readyz", timeout=5).status_code == 200 for u in urls)
+    except httpx.HTTPError:
+        return False
+
+
+def batch_times(urls: list[str]) -> tuple[float, float, float]:
+    """(conflict seconds, batch seconds, conflicts) summed over the replicas."""
+    conflict = batches = conflicts = 0.0
     for url in urls:
         samples = scrape(url)
         conflict += total(samples, "sw_conflict_seconds_total")
         batches += total(samples, "sw_batch_seconds_sum")
-    return conflict, batches
+        conflicts += total(samples, "sw_conflicts_total")
+    return conflict, batches, conflicts
 
 
 def measure(server: PostgresServer, replicas: int, clients: int, duration_s: int) -> Run:
@@ -139,21 +167,24 @@ def measure(server: PostgresServer, replicas: int, clients: int, duration_s: int
     spec = ",".join(f"{s}={replicas}" for s in SERVICES)
     with tempfile.TemporaryDirectory() as tmp:
         with spawn_system(Path(tmp) / "system", extra_env=extra, args=("--replicas", spec)) as sut:
-            load(sut, 5, 2, Path(tmp) / "warm-up")
             urls = replica_urls(sut, replicas)
+            wait_for(lambda: every_replica_ready(urls), timeout_s=180, what="every replica")
+            load(sut, 5, 2, Path(tmp) / "warm-up")
             before = batch_times(urls)
             with lock_sampler(server, prefix) as samples:
                 report = load(sut, clients, duration_s, Path(tmp) / "load")
             after = batch_times(urls)
     waiting = sum(w for w, _ in samples)
     active = sum(a for _, a in samples)
-    conflict, batches = (a - b for a, b in zip(after, before, strict=True))
+    conflict, batches, conflicts = (a - b for a, b in zip(after, before, strict=True))
     return Run(
         replicas=replicas,
         throughput=float(report["completion_rate"]),
         completed=int(report["outcomes"].get("completed", 0)),
         lock_share=waiting / active if active else 0.0,
         conflict_share=conflict / batches if batches else 0.0,
+        active_samples=active,
+        conflicts=int(conflicts),
     )
 
 
@@ -163,20 +194,32 @@ def usl(n: float, lam: float, sigma: float, kappa: float) -> float:
 
 
 def fit_usl(runs: list[Run]) -> tuple[float, float, float]:
-    """λ, σ, κ by least squares on N·λ/X(N) − 1 = σ(N−1) + κN(N−1), with λ = X(1)."""
+    """λ, σ, κ (both ≥ 0) by least squares on N·λ/X(N) − 1 = σ(N−1) + κN(N−1), λ = X(1)."""
     lam = next(r.throughput for r in runs if r.replicas == 1)
-    rows = [(r.replicas - 1, r.replicas * (r.replicas - 1)) for r in runs if r.replicas > 1]
-    ys = [r.replicas * lam / r.throughput - 1 for r in runs if r.replicas > 1]
-    best = (float("inf"), 0.0, 0.0)
-    # σ and κ are non-negative; a grid is exact enough for three points and needs no solver.
-    for i in range(0, 1001):
-        sigma = i / 1000
-        for j in range(0, 201):
-            kappa = j / 2000
-            err = sum((sigma * a + kappa * b - y) ** 2 for (a, b), y in zip(rows, ys, strict=True))
-            if err < best[0]:
-                best = (err, sigma, kappa)
-    return lam, best[1], best[2]
+    points = [
+        (r.replicas - 1, r.replicas * (r.replicas - 1), r.replicas * lam / r.throughput - 1)
+        for r in runs
+        if r.replicas > 1
+    ]
+    saa = sum(a * a for a, _, _ in points)
+    sbb = sum(b * b for _, b, _ in points)
+    sab = sum(a * b for a, b, _ in points)
+    say = sum(a * y for a, _, y in points)
+    sby = sum(b * y for _, b, y in points)
+    det = saa * sbb - sab * sab
+    if det > 0:
+        sigma, kappa = (say * sbb - sby * sab) / det, (sby * saa - say * sab) / det
+        if sigma >= 0 and kappa >= 0:
+            return lam, sigma, kappa
+    # The best fit lies on a bound: one of the two terms alone.
+    only_sigma, only_kappa = max(0.0, say / saa), max(0.0, sby / sbb)
+
+    def err(sigma: float, kappa: float) -> float:
+        return sum((sigma * a + kappa * b - y) ** 2 for a, b, y in points)
+
+    if err(only_sigma, 0.0) <= err(0.0, only_kappa):
+        return lam, only_sigma, 0.0
+    return lam, 0.0, only_kappa
 
 
 def main() -> None:
@@ -194,24 +237,28 @@ def main() -> None:
             runs.append(run)
             print(
                 f"{n} replica(s) of every service: {run.throughput:.1f} declarations/s "
-                f"({run.completed} completed); lock waits {run.lock_share:.2%} of active "
-                f"backend time, conflicts {run.conflict_share:.2%} of batch time: "
+                f"({run.completed} completed); lock waits {run.lock_share:.2%} of "
+                f"{run.active_samples} active-backend samples "
+                f"(95% ≤ {wilson_high(run.lock_share, run.active_samples):.2%}), "
+                f"{run.conflicts} conflicts "
+                f"taking {run.conflict_share:.2%} of batch time: "
                 f"serial fraction {run.serial:.2%}",
                 flush=True,
             )
     print(f"runs took {time.monotonic() - started:.0f} s")
     sigma = max(r.serial for r in runs)
-    print(f"\nmeasured serial fraction σ (the worst run): {sigma:.2%}")
-    print("| replicas | measured σ, κ = 0: × linear | fitted to this machine's throughput |")
-    print("|---:|---:|---:|")
+    high = max(r.serial_high for r in runs)
+    print(f"\nmeasured serial fraction σ (the worst run): {sigma:.2%}, 95% upper bound {high:.2%}")
+    print("| replicas | σ measured, κ = 0: × linear | σ at its upper bound | fit to this machine |")
+    print("|---:|---:|---:|---:|")
     if 1 in counts and len(runs) > 1:
         lam, fit_sigma, fit_kappa = fit_usl(runs)
     else:
         lam, fit_sigma, fit_kappa = 0.0, 0.0, 0.0
     for n in (*counts, *PROJECT):
-        by_sigma = usl(n, 1.0, sigma, 0.0) / n
         fitted = f"{usl(n, lam, fit_sigma, fit_kappa):.1f}/s" if lam else "n/a"
-        print(f"| {n} | {by_sigma:.2f} | {fitted} |")
+        at, worst = usl(n, 1.0, sigma, 0.0) / n, usl(n, 1.0, high, 0.0) / n
+        print(f"| {n} | {at:.2f} | {worst:.2f} | {fitted} |")
     if lam:
         print(f"\nUSL fit of throughput: λ = {lam:.1f}/s, σ = {fit_sigma:.3f}, κ = {fit_kappa:.4f}")
 
