@@ -52,6 +52,18 @@ def sqlite_pragmas_and_immediate(engine: Engine) -> None:
 
 
 _MEMO = "sw_transaction_memo"
+_TAP = "sw_tap"
+
+# Sees each unit of work's changes (`services.common.changes.Changes`) inside its write
+# transaction, just before they are written: a service adds the rows it derives from what the
+# unit emits, so they commit or roll back with it (the gateway: webhooks of status changes).
+Tap = Callable[[Connection, Any], None]
+
+
+def tap_of(conn: Connection) -> Tap | None:
+    """The tap of the Database whose write transaction `conn` is in, if it has one."""
+    tap: Tap | None = conn.info.get(_TAP)
+    return tap
 
 
 def transaction_memo(conn: Connection) -> dict[Any, Any]:
@@ -78,7 +90,10 @@ class Database:
     connection.
     """
 
-    def __init__(self, url: str, *, name: str = "db", engine: Engine | None = None) -> None:
+    def __init__(
+        self, url: str, *, name: str = "db", tap: Tap | None = None, engine: Engine | None = None
+    ) -> None:
+        self.tap = tap
         url = sync_url(url)
         self.url = url
         self.name = name
@@ -111,7 +126,7 @@ class Database:
         connection (same engine); on SQLite this one, since the file has one writer anyway."""
         if self._keep:
             return self
-        return Database(self.url, name=f"{self.name}-{name}", engine=self.engine)
+        return Database(self.url, name=f"{self.name}-{name}", tap=self.tap, engine=self.engine)
 
     @contextmanager
     def _connection(self) -> Iterator[Connection]:
@@ -135,6 +150,7 @@ class Database:
 
         def unit() -> T:
             with self._connection() as conn, conn.begin():
+                conn.info[_TAP] = self.tap
                 return fn(conn)
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, unit)
