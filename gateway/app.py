@@ -11,6 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.accept import AcceptLane
 from gateway.api import api_router, enterprise_auth
+from gateway.ceb.follow import ReceiptFollower
+from gateway.ceb.routes import ceb_router
+from gateway.ceb.store import CEB_TABLES
 from gateway.dashboard.routes import install_dashboard
 from gateway.dashboard.stream import StatusHub
 from gateway.deadlines import DeadlineWatcher
@@ -52,7 +55,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
         engine=engine,
         reference=config,
         replay_replies=False,
-        extra_tables=GATEWAY_TABLES,
+        extra_tables=GATEWAY_TABLES + CEB_TABLES,
     )
     runtime.handlers = SagaMetrics(runtime).counted(HANDLERS)
     watcher = DeadlineWatcher(runtime, config)
@@ -71,6 +74,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
             backoff_max_s=settings.webhook_backoff_max_s,
         ),
     )
+    receipts = ReceiptFollower(runtime, max_attempts=settings.webhook_max_attempts)
     keys: dict[str, str] = {}
 
     @asynccontextmanager
@@ -93,9 +97,11 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
         watcher.start()
         hub.start()
         await webhooks.start()
+        await receipts.start()
         try:
             yield
         finally:
+            await receipts.stop()
             await webhooks.stop()
             await hub.stop()
             await watcher.stop()
@@ -114,12 +120,13 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
     install_idempotency(app, runtime, keys, settings.admin_token)  # after BodyGuard
     if tracing.enabled():  # set up by serve.py before the app is built
         app.add_middleware(TracingMiddleware)
-    app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes, raw_prefixes=("/v1/ceb/",))
     install_problem_handlers(app)
     app.include_router(ops_router(runtime))
     app.include_router(api)
     app.include_router(payments_router(runtime, config, keys))
     app.include_router(returns_router(runtime, config, keys))
+    app.include_router(ceb_router(runtime, config, keys, sandbox=settings.sandbox))
     if settings.test_helpers:
         app.include_router(
             test_helpers_router(

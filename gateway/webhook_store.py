@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -206,36 +207,66 @@ def record_status_events(
         if envelope.id not in seen:
             seen.add(envelope.id)
             fresh.append((envelope, status))
-    endpoints = subscribers(conn, {status.enterprise_id for _, status in fresh})
+    queued = queue_events(
+        conn,
+        [
+            Queued(
+                envelope.id,
+                status.enterprise_id,
+                envelope.declaration_id,
+                event_type(status.status),
+                partial(
+                    event_body,
+                    envelope.id,
+                    envelope.occurred_at.isoformat(),
+                    envelope.declaration_id,
+                    status,
+                ),
+            )
+            for envelope, status in fresh
+        ],
+        seed=seed,
+        max_attempts=max_attempts,
+        now=now,
+    )
+    return Recorded(queued, len(statuses) - len(fresh))
+
+
+class Queued(NamedTuple):
+    """An event to queue: its id, whose, of which declaration, its type and body (or what
+    makes it: made only for an event someone subscribed to)."""
+
+    id: str
+    enterprise_id: str
+    declaration_id: str
+    type: str
+    body: bytes | Callable[[], bytes]
+
+
+def queue_events(
+    conn: Connection, items: Sequence[Queued], *, seed: int, max_attempts: int, now: float
+) -> int:
+    """Record events and a delivery to each endpoint subscribed to their type; the
+    deliveries queued. An event nobody subscribed to is not recorded."""
+    endpoints = subscribers(conn, {item.enterprise_id for item in items})
     events: list[dict[str, Any]] = []
     deliveries: list[dict[str, Any]] = []
-    for envelope, status in fresh:
-        kind = event_type(status.status)
-        to = recipients(endpoints, enterprise_id=status.enterprise_id, kind=kind)
+    for item in items:
+        to = recipients(endpoints, enterprise_id=item.enterprise_id, kind=item.type)
         if not to:
             continue
-        events.append(
-            {
-                "id": envelope.id,
-                "enterprise_id": status.enterprise_id,
-                "declaration_id": envelope.declaration_id,
-                "type": kind,
-                "body": event_body(
-                    envelope.id, envelope.occurred_at.isoformat(), envelope.declaration_id, status
-                ),
-                "created_at": now,
-            }
-        )
+        body = item.body if isinstance(item.body, bytes) else item.body()
+        events.append({**item._asdict(), "body": body, "created_at": now})
         for endpoint in to:
-            plan = hardening_plan(seed, endpoint.id, envelope.id) if endpoint.hardening else (0.0,)
+            plan = hardening_plan(seed, endpoint.id, item.id) if endpoint.hardening else (0.0,)
             for duplicate, delay in enumerate(plan):
                 deliveries.append(
                     {
                         "id": uuid7(),
-                        "event_id": envelope.id,
+                        "event_id": item.id,
                         "endpoint_id": endpoint.id,
-                        "enterprise_id": status.enterprise_id,
-                        "declaration_id": envelope.declaration_id,
+                        "enterprise_id": item.enterprise_id,
+                        "declaration_id": item.declaration_id,
                         "duplicate": duplicate,
                         "status": "pending",
                         "attempts": 0,
@@ -249,7 +280,7 @@ def record_status_events(
         conn.execute(insert_ignoring_duplicates(conn, events_t), events)
     if deliveries:
         conn.execute(insert_ignoring_duplicates(conn, deliveries_t), deliveries)
-    return Recorded(len(deliveries), len(statuses) - len(fresh))
+    return len(deliveries)
 
 
 # --- the sender --------------------------------------------------------------------------------

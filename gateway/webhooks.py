@@ -30,7 +30,6 @@ from gateway import webhook_store as store
 from gateway.webhook_sender import WebhookConfig, WebhookSender
 from schemas.envelope import Envelope
 from schemas.topics import STATUS
-from services.common.bus import make_consumer
 from services.common.changes import Changes
 from services.common.consumer import ConsumerLoop
 from services.common.handling import Processor
@@ -95,20 +94,13 @@ class Webhooks:
             self.runtime.db, self.config, registry=self.runtime.metrics.registry
         )
         self._sender.start()
-        consumer = make_consumer(self.runtime.settings, [STATUS], group=GROUP)
-        await consumer.start()
-        self._loop = ConsumerLoop(
-            consumer=consumer,
-            processor=StatusIntake(self.runtime, self.config, self._sender),
-            relay=self.runtime.relay,
-            batch_max=self.runtime.settings.batch_max,
+        self._loop = await ConsumerLoop.following(
+            self.runtime, [STATUS], GROUP, StatusIntake(self.runtime, self.config, self._sender)
         )
-        self._loop.start()
 
     async def stop(self) -> None:
         """Stop consuming and sending (before `runtime.stop()`)."""
         if self._loop is not None:
-            await self._loop.stop()
-            await self._loop.consumer.stop()
+            await self._loop.close()
         if self._sender is not None:
             await self._sender.stop()

@@ -1,0 +1,188 @@
+"""The CEB door against the real processes: real XML in, real receipts out, the same saga."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from typing import Any
+
+import httpx
+
+from gateway.ceb.codes import NS
+from gateway.ceb.sampleset import load
+from tests.e2e.conftest import System
+from tests.support import wait_for
+
+XML = {"Content-Type": "application/xml"}
+C = f"{{{NS}}}"
+
+
+def send(client: httpx.Client, body: bytes, status: int = 200) -> ET.Element:
+    resp = client.post("/v1/ceb/messages", content=body, headers=XML)
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"].startswith("application/xml")
+    return ET.fromstring(resp.content)
+
+
+def returns(root: ET.Element) -> list[dict[str, str]]:
+    """Every `…Return` of an answer, as fields (with the receipt message it came in)."""
+    messages = [root] if root.tag.endswith("Message") else list(root)
+    found = []
+    for message in messages:
+        for one in message:
+            fields = {c.tag.removeprefix(C): c.text or "" for c in one}
+            fields["message"] = message.tag.removeprefix(C).removesuffix("Message")
+            found.append(fields)
+    return found
+
+
+def doc_guid(body: bytes) -> str:
+    root = ET.fromstring(body)
+    return root.find(f".//{C}guid").text  # type: ignore[union-attr,return-value]
+
+
+def mailbox(client: httpx.Client, guid: str) -> list[dict[str, str]]:
+    resp = client.get(f"/v1/ceb/receipts/{guid}")
+    if resp.status_code == 404:
+        return []
+    assert resp.status_code == 200, resp.text
+    return returns(ET.fromstring(resp.content))
+
+
+def wait_status(
+    client: httpx.Client, guid: str, message: str, status: str, timeout_s: float = 40
+) -> list[dict[str, str]]:
+    def probe() -> list[dict[str, str]] | None:
+        got = mailbox(client, guid)
+        hit = any(r["message"] == message and r["returnStatus"] == status for r in got)
+        return got if hit else None
+
+    return wait_for(probe, timeout_s=timeout_s, what=f"{message} {status} for {guid}")
+
+
+def statuses(receipts: list[dict[str, str]], message: str) -> list[str]:
+    return [r["returnStatus"] for r in receipts if r["message"] == message]
+
+
+def _import_set(**changes: tuple[bytes, bytes]) -> list[tuple[str, bytes]]:
+    """The import samples made fresh, with `changes` (file prefix → (old, new)) applied."""
+    out = []
+    for name, body in load("import"):
+        for prefix, (old, new) in changes.items():
+            if name.startswith(prefix.replace("_", "-")):
+                assert old in body
+                body = body.replace(old, new)
+        out.append((name, body))
+    return out
+
+
+def test_whole_9610_import_from_order_to_closure(system: System) -> None:
+    """311 → 411 → 511 → 621: the supporting documents answered 2 then 120 at once; the list
+    2 at once, then 120 → 399 → 800 → 899 from the saga, and the CEB816 tax bill. The same
+    declaration is in the JSON API with its three documents."""
+    messages = _import_set()
+    with system.client() as client:
+        for name, body in messages[:3]:
+            got = returns(send(client, body))
+            assert [r["returnStatus"] for r in got] == ["2", "120"], (name, got)
+            assert got[0]["guid"] == doc_guid(body)
+        listed = returns(send(client, messages[3][1]))
+        assert [(r["message"], r["returnStatus"]) for r in listed] == [("CEB622", "2")]
+        guid = doc_guid(messages[3][1])
+        done = wait_status(client, guid, "CEB622", "899")
+        assert statuses(done, "CEB622") == ["2", "120", "399", "800", "899"]
+        tax = next(r for r in done if r["message"] == "CEB816")
+        # 3,000.00 of infant formula: duty 0, VAT 13% × 70% = 273.00 (D§5.2's worked example)
+        assert (tax["customsTax"], tax["valueAddedTax"], tax["taxTotal"]) == (
+            "0.00", "273.00", "273.00",
+        )  # fmt: skip
+        last = next(r for r in done if r["returnStatus"] == "899")
+        assert last["invtNo"][4:9].endswith("I") and len(last["returnTime"]) == 17
+        declaration_id = listed[0]["returnInfo"].split("declaration ")[1].rstrip("]")
+        view = client.get(f"/v1/declarations/{declaration_id}").json()
+        assert view["status"] == "completed" and view["customs_status"] == "899"
+        assert view["declaration"]["trade_mode"] == "9610"
+        assert view["declaration"]["cbec"]["amount_paid"] == "3293.00"
+        # the mailbox lists them too, after a cursor, each once
+        page = client.get("/v1/ceb/receipts", params={"after": 0, "limit": 500}).json()
+        mine = [r for r in page["data"] if r["ori_guid"] == guid]
+        assert [r["return_status"] for r in mine if r["message"] == "CEB622"] == statuses(
+            done, "CEB622"
+        )
+        later = client.get("/v1/ceb/receipts", params={"after": page["cursor"]}).json()
+        assert all(r["seq"] > page["cursor"] for r in later["data"])
+
+
+def test_sending_a_document_again_changes_nothing(system: System) -> None:
+    """The same guid again is answered with the receipt already sent; no second document."""
+    _, order = _import_set()[0]
+    with system.client() as client:
+        first = returns(send(client, order))
+        again = returns(send(client, order))
+        assert again == [first[-1]] and len(mailbox(client, doc_guid(order))) == 2
+
+
+def test_whole_9610_export_from_order_to_summary(system: System) -> None:
+    """303 → 403 → 505 → 603 → 507/509 → 604 up to 899, then 701 → 702 and 792."""
+    messages = dict(load("export"))
+    names = sorted(messages)
+    with system.client() as client:
+        for name in names[:3]:
+            assert statuses(returns(send(client, messages[name])), name[-10:-4].replace(
+                name[-7:-4], str(int(name[-7:-4]) + 1))) == ["2", "120"]  # fmt: skip
+        listed = returns(send(client, messages[names[3]]))
+        assert [(r["message"], r["returnStatus"]) for r in listed] == [("CEB604", "2")]
+        for name in names[4:6]:  # arrival, departure
+            got = returns(send(client, messages[name]))
+            assert [r["returnStatus"] for r in got] == ["2", "120"], got
+        guid = doc_guid(messages[names[3]])
+        done = wait_status(client, guid, "CEB604", "899")
+        assert statuses(done, "CEB604") == ["2", "120", "399", "800", "899"]
+        declaration_id = listed[0]["returnInfo"].split("declaration ")[1].rstrip("]")
+        system.wait_terminal(client, declaration_id, timeout_s=60)
+        summary = returns(send(client, messages[names[6]]))
+        assert [(r["message"], r["returnStatus"]) for r in summary] == [
+            ("CEB702", "2"), ("CEB702", "120"), ("CEB702", "399"), ("CEB792", "399"),
+        ]  # fmt: skip
+        result = summary[-1]
+        view = client.get(f"/v1/declarations/{declaration_id}").json()
+        assert view["entry_id"] in result["entryId"].split(",")
+        assert result["sumNo"]
+
+
+def _refusal(receipts: list[dict[str, Any]]) -> str:
+    refused = [r for r in receipts if r["returnStatus"] == "100"]
+    assert refused, receipts
+    return refused[0]["returnInfo"]
+
+
+def test_list_naming_an_order_not_on_file_is_refused_c305(system: System) -> None:
+    messages = _import_set(import_4=(b"<ceb:orderNo>ORD", b"<ceb:orderNo>XXX"))
+    with system.client() as client:
+        for _, body in messages[:3]:
+            send(client, body)
+        info = _refusal(returns(send(client, messages[3][1])))
+    assert "C305 orderNo:" in info and "cbec.three_documents.order" in info
+
+
+def test_list_with_another_buyer_is_refused_c308(system: System) -> None:
+    messages = _import_set(
+        import_4=(b"<ceb:buyerName>\xe5\xbc\xa0\xe4\xb8\x89", "<ceb:buyerName>李四".encode())
+    )
+    with system.client() as client:
+        for _, body in messages[:3]:
+            send(client, body)
+        info = _refusal(returns(send(client, messages[3][1])))
+    assert "C308 buyerIdNumber:" in info and "cbec.three_documents.buyer" in info
+
+
+def test_payment_of_another_amount_is_rejected_by_customs_c301(system: System) -> None:
+    """The amounts are customs' check (as for JSON): the list is declared, customs rejects
+    it, and the CEB622 100 names C301 and the rule; the declaration shows the same."""
+    messages = _import_set(import_2=(b"<ceb:amountPaid>3293.00", b"<ceb:amountPaid>3000.00"))
+    with system.client() as client:
+        for _, body in messages:
+            send(client, body)
+        guid = doc_guid(messages[3][1])
+        done = wait_status(client, guid, "CEB622", "100")
+    info = _refusal(done)
+    assert "C301 cbec.amount_paid:" in info and "cbec.three_documents.payment" in info
