@@ -124,7 +124,7 @@ def trade_mode(code: str, ie: Direction, field: str = "tradeMode") -> TradeMode:
         if mode.value == code:
             return mode
     names = " or ".join(m.value for m in allowed)
-    raise CodeError(field, "code.trade_mode", f"{code!r}: a {ie.value} list takes {names}")
+    raise CodeError(field, "code.trade_mode", f"{code!r}: an {ie.value} list takes {names}")
 
 
 @dataclass(frozen=True)

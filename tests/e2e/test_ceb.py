@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import xml.etree.ElementTree as ET
 from typing import Any
 
 import httpx
 
 from gateway.ceb.codes import NS
-from gateway.ceb.sampleset import load
+from gateway.ceb.sampleset import fresh, load
 from tests.e2e.conftest import System
 from tests.support import wait_for
 
@@ -186,3 +187,92 @@ def test_payment_of_another_amount_is_rejected_by_customs_c301(system: System) -
         done = wait_status(client, guid, "CEB622", "100")
     info = _refusal(done)
     assert "C301 cbec.amount_paid:" in info and "cbec.three_documents.payment" in info
+
+
+LAUGHS = (
+    b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+    + b"".join(
+        f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">'.encode()
+        for i in range(1, 10)
+    )
+    + f']><ceb:CEB311Message xmlns:ceb="{NS}" guid="G">&lol9;</ceb:CEB311Message>'.encode()
+)
+BAD = {
+    "malformed": (b"<ceb:CEB311Message xmlns:ceb='x'><ceb:Order>", "xml.well_formed"),
+    "namespace": (b"<CEB311Message xmlns='urn:not-ceb' guid='G'/>", "ceb.namespace"),
+    "unknown type": (f"<ceb:CEB999Message xmlns:ceb='{NS}' guid='G'/>".encode(), "ceb.message_type"),
+    "xxe": (
+        b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        + f'<ceb:CEB311Message xmlns:ceb="{NS}" guid="G">&x;</ceb:CEB311Message>'.encode(),
+        "xml.dtd",
+    ),
+    "billion laughs": (LAUGHS, "xml.dtd"),
+}  # fmt: skip
+
+
+def test_unreadable_messages_are_answered_ceb900_and_the_gateway_carries_on(
+    system: System,
+) -> None:
+    with system.client() as client:
+        for what, (body, rule) in BAD.items():
+            root = send(client, body, status=400)
+            assert root.tag == f"{C}CEB900Message", what
+            assert f"[rule {rule}]" in (root.findtext(f".//{C}returnInfo") or ""), what
+            assert b"root:" not in ET.tostring(root)  # nothing of /etc/passwd came back
+        assert client.post("/v1/ceb/messages", content=b"{}", headers={
+            "Content-Type": "application/json"}).status_code == 415  # fmt: skip
+        big = b"<a>" + b"x" * 1_100_000 + b"</a>"
+        assert client.post("/v1/ceb/messages", content=big, headers=XML).status_code == 413
+        # the worker is not hung: a good message is answered at once
+        _, order = _import_set()[0]
+        assert [r["returnStatus"] for r in returns(send(client, order))] == ["2", "120"]
+
+
+def test_a_flood_at_50_a_second_is_answered_once_each(system: System) -> None:
+    """300 orders sent at 50 a second (open loop, each its own guid): every one answered
+    200 with its own 2 and 120, and the mailbox holds each receipt exactly once."""
+    template = next(body for name, body in load("import", new=False) if "CEB311" in name)
+    bodies = [fresh([template])[0] for _ in range(300)]
+    guids = [doc_guid(b) for b in bodies]
+
+    async def flood() -> list[httpx.Response]:
+        async with httpx.AsyncClient(
+            base_url=system.url("gateway"),
+            timeout=30,
+            headers={"Authorization": f"Bearer {system.api_key}", **XML},
+        ) as client:
+            start = asyncio.get_running_loop().time()
+
+            async def one(i: int) -> httpx.Response:
+                delay = start + i / 50 - asyncio.get_running_loop().time()
+                await asyncio.sleep(max(0.0, delay))  # the send schedule, not a wait
+                return await client.post("/v1/ceb/messages", content=bodies[i])
+
+            return await asyncio.gather(*(one(i) for i in range(len(bodies))))
+
+    with system.client() as client:
+        before = client.get("/v1/ceb/receipts", params={"limit": 1}).json()
+        cursor = _last_seq(client, before["cursor"])
+        answers = asyncio.run(flood())
+        assert [a.status_code for a in answers] == [200] * len(bodies)
+        for guid, answer in zip(guids, answers, strict=True):
+            got = returns(ET.fromstring(answer.content))
+            assert [(r["guid"], r["returnStatus"]) for r in got] == [(guid, "2"), (guid, "120")]
+        seen: list[tuple[str, str]] = []
+        while True:
+            page = client.get("/v1/ceb/receipts", params={"after": cursor, "limit": 500}).json()
+            if not page["data"]:
+                break
+            seen.extend((r["ori_guid"], r["return_status"]) for r in page["data"])
+            cursor = page["cursor"]
+    mine = [s for s in seen if s[0] in set(guids)]
+    assert sorted(mine) == sorted((g, s) for g in guids for s in ("2", "120"))
+
+
+def _last_seq(client: httpx.Client, after: int) -> int:
+    """The mailbox's last seq now (read to its end)."""
+    while True:
+        page = client.get("/v1/ceb/receipts", params={"after": after, "limit": 500}).json()
+        if not page["data"]:
+            return after
+        after = page["cursor"]
