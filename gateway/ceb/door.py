@@ -17,6 +17,7 @@ from typing import Final
 
 from sqlalchemy import Connection
 
+from gateway import saga as sagas
 from gateway.ceb import store
 from gateway.ceb.codes import SUMMARY_RESULT, Kind
 from gateway.ceb.match import BusinessError, OnFile, declaration_of
@@ -24,9 +25,12 @@ from gateway.ceb.parse import Document, Message, decimal
 from gateway.ceb.receipts import KEYS as RECEIPT_KEYS
 from gateway.ceb.receipts import Receipt, info, receipt_xml
 from gateway.declare import Intent, declare
-from gateway.handlers import GatewayConfig
+from gateway.filing import file_on
+from gateway.handlers import GatewayConfig, put_saga, status_event
+from gateway.returns import return_command
+from gateway.saga import Saga
 from schemas.api import DeclarationRequest
-from services.common.changes import Changes
+from services.common.changes import Changes, load_records
 from services.common.database import transaction_memo
 from services.common.problems import Problem
 from services.common.rawsql import Driver, marks
@@ -42,6 +46,8 @@ AMOUNTS: Final[dict[str, tuple[str, ...]]] = {
 }
 SUPPORTING: Final = frozenset(AMOUNTS)
 LISTS: Final = frozenset({"CEB621", "CEB603"})
+ON_LISTS: Final = frozenset({"CEB623", "CEB625"})  # a cancel and a return of an import list
+RELEASED: Final = frozenset({"800", "899"})
 # What a list is matched against: order, payment (imports), waybill.
 SOURCES: Final[dict[str, tuple[str, str | None, str]]] = {
     "CEB621": ("CEB311", "CEB411", "CEB511"),
@@ -144,6 +150,8 @@ class Door:
         declaration_id, summary = None, []
         if kind.message == "CEB701":
             summary = self._summary(conn, kind, document, enterprise_id)
+        if kind.message in ON_LISTS:
+            declaration_id, summary = self._on_list(conn, changes, kind, document, enterprise_id)
         if kind.message in LISTS:
             declaration_id = self._declare(conn, changes, kind, document, enterprise_id, memo)
         if earlier is not None:
@@ -160,7 +168,7 @@ class Door:
         memo[key] = store.OnRecord(
             document.guid, enterprise_id, kind.message, declaration_id, document
         )
-        if declaration_id is not None:  # the rest follows the saga
+        if kind.message in LISTS:  # the rest follows the saga
             return [self._receipt(kind, document, "2", f"declaration {declaration_id}")]
         done = "变更申报成功" if app_type == "2" else "新增申报成功"
         return [
@@ -205,6 +213,44 @@ class Door:
             {"entryId": ",".join(e for _, e in sums), "invtCount": str(len(summaries))},
         )  # fmt: skip
         return [self._receipt(kind, apply, "399", f"{len(summaries)} lists summarised"), result]
+
+    def _on_list(
+        self, conn: Connection, changes: Changes, kind: Kind, document: Document, enterprise_id: str
+    ) -> tuple[str, list[Receipt]]:
+        """A cancel (CEB623) or a return (CEB625) of one of the sender's lists: the list's
+        saga cancelled, or the return filed with tax as `POST /v1/declarations/{id}/returns`
+        files it; the declaration, and the receipts beyond 2 and 120."""
+        copno = document.head["copNo"]
+        key = f"CEB621|{enterprise_id}|{copno}"
+        listed = store.by_keys(conn, [key]).get(key)
+        if listed is None or listed.declaration_id is None:
+            raise BusinessError(
+                "C305", "copNo", "ceb.list.unknown",
+                f"no CEB621 list of yours with copNo {copno!r}", "未找到对应的清单")  # fmt: skip
+        declaration_id = listed.declaration_id
+        if kind.message == "CEB625":
+            try:
+                file_on(conn, changes, declaration_id, enterprise_id,
+                        lambda saga, now: (return_command(saga, sagas.sandbox_today(saga, now)),
+                                           saga, None),
+                        config=self.config)  # fmt: skip
+            except Problem as exc:
+                raise BusinessError(
+                    "C317", "copNo", "ceb.return.not_applicable", exc.detail, "不能退货"
+                ) from exc
+            return declaration_id, []  # the tax bureau's answer follows the saga (CEB626 399)
+        held = load_records(conn, [declaration_id])[declaration_id]
+        before = Saga.model_validate_json(held.data)
+        if before.state in sagas.TERMINAL or before.customs_status in RELEASED:
+            raise BusinessError(
+                "C316", "copNo", "ceb.cancel.released",
+                f"the list is {before.customs_status or before.state}: a cancel (撤单) is taken "
+                "before release only (a released list is returned with a CEB625)",
+                "清单已放行或已结束，不能撤单")  # fmt: skip
+        after = sagas.cancel(before, reason=f"CEB623 撤单: {document.head['reason']}")
+        changes.put(put_saga(after, held))
+        changes.emit(status_event(after, None, before.state))
+        return declaration_id, [self._receipt(kind, document, "399", "撤单成功 cancelled")]
 
     def _declare(
         self,

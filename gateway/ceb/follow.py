@@ -38,6 +38,7 @@ from services.common.runtime import Runtime
 GROUP = "sw-gateway-ceb"
 CEB_MODES = frozenset({TradeMode.CBEC_RETAIL, TradeMode.CBEC_BONDED})
 ACCEPTED = "customs.declaration.accepted"
+RETURNED = "tax.return.assessed"
 
 
 def receipts_of(
@@ -46,8 +47,10 @@ def receipts_of(
     accepted: Mapping[str, Any] | None,
     listed: store.OnRecord,
     at: datetime,
+    returned: store.OnRecord | None = None,
 ) -> list[Receipt]:
-    """The receipts one status change of a CEB list's declaration sends (pure)."""
+    """The receipts one status change of a CEB list's declaration sends (pure): the list's
+    from customs' event, the CEB816 from tax's, a CEB626 for the return (CEB625) filed."""
     kind = CATALOGUE[listed.message]
     head = listed.document.head
     keys = {k: head.get(k, "") for k in KEYS[kind.document]}
@@ -80,6 +83,24 @@ def receipts_of(
                 at,
                 {**keys, "orderNo": head.get("orderNo", "")},
                 figures,
+            )
+        )
+    if status.trigger == RETURNED and cause is not None and returned is not None:
+        done = "399" if cause["within_window"] else "100"
+        code = f"{cause['reason_code']} returned_on: " if cause.get("reason_code") else ""
+        back = returned.document.head
+        found.append(
+            Receipt(
+                "CEB626",
+                returned.guid,
+                done,
+                info(
+                    done,
+                    f"{code}{cause['reason']} ({cause['reason_zh']}); tax refunded "
+                    f"{cause['tax_refunded']}",
+                ),
+                at,
+                {k: back.get(k, "") for k in KEYS["InvtRefund"]},
             )
         )
     return found
@@ -141,6 +162,11 @@ class ReceiptIntake(Processor):
         if not moved:
             return
         causes, accepted = _causes(conn, [(e.declaration_id, e.causation_id) for e in moved])
+        returns = store.by_declarations(
+            conn,
+            {e.declaration_id for e in moved if _trigger(e) == RETURNED},
+            messages=("CEB625",),
+        )
         posted: list[tuple[str, str, Receipt, bytes]] = []
         for envelope in moved:
             assert isinstance(envelope.payload, StatusChanged)
@@ -152,6 +178,7 @@ class ReceiptIntake(Processor):
                 accepted.get(envelope.declaration_id),
                 listed,
                 envelope.occurred_at,
+                returns.get(envelope.declaration_id),
             ):
                 xml = receipt_xml(receipt)
                 store.post_receipt(
@@ -165,6 +192,10 @@ class ReceiptIntake(Processor):
                 )
                 posted.append((listed.enterprise_id, envelope.declaration_id, receipt, xml))
         queue_receipts(conn, posted, seed=self.run_seed, max_attempts=self.max_attempts)
+
+
+def _trigger(envelope: Envelope) -> str:
+    return envelope.payload.trigger if isinstance(envelope.payload, StatusChanged) else ""
 
 
 def _candidate(envelope: Envelope) -> bool:

@@ -109,15 +109,19 @@ def by_guids(conn: Connection, guids: Iterable[str]) -> dict[str, OnRecord]:
     return {row[0]: _record(row) for row in rows}
 
 
-def by_declarations(conn: Connection, ids: Iterable[str]) -> dict[str, OnRecord]:
-    """The lists that became these declarations, by declaration id."""
+def by_declarations(
+    conn: Connection, ids: Iterable[str], *, messages: tuple[str, ...] = ("CEB621", "CEB603")
+) -> dict[str, OnRecord]:
+    """The lists that became these declarations (or other documents about them: a CEB625
+    return), by declaration id."""
     wanted = list(dict.fromkeys(ids))
     found: dict[str, OnRecord] = {}
     for i in range(0, len(wanted), 500):
         chunk = wanted[i : i + 500]
         rows = Driver(conn).rows(
-            f"SELECT {_COLUMNS} FROM ceb_documents WHERE declaration_id IN ({marks(len(chunk))})",
-            chunk,
+            f"SELECT {_COLUMNS} FROM ceb_documents WHERE declaration_id IN ({marks(len(chunk))}) "
+            f"AND message IN ({marks(len(messages))})",
+            [*chunk, *messages],
         )
         found.update({row[3]: _record(row) for row in rows})
     return found

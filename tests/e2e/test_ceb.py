@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
+import uuid
 import xml.etree.ElementTree as ET
 from typing import Any
 
 import httpx
 
 from gateway.ceb.codes import NS
-from gateway.ceb.sampleset import fresh, load
+from gateway.ceb.sampleset import fresh, load, paths
 from tests.e2e.conftest import System
 from tests.support import wait_for
 
@@ -64,16 +68,18 @@ def statuses(receipts: list[dict[str, str]], message: str) -> list[str]:
     return [r["returnStatus"] for r in receipts if r["message"] == message]
 
 
-def _import_set(**changes: tuple[bytes, bytes]) -> list[tuple[str, bytes]]:
-    """The import samples made fresh, with `changes` (file prefix → (old, new)) applied."""
+def _import_set(tag: str | None = None, **changes: tuple[bytes, bytes]) -> list[tuple[str, bytes]]:
+    """The import samples made fresh, with `changes` (file prefix → (old, new)) applied
+    before: the business numbers end in `tag`."""
     out = []
-    for name, body in load("import"):
+    for name, body in load("import", new=False):
         for prefix, (old, new) in changes.items():
             if name.startswith(prefix.replace("_", "-")):
                 assert old in body
                 body = body.replace(old, new)
         out.append((name, body))
-    return out
+    fresh_bodies = fresh([b for _, b in out], tag or uuid.uuid4().hex[:8].upper())
+    return [(name, body) for (name, _), body in zip(out, fresh_bodies, strict=True)]
 
 
 def test_whole_9610_import_from_order_to_closure(system: System) -> None:
@@ -276,3 +282,57 @@ def _last_seq(client: httpx.Client, after: int) -> int:
         if not page["data"]:
             return after
         after = page["cursor"]
+
+
+def _one(which: str, tag: str) -> bytes:
+    return fresh([paths(which)[0].read_bytes()], tag)[0]
+
+
+def test_a_list_cancelled_before_release_ends_cancelled(system: System) -> None:
+    """CEB623 while the list waits (a demo pace of 5 s a stage): CEB624 399, the declaration
+    cancelled in the JSON API."""
+    tag = uuid.uuid4().hex[:8].upper()
+    messages = _import_set(tag, import_4=(b"SW-GREEN-I00001", b"SW-DELAY-5S-00001"))
+    with system.client() as client:
+        for _, body in messages:
+            send(client, body)
+        cancel = _one("cancel", tag).replace(b"SW-GREEN-I" + tag.encode(),
+                                             b"SW-DELAY-5S-" + tag.encode())  # fmt: skip
+        got = returns(send(client, cancel))
+        assert [(r["message"], r["returnStatus"]) for r in got] == [
+            ("CEB624", "2"), ("CEB624", "120"), ("CEB624", "399"),
+        ], got  # fmt: skip
+        guid = doc_guid(messages[3][1])
+        listed = mailbox(client, guid)
+        declaration_id = listed[0]["returnInfo"].split("declaration ")[1].rstrip("]")
+        view = client.get(f"/v1/declarations/{declaration_id}").json()
+        assert view["status"] == "cancelled" and "CEB623" in view["reason"]
+
+
+def test_a_completed_import_returned_gets_its_tax_back(system: System) -> None:
+    """CEB625 after closure: CEB626 2 and 120 at once, then 399 once tax refunds the 273.00."""
+    tag = uuid.uuid4().hex[:8].upper()
+    messages = _import_set(tag)
+    with system.client() as client:
+        for _, body in messages:
+            send(client, body)
+        guid = doc_guid(messages[3][1])
+        wait_status(client, guid, "CEB622", "899")
+        declaration_id = mailbox(client, guid)[0]["returnInfo"].split("declaration ")[1][:-1]
+        system.wait_terminal(client, declaration_id)
+        back = _one("return", tag)
+        got = returns(send(client, back))
+        assert [r["returnStatus"] for r in got] == ["2", "120"], got
+        done = wait_status(client, doc_guid(back), "CEB626", "399")
+    assert "tax refunded 273.00" in done[-1]["returnInfo"]
+
+
+def test_the_cli_sends_the_import_samples_and_follows_the_list(system: System) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "singlewindow", "ceb", "send", "--samples", "import",
+         "--gateway", system.url("gateway"), "--api-key", system.api_key, "--wait", "60"],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "250"},
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    for shown in ("CEB312", "CEB412", "CEB512", "CEB622", "CEB816", "899"):
+        assert shown in out.stdout, out.stdout
