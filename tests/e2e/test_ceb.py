@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import json
 import os
 import subprocess
 import sys
+import threading
 import uuid
 import xml.etree.ElementTree as ET
-from typing import Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
 
 import httpx
 
@@ -336,3 +341,54 @@ def test_the_cli_sends_the_import_samples_and_follows_the_list(system: System) -
     assert out.returncode == 0, out.stdout + out.stderr
     for shown in ("CEB312", "CEB412", "CEB512", "CEB622", "CEB816", "899"):
         assert shown in out.stdout, out.stdout
+
+
+class _Hooks(BaseHTTPRequestHandler):
+    got: ClassVar[list[tuple[str, bytes]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.got.append((self.headers["SW-Signature"], body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+def test_a_ceb_receipt_webhook_carries_the_receipt_xml(system: System) -> None:
+    """An endpoint subscribed to `ceb.receipt` gets the list's receipts, XML inside, signed."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hooks)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+    try:
+        with system.client() as client:
+            made = client.post(
+                "/v1/webhook_endpoints", json={"url": url, "enabled_events": ["ceb.receipt"]}
+            )
+            assert made.status_code == 201, made.text
+            secret = made.json()["secret"]
+            messages = _import_set()
+            for _, body in messages:
+                send(client, body)
+            guid = doc_guid(messages[3][1])
+
+            def closed() -> dict[str, Any] | None:
+                for header, body in list(_Hooks.got):
+                    event = json.loads(body)
+                    data = event["data"]
+                    if data["ori_guid"] == guid and data["return_status"] == "899":
+                        t, v1 = (p.split("=", 1)[1] for p in header.split(","))
+                        mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256)
+                        assert v1 == mac.hexdigest()
+                        return event  # type: ignore[no-any-return]
+                return None
+
+            event = wait_for(closed, timeout_s=40, what="the CEB622 899 webhook")
+            client.delete(f"/v1/webhook_endpoints/{made.json()['id']}")
+    finally:
+        server.shutdown()
+    assert event["type"] == "ceb.receipt" and event["data"]["message"] == "CEB622"
+    root = ET.fromstring(event["data"]["xml"].encode())
+    assert root.tag == f"{C}CEB622Message"
+    assert root.findtext(f".//{C}returnStatus") == "899"
