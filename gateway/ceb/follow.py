@@ -7,12 +7,14 @@ transaction does not change. Each status message of a declaration a CEB list bec
 (`ceb_documents.declaration_id`) is turned into receipts from the agency event that caused
 it (read back from the journal: customs' `receipts`, tax's figures); the mailbox's unique
 (guid, message, returnStatus) makes a redelivered batch write nothing twice, so no inbox is
-needed. Declarations of other modes cost nothing: 0110 and 9710/9810 are skipped unread.
+needed. Other declarations cost no transaction: 0110, 9710 and 9810 are skipped unread, a
+JSON 9610/1210 costs one batched read, once.
 """
 
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -37,6 +39,7 @@ from services.common.runtime import Runtime
 
 GROUP = "sw-gateway-ceb"
 CEB_MODES = frozenset({TradeMode.CBEC_RETAIL, TradeMode.CBEC_BONDED})
+KNOWN_LIMIT = 100_000
 ACCEPTED = "customs.declaration.accepted"
 RETURNED = "tax.return.assessed"
 
@@ -140,6 +143,7 @@ class ReceiptIntake(Processor):
             run_seed=runtime.settings.run_seed,
         )
         self.max_attempts = max_attempts
+        self._known: OrderedDict[str, bool] = OrderedDict()  # declaration id → a CEB list's
 
     async def process(
         self,
@@ -148,12 +152,22 @@ class ReceiptIntake(Processor):
         published: Sequence[str] = (),
         received: Mapping[str, bytes] | None = None,
     ) -> list[OutRow]:
-        """Skip the database when no status change is of a CBEC retail mode; the webhook
-        intake dead-letters what cannot be read, once."""
+        """Only status changes of declarations a CEB list became take a transaction: the
+        others are known by one read (remembered: a declaration is a CEB list's from its
+        creation, the list filed in the same transaction). The webhook intake dead-letters
+        what cannot be read, once."""
         wanted = [e for e in batch if _candidate(e)]
-        if not wanted and not published:
+        unknown = {e.declaration_id for e in wanted} - self._known.keys()
+        if unknown:
+            found = await self.db.read(lambda conn: store.by_declarations(conn, unknown))
+            for declaration_id in unknown:
+                self._known[declaration_id] = declaration_id in found
+            while len(self._known) > KNOWN_LIMIT:
+                self._known.popitem(last=False)
+        mine = [e for e in wanted if self._known.get(e.declaration_id)]
+        if not mine and not published:
             return []
-        return await super().process(wanted, (), published, received)
+        return await super().process(mine, (), published, received)
 
     def handle_batch(self, conn: Connection, batch: Sequence[Envelope], changes: Changes) -> None:
         """Post the receipts of the batch's status changes of CEB lists."""

@@ -114,6 +114,9 @@ def test_whole_9610_import_from_order_to_closure(system: System) -> None:
         assert view["status"] == "completed" and view["customs_status"] == "899"
         assert view["declaration"]["trade_mode"] == "9610"
         assert view["declaration"]["cbec"]["amount_paid"] == "3293.00"
+        timeline = client.get(f"/v1/declarations/{declaration_id}/events").json()["data"]
+        types = [e["type"] for e in timeline]
+        assert types[0] == "declaration.submitted" and "tax.import.collected" in types
         # the mailbox lists them too, after a cursor, each once
         page = client.get("/v1/ceb/receipts", params={"after": 0, "limit": 500}).json()
         mine = [r for r in page["data"] if r["ori_guid"] == guid]
