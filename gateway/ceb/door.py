@@ -130,6 +130,8 @@ class Door:
         memo: dict[str, store.OnRecord],
     ) -> list[Receipt]:
         head = document.head
+        if head["appStatus"] == "1":  # a draft saved at the e-port (暂存): nothing declared
+            return [self._receipt(kind, document, "1", "暂存 draft saved, not declared")]
         key = store.doc_key(kind, head, enterprise_id)
         earlier = memo.get(key) or store.by_keys(conn, [key]).get(key)
         app_type = head["appType"]

@@ -136,6 +136,14 @@ def test_sending_a_document_again_changes_nothing(system: System) -> None:
         assert again == [first[-1]] and len(mailbox(client, doc_guid(order))) == 2
 
 
+def test_a_draft_is_answered_1_and_filed_only_when_declared(system: System) -> None:
+    _, order = _import_set()[0]
+    draft = order.replace(b"<ceb:appStatus>2<", b"<ceb:appStatus>1<")
+    with system.client() as client:
+        assert [r["returnStatus"] for r in returns(send(client, draft))] == ["1"]
+        assert [r["returnStatus"] for r in returns(send(client, order))] == ["2", "120"]
+
+
 def test_whole_9610_export_from_order_to_summary(system: System) -> None:
     """303 → 403 → 505 → 603 → 507/509 → 604 up to 899, then 701 → 702 and 792."""
     messages = dict(load("export"))
