@@ -13,7 +13,6 @@ from gateway.accept import AcceptLane
 from gateway.api import api_router, enterprise_auth
 from gateway.ceb.follow import ReceiptFollower
 from gateway.ceb.routes import ceb_router
-from gateway.ceb.store import CEB_TABLES
 from gateway.dashboard.routes import install_dashboard
 from gateway.dashboard.stream import StatusHub
 from gateway.deadlines import DeadlineWatcher
@@ -22,7 +21,14 @@ from gateway.idempotency import install_idempotency
 from gateway.observe import SagaMetrics
 from gateway.payments import payments_router
 from gateway.returns import returns_router
-from gateway.store import GATEWAY_TABLES, add_enterprise, all_enterprises, hash_key
+from gateway.saga import TERMINAL
+from gateway.store import (
+    GATEWAY_TABLES,
+    add_enterprise,
+    all_enterprises,
+    hash_key,
+    purge_declarations,
+)
 from gateway.test_helpers import test_helpers_router
 from gateway.webhook_routes import webhook_router
 from gateway.webhook_sender import WebhookConfig
@@ -55,7 +61,9 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
         engine=engine,
         reference=config,
         replay_replies=False,
-        extra_tables=GATEWAY_TABLES + CEB_TABLES,
+        extra_tables=GATEWAY_TABLES,
+        final_statuses=TERMINAL,
+        purge_rows=purge_declarations,
     )
     runtime.handlers = SagaMetrics(runtime).counted(HANDLERS)
     watcher = DeadlineWatcher(runtime, config)

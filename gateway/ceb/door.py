@@ -48,11 +48,6 @@ SUPPORTING: Final = frozenset(AMOUNTS)
 LISTS: Final = frozenset({"CEB621", "CEB603"})
 ON_LISTS: Final = frozenset({"CEB623", "CEB625"})  # a cancel and a return of an import list
 RELEASED: Final = frozenset({"800", "899"})
-# What a list is matched against: order, payment (imports), waybill.
-SOURCES: Final[dict[str, tuple[str, str | None, str]]] = {
-    "CEB621": ("CEB311", "CEB411", "CEB511"),
-    "CEB603": ("CEB303", None, "CEB505"),
-}
 _MEMO = "ceb_documents"
 
 
@@ -263,14 +258,7 @@ class Door:
         enterprise_id: str,
         memo: dict[str, store.OnRecord],
     ) -> str:
-        order_m, payment_m, waybill_m = SOURCES[kind.message]
-        head = invt.head
-        keys = {
-            "order": f"{order_m}|{head['ebpCode']}|{head['orderNo']}",
-            "waybill": f"{waybill_m}|{head['logisticsCode']}|{head['logisticsNo']}",
-        }
-        if payment_m:
-            keys["payment"] = f"{payment_m}|{head['ebpCode']}|{head['orderNo']}"
+        keys = store.source_keys(kind.message, invt.head)
         found = store.by_keys(conn, [k for k in keys.values() if k not in memo])
         docs = {name: (memo.get(k) or found.get(k)) for name, k in keys.items()}
         on_file = OnFile(**{name: (rec.document if rec else None) for name, rec in docs.items()})

@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import Column, Connection, Index, LargeBinary
 from sqlmodel import Field, SQLModel
@@ -56,6 +56,25 @@ class CebReceipt(SQLModel, table=True):
 
 
 CEB_TABLES = [CebDocument.__table__, CebReceipt.__table__]  # type: ignore[attr-defined]
+
+
+# What a list is matched against, by the list's message: order, payment (imports), waybill.
+SOURCES: Final[dict[str, tuple[str, str | None, str]]] = {
+    "CEB621": ("CEB311", "CEB411", "CEB511"),
+    "CEB603": ("CEB303", None, "CEB505"),
+}
+
+
+def source_keys(message: str, head: dict[str, str]) -> dict[str, str]:
+    """The keys of the order, payment and waybill a list names."""
+    order, payment, waybill = SOURCES[message]
+    keys = {
+        "order": f"{order}|{head['ebpCode']}|{head['orderNo']}",
+        "waybill": f"{waybill}|{head['logisticsCode']}|{head['logisticsNo']}",
+    }
+    if payment:
+        keys["payment"] = f"{payment}|{head['ebpCode']}|{head['orderNo']}"
+    return keys
 
 
 def doc_key(kind: Kind, head: dict[str, str], enterprise_id: str) -> str:
@@ -209,3 +228,34 @@ def receipts_since(conn: Connection, *, enterprise_id: str, after: int, limit: i
         (enterprise_id, after, limit),
     )
     return [Posted(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows]
+
+
+def purge_declarations(conn: Connection, declaration_ids: Sequence[str]) -> None:
+    """Remove the CEB rows of declarations past their retention (retention's hook): each list,
+    the order, payment and waybill it named, a cancel or return filed on it, their receipts."""
+    db = Driver(conn)
+    for i in range(0, len(declaration_ids), 500):
+        chunk = list(declaration_ids[i : i + 500])
+        rows = db.rows(
+            "SELECT guid, message, body FROM ceb_documents WHERE declaration_id IN "
+            f"({marks(len(chunk))})",
+            chunk,
+        )
+        keys = [
+            key
+            for _, message, body in rows
+            if message in SOURCES
+            for key in source_keys(message, json.loads(body)["head"]).values()
+        ]
+        guids = [row[0] for row in rows]
+        if keys:
+            guids += [
+                row[0]
+                for row in db.rows(
+                    f"SELECT guid FROM ceb_documents WHERE doc_key IN ({marks(len(keys))})", keys
+                )
+            ]
+        db.run(f"DELETE FROM ceb_receipts WHERE declaration_id IN ({marks(len(chunk))})", chunk)
+        if guids:
+            db.run(f"DELETE FROM ceb_receipts WHERE ori_guid IN ({marks(len(guids))})", guids)
+            db.run(f"DELETE FROM ceb_documents WHERE guid IN ({marks(len(guids))})", guids)
