@@ -403,3 +403,26 @@ def test_a_ceb_receipt_webhook_carries_the_receipt_xml(system: System) -> None:
     root = ET.fromstring(event["data"]["xml"].encode())
     assert root.tag == f"{C}CEB622Message"
     assert root.findtext(f".//{C}returnStatus") == "899"
+
+
+def test_an_inspection_failure_is_answered_500_then_detained_501(system: System) -> None:
+    """The sandbox's SW-INSPFAIL- copNo: the list is inspected (500), fails (I301) and is
+    detained (501); the declaration ends `failed`."""
+    messages = _import_set(import_4=(b"SW-GREEN-I00001", b"SW-INSPFAIL-00001"))
+    with system.client() as client:
+        for _, body in messages:
+            send(client, body)
+        done = wait_status(client, doc_guid(messages[3][1]), "CEB622", "501")
+    assert statuses(done, "CEB622")[-2:] == ["500", "501"]
+
+
+def test_a_gbk_message_is_answered_in_gbk(system: System) -> None:
+    _, order = _import_set()[0]
+    gbk = order.decode().replace('encoding="UTF-8"', 'encoding="GBK"').encode("gbk")
+    with system.client() as client:
+        resp = client.post("/v1/ceb/messages", content=gbk, headers=XML)
+    assert resp.status_code == 200 and resp.content.startswith(
+        b"<?xml version='1.0' encoding='gbk'"
+    )
+    text = resp.content.decode("gbk")
+    assert "新增申报成功" in text
