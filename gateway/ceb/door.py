@@ -48,7 +48,8 @@ SUPPORTING: Final = frozenset(AMOUNTS)
 LISTS: Final = frozenset({"CEB621", "CEB603"})
 ON_LISTS: Final = frozenset({"CEB623", "CEB625"})  # a cancel and a return of an import list
 RELEASED: Final = frozenset({"800", "899"})
-_MEMO = "ceb_documents"
+_MEMO = "ceb_documents"  # documents filed in this transaction, by key
+_ANSWERED = "ceb_answered"  # the last receipt of each guid answered in this transaction
 
 
 def check_amounts(message: Message) -> None:
@@ -70,7 +71,6 @@ class Outcome:
 
     receipts: list[Receipt] = field(default_factory=list)
     replayed: list[bytes] = field(default_factory=list)
-    declared: list[str] = field(default_factory=list)  # declaration ids created
 
 
 @dataclass(frozen=True)
@@ -87,9 +87,13 @@ class Door:
         """File every document of `message`; receipts to post and to answer."""
         out = Outcome()
         memo: dict[str, store.OnRecord] = transaction_memo(conn).setdefault(_MEMO, {})
+        answered: dict[str, bytes] = transaction_memo(conn).setdefault(_ANSWERED, {})
         known = store.by_guids(conn, [d.guid for d in message.documents])
         for document in message.documents:
-            if document.guid in known or document.guid in memo:
+            if document.guid in answered:  # twice in this transaction
+                out.replayed.append(answered[document.guid])
+                continue
+            if document.guid in known:
                 out.replayed.extend(_sent(conn, enterprise_id, document.guid))
                 continue
             try:
@@ -97,7 +101,7 @@ class Door:
             except BusinessError as refused:
                 made = [self._receipt(message.kind, document, "100", refused.info)]
             for receipt in made:
-                self._post(changes, enterprise_id, receipt)
+                answered[receipt.ori_guid] = self._post(changes, enterprise_id, receipt)
             out.receipts.extend(made)
         return out
 
@@ -105,15 +109,17 @@ class Door:
         keys = {k: document.head.get(k, "") for k in RECEIPT_KEYS[kind.document]}
         return Receipt(kind.receipt, document.guid, status, info(status, detail), self.now(), keys)
 
-    def _post(self, changes: Changes, enterprise_id: str, receipt: Receipt) -> None:
+    def _post(self, changes: Changes, enterprise_id: str, receipt: Receipt) -> bytes:
+        xml = receipt_xml(receipt)
         store.post_receipt(
             changes,
             enterprise_id=enterprise_id,
             ori_guid=receipt.ori_guid,
             message=receipt.message,
             status=receipt.status,
-            xml=receipt_xml(receipt),
+            xml=xml,
         )
+        return xml
 
     def _one(
         self,

@@ -107,3 +107,20 @@ async def test_retention_removes_a_list_its_documents_and_their_receipts(db: Dat
     kept = {r.ori_guid for out in other for r in out.receipts}
     rows = await db.read(lambda conn: Driver(conn).rows("SELECT ori_guid FROM ceb_receipts"))
     assert {row[0] for row in rows} == kept
+
+
+async def test_several_documents_in_one_message_each_get_receipts(db: Database) -> None:
+    """Two orders in one CEB311: each filed and answered; the same order twice is filed once."""
+    order = load("import")[0][1].decode()
+    start, end = order.index("<ceb:Order>"), order.index("</ceb:Order>") + len("</ceb:Order>")
+    one = order[start:end]
+    other = fresh([one.encode()])[0].decode()  # another guid and orderNo
+    two = order[:end] + other + one + order[end:]  # the first order again, third
+    out = await _send(db, two.encode())
+    assert [(r.ori_guid, r.status) for r in out.receipts] == [
+        (g, s) for g in (parse(order.encode()).documents[0].guid, parse(
+            (order[:start] + other + order[end:]).encode()).documents[0].guid)
+        for s in ("2", "120")
+    ]  # fmt: skip
+    assert len(out.replayed) == 1
+    assert await _count(db, "SELECT COUNT(*) FROM ceb_documents") == 2
