@@ -49,6 +49,8 @@ DEMO_ENTERPRISE = "ent_demo"
 TAGS = {
     "declarations": "Submit declarations, read them and their event timelines, file payments "
     "and returns.",
+    "ceb": "The CEB door: real CEB XML messages (CEB311 … CEB701) in, CEB receipts out, and "
+    "each enterprise's receipt mailbox (docs/ceb.md).",
     "webhooks": "Endpoints that receive every status change of your declarations, signed, and "
     "the log of each delivery.",
     "sandbox": "The forced outcomes the sandbox offers.",

@@ -66,7 +66,7 @@ def ceb_router(
             400: {"description": "CEB900: the message could not be read", **_XML_BODY},
         },
     )
-    async def post_message(request: Request, enterprise_id: Enterprise) -> Response:
+    async def submit_ceb_message(request: Request, enterprise_id: Enterprise) -> Response:
         """Send a CEB message; the answer is its receipts as CEB XML (one receipt message per
         type, one `…Return` per document). A format error is a CEB900 (400) naming the
         element and the rule; a business error a receipt with returnStatus 100."""
@@ -93,7 +93,7 @@ def ceb_router(
         return Response(body, 200, media_type=XML)
 
     @router.get("/v1/ceb/receipts", response_model=CebReceiptList)
-    async def mailbox(
+    async def list_ceb_receipts(
         enterprise_id: Enterprise,
         after: Annotated[int, Query(ge=0, description="the cursor: the last seq read")] = 0,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -114,7 +114,7 @@ def ceb_router(
         response_class=Response,
         responses={200: {"description": "Every receipt about the document", **_XML_BODY}},
     )
-    async def receipts_of(ori_guid: str, enterprise_id: Enterprise) -> Response:
+    async def list_ceb_document_receipts(ori_guid: str, enterprise_id: Enterprise) -> Response:
         """Every receipt about one document (by the guid it was sent with), oldest first, in
         a `ceb:Receipts` wrapper."""
         posted = await runtime.db.read(
