@@ -15,6 +15,9 @@ class CebReceiptView(Contract):
     message: str = Field(description="e.g. CEB622")
     return_status: str = Field(description="returnStatus, e.g. 120")
     xml: str = Field(description="the receipt message, UTF-8")
+    declaration_id: str | None = Field(
+        default=None, description="the declaration the document became or is about (lists)"
+    )
 
 
 class CebReceiptList(Contract):

@@ -100,8 +100,12 @@ class Door:
                 made = self._one(conn, changes, message.kind, document, enterprise_id, memo)
             except BusinessError as refused:
                 made = [self._receipt(message.kind, document, "100", refused.info)]
+            filed = memo.get(store.doc_key(message.kind, document.head, enterprise_id))
+            declaration_id = filed.declaration_id if filed and filed.guid == document.guid else None
             for receipt in made:
-                answered[receipt.ori_guid] = self._post(changes, enterprise_id, receipt)
+                answered[receipt.ori_guid] = self._post(
+                    changes, enterprise_id, receipt, declaration_id
+                )
             out.receipts.extend(made)
         return out
 
@@ -109,7 +113,9 @@ class Door:
         keys = {k: document.head.get(k, "") for k in RECEIPT_KEYS[kind.document]}
         return Receipt(kind.receipt, document.guid, status, info(status, detail), self.now(), keys)
 
-    def _post(self, changes: Changes, enterprise_id: str, receipt: Receipt) -> bytes:
+    def _post(
+        self, changes: Changes, enterprise_id: str, receipt: Receipt, declaration_id: str | None
+    ) -> bytes:
         xml = receipt_xml(receipt)
         store.post_receipt(
             changes,
@@ -118,6 +124,7 @@ class Door:
             message=receipt.message,
             status=receipt.status,
             xml=xml,
+            declaration_id=declaration_id,
         )
         return xml
 

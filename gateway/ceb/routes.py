@@ -135,4 +135,5 @@ def _view(posted: store.Posted) -> CebReceiptView:
         message=posted.message,
         return_status=posted.status,
         xml=posted.xml.decode(),
+        declaration_id=posted.declaration_id,
     )

@@ -205,9 +205,10 @@ class Posted:
     message: str
     status: str
     xml: bytes
+    declaration_id: str | None = None
 
 
-_RECEIPT = "seq, ori_guid, message, status, xml"
+_RECEIPT = "seq, ori_guid, message, status, xml, declaration_id"
 
 
 def receipts_of(conn: Connection, *, enterprise_id: str, ori_guid: str) -> list[Posted]:
@@ -217,7 +218,7 @@ def receipts_of(conn: Connection, *, enterprise_id: str, ori_guid: str) -> list[
         "ORDER BY seq",
         (ori_guid, enterprise_id),
     )
-    return [Posted(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows]
+    return [Posted(r[0], r[1], r[2], r[3], bytes(r[4]), r[5]) for r in rows]
 
 
 def receipts_since(conn: Connection, *, enterprise_id: str, after: int, limit: int) -> list[Posted]:
@@ -227,7 +228,7 @@ def receipts_since(conn: Connection, *, enterprise_id: str, after: int, limit: i
         "ORDER BY seq LIMIT ?",
         (enterprise_id, after, limit),
     )
-    return [Posted(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows]
+    return [Posted(r[0], r[1], r[2], r[3], bytes(r[4]), r[5]) for r in rows]
 
 
 def purge_declarations(conn: Connection, declaration_ids: Sequence[str]) -> None:

@@ -120,6 +120,7 @@ def test_whole_9610_import_from_order_to_closure(system: System) -> None:
         # the mailbox lists them too, after a cursor, each once
         page = client.get("/v1/ceb/receipts", params={"after": 0, "limit": 500}).json()
         mine = [r for r in page["data"] if r["ori_guid"] == guid]
+        assert {r["declaration_id"] for r in mine} == {declaration_id}  # guid ↔ declaration
         assert [r["return_status"] for r in mine if r["message"] == "CEB622"] == statuses(
             done, "CEB622"
         )
