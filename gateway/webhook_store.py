@@ -1,9 +1,10 @@
 """The webhook tables of the gateway's database, and keyword-only queries on them.
 
-webhook_events is also the intake's inbox: its primary key is the id of the status message,
-so a redelivered message finds its row and creates nothing. webhook_deliveries has one row
-per (endpoint, event, duplicate), unique, so nothing is ever queued twice by accident;
-duplicate 1 exists only for hardening endpoints that were dealt a second copy.
+webhook_events' primary key is the id of the status message, so a status message recorded
+again finds its row and creates nothing. webhook_deliveries has one row per (endpoint, event,
+duplicate), unique, so nothing is ever queued twice by accident; duplicate 1 exists only for
+hardening endpoints that were dealt a second copy. webhook_endpoints_version counts the
+changes of endpoints, so a cache of them knows when to read them again (gateway/webhooks.py).
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from gateway.webhook_rules import Subscriber, event_body, event_type, hardening_
 from schemas.envelope import Envelope
 from schemas.ids import uuid7
 from schemas.messages import StatusChanged
-from services.common.db import insert_ignoring_duplicates
 from services.common.rawsql import Driver, marks
 
 CHUNK = 500
@@ -52,12 +52,20 @@ class WebhookEndpoint(SQLModel, table=True):
     created_at: float
 
 
+class WebhookEndpointsVersion(SQLModel, table=True):
+    """One row, bumped in the transaction of every endpoint change: what caches compare."""
+
+    __tablename__ = "webhook_endpoints_version"
+    id: int = Field(primary_key=True)  # always 1
+    version: int
+
+
 class WebhookEvent(SQLModel, table=True):
     """One status change as an event: the body every delivery of it sends."""
 
     __tablename__ = "webhook_events"
     __table_args__ = (Index("ix_webhook_events_declaration", "declaration_id"),)
-    id: str = Field(primary_key=True)  # the status message's id: the intake's inbox
+    id: str = Field(primary_key=True)  # the status message's id
     enterprise_id: str
     declaration_id: str
     type: str
@@ -110,8 +118,9 @@ WEBHOOK_TABLES = [
     WebhookEvent.__table__,  # type: ignore[attr-defined]
     WebhookDelivery.__table__,  # type: ignore[attr-defined]
     WebhookAttempt.__table__,  # type: ignore[attr-defined]
+    WebhookEndpointsVersion.__table__,  # type: ignore[attr-defined]
 ]
-endpoints_t, events_t, deliveries_t, attempts_t = WEBHOOK_TABLES
+endpoints_t, events_t, deliveries_t, attempts_t, _ = WEBHOOK_TABLES
 
 
 # --- endpoints ---------------------------------------------------------------------------------
@@ -125,6 +134,7 @@ def add_endpoint(conn: Connection, **row: Any) -> dict[str, Any]:
         "created_at": time.time(),
     }
     conn.execute(endpoints_t.insert(), row)
+    _bump_version(conn)
     return row
 
 
@@ -151,7 +161,21 @@ def delete_endpoint(conn: Connection, *, enterprise_id: str, endpoint_id: str) -
     conn.execute(delete(attempts_t).where(attempts_t.c.delivery_id.in_(ids)))
     conn.execute(delete(deliveries_t).where(deliveries_t.c.endpoint_id == endpoint_id))
     conn.execute(delete(endpoints_t).where(endpoints_t.c.id == endpoint_id))
+    _bump_version(conn)
     return True
+
+
+def _bump_version(conn: Connection) -> None:
+    Driver(conn).run(
+        "INSERT INTO webhook_endpoints_version (id, version) VALUES (1, 1) ON CONFLICT (id) "
+        "DO UPDATE SET version = webhook_endpoints_version.version + 1"
+    )
+
+
+def endpoints_version(conn: Connection) -> int:
+    """How many times endpoints have changed (0: never): one row read by its key."""
+    rows = Driver(conn).rows("SELECT version FROM webhook_endpoints_version WHERE id = 1")
+    return int(rows[0][0]) if rows else 0
 
 
 def subscribers(conn: Connection, enterprise_ids: Iterable[str]) -> list[Subscriber]:
@@ -174,47 +198,60 @@ def subscribers(conn: Connection, enterprise_ids: Iterable[str]) -> list[Subscri
     return found
 
 
-# --- the intake --------------------------------------------------------------------------------
+# --- recording status changes ------------------------------------------------------------------
 
 
 class Recorded(NamedTuple):
-    """What the intake made of a batch."""
+    """What recording a batch of status messages made."""
 
     deliveries: int  # deliveries queued
-    duplicates: int  # status messages recorded before (redeliveries), skipped
+    duplicates: int  # status messages recorded before (the same message again), skipped
+
+
+# The endpoints of these enterprises (a cache of them, gateway/webhooks.py), or None to read.
+Subscribers = Callable[[Connection, Iterable[str]], list[Subscriber]]
+
+_EVENT_COLUMNS = "id, enterprise_id, declaration_id, type, body, created_at"
+_DELIVERY_COLUMNS = (
+    "id, event_id, endpoint_id, enterprise_id, declaration_id, duplicate, status, attempts, "
+    "max_attempts, next_attempt_at, created_at, updated_at"
+)
 
 
 def record_status_events(
-    conn: Connection, batch: Sequence[Envelope], *, seed: int, max_attempts: int, now: float
+    conn: Connection,
+    batch: Sequence[Envelope],
+    *,
+    seed: int,
+    max_attempts: int,
+    now: float,
+    endpoints: Subscribers = subscribers,
 ) -> Recorded:
-    """Turn status messages into events and the deliveries they cause.
+    """Turn status messages into events and the deliveries they cause, in the caller's
+    transaction (the one that writes the status messages: gateway/webhooks.py).
 
-    A message already recorded (a redelivery) is skipped; so is one nobody subscribed to.
+    A message nobody subscribed to is skipped without a query of its own; so is one recorded
+    before. Plain SQL to the driver: this runs inside the saga's hot transactions.
     """
     statuses = [(e, e.payload) for e in batch if isinstance(e.payload, StatusChanged)]
     if not statuses:
         return Recorded(0, 0)
-    seen: set[str] = set()
-    ids = [e.id for e, _ in statuses]
-    for i in range(0, len(ids), CHUNK):
-        seen.update(
-            conn.execute(select(events_t.c.id).where(events_t.c.id.in_(ids[i : i + CHUNK])))
-            .scalars()
-            .all()
-        )
-    fresh: list[tuple[Envelope, StatusChanged]] = []
+    found = endpoints(conn, {status.enterprise_id for _, status in statuses})
+    if not found:
+        return Recorded(0, 0)
+    wanted: list[tuple[Envelope, StatusChanged, str, list[Subscriber]]] = []
     for envelope, status in statuses:
-        if envelope.id not in seen:
-            seen.add(envelope.id)
-            fresh.append((envelope, status))
-    queued = queue_events(
-        conn,
-        [
+        kind = event_type(status.status)
+        to = recipients(found, enterprise_id=status.enterprise_id, kind=kind)
+        if to:
+            wanted.append((envelope, status, kind, to))
+    items = [
+        (
             Queued(
                 envelope.id,
                 status.enterprise_id,
                 envelope.declaration_id,
-                event_type(status.status),
+                kind,
                 partial(
                     event_body,
                     envelope.id,
@@ -222,19 +259,18 @@ def record_status_events(
                     envelope.declaration_id,
                     status,
                 ),
-            )
-            for envelope, status in fresh
-        ],
-        seed=seed,
-        max_attempts=max_attempts,
-        now=now,
-    )
-    return Recorded(queued, len(statuses) - len(fresh))
+            ),
+            to,
+        )
+        for envelope, status, kind, to in wanted
+    ]
+    events, deliveries = _queue(conn, items, seed=seed, max_attempts=max_attempts, now=now)
+    return Recorded(deliveries, len(wanted) - events)
 
 
 class Queued(NamedTuple):
     """An event to queue: its id, whose, of which declaration, its type and body (or what
-    makes it: made only for an event someone subscribed to)."""
+    makes it: made only for an event not recorded before)."""
 
     id: str
     enterprise_id: str
@@ -244,43 +280,80 @@ class Queued(NamedTuple):
 
 
 def queue_events(
-    conn: Connection, items: Sequence[Queued], *, seed: int, max_attempts: int, now: float
+    conn: Connection,
+    items: Sequence[Queued],
+    *,
+    seed: int,
+    max_attempts: int,
+    now: float,
+    endpoints: Subscribers = subscribers,
 ) -> int:
-    """Record events and a delivery to each endpoint subscribed to their type; the
-    deliveries queued. An event nobody subscribed to is not recorded."""
-    endpoints = subscribers(conn, {item.enterprise_id for item in items})
-    events: list[dict[str, Any]] = []
-    deliveries: list[dict[str, Any]] = []
-    for item in items:
-        to = recipients(endpoints, enterprise_id=item.enterprise_id, kind=item.type)
-        if not to:
+    """Record events of any type (e.g. `ceb.receipt`) and a delivery to each endpoint
+    subscribed to it, in the caller's transaction; the deliveries queued."""
+    if not items:
+        return 0
+    found = endpoints(conn, {item.enterprise_id for item in items})
+    routed = [
+        (item, to)
+        for item in items
+        if (to := recipients(found, enterprise_id=item.enterprise_id, kind=item.type))
+    ]
+    return _queue(conn, routed, seed=seed, max_attempts=max_attempts, now=now)[1]
+
+
+def _queue(
+    conn: Connection,
+    items: Sequence[tuple[Queued, Sequence[Subscriber]]],
+    *,
+    seed: int,
+    max_attempts: int,
+    now: float,
+) -> tuple[int, int]:
+    """Insert the events not recorded before and their deliveries; (events, deliveries)."""
+    db = Driver(conn)
+    seen: set[str] = set()
+    ids = [item.id for item, _ in items]
+    for i in range(0, len(ids), CHUNK):
+        chunk = ids[i : i + CHUNK]
+        sql = f"SELECT id FROM webhook_events WHERE id IN ({marks(len(chunk))})"
+        seen.update(row[0] for row in db.rows(sql, chunk))
+    events: list[tuple[Any, ...]] = []
+    deliveries: list[tuple[Any, ...]] = []
+    for item, to in items:
+        if item.id in seen:
             continue
+        seen.add(item.id)
         body = item.body if isinstance(item.body, bytes) else item.body()
-        events.append({**item._asdict(), "body": body, "created_at": now})
+        events.append((item.id, item.enterprise_id, item.declaration_id, item.type, body, now))
         for endpoint in to:
             plan = hardening_plan(seed, endpoint.id, item.id) if endpoint.hardening else (0.0,)
             for duplicate, delay in enumerate(plan):
                 deliveries.append(
-                    {
-                        "id": uuid7(),
-                        "event_id": item.id,
-                        "endpoint_id": endpoint.id,
-                        "enterprise_id": item.enterprise_id,
-                        "declaration_id": item.declaration_id,
-                        "duplicate": duplicate,
-                        "status": "pending",
-                        "attempts": 0,
-                        "max_attempts": max_attempts,
-                        "next_attempt_at": now + delay,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
+                    (
+                        uuid7(),
+                        item.id,
+                        endpoint.id,
+                        item.enterprise_id,
+                        item.declaration_id,
+                        duplicate,
+                        "pending",
+                        0,
+                        max_attempts,
+                        now + delay,
+                        now,
+                        now,
+                    )
                 )
-    if events:
-        conn.execute(insert_ignoring_duplicates(conn, events_t), events)
-    if deliveries:
-        conn.execute(insert_ignoring_duplicates(conn, deliveries_t), deliveries)
-    return len(deliveries)
+    db.many(
+        f"INSERT INTO webhook_events ({_EVENT_COLUMNS}) VALUES ({marks(6)}) ON CONFLICT DO NOTHING",
+        events,
+    )
+    db.many(
+        f"INSERT INTO webhook_deliveries ({_DELIVERY_COLUMNS}) VALUES ({marks(12)}) "
+        "ON CONFLICT DO NOTHING",
+        deliveries,
+    )
+    return len(events), len(deliveries)
 
 
 # --- the sender --------------------------------------------------------------------------------

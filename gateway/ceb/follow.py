@@ -1,9 +1,10 @@
 """Receipts that follow the saga: a list's CEB622/604 receipts after the door's first one,
 and the CEB816 tax bill, derived from the committed status changes of its declaration.
 
-A consumer of the public status topic (group `sw-gateway-ceb`), like the webhook intake
-(gateway/webhooks.py), so every path that moves a saga is heard and the saga's hot
-transaction does not change. Each status message of a declaration a CEB list became
+A consumer of the public status topic (group `sw-gateway-ceb`): every path that moves a
+saga is heard, and the saga's hot transaction does not change. (Webhooks moved to the
+Database's tap, gateway/webhooks.py; a tap would serve here too, at the price of reads inside
+the saga's transaction: this reader is the gateway's only one of its own status topic.) Each status message of a declaration a CEB list became
 (`ceb_documents.declaration_id`) is turned into receipts from the agency event that caused
 it (read back from the journal: customs' `receipts`, tax's figures); the mailbox's unique
 (guid, message, returnStatus) makes a redelivered batch write nothing twice, so no inbox is
@@ -154,8 +155,8 @@ class ReceiptIntake(Processor):
     ) -> list[OutRow]:
         """Only status changes of declarations a CEB list became take a transaction: the
         others are known by one read (remembered: a declaration is a CEB list's from its
-        creation, the list filed in the same transaction). The webhook intake dead-letters
-        what cannot be read, once."""
+        creation, the list filed in the same transaction). What cannot be read is
+        dead-lettered."""
         wanted = [e for e in batch if _candidate(e)]
         unknown = {e.declaration_id for e in wanted} - self._known.keys()
         if unknown:
@@ -165,9 +166,9 @@ class ReceiptIntake(Processor):
             while len(self._known) > KNOWN_LIMIT:
                 self._known.popitem(last=False)
         mine = [e for e in wanted if self._known.get(e.declaration_id)]
-        if not mine and not published:
+        if not mine and not published and not dead:
             return []
-        return await super().process(mine, (), published, received)
+        return await super().process(mine, dead, published, received)
 
     def handle_batch(self, conn: Connection, batch: Sequence[Envelope], changes: Changes) -> None:
         """Post the receipts of the batch's status changes of CEB lists."""
