@@ -181,11 +181,10 @@ class Door:
         if kind.message in LISTS:  # the rest follows the saga
             return [self._receipt(kind, document, "2", f"declaration {declaration_id}")]
         done = "变更申报成功" if app_type == "2" else "新增申报成功"
-        return [
-            self._receipt(kind, document, "2", ""),
-            self._receipt(kind, document, "120", f"{done}[{document.guid}]"),
-            *summary,
-        ]
+        accepted = [self._receipt(kind, document, "120", f"{done}[{document.guid}]")]
+        if kind.message == "CEB701":
+            accepted = []  # a CEB702 has no 120: 2, then 399 (D§2.4)
+        return [self._receipt(kind, document, "2", ""), *accepted, *summary]
 
     def _summary(
         self, conn: Connection, kind: Kind, apply: Document, enterprise_id: str
