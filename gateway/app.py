@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.accept import AcceptLane
 from gateway.api import api_router, enterprise_auth
+from gateway.ceb.follow import ReceiptFollower
+from gateway.ceb.routes import ceb_router
 from gateway.dashboard.routes import install_dashboard
 from gateway.dashboard.stream import StatusHub
 from gateway.deadlines import DeadlineWatcher
@@ -47,6 +49,8 @@ DEMO_ENTERPRISE = "ent_demo"
 TAGS = {
     "declarations": "Submit declarations, read them and their event timelines, file payments "
     "and returns.",
+    "ceb": "The CEB door: real CEB XML messages (CEB311 … CEB701) in, CEB receipts out, and "
+    "each enterprise's receipt mailbox (docs/ceb.md).",
     "webhooks": "Endpoints that receive every status change of your declarations, signed, and "
     "the log of each delivery.",
     "sandbox": "The forced outcomes the sandbox offers.",
@@ -99,6 +103,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
             backoff_max_s=settings.webhook_backoff_max_s,
         ),
     )
+    receipts = ReceiptFollower(runtime, max_attempts=settings.webhook_max_attempts)
     keys: dict[str, str] = {}
 
     @asynccontextmanager
@@ -118,8 +123,9 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
             return known
 
         keys.update(await runtime.db.write(seed_demo))
-        if "saga" in roles:
+        if "saga" in roles:  # the saga's background work: deadlines, CEB receipts
             watcher.start()
+            await receipts.start()
         if "dashboard" in roles:
             hub.start()
         if "webhooks" in roles:
@@ -127,6 +133,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
         try:
             yield
         finally:
+            await receipts.stop()
             await webhooks.stop()
             await hub.stop()
             await watcher.stop()
@@ -165,10 +172,11 @@ def _install_api(
     install_idempotency(app, runtime, keys, settings.admin_token)  # after BodyGuard
     if tracing.enabled():  # set up by serve.py before the app is built
         app.add_middleware(TracingMiddleware)
-    app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes, raw_prefixes=("/v1/ceb/",))
     app.include_router(api)
     app.include_router(payments_router(runtime, config, keys))
     app.include_router(returns_router(runtime, config, keys))
+    app.include_router(ceb_router(runtime, config, keys, sandbox=settings.sandbox))
     if settings.test_helpers:
         app.include_router(
             test_helpers_router(

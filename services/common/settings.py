@@ -121,7 +121,7 @@ class Settings(BaseSettings):
         default="api,saga,webhooks,dashboard",
         pattern=r"^(api|saga|webhooks|dashboard)(,(api|saga|webhooks|dashboard))*$",
         description="What a gateway process runs: `api` (the REST API), `saga` (consumes "
-        "agency events, the deadline watcher), `webhooks` (delivers them), `dashboard` "
+        "agency events, the deadline watcher, CEB receipts), `webhooks` (delivers them), `dashboard` "
         "(the trainer page and its stream); any comma-separated subset.",
     )
     retention_days: float = Field(
