@@ -64,6 +64,9 @@ class DeadlineWatcher:
                 .where(table.c.deadline.is_not(None), table.c.deadline <= now)
                 .order_by(table.c.deadline)
                 .limit(500)
+                # Replicas share the overdue sagas: each takes those no other pass holds
+                # (PostgreSQL; SQLite has one writer anyway and ignores it).
+                .with_for_update(skip_locked=True)
             ).all()
             if not rows:
                 return 0, []

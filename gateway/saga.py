@@ -407,7 +407,7 @@ def build_command(type_: str, saga: Saga) -> Command:
             scenario=scenario_for(force, "tax"),
         )
     if type_ == SUMMARISE:
-        return SummariseExports(entry_id=_require_entry(saga))
+        return SummariseExports(entry_id=_require_entry(saga), ebc_uscc=decl.declarant.uscc)
     raise ValueError(f"no builder for command {type_}")
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import Column, Connection, LargeBinary, select
 from sqlmodel import Field, SQLModel
 
 from gateway import webhook_store
+from gateway.ceb import store as ceb_store
 from gateway.webhook_store import WEBHOOK_TABLES
 from services.common.changes import Changes
 from services.common.database import transaction_memo
@@ -68,6 +69,7 @@ GATEWAY_TABLES = [
     DeclarationReference.__table__,  # type: ignore[attr-defined]
     SandboxClock.__table__,  # type: ignore[attr-defined]
     *WEBHOOK_TABLES,
+    *ceb_store.CEB_TABLES,
 ]
 ALL_RUNS = "*"
 
@@ -120,8 +122,8 @@ def claim_reference(
 
     The row is written with `changes`; until then the transaction's memo holds the claim, so a
     second claim in the same group commit sees the first. The primary key stays the final
-    guard: writers are serialized (BEGIN IMMEDIATE, PostgreSQL's advisory lock), and a claim
-    that still collided would fail its whole transaction, never pass.
+    guard: another replica's claim committed meanwhile (PostgreSQL) makes the insert a
+    conflict, and the group commit runs this unit again alone, where it reads that claim.
     """
     claims: dict[tuple[str, str], str] = transaction_memo(conn).setdefault(_CLAIMS, {})
     taken = claims.get((enterprise_id, reference)) or reference_owner(
@@ -184,3 +186,4 @@ def purge_declarations(conn: Connection, declaration_ids: Sequence[str]) -> None
             chunk,
         )
     webhook_store.purge_declarations(conn, declaration_ids)
+    ceb_store.purge_declarations(conn, declaration_ids)

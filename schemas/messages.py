@@ -155,6 +155,12 @@ class SummariseExports(Command):
     TYPE: ClassVar[str] = "customs.summary.apply"
     SUMMARY: ClassVar[str] = "Summarise 9610 export lists into a 报关单 (CEB701 汇总申报)."
     entry_id: str
+    ebc_uscc: str = Field(default="", description="the enterprise whose month this list joins")
+
+    def partition_key(self) -> str | None:
+        """One enterprise's summaries on one partition, so one customs replica owns its
+        month's summary record (a hot row otherwise raced by every replica)."""
+        return f"summary|{self.ebc_uscc}" if self.ebc_uscc else None
 
 
 class ExportsSummarised(Event):

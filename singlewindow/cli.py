@@ -21,6 +21,7 @@ from rich.table import Table
 
 from schemas.scenarios import CATALOGUE, HELPER_OUTCOMES, TEST_HS_CODES
 from services.common.settings import SERVICES, Settings
+from singlewindow.ceb import ceb_app
 from singlewindow.load.costs import (
     SOAK_DURATION_S,
     SOAK_SAMPLE_EVERY_S,
@@ -47,6 +48,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(ceb_app, name="ceb")
 console = Console()
 notes = Console(stderr=True)
 

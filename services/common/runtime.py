@@ -42,6 +42,7 @@ class Runtime:
         reference: Any = None,
         replay_replies: bool = True,
         extra_tables: Sequence[Any] = (),
+        consume: bool = True,
         final_statuses: frozenset[str] | None = None,
         purge_rows: Callable[[Connection, Sequence[str]], None] | None = None,
         tap: Tap | None = None,
@@ -53,6 +54,7 @@ class Runtime:
         self.reference = reference
         self.replay_replies = replay_replies
         self.extra_tables = extra_tables
+        self.consume = consume  # False: a process that only writes (a gateway without `saga`)
         self.policy = Policy(
             retention_s=settings.retention_days * 86400,
             inbox_window_s=settings.inbox_window_days * 86400,
@@ -72,6 +74,8 @@ class Runtime:
         self._loop: ConsumerLoop | None = None
         self._relay: OutboxRelay | None = None
         self._intake: GroupCommit | None = None
+        self._intake_db: Database | None = None
+        self._processor: Processor | None = None
         self._retention: Retention | None = None
 
     @property
@@ -122,9 +126,11 @@ class Runtime:
             db=self._db, producer=self._producer, metrics=self.metrics, watchers=self.committed
         )
         self._relay.start()
-        self._intake = GroupCommit(self._db, self._relay.publish)
+        # HTTP writes commit beside consumed batches, each on its own connection (PostgreSQL).
+        self._intake_db = self._db.writer("http")
+        self._intake = GroupCommit(self._intake_db, self._relay.publish)
         self._intake.start()
-        processor = Processor(
+        self._processor = processor = Processor(
             service=self.service,
             db=self._db,
             handlers=self.handlers,
@@ -132,7 +138,19 @@ class Runtime:
             run_seed=self.settings.run_seed,
             reference=self.reference,
             replay_replies=self.replay_replies,
+            counter_block=self.settings.counter_block,
         )
+        self._retention = Retention(
+            db=self._db,
+            policy=self.policy,
+            metrics=self.metrics,
+            every_s=self.settings.retention_every_s,
+            holder=f"{self.service}:{os.getpid()}",
+        )
+        self._retention.start()
+        if not self.consume:
+            log.info("%s not consuming (its role does not)", self.service)
+            return
         consumer = make_consumer(
             self.settings, self.topics, group=self.settings.group_of(self.service)
         )
@@ -144,14 +162,6 @@ class Runtime:
             batch_max=self.settings.batch_max,
         )
         self._loop.start()
-        self._retention = Retention(
-            db=self._db,
-            policy=self.policy,
-            metrics=self.metrics,
-            every_s=self.settings.retention_every_s,
-            holder=f"{self.service}:{os.getpid()}",
-        )
-        self._retention.start()
         log.info("%s consuming %s", self.service, ", ".join(self.topics))
 
     async def stop(self) -> None:
@@ -161,6 +171,8 @@ class Runtime:
         if self._loop:
             await self._loop.stop()
             await self._loop.consumer.stop()
+        if self._processor:
+            await self._processor.give_back()
         if self._intake:
             await self._intake.stop()
         if self._relay:
@@ -169,6 +181,8 @@ class Runtime:
             await self._producer.stop()
         if self._engine:
             await self._engine.dispose()
+        if self._intake_db is not None and self._intake_db is not self._db:
+            self._intake_db.dispose()
         if self._db:
             self._db.dispose()
 
@@ -190,7 +204,9 @@ class Runtime:
 
     async def readiness(self) -> dict[str, bool]:
         """Which dependencies answer: the database and the consumer group."""
-        checks = {"database": False, "consumer": bool(self._loop and self._loop.ready.is_set())}
+        checks = {"database": False}
+        if self.consume:
+            checks["consumer"] = bool(self._loop and self._loop.ready.is_set())
         try:
             async with self.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from services.common.agency import load_json
 from services.common.changes import Changes, Put, VersionConflict
 from services.common.database import Database
 from services.common.db import Journal, Outbox, Record
-from services.common.handling import Processor
+from services.common.handling import Handler, Processor
 from services.common.metrics import Metrics
 from services.customs.app import load_reference
 from services.customs.handlers import HANDLERS as CUSTOMS
@@ -47,14 +48,17 @@ def tax_processor(db: Database) -> Processor:
     )
 
 
-def customs_processor(db: Database) -> Processor:
+def customs_processor(
+    db: Database, handlers: Mapping[str, Handler] = CUSTOMS, *, counter_block: int = 1
+) -> Processor:
     return Processor(
         service="customs",
         db=db,
-        handlers=CUSTOMS,
+        handlers=handlers,
         metrics=Metrics("customs"),
         run_seed=1,
         reference=load_reference(),  # the tariff too: its lines carry the rates
+        counter_block=counter_block,
     )
 
 
