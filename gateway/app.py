@@ -85,7 +85,8 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
         final_statuses=TERMINAL,
         purge_rows=purge_declarations,
     )
-    runtime.handlers = SagaMetrics(runtime).counted(HANDLERS)
+    saga_metrics = SagaMetrics(runtime)
+    runtime.handlers = saga_metrics.counted(HANDLERS)
     watcher = DeadlineWatcher(runtime, config)
     hub = StatusHub(
         settings.kafka_bootstrap,
@@ -103,6 +104,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
             backoff_max_s=settings.webhook_backoff_max_s,
         ),
     )
+    webhooks.recorder.listeners.append(saga_metrics.statuses)
     receipts = ReceiptFollower(runtime, max_attempts=settings.webhook_max_attempts)
     keys: dict[str, str] = {}
 

@@ -30,14 +30,14 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from sqlalchemy import Connection
 
 from gateway import webhook_store as store
 from gateway.webhook_rules import Subscriber
 from gateway.webhook_sender import WebhookConfig, WebhookSender
-from schemas.envelope import decode
+from schemas.envelope import Envelope, decode
 from schemas.messages import StatusChanged
 from schemas.topics import STATUS
 from services.common.changes import Changes, OutRow
@@ -92,6 +92,8 @@ class StatusRecorder:
         self.seed = seed
         self.endpoints = EndpointCache()
         self.queued = False  # deliveries were queued since the sender was last woken
+        # Told of each transaction's status messages too (gateway/observe.py: StatusCounts).
+        self.listeners: list[Callable[[Connection, Changes, Sequence[Envelope]], None]] = []
 
     def __call__(self, conn: Connection, changes: Changes) -> None:
         """Record the webhook events and deliveries of `changes`' status messages."""
@@ -106,6 +108,8 @@ class StatusRecorder:
             )
         if not statuses:
             return
+        for listener in self.listeners:
+            listener(conn, changes, statuses)
         recorded = store.record_status_events(
             conn,
             statuses,

@@ -117,11 +117,22 @@ def test_metrics_after_a_load_run_match_what_the_load_tool_sent(
     assert delta("tax", "sw_messages_handled_total", type="tax.refund.apply") == sent
     assert delta("gateway", "sw_saga_steps_total", step="tax", state="refund_paid") == sent
     assert delta("gateway", "sw_saga_steps_total", step="forex", state="settled") == sent
-    # Every gateway replica counts the one shared table: read one of them.
-    completed = [
-        total(at["gateway"][0], "sw_declarations", status="completed") for at in (before, after)
-    ]
-    assert completed[1] - completed[0] == sent
+
+    # Each gateway replica counts the status moves it committed: summed over replicas, each
+    # declaration entered `completed` once, and left every status it passed on the way.
+    def held(status: str) -> float:
+        entered = delta("gateway", "sw_declaration_status_entered_total", status=status)
+        return entered - delta("gateway", "sw_declaration_status_left_total", status=status)
+
+    entered = delta("gateway", "sw_declaration_status_entered_total", status="completed")
+    assert entered == sent
+    assert delta("gateway", "sw_declaration_status_entered_total", status="submitted") == sent
+    assert {s: held(s) for s in ("submitted", "in_progress", "stalled", "completed")} == {
+        "submitted": 0,
+        "in_progress": 0,
+        "stalled": 0,
+        "completed": sent,
+    }
     # An export is three commands to customs (file, release, close), one to forex, one to
     # tax; each agency answers each with one event, published from its outbox, and the
     # gateway handles those 3 + 1 + 1 = 5 events. Inspection is not needed for phones.
