@@ -17,9 +17,13 @@ from sqlalchemy import Connection
 from gateway.observe import StatusCounts
 from gateway.webhook_sender import WebhookConfig
 from gateway.webhooks import StatusRecorder
-from services.common.changes import Changes, OutRow, Put, load_records
+from schemas.envelope import Envelope
+from services.common.changes import Changes, Held, OutRow, Put, load_records
 from services.common.database import Database
 from services.common.groupcommit import GroupCommit
+from services.common.handling import Context, Outcome, Processor
+from services.common.metrics import Metrics
+from tests.service.test_processor import refund_command
 from tests.service.test_webhook_store import SEED, _status
 
 
@@ -118,3 +122,39 @@ async def test_a_unit_rolled_back_to_its_savepoint_counts_nothing(
         await group.stop()
     assert _held(registry, "submitted") == 2
     assert _held(registry, "stalled") == 0
+
+
+async def test_a_batch_rolled_back_by_a_conflict_counts_only_its_retry(
+    db: Database, registry: CollectorRegistry
+) -> None:
+    """Another writer changes the record between the batch's read and its write: the batch
+    rolls back to its savepoint and is handled again, and the move is counted once."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer a file (BEGIN IMMEDIATE): no conflict to meet")
+    await db.write(lambda conn: _move(conn, "d1", "submitted").apply(conn))
+    command = refund_command("d1")
+    attempts = 0
+
+    def handler(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 1:  # another replica wins the record now (its own connection)
+            with db.engine.begin() as other:
+                other.exec_driver_sql("UPDATE records SET version = version + 1")
+        put = Put.of("d1", Doc(status="in_progress"), status="in_progress", previous=held)
+        return Outcome(put=put, emit=[_status("d1", "ent_a", "in_progress", "in_progress")])
+
+    processor = Processor(
+        service="gateway",
+        db=db,
+        handlers={command.type: handler},
+        metrics=Metrics("gateway"),
+        run_seed=1,
+    )
+    await processor.process([command])
+    assert attempts == 2
+    assert (
+        registry.get_sample_value("sw_declaration_status_entered_total", {"status": "in_progress"})
+        == 1
+    )
+    assert _held(registry, "submitted") == 0
