@@ -139,24 +139,49 @@ def _inspection_required(event: Event) -> bool:
 
 
 def _no_inspection(event: Event) -> bool:
-    return isinstance(event, DeclarationAccepted) and not _inspection_required(event)
+    return (
+        isinstance(event, DeclarationAccepted)
+        and not _inspection_required(event)
+        and not event.clears
+    )
+
+
+def _customs_clears(event: Event) -> bool:
+    """Customs releases and closes on its own (the filing let it: nothing held the goods)."""
+    return isinstance(event, DeclarationAccepted) and event.clears
+
+
+def _customs_closes(event: Event) -> bool:
+    return isinstance(event, GoodsReleased) and event.closes
+
+
+def _close_on_command(event: Event) -> bool:
+    return isinstance(event, GoodsReleased) and not event.closes
 
 
 GUARDS: Final[dict[str, Guard]] = {
     "inspection required": _inspection_required,
     "no inspection": _no_inspection,
+    "customs clears": _customs_clears,
+    "customs closes": _customs_closes,
+    "close on command": _close_on_command,
 }
 
 
 @dataclass(frozen=True)
 class Transition:
-    """state × event (× guard) → new state + commands."""
+    """state × event (× guard) → new state + commands.
+
+    `expects`: events the agency sends next on its own, answering the same command (customs
+    clearing by itself); that command stays pending, so a lost answer is asked for again.
+    """
 
     state: str
     on: str
     to: str
     commands: tuple[str, ...] = ()
     when: str | None = None
+    expects: tuple[str, ...] = ()
 
 
 T = Transition
@@ -198,10 +223,24 @@ def _clearance(after: str, command: str) -> tuple[Transition, ...]:
     )
 
 
+def _released(to: str, *commands: str) -> tuple[Transition, ...]:
+    """Goods released: customs closes on its own when the release let it, else on command."""
+    return (
+        T("release_pending", RELEASED, to, commands, when="customs closes", expects=(CLOSED,)),
+        T("release_pending", RELEASED, to, (CLOSE, *commands), when="close on command"),
+    )
+
+
+# An export customs may clear by itself: accepted, released and closed come together.
+CLEARS: Final = T(
+    "customs_review", ACCEPTED, "release_pending", when="customs clears", expects=(RELEASED,)
+)
+
 # Export: customs → (inspection) → release → closure ∥ settlement → refund → completed.
 EXPORT: Final = (
     *_clearance("release_pending", RELEASE),
-    T("release_pending", RELEASED, "closing_and_settling", (CLOSE, SETTLE)),
+    CLEARS,
+    *_released("closing_and_settling", SETTLE),
     T("closing_and_settling", CLOSED, "settling"),
     T("closing_and_settling", SETTLED, "closing"),
     T("settling", SETTLED, "refunding", (REFUND,)),
@@ -214,7 +253,7 @@ EXPORT: Final = (
 IMPORT: Final = (
     *_clearance("assessing", ASSESS),
     T("assessing", COLLECTED, "release_pending", (RELEASE,)),
-    T("release_pending", RELEASED, "closing_and_paying", (CLOSE, REGISTER)),
+    *_released("closing_and_paying", REGISTER),
     T("closing_and_paying", CLOSED, "paying"),
     T("closing_and_paying", REGISTERED, "closing"),
     T("paying", REGISTERED, "completed"),
@@ -225,7 +264,8 @@ IMPORT: Final = (
 # (CEB701 → CEB792) before the refund, which may be an exemption (无票免税).
 EXPORT_9610: Final = (
     *_clearance("release_pending", RELEASE),
-    T("release_pending", RELEASED, "closing_and_settling", (CLOSE, SETTLE)),
+    CLEARS,
+    *_released("closing_and_settling", SETTLE),
     T("closing_and_settling", CLOSED, "settling"),
     T("closing_and_settling", SETTLED, "closing"),
     T("settling", SETTLED, "summarising", (SUMMARISE,)),
@@ -243,7 +283,7 @@ IMPORT_CBEC: Final = (
     *_clearance("assessing", ASSESS),
     T("assessing", COLLECTED, "release_pending", (RELEASE,)),
     T("assessing", TAX_REFUSED, "rejected"),  # over the buyer's annual limit (T301)
-    T("release_pending", RELEASED, "closing", (CLOSE,)),
+    *_released("closing"),
     T("closing", CLOSED, "completed"),
     # A return (CEB625, POST .../returns) after completion: tax refunded, quota restored.
     T("completed", RETURNED, "completed"),
@@ -285,7 +325,14 @@ def by_trader(table: tuple[Transition, ...]) -> tuple[Transition, ...]:
     state after the first answer hears a later tranche of a partial receipt or payment.
     """
     rows = [
-        T(r.state, r.on, r.to, tuple(c for c in r.commands if c not in FOREX_COMMANDS), r.when)
+        T(
+            r.state,
+            r.on,
+            r.to,
+            tuple(c for c in r.commands if c not in FOREX_COMMANDS),
+            r.when,
+            r.expects,
+        )
         for r in table
     ]
     answers = [r for r in table if r.on in (SETTLED, REGISTERED)]
@@ -337,12 +384,13 @@ def forced(saga: Saga) -> Forced | None:
     return forced_outcome(saga.declaration.scenario, saga.declaration.reference)
 
 
-def filing_command(declaration: DeclarationData) -> FileDeclaration:
-    """The filing command: the declaration, with the scenario customs is to act on."""
+def filing_command(declaration: DeclarationData, *, may_clear: bool) -> FileDeclaration:
+    """The filing command: the declaration, with the scenario customs is to act on, and
+    whether customs may release and close on its own (nothing paced holds the goods)."""
     told = scenario_for(forced_outcome(declaration.scenario, declaration.reference), "customs")
-    if told is declaration.scenario:
-        return FileDeclaration(declaration=declaration)
-    return FileDeclaration(declaration=declaration.model_copy(update={"scenario": told}))
+    if told is not declaration.scenario:
+        declaration = declaration.model_copy(update={"scenario": told})
+    return FileDeclaration(declaration=declaration, may_clear=may_clear)
 
 
 def build_command(type_: str, saga: Saga) -> Command:
@@ -362,7 +410,7 @@ def build_command(type_: str, saga: Saga) -> Command:
             destination=decl.counterparty_country,
         )
     if type_ == RELEASE:
-        return ReleaseGoods()
+        return ReleaseGoods(may_close=saga.paced is None)  # a paced class sees each step
     if type_ == DETAIN:
         return DetainGoods(
             reason_code=saga.failure_code or "I300", reason=saga.reason or "inspection failed"
@@ -553,8 +601,14 @@ class Advance:
     commands: tuple[Command, ...]
 
 
-def start(declaration_id: str, enterprise_id: str, declaration: DeclarationData) -> Advance:
-    """A new saga waiting for customs, and the filing command."""
+def start(
+    declaration_id: str,
+    enterprise_id: str,
+    declaration: DeclarationData,
+    *,
+    paced: Paced | None = None,
+) -> Advance:
+    """A new saga waiting for customs (at a class's pace, if `paced`), and the filing command."""
     saga = Saga(
         declaration_id=declaration_id,
         enterprise_id=enterprise_id,
@@ -562,8 +616,9 @@ def start(declaration_id: str, enterprise_id: str, declaration: DeclarationData)
         state="customs_review",
         steps={"customs": "pending", "inspection": "waiting", "forex": "waiting", "tax": "waiting"},
         figures=Figures(declared_value=declaration.total_value, currency=declaration.currency),
+        paced=paced,
     )
-    return Advance(saga, (filing_command(declaration),))
+    return Advance(saga, (filing_command(declaration, may_clear=paced is None),))
 
 
 def transition_for(saga: Saga, event: Event) -> Transition:
@@ -585,8 +640,13 @@ def advance(saga: Saga, envelope: Envelope) -> Advance:
         raise UnexpectedEvent(f"{envelope.type} is not an event")
     row = transition_for(saga, event)
     answered = envelope.causation_id
-    pending = tuple(
-        p for p in saga.pending if p.command_id != answered and answered not in p.supersedes
+    # A command whose agency goes on by itself stays pending until its last answer.
+    pending = (
+        saga.pending
+        if row.expects
+        else tuple(
+            p for p in saga.pending if p.command_id != answered and answered not in p.supersedes
+        )
     )
     # The event's facts and the move in one copy of the saga (each copy costs as much as
     # the table look-up and the facts together).
@@ -603,10 +663,11 @@ def advance(saga: Saga, envelope: Envelope) -> Advance:
         update["released_on"] = sandbox_day(envelope).isoformat()
     moved = saga.model_copy(update=update)
     commands = tuple(build_command(c, moved) for c in row.commands)
-    if commands:
+    busy = [c.TYPE for c in commands] + list(row.expects)
+    if busy:
         steps = dict(moved.steps)
-        for command in commands:
-            steps[command.TYPE.split(".", 1)[0]] = "pending"
+        for type_ in busy:
+            steps[type_.split(".", 1)[0]] = "pending"
         moved = moved.model_copy(update={"steps": steps})
     return Advance(moved, commands)
 

@@ -14,14 +14,12 @@ class NothingHeld(Exception):
     """The declaration has no held command to release (an agency is still working, or it ended)."""
 
 
-def paced(saga: Saga, pace: Pace, *, stage_s: float | None = None) -> Saga:
-    """The saga set to move at `pace` (instant keeps it unpaced, as cheap as ever).
+def pacing(pace: Pace, *, stage_s: float | None = None) -> Paced | None:
+    """What a saga moving at `pace` holds (instant: nothing, as cheap as ever).
 
     `stage_s`: a demo stage's own length (the sandbox `delayed` outcome), else the setting's.
     """
-    if pace is Pace.INSTANT:
-        return saga
-    return saga.model_copy(update={"paced": Paced(pace=pace, stage_s=stage_s)})
+    return None if pace is Pace.INSTANT else Paced(pace=pace, stage_s=stage_s)
 
 
 def hold(

@@ -25,8 +25,8 @@ T0 = 1_000_000.0
 
 def _submitted(p: Pace) -> tuple[Saga, list[Envelope]]:
     declaration = DeclarationData.model_validate(sample_declaration("export", "0110", "happy"))
-    begun = sagas.start("decl-1", "ent_demo", declaration)
-    saga, sent = send(pace.paced(begun.saga, p), begun.commands, cause=None, config=CONFIG, now=T0)
+    begun = sagas.start("decl-1", "ent_demo", declaration, paced=pace.pacing(p))
+    saga, sent = send(begun.saga, begun.commands, cause=None, config=CONFIG, now=T0)
     return pace.hold(saga, sent, now=T0, demo_stage_s=CONFIG.demo_stage_s)
 
 
