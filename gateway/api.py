@@ -2,7 +2,6 @@
 
 # No `from __future__ import annotations`: FastAPI must see the closure dependencies at def time.
 
-import json
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -43,7 +42,7 @@ from schemas.api import (
     Timeline,
     TimelineEntry,
 )
-from schemas.envelope import Envelope
+from schemas.envelope import Envelope, whole
 from schemas.registry import asyncapi_document
 from schemas.scenarios import CATALOGUE, HELPER_OUTCOMES
 from services.common import tracing
@@ -267,7 +266,7 @@ def api_router(
             ).all()
         entries = []
         for row in rows:
-            env = json.loads(row.envelope)
+            env = whole(row.envelope)
             entries.append(
                 TimelineEntry(
                     seq=row.seq,
