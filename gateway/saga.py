@@ -45,7 +45,15 @@ from schemas.messages import (
     ValueLine,
 )
 from schemas.scenarios import Forced, forced_outcome, scenario_for
-from schemas.trade import DeclarationData, Direction, PaymentSource, TradeMode
+from schemas.trade import (
+    DeclarationData,
+    Direction,
+    OriginCertificate,
+    PaymentSource,
+    Scenario,
+    TaxFiling,
+    TradeMode,
+)
 
 BEIJING: Final = timezone(timedelta(hours=8))
 TERMINAL: Final = frozenset({"completed", "rejected", "failed", "cancelled"})
@@ -90,12 +98,50 @@ class Paced(Contract):
     stage_s: float | None = None  # demo pace: seconds a stage waits (None: the setting)
 
 
+class Brief(Contract):
+    """What the saga decides and builds commands with, of the declaration filed. The filing
+    itself is kept once, in the journal (gateway/filings.py), not in every saga write."""
+
+    direction: Direction
+    trade_mode: TradeMode
+    payments: PaymentSource
+    currency: str
+    total_value: Decimal
+    declarant_uscc: str
+    counterparty_country: str
+    hs_codes: tuple[str, ...]
+    reference: str | None = None
+    scenario: Scenario | None = None
+    certificate_of_origin: OriginCertificate | None = None
+    tax_filing: TaxFiling | None = None
+    buyer_id: str | None = None  # CBEC retail import: the buyer's ID number (annual limit)
+
+
+def brief_of(declaration: DeclarationData) -> Brief:
+    """The saga's brief of a declaration."""
+    return Brief(
+        direction=declaration.direction,
+        trade_mode=declaration.trade_mode,
+        payments=declaration.payments,
+        currency=declaration.currency,
+        total_value=declaration.total_value,
+        declarant_uscc=declaration.declarant.uscc,
+        counterparty_country=declaration.counterparty_country,
+        hs_codes=tuple(i.hs_code for i in declaration.items),
+        reference=declaration.reference,
+        scenario=declaration.scenario,
+        certificate_of_origin=declaration.certificate_of_origin,
+        tax_filing=declaration.tax_filing,
+        buyer_id=declaration.cbec.buyer_id_number if declaration.cbec else None,
+    )
+
+
 class Saga(Contract):
     """Everything the gateway knows about one declaration's journey."""
 
     declaration_id: str
     enterprise_id: str
-    declaration: DeclarationData
+    brief: Brief
     state: str
     steps: dict[str, str]
     figures: Figures
@@ -347,7 +393,7 @@ def by_trader(table: tuple[Transition, ...]) -> tuple[Transition, ...]:
     )
 
 
-def table_for(declaration: DeclarationData) -> tuple[Transition, ...]:
+def table_for(declaration: DeclarationData | Brief) -> tuple[Transition, ...]:
     """The table of a declaration: its trade mode's own, else its direction's; by the trader's
     payments when they come through the API."""
     key = (declaration.direction, declaration.trade_mode)
@@ -358,13 +404,13 @@ def table_for(declaration: DeclarationData) -> tuple[Transition, ...]:
 def awaits_forex(saga: Saga) -> bool:
     """Whether the saga waits for a receipt or payment the trader files (and none is pending):
     the first one, or a later tranche of a partial one."""
-    if saga.declaration.payments is not PaymentSource.API or saga.state in ENDED_BADLY:
+    if saga.brief.payments is not PaymentSource.API or saga.state in ENDED_BADLY:
         return False
     if any(p.type in FOREX_COMMANDS for p in saga.pending):
         return False
     if saga.steps.get("forex") in ("settled", "registered"):
         return (saga.figures.forex_outstanding or 0) > 0
-    return any(r.state == saga.state and r.on == REFUSED for r in table_for(saga.declaration))
+    return any(r.state == saga.state and r.on == REFUSED for r in table_for(saga.brief))
 
 
 CBEC_IMPORT_MODES: Final = frozenset({TradeMode.CBEC_RETAIL, TradeMode.CBEC_BONDED})
@@ -381,7 +427,7 @@ def _require_entry(saga: Saga) -> str:
 
 def forced(saga: Saga) -> Forced | None:
     """The outcome the declaration forces (sandbox `scenario` or magic `reference`), if any."""
-    return forced_outcome(saga.declaration.scenario, saga.declaration.reference)
+    return forced_outcome(saga.brief.scenario, saga.brief.reference)
 
 
 def filing_command(declaration: DeclarationData, *, may_clear: bool) -> FileDeclaration:
@@ -395,13 +441,13 @@ def filing_command(declaration: DeclarationData, *, may_clear: bool) -> FileDecl
 
 def build_command(type_: str, saga: Saga) -> Command:
     """The command of a type, filled in from the saga; each agency told its forced outcome."""
-    decl = saga.declaration
+    decl = saga.brief
     force = forced(saga)
     if type_ == INSPECT:
         return InspectGoods(
             direction=decl.direction,
             trade_mode=decl.trade_mode,
-            hs_codes=tuple(i.hs_code for i in decl.items),
+            hs_codes=decl.hs_codes,
             reason=saga.inspection_reason or "certificate of origin requested",
             scenario=scenario_for(force, "inspection"),
             lines=saga.lines,
@@ -423,7 +469,7 @@ def build_command(type_: str, saga: Saga) -> Command:
             released_on=date.fromisoformat(saga.released_on) if saga.released_on else None,
             amount=decl.total_value,
             currency=decl.currency,
-            declarant_uscc=decl.declarant.uscc,
+            declarant_uscc=decl.declarant_uscc,
             scenario=scenario_for(force, "forex"),
             buyer_share=force.share if force else None,
         )
@@ -432,7 +478,7 @@ def build_command(type_: str, saga: Saga) -> Command:
             entry_id=_require_entry(saga),
             amount=decl.total_value,
             currency=decl.currency,
-            declarant_uscc=decl.declarant.uscc,
+            declarant_uscc=decl.declarant_uscc,
             scenario=scenario_for(force, "forex"),
         )
     if type_ == REFUND:
@@ -441,7 +487,7 @@ def build_command(type_: str, saga: Saga) -> Command:
             lines=saga.lines,
             scenario=scenario_for(force, "tax"),
             trade_mode=decl.trade_mode,
-            declarant_uscc=decl.declarant.uscc,
+            declarant_uscc=decl.declarant_uscc,
             filing=decl.tax_filing,
             customs_closed=saga.steps.get("customs") in ("closed", "summarised"),
             forex_settled=saga.steps.get("forex") == "settled",
@@ -451,7 +497,7 @@ def build_command(type_: str, saga: Saga) -> Command:
             entry_id=_require_entry(saga),
             lines=saga.lines,
             trade_mode=decl.trade_mode,
-            buyer_id=decl.cbec.buyer_id_number if decl.cbec else None,
+            buyer_id=decl.buyer_id,
             scenario=scenario_for(force, "tax"),
         )
     if type_ == SUMMARISE:
@@ -507,7 +553,7 @@ def facts(saga: Saga, event: Event) -> dict[str, object]:
         steps = dict(saga.steps)
         if not event.inspection_required:
             steps["inspection"] = "not_required"
-        if saga.declaration.trade_mode in CBEC_IMPORT_MODES:
+        if saga.brief.trade_mode in CBEC_IMPORT_MODES:
             steps["forex"] = "not_required"  # the buyer pays the platform in CNY
         update["steps"] = steps
     elif isinstance(event, ExportsSummarised):
@@ -529,7 +575,7 @@ def facts(saga: Saga, event: Event) -> dict[str, object]:
                 event.reason_code, event.field, event.reason, event.reason_zh, event.rule
             ),
         )
-    elif isinstance(event, GoodsReleased) and saga.declaration.payments is PaymentSource.API:
+    elif isinstance(event, GoodsReleased) and saga.brief.payments is PaymentSource.API:
         update["customs_status"] = event.status_code
         if saga.steps.get("forex") == "waiting":
             update["steps"] = {**saga.steps, "forex": "awaiting_trader"}
@@ -612,7 +658,7 @@ def start(
     saga = Saga(
         declaration_id=declaration_id,
         enterprise_id=enterprise_id,
-        declaration=declaration,
+        brief=brief_of(declaration),
         state="customs_review",
         steps={"customs": "pending", "inspection": "waiting", "forex": "waiting", "tax": "waiting"},
         figures=Figures(declared_value=declaration.total_value, currency=declaration.currency),
@@ -623,7 +669,7 @@ def start(
 
 def transition_for(saga: Saga, event: Event) -> Transition:
     """The row of the table that applies, or UnexpectedEvent."""
-    for row in table_for(saga.declaration):
+    for row in table_for(saga.brief):
         if (
             row.state == saga.state
             and row.on == event.TYPE

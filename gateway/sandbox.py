@@ -11,11 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from gateway import filings
 from gateway.saga import TERMINAL, PendingStep, Saga, stall_reason
 from schemas.base import Command
 from schemas.envelope import Envelope, new_envelope
 from schemas.messages import FileDeclaration, RegisterPayment, SettleReceipt
 from schemas.scenarios import HelperOutcome
+from schemas.trade import DeclarationData
 
 SOURCE = "gateway"
 
@@ -62,6 +64,7 @@ def force(
     share: Decimal | None,
     now: float,
     step_deadline_s: float,
+    filing: DeclarationData | None = None,
 ) -> Forcing:
     """Replace the pending (or held) step `outcome` answers with a forced command, sent now."""
     if saga.state in TERMINAL:
@@ -74,7 +77,7 @@ def force(
             f"{outcome.name} answers {' or '.join(outcome.commands)}, and declaration "
             f"{saga.declaration_id} (state {saga.state}) waits for {', '.join(waiting)}"
         )
-    old = Envelope.model_validate_json(step.envelope)
+    old = filings.command_of(step, filing)
     assert isinstance(old.payload, Command)
     envelope = new_envelope(
         forced_command(old.payload, outcome, share),
@@ -90,7 +93,7 @@ def force(
         agency=step.agency,
         attempts=1,
         deadline=now + step_deadline_s,
-        envelope=envelope.model_dump_json(),
+        envelope=filings.kept(envelope),
         supersedes=(*step.supersedes, step.command_id),
     )
     pending = (*(p for p in saga.pending if p.command_id != step.command_id), fresh)

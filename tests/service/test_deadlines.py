@@ -8,8 +8,8 @@ import time
 from gateway import saga as sagas
 from gateway.deadlines import DeadlineWatcher
 from gateway.handlers import HANDLERS, GatewayConfig, put_saga, send
-from schemas.envelope import reply
-from schemas.messages import FileDeclaration
+from schemas.envelope import new_envelope, reply
+from schemas.messages import DeclarationSubmitted, FileDeclaration
 from schemas.trade import DeclarationData
 from services.common.changes import Changes, OutRow, load_records
 from services.common.database import Database
@@ -41,9 +41,13 @@ async def test_an_unanswered_command_is_resent_unchanged_then_the_declaration_st
     db: Database,
 ) -> None:
     now = time.time()
-    begun = sagas.start("d-1", "ent", DeclarationData.model_validate(sample_declaration()))
+    declaration = DeclarationData.model_validate(sample_declaration())
+    begun = sagas.start("d-1", "ent", declaration)
     saga, commands = send(begun.saga, begun.commands, cause=None, config=CONFIG, now=now)
     changes = Changes()
+    # The submission's journal line: the filing a re-sent filing is rebuilt from.
+    submitted = DeclarationSubmitted(enterprise_id="ent", declaration=declaration)
+    changes.log(new_envelope(submitted, declaration_id="d-1", source="gateway"), "in")
     changes.put(put_saga(saga, None))
     for command in commands:
         changes.emit(command)
