@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 
 from schemas.api import Pace
 from schemas.base import Command, Contract, Event
@@ -160,6 +160,11 @@ class Saga(Contract):
     # Sandbox clock: seconds this declaration's clock runs ahead of real time. Every time the
     # saga holds (deadlines, release_at) is real time; moving the clock brings them nearer.
     clock_offset_s: float = 0.0
+
+    def model_dump_json(self, **kwargs: Any) -> str:
+        """The record as written: fields at their default left out (read back, the same saga)."""
+        kwargs.setdefault("exclude_defaults", True)
+        return super().model_dump_json(**kwargs)
 
 
 def public_status(saga: Saga) -> str:

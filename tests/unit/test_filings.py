@@ -82,3 +82,10 @@ def test_other_commands_keep_their_bytes() -> None:
     [step] = moved.pending
     assert filings.is_whole(step) and step.envelope.encode() == sent.to_bytes()
     assert filings.command_of(step, None) == sent
+
+
+def test_the_record_leaves_defaults_out_and_reads_back_the_same_saga() -> None:
+    saga, _ = _filed(BIG)
+    record = put_saga(saga, None).data
+    assert b"null" not in record and b'"stalled_reason"' not in record
+    assert sagas.Saga.model_validate_json(record) == saga
