@@ -367,7 +367,7 @@ def api_router(
                     409, "not-applicable", "Not applicable", str(exc), state=before.state
                 ) from exc
             changes = Changes()
-            send_again = filings.commands(filings.reader(conn), declaration_id, steps)
+            send_again = filings.commands(filings.reader(conn), after, steps)
             for envelope in send_again:
                 changes.emit(envelope)
             changes.put(put_saga(after, held))

@@ -107,9 +107,11 @@ def send(
             agency=e.type.split(".", 1)[0],
             attempts=1,
             deadline=now + config.step_deadline_s,
-            envelope=filings.kept(e),
+            envelope=kept,
+            omitted=omitted,
         )
         for e in envelopes
+        for kept, omitted in [filings.kept(e, saga.lines)]
     )
     return saga.model_copy(update={"pending": saga.pending + steps}), envelopes
 
@@ -253,7 +255,7 @@ def expire_due(
     for held in due:
         saga = PARSED.of(held)
         step = due_pass(saga, at=now, config=config)
-        for envelope in filings.commands(filed, saga.declaration_id, step.send):
+        for envelope in filings.commands(filed, step.saga, step.send):
             changes.emit(envelope)
         changes.put(put_saga(step.saga, held))
         if step.stalled:

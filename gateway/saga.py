@@ -85,8 +85,9 @@ class PendingStep(Contract):
     agency: str
     attempts: int
     deadline: float | None
-    envelope: str
+    envelope: str  # as sent, less the payload fields `omitted` (gateway/filings.py)
     supersedes: tuple[str, ...] = ()  # ids of commands a test helper replaced with this one
+    omitted: tuple[str, ...] = ()  # "declaration" (the filing's), "lines" (the saga's)
 
 
 class Paced(Contract):

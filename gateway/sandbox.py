@@ -77,7 +77,7 @@ def force(
             f"{outcome.name} answers {' or '.join(outcome.commands)}, and declaration "
             f"{saga.declaration_id} (state {saga.state}) waits for {', '.join(waiting)}"
         )
-    old = filings.command_of(step, filing)
+    old = filings.command_of(step, filing, saga.lines)
     assert isinstance(old.payload, Command)
     envelope = new_envelope(
         forced_command(old.payload, outcome, share),
@@ -87,13 +87,15 @@ def force(
         causation_id=old.causation_id,
         clock_offset_s=saga.clock_offset_s,
     )
+    kept, omitted = filings.kept(envelope, saga.lines)
     fresh = PendingStep(
         command_id=envelope.id,
         type=envelope.type,
         agency=step.agency,
         attempts=1,
         deadline=now + step_deadline_s,
-        envelope=filings.kept(envelope),
+        envelope=kept,
+        omitted=omitted,
         supersedes=(*step.supersedes, step.command_id),
     )
     pending = (*(p for p in saga.pending if p.command_id != step.command_id), fresh)

@@ -140,7 +140,7 @@ def test_helpers_router(
     ) -> ClockDeclaration:
         before = Saga.model_validate_json(held.data)
         caught = catch_up(sagas.shift_clock(before, seconds), now=now, config=config)
-        for envelope in filings.commands(filings.reader(conn), before.declaration_id, caught.send):
+        for envelope in filings.commands(filings.reader(conn), caught.saga, caught.send):
             changes.emit(envelope)
         changes.put(put_saga(caught.saga, held))
         if caught.stalled:

@@ -246,7 +246,7 @@ def dashboard_router(
                     state=saga.state,
                 ) from exc
             changes = Changes()
-            for envelope in filings.commands(filings.reader(conn), declaration_id, released.send):
+            for envelope in filings.commands(filings.reader(conn), released.saga, released.send):
                 changes.emit(envelope)
             changes.put(put_saga(released.saga, held))
             done = Advanced(id=declaration_id, released=pace.held_types(saga))

@@ -13,7 +13,7 @@ from gateway.sandbox import force
 from schemas.scenarios import HELPERS_BY_NAME
 from schemas.trade import DeclarationData, Scenario
 from singlewindow.samples import sample_declaration
-from tests.unit.builders import declaration, item
+from tests.unit.builders import declaration, item, line
 
 CONFIG = GatewayConfig(step_deadline_s=10, step_max_attempts=3)
 # 50 lines: the largest declaration the API takes, whose filing no saga write repeats.
@@ -40,10 +40,10 @@ def test_a_pending_filing_is_sent_again_identical_from_the_filing() -> None:
     saga, sent = _filed(BIG)
     [step] = saga.pending
     assert json.loads(step.envelope)["payload"]["declaration"] == {}  # nothing forced
-    again = filings.command_of(step, BIG)
+    again = filings.command_of(step, BIG, ())
     assert again.id == step.command_id and again.to_bytes() == sent
     with pytest.raises(filings.MissingFiling):
-        filings.command_of(step, None)
+        filings.command_of(step, None, ())
 
 
 def test_a_forced_filing_keeps_the_scenario_customs_is_told() -> None:
@@ -57,7 +57,7 @@ def test_a_forced_filing_keeps_the_scenario_customs_is_told() -> None:
     saga, sent = _filed(decl)
     [step] = saga.pending
     assert json.loads(step.envelope)["payload"]["declaration"] == {"scenario": "stall_customs"}
-    assert filings.command_of(step, decl).to_bytes() == sent
+    assert filings.command_of(step, decl, ()).to_bytes() == sent
     # A test helper pushes it: a new command, told happy, kept the same way.
     forced = force(
         saga,
@@ -70,7 +70,7 @@ def test_a_forced_filing_keeps_the_scenario_customs_is_told() -> None:
     [fresh] = forced.saga.pending
     payload = forced.send.payload
     assert payload.declaration.scenario is Scenario.HAPPY  # type: ignore[attr-defined]
-    assert filings.command_of(fresh, decl) == forced.send
+    assert filings.command_of(fresh, decl, ()) == forced.send
 
 
 def test_other_commands_keep_their_bytes() -> None:
@@ -81,7 +81,21 @@ def test_other_commands_keep_their_bytes() -> None:
     moved, [sent] = send(saga, [settle], cause=None, config=CONFIG, now=0.0)
     [step] = moved.pending
     assert filings.is_whole(step) and step.envelope.encode() == sent.to_bytes()
-    assert filings.command_of(step, None) == sent
+    assert filings.command_of(step, None, ()) == sent
+
+
+def test_a_pending_command_keeps_no_second_copy_of_the_saga_lines() -> None:
+    """The refund of 50 lines: the saga holds the lines customs valued, the step none."""
+    lines = tuple(line(f"85171300{n:02d}", "1704.00", refund_rate="0.13") for n in range(50))
+    saga = sagas.start("d-1", "ent-1", BIG).saga.model_copy(
+        update={"entry_id": "531620260000000001", "state": "closing", "lines": lines}
+    )
+    refund = sagas.build_command(sagas.REFUND, saga)
+    moved, [sent] = send(saga, [refund], cause=None, config=CONFIG, now=0.0)
+    [step] = moved.pending
+    assert step.omitted == ("lines",) and "85171300" not in step.envelope
+    again = filings.command_of(step, None, moved.lines)
+    assert again.to_bytes() == sent.to_bytes()
 
 
 def test_the_record_leaves_defaults_out_and_reads_back_the_same_saga() -> None:

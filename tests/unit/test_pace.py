@@ -175,7 +175,7 @@ def test_the_deadline_watcher_releases_a_demo_stage_when_its_time_is_up() -> Non
 def test_an_agency_answer_to_a_paced_declaration_holds_the_next_command() -> None:
     saga, _ = _submitted(Pace.STEP)
     released = pace.release(saga, now=T0, step_deadline_s=10)
-    filed = filings.command_of(released.saga.pending[0], DECLARATION)
+    filed = filings.command_of(released.saga.pending[0], DECLARATION, ())
     accepted = reply(
         filed,
         green_acceptance(),
