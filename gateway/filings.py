@@ -47,6 +47,27 @@ def kept(envelope: Envelope, lines: tuple[ValueLine, ...]) -> tuple[str, tuple[s
     return envelope.model_dump_json(), ()
 
 
+def pending(
+    envelope: Envelope,
+    lines: tuple[ValueLine, ...],
+    *,
+    deadline: float,
+    supersedes: tuple[str, ...] = (),
+) -> PendingStep:
+    """The pending step of a command just sent (first attempt), kept lean."""
+    kept_json, omitted = kept(envelope, lines)
+    return PendingStep(
+        command_id=envelope.id,
+        type=envelope.type,
+        agency=envelope.type.split(".", 1)[0],
+        attempts=1,
+        deadline=deadline,
+        envelope=kept_json,
+        omitted=omitted,
+        supersedes=supersedes,
+    )
+
+
 def is_whole(step: PendingStep) -> bool:
     """Whether a step keeps its command's bytes as they were sent."""
     return not step.omitted

@@ -100,19 +100,8 @@ def send(
         )
         for c in commands
     ]
-    steps = tuple(
-        PendingStep(
-            command_id=e.id,
-            type=e.type,
-            agency=e.type.split(".", 1)[0],
-            attempts=1,
-            deadline=now + config.step_deadline_s,
-            envelope=kept,
-            omitted=omitted,
-        )
-        for e in envelopes
-        for kept, omitted in [filings.kept(e, saga.lines)]
-    )
+    deadline = now + config.step_deadline_s
+    steps = tuple(filings.pending(e, saga.lines, deadline=deadline) for e in envelopes)
     return saga.model_copy(update={"pending": saga.pending + steps}), envelopes
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from gateway import filings
-from gateway.saga import TERMINAL, PendingStep, Saga, stall_reason
+from gateway.saga import TERMINAL, Saga, stall_reason
 from schemas.base import Command
 from schemas.envelope import Envelope, new_envelope
 from schemas.messages import FileDeclaration, RegisterPayment, SettleReceipt
@@ -87,15 +87,10 @@ def force(
         causation_id=old.causation_id,
         clock_offset_s=saga.clock_offset_s,
     )
-    kept, omitted = filings.kept(envelope, saga.lines)
-    fresh = PendingStep(
-        command_id=envelope.id,
-        type=envelope.type,
-        agency=step.agency,
-        attempts=1,
+    fresh = filings.pending(
+        envelope,
+        saga.lines,
         deadline=now + step_deadline_s,
-        envelope=kept,
-        omitted=omitted,
         supersedes=(*step.supersedes, step.command_id),
     )
     pending = (*(p for p in saga.pending if p.command_id != step.command_id), fresh)
