@@ -51,7 +51,7 @@ def pending(
     envelope: Envelope,
     lines: tuple[ValueLine, ...],
     *,
-    deadline: float,
+    deadline: float | None,
     supersedes: tuple[str, ...] = (),
 ) -> PendingStep:
     """The pending step of a command just sent (first attempt), kept lean."""

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from gateway import filings
 from gateway.handlers import GatewayConfig, catch_up, due_pass
 from gateway.saga import (
     Paced,
@@ -41,14 +42,7 @@ def _saga(reference: str | None = None, scenario: Scenario | None = None) -> Sag
 
 def _step(command: ApplyRefund | SettleReceipt, deadline: float | None = 100.0) -> PendingStep:
     envelope = new_envelope(command, declaration_id="d-1", source="gateway")
-    return PendingStep(
-        command_id=envelope.id,
-        type=envelope.type,
-        agency=envelope.type.split(".", 1)[0],
-        attempts=1,
-        deadline=deadline,
-        envelope=envelope.model_dump_json(),
-    )
+    return filings.pending(envelope, (), deadline=deadline)  # kept whole
 
 
 REFUND = ApplyRefund(entry_id=ENTRY, lines=LINES, scenario=Scenario.STALL_TAX)
