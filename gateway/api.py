@@ -22,6 +22,7 @@ from gateway.idempotency import Answer, Claim, claim_of
 from gateway.keys import enterprise_of
 from gateway.saga import PendingStep, Saga
 from gateway.store import add_enterprise, hash_key
+from gateway.timeline import timeline_entries
 from schemas.api import (
     CancelRequest,
     DeadLetterList,
@@ -40,9 +41,8 @@ from schemas.api import (
     ScenarioList,
     ScenarioView,
     Timeline,
-    TimelineEntry,
 )
-from schemas.envelope import Envelope, whole
+from schemas.envelope import Envelope
 from schemas.registry import asyncapi_document
 from schemas.scenarios import CATALOGUE, HELPER_OUTCOMES
 from schemas.trade import DeclarationData
@@ -286,32 +286,22 @@ def api_router(
         responses=GONE,
     )
     async def list_declaration_events(declaration_id: str, enterprise_id: Enterprise) -> Timeline:
-        """Every message of the declaration's journey, in order."""
+        """Every message of the declaration's journey, in order; a re-sent command once."""
         await _owned_row(declaration_id, enterprise_id)
         async with runtime.engine.connect() as conn:
             rows = (
                 await conn.execute(
-                    select(journal.c.seq, journal.c.direction, journal.c.envelope)
+                    select(
+                        journal.c.seq,
+                        journal.c.direction,
+                        journal.c.occurred_at,
+                        journal.c.envelope,
+                    )
                     .where(journal.c.declaration_id == declaration_id)
                     .order_by(journal.c.seq)
                 )
             ).all()
-        entries = []
-        for row in rows:
-            env = whole(row.envelope)
-            entries.append(
-                TimelineEntry(
-                    seq=row.seq,
-                    id=env["id"],
-                    type=env["type"],
-                    direction="received" if row.direction == "in" else "sent",
-                    source=env["source"],
-                    occurred_at=env["occurred_at"],
-                    causation_id=env.get("causation_id"),
-                    payload=env["payload"],
-                )
-            )
-        return Timeline(declaration_id=declaration_id, data=entries)
+        return Timeline(declaration_id=declaration_id, data=timeline_entries(rows))
 
     @router.post(
         "/v1/admin/enterprises",
@@ -363,7 +353,8 @@ def api_router(
                 raise Problem(404, "not-found", "Not found", f"no declaration {declaration_id}")
             before = Saga.model_validate_json(held.data)
             try:
-                after, steps = act(before, time.time())
+                now = time.time()
+                after, steps = act(before, now)
             except (sagas.NotStalled, sagas.AlreadyEnded) as exc:
                 raise Problem(
                     409, "not-applicable", "Not applicable", str(exc), state=before.state
@@ -371,7 +362,7 @@ def api_router(
             changes = Changes()
             send_again = filings.commands(filings.reader(conn), after, steps)
             for envelope in send_again:
-                changes.emit(envelope)
+                changes.emit(envelope, at=now)
             changes.put(put_saga(after, held))
             changes.emit(status_event(after, None, before.state))
             done = OperatorAction(

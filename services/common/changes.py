@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -16,6 +17,7 @@ from schemas.envelope import Envelope
 from schemas.ids import uuid7
 from schemas.registry import topic_of
 from schemas.topics import DEADLETTER
+from services.common.database import tap_of
 from services.common.db import Record
 from services.common.rawsql import Driver, marks
 
@@ -125,6 +127,8 @@ class Changes:
     received: Mapping[str, bytes] = field(default_factory=dict)
     # A service's own rows, by statement: each statement runs once for all its rows.
     rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
+    # The envelopes `emit` queued, decoded: a tap reads them instead of the outbox's bytes.
+    emitted: list[Envelope] = field(default_factory=list)
 
     def add_row(self, sql: str, params: tuple[Any, ...]) -> None:
         """Write a row of a service's own table (plain SQL, `?` placeholders) with the rest."""
@@ -156,15 +160,22 @@ class Changes:
             self.log(envelope, "in")
 
     def emit(
-        self, envelope: Envelope, *, journal: bool = True, value: bytes | None = None
+        self,
+        envelope: Envelope,
+        *,
+        journal: bool = True,
+        value: bytes | None = None,
+        at: float | None = None,
     ) -> bytes:
         """Queue an envelope for publication; returns its bytes.
 
-        `value`: its serialization (`Envelope.to_bytes()`) if the caller has it already."""
+        `value`: its serialization (`Envelope.to_bytes()`) if the caller has it already.
+        `at`: when it is sent, for a re-send of an envelope made earlier."""
         row = envelope_row(envelope, value)
         self.outbox.append(row)
+        self.emitted.append(envelope)
         if journal:
-            self.log(envelope, "out", row.value)
+            self.log(envelope, "out", row.value, at=at)
         return row.value
 
     def emit_raw(self, rows: Iterable[OutRow]) -> None:
@@ -176,8 +187,18 @@ class Changes:
         value = letter.model_dump_json().encode()
         self.outbox.append(OutRow(uuid7(), DEADLETTER, letter.key or "", value))
 
-    def log(self, envelope: Envelope, direction: str, value: bytes | None = None) -> None:
-        """Add a journal line for a message of a declaration."""
+    def log(
+        self,
+        envelope: Envelope,
+        direction: str,
+        value: bytes | None = None,
+        *,
+        at: float | None = None,
+    ) -> None:
+        """Add a journal line for a message of a declaration.
+
+        The line's time is `at` if given (a re-send's line: the envelope keeps its first time)."""
+        when = envelope.occurred_at if at is None else datetime.fromtimestamp(at, UTC)
         self.journal.append(
             (
                 envelope.declaration_id,
@@ -185,7 +206,7 @@ class Changes:
                 direction,
                 envelope.type,
                 envelope.source,
-                envelope.occurred_at.isoformat(),
+                when.isoformat(),
                 value or self.received.get(envelope.id) or envelope.to_bytes(),
             )
         )
@@ -198,11 +219,17 @@ class Changes:
         self.outbox.extend(other.outbox)
         self.journal.extend(other.journal)
         self.published.extend(other.published)
+        self.emitted.extend(other.emitted)
         for sql, params in other.rows.items():
             self.rows.setdefault(sql, []).extend(params)
 
     def apply(self, conn: Connection) -> list[OutRow]:
-        """Write everything in the caller's transaction; return the outbox rows written."""
+        """Write everything in the caller's transaction; return the outbox rows written.
+
+        The Database's tap (if any) sees the changes first and may add rows of its own."""
+        tap = tap_of(conn)
+        if tap is not None and self.outbox:
+            tap(conn, self)
         now = time.time()
         db = Driver(conn)
         db.many(
