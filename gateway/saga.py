@@ -507,7 +507,7 @@ def build_command(type_: str, saga: Saga) -> Command:
             scenario=scenario_for(force, "tax"),
         )
     if type_ == SUMMARISE:
-        return SummariseExports(entry_id=_require_entry(saga), ebc_uscc=decl.declarant.uscc)
+        return SummariseExports(entry_id=_require_entry(saga), ebc_uscc=decl.declarant_uscc)
     raise ValueError(f"no builder for command {type_}")
 
 
