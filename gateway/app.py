@@ -37,6 +37,7 @@ from schemas.topics import AGENCIES, events
 from services.common import tracing
 from services.common.bodies import BodyGuard
 from services.common.bus import make_reader
+from services.common.changes import is_conflict
 from services.common.contract import operation_id, shape_openapi
 from services.common.problems import install_problem_handlers
 from services.common.runtime import Runtime
@@ -124,7 +125,13 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
                 known[hash_key(settings.demo_api_key)] = DEMO_ENTERPRISE
             return known
 
-        keys.update(await runtime.db.write(seed_demo))
+        try:
+            keys.update(await runtime.db.write(seed_demo))
+        except Exception as exc:
+            if not is_conflict(exc):
+                raise
+            # Another replica starting at the same moment seeded the demo key first: read it.
+            keys.update(await runtime.db.write(seed_demo))
         if "saga" in roles:  # the saga's background work: deadlines, CEB receipts
             watcher.start()
             await receipts.start()
