@@ -18,10 +18,11 @@ registered later gets the status changes from then on, as with any webhook provi
 
 Endpoint lookup on the hot path: `EndpointCache` keeps each enterprise's endpoints and reads
 one row per transaction, the count of endpoint changes (`webhook_endpoints_version`, bumped in
-the transaction of every change). The writers of a gateway database are serialized (SQLite's
-BEGIN IMMEDIATE, PostgreSQL's writer lock), so a status change committed after an endpoint
-change, by any replica, sees the new count and reads the endpoints again: no stale window,
-as a time-to-live would leave, and no query per message.
+the transaction of every change). A status change whose transaction reads that row after an
+endpoint change committed, in any replica, sees the new count and reads the endpoints again:
+no stale window, as a time-to-live would leave, and no query per message. On PostgreSQL
+(no writer lock) a status change running while an endpoint is added may miss it, as it would
+had it committed a moment earlier.
 """
 
 from __future__ import annotations
