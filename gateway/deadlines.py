@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy import Connection
 
+from gateway import filings
 from gateway.handlers import GatewayConfig, expire_due
 from services.common.changes import Changes, Held, OutRow, select_held
 from services.common.db import Record
@@ -71,7 +72,13 @@ class DeadlineWatcher:
             if not rows:
                 return 0, []
             changes = Changes()
-            expire_due(changes, [Held(*r) for r in rows], config=self.config, now=now)
+            expire_due(
+                changes,
+                [Held(*r) for r in rows],
+                config=self.config,
+                now=now,
+                filed=filings.reader(conn),
+            )
             return len(rows), changes.apply(conn)
 
         count, out = await self.runtime.db.write(unit)

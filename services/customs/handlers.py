@@ -87,19 +87,22 @@ def file_declaration(envelope: Envelope, held: Held | None, ctx: Context) -> Out
             reason=decision.reason,
             document=rules.document_of(decl, ctx.reference),
         )
+    emit = [reply(envelope, decision, source=SOURCE)]
+    clears = isinstance(decision, DeclarationAccepted) and rules.clears(decision, decl.direction)
+    if clears and command.may_clear:  # nothing holds the goods: accepted, released, closed
+        emit = [reply(envelope, decision.model_copy(update={"clears": True}), source=SOURCE)]
+        record, cleared = _clear(envelope, record, ctx)
+        emit.extend(cleared)
     put = Put.of(envelope.declaration_id, record, status=record.status_code, previous=None)
-    return Outcome(put=put, emit=[reply(envelope, decision, source=SOURCE)], also=also)
+    return Outcome(put=put, emit=emit, also=also)
 
 
-def release_goods(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome:
-    """Release accepted goods (800)."""
-    record = _held_record(envelope, held)
+def _release(record: CustomsRecord, ctx: Context) -> tuple[CustomsRecord, GoodsReleased]:
+    """Release accepted goods (800): the record after it, and the event."""
     if record.status_code not in ("120", "300", "399", "500") or record.entry_id is None:
         raise HandlerError(
             "not_releasable", f"declaration in status {record.status_code} cannot be released"
         )
-    updated = record.model_copy(update={"status_code": "800"})
-    put = Put.of(envelope.declaration_id, updated, status="800", previous=held)
     minutes: Decimal = ctx.reference.minutes["release"]
     trail: tuple[Receipt, ...] = (rules.receipt(rules.receipt_of(record.document), "800", minutes),)
     if record.direction == "export" and record.document != "报关单":
@@ -107,7 +110,45 @@ def release_goods(envelope: Envelope, held: Held | None, ctx: Context) -> Outcom
         arrival = rules.receipt("CEB508", "120", minutes, "运抵 arrival notice CEB507")
         trail = (arrival, *trail)
     event = GoodsReleased(entry_id=record.entry_id, receipts=trail)
-    return Outcome(put=put, emit=[reply(envelope, event, source=SOURCE)])
+    return record.model_copy(update={"status_code": "800"}), event
+
+
+def _close(record: CustomsRecord, ctx: Context) -> tuple[CustomsRecord, DeclarationClosed]:
+    """Close a released declaration (899, 结关): the record after it, and the event."""
+    if record.status_code != "800" or record.entry_id is None:
+        raise HandlerError(
+            "not_closable", f"declaration in status {record.status_code} cannot be closed"
+        )
+    answer = rules.receipt_of(record.document)
+    # Exports close on the departure notice (离境 CEB509 → 899); imports on entry.
+    note = "离境 departure notice CEB509 received" if record.direction == "export" else "entry"
+    trail = (rules.receipt(answer, "899", ctx.reference.minutes["close"], note),)
+    event = DeclarationClosed(entry_id=record.entry_id, receipts=trail)
+    return record.model_copy(update={"status_code": "899"}), event
+
+
+def _clear(
+    envelope: Envelope, record: CustomsRecord, ctx: Context
+) -> tuple[CustomsRecord, list[Envelope]]:
+    """Customs' own course from here: release and close, each event a reply to `envelope`."""
+    released_record, released = _release(record, ctx)
+    closed_record, closed = _close(released_record, ctx)
+    released = released.model_copy(update={"closes": True})
+    return closed_record, [reply(envelope, e, source=SOURCE) for e in (released, closed)]
+
+
+def release_goods(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome:
+    """Release accepted goods (800); close them too when the gateway holds nothing back."""
+    command = envelope.payload
+    assert isinstance(command, ReleaseGoods)
+    record = _held_record(envelope, held)
+    if command.may_close:
+        updated, emit = _clear(envelope, record, ctx)
+    else:
+        updated, released = _release(record, ctx)
+        emit = [reply(envelope, released, source=SOURCE)]
+    put = Put.of(envelope.declaration_id, updated, status=updated.status_code, previous=held)
+    return Outcome(put=put, emit=emit)
 
 
 def detain_goods(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome:
@@ -134,18 +175,8 @@ def detain_goods(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome
 def close_declaration(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome:
     """Close a released declaration (899, 结关)."""
     assert isinstance(envelope.payload, CloseDeclaration)
-    record = _held_record(envelope, held)
-    if record.status_code != "800" or record.entry_id is None:
-        raise HandlerError(
-            "not_closable", f"declaration in status {record.status_code} cannot be closed"
-        )
-    updated = record.model_copy(update={"status_code": "899"})
+    updated, event = _close(_held_record(envelope, held), ctx)
     put = Put.of(envelope.declaration_id, updated, status="899", previous=held)
-    answer = rules.receipt_of(record.document)
-    # Exports close on the departure notice (离境 CEB509 → 899); imports on entry.
-    note = "离境 departure notice CEB509 received" if record.direction == "export" else "entry"
-    trail = (rules.receipt(answer, "899", ctx.reference.minutes["close"], note),)
-    event = DeclarationClosed(entry_id=record.entry_id, receipts=trail)
     return Outcome(put=put, emit=[reply(envelope, event, source=SOURCE)])
 
 
