@@ -6,6 +6,7 @@ import asyncio
 import base64
 import contextlib
 import logging
+from collections.abc import Mapping, Sequence
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
@@ -13,7 +14,9 @@ from aiokafka.structs import OffsetAndMetadata
 
 from schemas.deadletter import DeadLetter
 from schemas.envelope import DecodeError, Envelope, decode, now
+from services.common.framing import FrameError, unframe
 from services.common.handling import Processor
+from services.common.metrics import Metrics
 from services.common.relay import OutboxRelay
 
 log = logging.getLogger(__name__)
@@ -70,7 +73,9 @@ class ConsumerLoop:
                 self.ready.set()
             if not batches:
                 continue
-            envelopes, dead, received = self._decode(batches)
+            envelopes, dead, received = read_batch(
+                batches, service=self.processor.service, metrics=self.processor.metrics
+            )
             published = self.relay.take_published()
             try:
                 rows = await self.processor.process(envelopes, dead, published, received)
@@ -126,38 +131,71 @@ class ConsumerLoop:
         state = assignment.state_value(tp) if assignment is not None else None
         return state.position if state is not None and state.has_valid_position else None
 
-    def _decode(
-        self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
-    ) -> tuple[list[Envelope], list[DeadLetter], dict[str, bytes]]:
-        envelopes: list[Envelope] = []
-        dead: list[DeadLetter] = []
-        received: dict[str, bytes] = {}
-        for tp, records in batches.items():
-            for record in records:
+
+Batch = Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
+
+
+def read_batch(
+    batches: Batch, *, service: str, metrics: Metrics
+) -> tuple[list[Envelope], list[DeadLetter], dict[str, bytes]]:
+    """The envelopes of consumed records (a frame's in order), decoded one by one; a bad one
+    is dead-lettered alone and its siblings go on. Also: each envelope's bytes, by id."""
+    envelopes: list[Envelope] = []
+    dead: list[DeadLetter] = []
+    received: dict[str, bytes] = {}
+    for tp, records in batches.items():
+        carried = 0
+        for record in records:
+            raw = record.value
+            try:
+                if raw is None:
+                    raise DecodeError("empty message (no value)", "unparseable")
+                elements = unframe(raw)
+            except (DecodeError, FrameError) as exc:
+                failure = (
+                    exc if isinstance(exc, DecodeError) else DecodeError(str(exc), "unparseable")
+                )
+                dead.append(_letter(tp, record, raw, failure, service, metrics))
+                continue
+            carried += len(elements)
+            framed = raw.startswith(b"[")
+            for index, value in enumerate(elements):
                 try:
-                    envelope = decode(record.value)
-                    envelopes.append(envelope)
-                    received[envelope.id] = record.value
+                    envelope = decode(value)
                 except DecodeError as exc:
-                    self.processor.metrics.dead_letters.labels(exc.kind).inc()
-                    log.warning(
-                        "dead-lettered %s@%d/%d: %s",
-                        tp.topic,
-                        tp.partition,
-                        record.offset,
-                        exc.reason,
-                    )
-                    dead.append(
-                        DeadLetter(
-                            reason=exc.reason,
-                            kind=exc.kind,
-                            service=self.processor.service,
-                            topic=tp.topic,
-                            partition=tp.partition,
-                            offset=record.offset,
-                            key=_printable(record.key) or None,
-                            value=_printable(record.value),
-                            at=now(),
-                        )
-                    )
-        return envelopes, dead, received
+                    where = index if framed else None
+                    dead.append(_letter(tp, record, value, exc, service, metrics, where))
+                    continue
+                envelopes.append(envelope)
+                received[envelope.id] = value
+        metrics.records_consumed_of(tp.topic).inc(len(records))
+        metrics.envelopes_consumed_of(tp.topic).inc(carried)
+    return envelopes, dead, received
+
+
+def _letter(
+    tp: TopicPartition,
+    record: ConsumerRecord[bytes, bytes],
+    value: bytes | None,
+    exc: DecodeError,
+    service: str,
+    metrics: Metrics,
+    index: int | None = None,
+) -> DeadLetter:
+    metrics.dead_letters.labels(exc.kind).inc()
+    where = f"{tp.topic}@{tp.partition}/{record.offset}" + (
+        f"[{index}]" if index is not None else ""
+    )
+    log.warning("dead-lettered %s: %s", where, exc.reason)
+    return DeadLetter(
+        reason=exc.reason,
+        kind=exc.kind,
+        service=service,
+        topic=tp.topic,
+        partition=tp.partition,
+        offset=record.offset,
+        frame_index=index,
+        key=_printable(record.key) or None,
+        value=_printable(value),
+        at=now(),
+    )
