@@ -36,7 +36,9 @@ class IdleReport:
 
     def lines(self) -> list[str]:
         """The report as text, one figure a line; the last is the summary."""
-        out = [f"{name:12s} {share * 100:5.2f}% of a core" for name, share in self.cpu_share.items()]
+        out = [
+            f"{name:12s} {share * 100:5.2f}% of a core" for name, share in self.cpu_share.items()
+        ]
         firsts = " ".join(f"{s * 1000:.0f}" for s in self.first_completion_s)
         out.append(
             f"idle_cpu={self.total * 100:.2f}% over {self.seconds:.0f}s "
