@@ -102,6 +102,7 @@ class Webhooks:
             processor=StatusIntake(self.runtime, self.config, self._sender),
             relay=self.runtime.relay,
             batch_max=self.runtime.settings.batch_max,
+            rest=self.runtime.rest([STATUS]),
         )
         self._loop.start()
 

@@ -6,7 +6,9 @@ import asyncio
 import base64
 import contextlib
 import logging
+import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
@@ -14,6 +16,7 @@ from aiokafka.structs import OffsetAndMetadata
 
 from schemas.deadletter import DeadLetter
 from schemas.envelope import DecodeError, Envelope, decode, now
+from services.common.doorbell import Listener
 from services.common.framing import FrameError, unframe
 from services.common.handling import Processor
 from services.common.metrics import Metrics
@@ -31,6 +34,24 @@ def _printable(raw: bytes | None) -> str:
         return "base64:" + base64.b64encode(raw).decode()
 
 
+# A resting consumer's look at the broker: one fetch's wait (bus.py) and a little more.
+PROBE_MS = 60
+
+
+@dataclass(frozen=True)
+class Rest:
+    """When a consumer with nothing to read stops asking the broker, and what wakes it.
+
+    After `after_s` without a message it pauses its partitions (no fetch in flight) and waits
+    for its doorbell (services/common/doorbell.py) or `poll_s`, whichever comes first, then
+    looks once. A ring keeps it awake for `after_s` again, as a message does.
+    """
+
+    after_s: float
+    poll_s: float
+    listener: Listener | None = None
+
+
 class ConsumerLoop:
     """Consumes a service's topics and drives its Processor; never stops on a bad message."""
 
@@ -41,13 +62,16 @@ class ConsumerLoop:
         processor: Processor,
         relay: OutboxRelay,
         batch_max: int,
+        rest: Rest | None = None,
     ) -> None:
         self.consumer = consumer
         self.processor = processor
         self.relay = relay
         self.batch_max = batch_max
+        self.rest = rest
         self.ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._awake_at = time.monotonic()
 
     def start(self) -> None:
         """Start consuming (the lifespan owns the task)."""
@@ -63,8 +87,13 @@ class ConsumerLoop:
     async def _run(self) -> None:
         retry_delay = 0.1
         while True:
+            wait_ms = 200
+            if self._resting():
+                wait_ms = 200 if await self._rest() else PROBE_MS
             try:
-                batches = await self.consumer.getmany(timeout_ms=200, max_records=self.batch_max)
+                batches = await self.consumer.getmany(
+                    timeout_ms=wait_ms, max_records=self.batch_max
+                )
             except KafkaError:
                 log.exception("fetch failed; retrying")
                 await asyncio.sleep(1)  # retry pacing while the broker recovers
@@ -73,6 +102,7 @@ class ConsumerLoop:
                 self.ready.set()
             if not batches:
                 continue
+            self._awake_at = time.monotonic()
             envelopes, dead, received = read_batch(
                 batches, service=self.processor.service, metrics=self.processor.metrics
             )
@@ -105,6 +135,30 @@ class ConsumerLoop:
             except (CommitFailedError, KafkaError) as exc:
                 # A rebalance took the partitions; their next owner re-reads, the inbox dedupes.
                 log.warning("offset commit failed (%s); messages will be redelivered", exc)
+
+    def _resting(self) -> bool:
+        rest = self.rest
+        return (
+            rest is not None
+            and time.monotonic() - self._awake_at > rest.after_s
+            and bool(self.consumer.assignment())
+        )
+
+    async def _rest(self) -> bool:
+        """Pause every partition until rung (True) or the poll interval passes (False)."""
+        assert self.rest is not None
+        self.consumer.pause(*self.consumer.assignment())
+        try:
+            if self.rest.listener is not None:
+                rung = await self.rest.listener.wait(self.rest.poll_s)
+            else:
+                await asyncio.sleep(self.rest.poll_s)  # no doorbell: look again after a while
+                rung = False
+        finally:
+            self.consumer.resume(*self.consumer.paused())
+        if rung:
+            self._awake_at = time.monotonic()
+        return rung
 
     async def refresh_lag(self) -> None:
         """Set the lag gauge of each assigned partition: its high-water mark − our position.

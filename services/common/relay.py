@@ -14,6 +14,7 @@ from sqlalchemy import Connection, func, select
 from services.common.changes import OutRow, delete_sent
 from services.common.database import Database
 from services.common.db import Outbox
+from services.common.doorbell import Ringer
 from services.common.framing import FRAMED_TOPICS, Record, records_of
 from services.common.metrics import Metrics
 
@@ -34,11 +35,13 @@ class OutboxRelay:
         producer: AIOKafkaProducer,
         metrics: Metrics,
         sweep_every_s: float = 2.0,
+        ringer: Ringer | None = None,
     ) -> None:
         self.db = db
         self.producer = producer
         self.metrics = metrics
         self.sweep_every_s = sweep_every_s
+        self.ringer = ringer
         self._pending: list[OutRow] = []
         self._published: list[str] = []
         self._in_flight: set[str] = set()
@@ -99,10 +102,14 @@ class OutboxRelay:
     async def _send(self, rows: list[OutRow]) -> None:
         self._in_flight.update(r.message_id for r in rows)
         try:
-            futures = []
-            for topic, partition, key, value in await self._records(rows):
-                futures.append(await self.producer.send(topic, value, key=key, partition=partition))
+            records = await self._records(rows)
+            futures = [
+                await self.producer.send(topic, value, key=key, partition=partition)
+                for topic, partition, key, value in records
+            ]
             await asyncio.gather(*futures)
+            if self.ringer is not None:  # the broker has them: wake their resting consumers
+                self.ringer.ring(r.topic for r in records)
             self._published.extend(r.message_id for r in rows)
             self.metrics.published.inc(len(rows))
             self.metrics.records_published.inc(len(futures))

@@ -98,9 +98,12 @@ def cpu_shares(root: int, seconds: float) -> dict[str, float]:
     return shares
 
 
-def time_one_declaration(gateway: str, *, timeout_s: float = 30) -> float:
+def time_one_declaration(
+    gateway: str, *, api_key: str = "sk_test_singlewindow_demo", timeout_s: float = 30
+) -> float:
     """Seconds from POST to the declaration's `completed` status (polled every 10 ms)."""
-    with httpx.Client(base_url=gateway, timeout=10) as client:
+    auth = {"Authorization": f"Bearer {api_key}"}
+    with httpx.Client(base_url=gateway, timeout=10, headers=auth) as client:
         started = time.monotonic()
         resp = client.post("/v1/declarations", json=sample_declaration())
         resp.raise_for_status()
