@@ -51,10 +51,17 @@ from services.common.admin import admin_guard
 from services.common.changes import Changes, OutRow, VersionConflict, load_records
 from services.common.db import Journal, Record
 from services.common.problems import Problem
+from services.common.retention import past_retention
 from services.common.runtime import Runtime
 
 T = TypeVar("T")
 _COLUMNS = ("key", "owner", "status", "data", "created_at", "updated_at")
+
+
+# A declaration made before the retention period and no longer held (docs/operations.md).
+GONE: dict[int | str, dict[str, Any]] = {
+    410: {"description": "Purged: the declaration ended more than SW_RETENTION_DAYS ago"}
+}
 
 
 def _bearer(authorization: str | None) -> str:
@@ -133,6 +140,15 @@ def api_router(
                     select(*(records.c[c] for c in _COLUMNS)).where(records.c.key == declaration_id)
                 )
             ).first()
+        if row is None and past_retention(declaration_id, runtime.policy.retention_s):
+            raise Problem(
+                410,
+                "gone",
+                "Gone",
+                f"declaration {declaration_id} was made before the retention period "
+                f"(SW_RETENTION_DAYS={runtime.settings.retention_days:g} days after a "
+                "declaration ends) and is no longer held: it was purged",
+            )
         if row is None or row.owner != owner:
             # Another enterprise's declaration is as invisible as one that does not exist.
             raise Problem(404, "not-found", "Not found", f"no declaration {declaration_id}")
@@ -227,7 +243,10 @@ def api_router(
         )
 
     @router.get(
-        "/v1/declarations/{declaration_id}", response_model=DeclarationView, tags=["declarations"]
+        "/v1/declarations/{declaration_id}",
+        response_model=DeclarationView,
+        tags=["declarations"],
+        responses=GONE,
     )
     async def read(declaration_id: str, enterprise_id: Enterprise) -> DeclarationView:
         """One declaration: status, each agency's step, figures as they are known."""
@@ -252,7 +271,10 @@ def api_router(
         return DeclarationList(data=page, next_cursor=page[-1].id if len(rows) > limit else None)
 
     @router.get(
-        "/v1/declarations/{declaration_id}/events", response_model=Timeline, tags=["declarations"]
+        "/v1/declarations/{declaration_id}/events",
+        response_model=Timeline,
+        tags=["declarations"],
+        responses=GONE,
     )
     async def timeline(declaration_id: str, enterprise_id: Enterprise) -> Timeline:
         """Every message of the declaration's journey, in order."""

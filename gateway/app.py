@@ -19,7 +19,14 @@ from gateway.idempotency import install_idempotency
 from gateway.observe import SagaMetrics
 from gateway.payments import payments_router
 from gateway.returns import returns_router
-from gateway.store import GATEWAY_TABLES, add_enterprise, all_enterprises, hash_key
+from gateway.saga import TERMINAL
+from gateway.store import (
+    GATEWAY_TABLES,
+    add_enterprise,
+    all_enterprises,
+    hash_key,
+    purge_declarations,
+)
 from gateway.test_helpers import test_helpers_router
 from gateway.webhook_routes import webhook_router
 from gateway.webhook_sender import WebhookConfig
@@ -53,6 +60,8 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
         reference=config,
         replay_replies=False,
         extra_tables=GATEWAY_TABLES,
+        final_statuses=TERMINAL,
+        purge_rows=purge_declarations,
     )
     runtime.handlers = SagaMetrics(runtime).counted(HANDLERS)
     watcher = DeadlineWatcher(runtime, config)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Sequence
 
 from sqlalchemy import Column, Connection, LargeBinary, select
 from sqlmodel import Field, SQLModel
 
+from gateway import webhook_store
 from gateway.webhook_store import WEBHOOK_TABLES
 from services.common.changes import Changes
 from services.common.database import transaction_memo
@@ -49,7 +51,7 @@ class DeclarationReference(SQLModel, table=True):
     __tablename__ = "declaration_references"
     enterprise_id: str = Field(primary_key=True)
     reference: str = Field(primary_key=True)
-    declaration_id: str
+    declaration_id: str = Field(index=True)  # retention purges by it
 
 
 class SandboxClock(SQLModel, table=True):
@@ -170,3 +172,15 @@ def move_clock(conn: Connection, *, scope: str, seconds: float) -> None:
         conn.execute(
             table.update().where(table.c.scope == scope).values(offset_s=found.offset_s + seconds)
         )
+
+
+def purge_declarations(conn: Connection, declaration_ids: Sequence[str]) -> None:
+    """Remove the gateway's own rows of declarations past their retention (retention's hook)."""
+    db = Driver(conn)
+    for i in range(0, len(declaration_ids), 500):
+        chunk = declaration_ids[i : i + 500]
+        db.run(
+            f"DELETE FROM declaration_references WHERE declaration_id IN ({marks(len(chunk))})",
+            chunk,
+        )
+    webhook_store.purge_declarations(conn, declaration_ids)

@@ -476,3 +476,17 @@ def redeliver(
         )
     )
     return changed.rowcount > 0
+
+
+def purge_declarations(conn: Connection, declaration_ids: Sequence[str]) -> None:
+    """Remove the events, deliveries and attempts of declarations past their retention."""
+    db = Driver(conn)
+    ids = list(declaration_ids)
+    for i in range(0, len(ids), CHUNK):
+        chunk = ids[i : i + CHUNK]
+        in_chunk = marks(len(chunk))
+        events = f"SELECT id FROM webhook_events WHERE declaration_id IN ({in_chunk})"
+        deliveries = f"SELECT id FROM webhook_deliveries WHERE event_id IN ({events})"
+        db.run(f"DELETE FROM webhook_attempts WHERE delivery_id IN ({deliveries})", chunk)
+        db.run(f"DELETE FROM webhook_deliveries WHERE event_id IN ({events})", chunk)
+        db.run(f"DELETE FROM webhook_events WHERE declaration_id IN ({in_chunk})", chunk)

@@ -67,7 +67,22 @@ class Journal(SQLModel, table=True):
     envelope: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
-KIT_TABLES = [Inbox.__table__, Outbox.__table__, Record.__table__, Journal.__table__]  # type: ignore[attr-defined]
+class Maintenance(SQLModel, table=True):
+    """Periodic jobs shared by a service's replicas: when each is next due, and who took it."""
+
+    __tablename__ = "maintenance"
+    name: str = Field(primary_key=True)
+    next_at: float
+    holder: str
+
+
+KIT_TABLES = [
+    Inbox.__table__,  # type: ignore[attr-defined]
+    Outbox.__table__,  # type: ignore[attr-defined]
+    Record.__table__,  # type: ignore[attr-defined]
+    Journal.__table__,  # type: ignore[attr-defined]
+    Maintenance.__table__,  # type: ignore[attr-defined]
+]
 
 
 def make_engine(url: str) -> AsyncEngine:

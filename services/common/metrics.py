@@ -119,6 +119,12 @@ class Metrics:
         self.outbox_backlog = Gauge(
             "sw_outbox_backlog", "Messages waiting in the outbox", registry=self.registry
         )
+        self.purged = Counter(
+            "sw_purged_total",
+            "Rows removed by retention: records, journal lines, inbox ids",
+            ["what"],
+            registry=self.registry,
+        )
         self.info = Gauge(
             "sw_service_info", "Service identity", ["service"], registry=self.registry
         )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.bus import ensure_topics, make_consumer, make_producer
@@ -21,6 +22,7 @@ from services.common.groupcommit import GroupCommit
 from services.common.handling import Handler, Processor
 from services.common.metrics import Metrics
 from services.common.relay import OutboxRelay
+from services.common.retention import Policy, Retention
 from services.common.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,8 @@ class Runtime:
         reference: Any = None,
         replay_replies: bool = True,
         extra_tables: Sequence[Any] = (),
+        final_statuses: frozenset[str] | None = None,
+        purge_rows: Callable[[Connection, Sequence[str]], None] | None = None,
     ) -> None:
         self.service = service
         self.settings = settings
@@ -49,6 +53,12 @@ class Runtime:
         self.reference = reference
         self.replay_replies = replay_replies
         self.extra_tables = extra_tables
+        self.policy = Policy(
+            retention_s=settings.retention_days * 86400,
+            inbox_window_s=settings.inbox_window_days * 86400,
+            final_statuses=final_statuses,
+            purge_rows=purge_rows,
+        )
         self.metrics = Metrics(service)
         # Run before each /metrics scrape, to refresh gauges that cost a query (lag, counts).
         self.scrape_hooks: list[Callable[[], Awaitable[None]]] = [self._refresh_lag]
@@ -62,6 +72,7 @@ class Runtime:
         folder = settings.doorbell_dir
         self.ringer = Ringer(folder) if folder else None
         self._listeners: list[Listener] = []
+        self._retention: Retention | None = None
 
     @property
     def engine(self) -> AsyncEngine:
@@ -132,10 +143,20 @@ class Runtime:
             rest=self.rest(self.topics),
         )
         self._loop.start()
+        self._retention = Retention(
+            db=self._db,
+            policy=self.policy,
+            metrics=self.metrics,
+            every_s=self.settings.retention_every_s,
+            holder=f"{self.service}:{os.getpid()}",
+        )
+        self._retention.start()
         log.info("%s consuming %s", self.service, ", ".join(self.topics))
 
     async def stop(self) -> None:
         """Stop consuming, flush the relay, close connections."""
+        if self._retention:
+            await self._retention.stop()
         if self._loop:
             await self._loop.stop()
             await self._loop.consumer.stop()

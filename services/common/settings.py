@@ -128,6 +128,25 @@ class Settings(BaseSettings):
         "the resting consumers of its topics on the same machine; `singlewindow up` sets it. "
         "Unset: no doorbells.",
     )
+    retention_days: float = Field(
+        default=7.0,
+        gt=0,
+        description="Days a declaration that has ended is kept after its last change (its "
+        "record, timeline, webhook deliveries, and the agencies' records of it); then it is "
+        "purged and the API answers 410 Gone. Fractions are allowed (0.5 is 12 hours).",
+    )
+    inbox_window_days: float = Field(
+        default=7.0,
+        gt=0,
+        description="Days a handled message's id is kept to recognise a redelivery of it. "
+        "Keep it longer than any redelivery can come: the saga's re-sends, consumers "
+        "restarting, and the topics' retention on a real Kafka (7 days by default).",
+    )
+    retention_every_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds between two purge rounds of a service (one replica does each).",
+    )
     log_level: str = Field(default="INFO", description="Logging level.")
     log_format: Literal["text", "json"] = Field(default="text", description="Log line format.")
     otel_endpoint: str | None = Field(
