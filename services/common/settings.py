@@ -109,7 +109,11 @@ class Settings(BaseSettings):
     webhook_backoff_max_s: float = Field(
         default=600.0, gt=0, description="Longest wait between two attempts of a webhook."
     )
-    batch_max: int = Field(default=500, ge=1, description="Most messages consumed in one batch.")
+    batch_max: int = Field(
+        default=500,
+        ge=1,
+        description="Most Kafka records consumed in one batch (a frame counts as one).",
+    )
     idle_after_s: float = Field(
         default=2.0,
         gt=0,
