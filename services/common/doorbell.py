@@ -101,6 +101,14 @@ class Listener:
             self.path.unlink()
 
 
+def _remove(link: Path) -> None:
+    """Remove a dead listener's link and the socket file it points to."""
+    with contextlib.suppress(OSError):
+        os.unlink(os.readlink(link))
+    with contextlib.suppress(OSError):
+        link.unlink()
+
+
 class Ringer:
     """Rings the listeners of topics (what a publisher calls after the broker has its records)."""
 
@@ -128,8 +136,7 @@ class Ringer:
                 except (BlockingIOError, InterruptedError):
                     pass  # its buffer is full of rings already
                 except (ConnectionRefusedError, FileNotFoundError):
-                    with contextlib.suppress(OSError):
-                        entry.unlink()  # its process is gone
+                    _remove(entry)  # its process is gone
                 except OSError:
                     pass
 

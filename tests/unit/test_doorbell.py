@@ -54,6 +54,7 @@ def test_the_entry_of_a_process_that_is_gone_is_removed_by_the_next_ring(tmp_pat
     ringer.ring(["sw.forex.commands", "sw.nobody.listens"])
     ringer.close()
     assert list(topic.iterdir()) == []
+    assert not (tmp_path / "gone.sock").exists()  # nor is the socket file left behind
 
 
 def test_each_system_on_a_machine_has_its_own_short_folder(tmp_path: Path) -> None:
