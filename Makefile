@@ -11,7 +11,14 @@ CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
 # (the image with EXTRAS=otel: tracing, no dev tools), so both install the project the same way.
 EXTRAS ?= dev
 
-.PHONY: run test lint typecheck unit e2e clean postgres
+.PHONY: run test lint typecheck unit e2e clean postgres node-tools
+
+# Node tools from the npm registry, into .tools/node (not the repo): Spectral, the
+# OpenAPI/AsyncAPI linter (tests/e2e/test_contracts.py lints the live documents with it and
+# .spectral.yaml); openapi-typescript and tsc (tests/e2e/test_generated_client.py).
+NODE_TOOLS := .tools/node
+NODE_PACKAGES := @stoplight/spectral-cli@6.16.3 openapi-typescript@7.13.0 typescript@5.9.3
+NODE_STAMP := $(NODE_TOOLS)/.installed
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,12 +46,20 @@ postgres:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null; \
 	fi
 
+$(NODE_STAMP):
+	@echo "installing $(NODE_PACKAGES) with npm into $(NODE_TOOLS)"
+	npm install --prefix $(NODE_TOOLS) --no-save --no-audit --no-fund --loglevel=error \
+	  $(NODE_PACKAGES)
+	touch $(NODE_STAMP)
+
+node-tools: $(NODE_STAMP)
+
 ## make run: start the broker and the five services (Ctrl-C stops them all)
 run: $(STAMP)
 	$(BIN)/singlewindow up
 
 ## make test: lint, type-check, then every tier of tests
-test: $(STAMP) $(CHROMIUM) $(CJK_FONT) postgres lint typecheck
+test: $(STAMP) $(CHROMIUM) $(CJK_FONT) $(NODE_STAMP) postgres lint typecheck
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
@@ -57,8 +72,8 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
 
-e2e: $(STAMP) $(CHROMIUM) $(CJK_FONT) postgres
+e2e: $(STAMP) $(CHROMIUM) $(CJK_FONT) $(NODE_STAMP) postgres
 	$(BIN)/python -m pytest -q tests/e2e
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .tools .pytest_cache .mypy_cache .ruff_cache

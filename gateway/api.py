@@ -210,7 +210,9 @@ def api_router(
         response_model=DeclarationCreated,
         tags=["declarations"],
     )
-    async def submit(body: DeclarationRequest, enterprise_id: Enterprise, request: Request) -> Any:
+    async def create_declaration(
+        body: DeclarationRequest, enterprise_id: Enterprise, request: Request
+    ) -> Any:
         """Submit one declaration; it is processed asynchronously (202).
 
         With an `Idempotency-Key`, its answer is recorded in the submission's own transaction:
@@ -224,7 +226,7 @@ def api_router(
         response_model=DeclarationBatchCreated,
         tags=["declarations"],
     )
-    async def submit_batch(
+    async def create_declaration_batch(
         body: DeclarationBatchRequest, enterprise_id: Enterprise, request: Request
     ) -> Any:
         """Submit up to 500 declarations in one request, all or none (202).
@@ -248,7 +250,7 @@ def api_router(
         tags=["declarations"],
         responses=GONE,
     )
-    async def read(declaration_id: str, enterprise_id: Enterprise) -> DeclarationView:
+    async def get_declaration(declaration_id: str, enterprise_id: Enterprise) -> DeclarationView:
         """One declaration: status, each agency's step, figures as they are known."""
         return _view(await _owned_row(declaration_id, enterprise_id))
 
@@ -276,7 +278,7 @@ def api_router(
         tags=["declarations"],
         responses=GONE,
     )
-    async def timeline(declaration_id: str, enterprise_id: Enterprise) -> Timeline:
+    async def list_declaration_events(declaration_id: str, enterprise_id: Enterprise) -> Timeline:
         """Every message of the declaration's journey, in order."""
         await _owned_row(declaration_id, enterprise_id)
         async with runtime.engine.connect() as conn:
@@ -332,7 +334,7 @@ def api_router(
         tags=["admin"],
         dependencies=[Depends(admin)],
     )
-    async def admin_list(
+    async def list_all_declarations(
         status: str = "stalled", limit: Annotated[int, Query(ge=1, le=500)] = 100
     ) -> DeclarationList:
         """Declarations of every enterprise in one status (stalled by default), oldest first."""
@@ -380,7 +382,7 @@ def api_router(
         tags=["admin"],
         dependencies=[Depends(admin)],
     )
-    async def retry(declaration_id: str, request: Request) -> Response:
+    async def retry_declaration(declaration_id: str, request: Request) -> Response:
         """Give a stalled declaration's unanswered steps a fresh set of tries, starting now."""
 
         def act(saga: Saga, now: float) -> tuple[Saga, Sequence[Envelope]]:
@@ -395,7 +397,7 @@ def api_router(
         tags=["admin"],
         dependencies=[Depends(admin)],
     )
-    async def cancel(
+    async def cancel_declaration(
         declaration_id: str, request: Request, body: CancelRequest | None = None
     ) -> Response:
         """End a declaration that has not ended as `cancelled`; late answers are parked."""
@@ -459,7 +461,7 @@ def api_router(
         return await answer.kept(runtime.intake.run(unit))
 
     @router.get("/v1/scenarios", response_model=ScenarioList, tags=["sandbox"])
-    async def scenarios() -> ScenarioList:
+    async def list_scenarios() -> ScenarioList:
         """The sandbox's forced outcomes: what each `scenario` value makes the agencies do."""
         return ScenarioList(
             data=[ScenarioView(**info.as_dict()) for info in CATALOGUE],
@@ -472,7 +474,7 @@ def api_router(
         )
 
     @router.get("/asyncapi.json", tags=["contracts"])
-    async def asyncapi() -> dict[str, Any]:
+    async def get_asyncapi_document() -> dict[str, Any]:
         """The AsyncAPI 3 document of every topic and message."""
         return asyncapi_document()
 

@@ -188,7 +188,7 @@ def test_helpers_router(
         return await answer.kept(run_on_saga(runtime, unit))
 
     @router.get("/clock", response_model=ClockView)
-    async def read_clock(who: Caller) -> ClockView:
+    async def get_clock(who: Caller) -> ClockView:
         """Your run's sandbox clock: its offset from real time and the time it shows."""
         async with runtime.engine.connect() as conn:
             offset = await conn.run_sync(lambda c: clock_offset(c, enterprise_id=who or None))

@@ -96,7 +96,7 @@ def webhook_router(webhooks: Webhooks, enterprise: Callable[..., Any]) -> APIRou
         response_model=WebhookEndpointCreated,
         responses={409: {"description": f"the enterprise has {MAX_ENDPOINTS} endpoints already"}},
     )
-    async def create_endpoint(
+    async def create_webhook_endpoint(
         body: WebhookEndpointCreate, enterprise_id: Enterprise, request: Request
     ) -> Response:
         """Register an endpoint; its signing secret is in this answer and never again."""
@@ -125,7 +125,7 @@ def webhook_router(webhooks: Webhooks, enterprise: Callable[..., Any]) -> APIRou
         return await answer.kept(runtime.db.write(unit))
 
     @router.get("/v1/webhook_endpoints", response_model=WebhookEndpointList)
-    async def list_endpoints(enterprise_id: Enterprise) -> WebhookEndpointList:
+    async def list_webhook_endpoints(enterprise_id: Enterprise) -> WebhookEndpointList:
         """The enterprise's endpoints, oldest first (without their secrets)."""
         rows = await runtime.db.read(
             lambda conn: store.list_endpoints(conn, enterprise_id=enterprise_id)
@@ -135,7 +135,9 @@ def webhook_router(webhooks: Webhooks, enterprise: Callable[..., Any]) -> APIRou
         )
 
     @router.get("/v1/webhook_endpoints/{endpoint_id}", response_model=WebhookEndpointView)
-    async def read_endpoint(endpoint_id: str, enterprise_id: Enterprise) -> WebhookEndpointView:
+    async def get_webhook_endpoint(
+        endpoint_id: str, enterprise_id: Enterprise
+    ) -> WebhookEndpointView:
         """One endpoint (without its secret)."""
         row = await runtime.db.read(
             lambda conn: store.get_endpoint(
@@ -147,7 +149,7 @@ def webhook_router(webhooks: Webhooks, enterprise: Callable[..., Any]) -> APIRou
         return WebhookEndpointView(**_endpoint_view(row._mapping))
 
     @router.delete("/v1/webhook_endpoints/{endpoint_id}", status_code=204)
-    async def delete_endpoint(endpoint_id: str, enterprise_id: Enterprise) -> Response:
+    async def delete_webhook_endpoint(endpoint_id: str, enterprise_id: Enterprise) -> Response:
         """Remove an endpoint; its pending deliveries are dropped with their log."""
         gone = await runtime.db.write(
             lambda conn: store.delete_endpoint(
@@ -173,7 +175,7 @@ def webhook_router(webhooks: Webhooks, enterprise: Callable[..., Any]) -> APIRou
     Limit = Annotated[int, Query(ge=1, le=200)]
 
     @router.get("/v1/webhook_deliveries", response_model=WebhookDeliveryList)
-    async def list_deliveries(
+    async def list_webhook_deliveries(
         enterprise_id: Enterprise,
         endpoint_id: str | None = None,
         declaration_id: str | None = None,
@@ -196,7 +198,7 @@ def webhook_router(webhooks: Webhooks, enterprise: Callable[..., Any]) -> APIRou
     @router.get(
         "/v1/webhook_endpoints/{endpoint_id}/deliveries", response_model=WebhookDeliveryList
     )
-    async def endpoint_deliveries(
+    async def list_webhook_endpoint_deliveries(
         endpoint_id: str,
         enterprise_id: Enterprise,
         status: str | None = None,
@@ -204,7 +206,7 @@ def webhook_router(webhooks: Webhooks, enterprise: Callable[..., Any]) -> APIRou
         cursor: str | None = None,
     ) -> WebhookDeliveryList:
         """One endpoint's delivery log, oldest first."""
-        await read_endpoint(endpoint_id, enterprise_id)
+        await get_webhook_endpoint(endpoint_id, enterprise_id)
         return await _page(
             enterprise_id, limit, endpoint_id=endpoint_id, status=status, after=cursor
         )
@@ -216,7 +218,9 @@ def webhook_router(webhooks: Webhooks, enterprise: Callable[..., Any]) -> APIRou
         return page.data[0]
 
     @router.get("/v1/webhook_deliveries/{delivery_id}", response_model=WebhookDeliveryView)
-    async def read_delivery(delivery_id: str, enterprise_id: Enterprise) -> WebhookDeliveryView:
+    async def get_webhook_delivery(
+        delivery_id: str, enterprise_id: Enterprise
+    ) -> WebhookDeliveryView:
         """One delivery with every attempt: when, the answer's status, the error, the next try."""
         return await runtime.db.read(lambda conn: _one(conn, enterprise_id, delivery_id))
 
@@ -225,7 +229,9 @@ def webhook_router(webhooks: Webhooks, enterprise: Callable[..., Any]) -> APIRou
         status_code=202,
         response_model=WebhookDeliveryView,
     )
-    async def redeliver(delivery_id: str, enterprise_id: Enterprise, request: Request) -> Response:
+    async def redeliver_webhook_delivery(
+        delivery_id: str, enterprise_id: Enterprise, request: Request
+    ) -> Response:
         """Send a delivery again now (same event id and body), with a fresh set of attempts."""
         max_attempts = webhooks.config.max_attempts
         answer = Answer.to(request)

@@ -74,6 +74,42 @@ def _add_frame(channel: dict[str, Any], components: dict[str, Any]) -> None:
     channel["messages"][title] = {"$ref": f"#/components/messages/{title}"}
 
 
+def _role(topic: str) -> tuple[str, str]:
+    """The tag of a topic's operation, and what the operation does, for its description."""
+    for agency in AGENCIES:
+        if topic == f"sw.{agency}.commands":
+            return agency, (
+                f"The gateway's saga sends {agency} the commands of each declaration's next "
+                f"step. {agency} consumes them in its consumer group, at least once, and "
+                "handles each envelope id once (its inbox)."
+            )
+        if topic == f"sw.{agency}.events":
+            return agency, (
+                f"{agency} publishes what it decided, through its outbox, in the transaction "
+                "of its state change. The gateway's saga consumes them to move each "
+                "declaration on."
+            )
+    if topic == STATUS:
+        return "public", (
+            "The gateway publishes every change of a declaration's public status, one record "
+            "an event, keyed by declaration id. Anyone may read it; docs/kafka-clients.md "
+            "tells which Kafka clients read it with which settings."
+        )
+    return "operations", (
+        "Any service parks a message it could not read or handle here, with the reason, and "
+        "carries on. Operators list and replay them: GET /v1/admin/deadletters."
+    )
+
+
+# Who answers for the contracts (AsyncAPI and every service's OpenAPI document).
+CONTACT = {"name": "Single window simulator maintainers"}
+TAGS = {
+    **{a: f"The {a} agency's commands and events." for a in AGENCIES},
+    "public": "What anyone outside the single window may read.",
+    "operations": "What operators watch.",
+}
+
+
 def asyncapi_document() -> dict[str, Any]:
     """An AsyncAPI 3.0 document of every topic and message, generated from the registry.
 
@@ -138,10 +174,13 @@ def asyncapi_document() -> dict[str, Any]:
     operations: dict[str, Any] = {}
     for channel_id, channel in channels.items():
         sender, receiver = _sender(channel["address"])
+        tag, description = _role(channel["address"])
         operations[f"send_{channel_id}"] = {
             "action": "send",
             "channel": {"$ref": f"#/channels/{channel_id}"},
             "summary": f"{sender} sends on {channel['address']}; {receiver} receives",
+            "description": description,
+            "tags": [{"name": tag}],
             "messages": [
                 {"$ref": f"#/channels/{channel_id}/messages/{name}"} for name in channel["messages"]
             ],
@@ -154,6 +193,9 @@ def asyncapi_document() -> dict[str, Any]:
             "description": "Every message but a dead letter is a JSON envelope keyed by "
             "declaration id: id, type, schema version, correlation and causation ids, time, "
             "source, and `payload`, the typed body named by `type`. " + FRAMING,
+            "contact": CONTACT,
+            "license": {"name": "Apache-2.0"},
+            "tags": [{"name": n, "description": d} for n, d in TAGS.items()],
         },
         "defaultContentType": "application/json",
         "servers": {

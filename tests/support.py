@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
+ROOT = Path(__file__).resolve().parents[1]
+NODE_BIN = ROOT / ".tools" / "node" / "node_modules" / ".bin"  # npm tools: `make node-tools`
 
 
 def wait_for(

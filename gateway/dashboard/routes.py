@@ -117,7 +117,7 @@ def dashboard_router(
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
     @router.get("/v1/dashboard/config", tags=["dashboard"])
-    async def dashboard_config() -> dict[str, Any]:
+    async def get_dashboard_config() -> dict[str, Any]:
         """What the page needs before a key is typed: the demo key in sandbox mode, the choices."""
         return {
             "sandbox": settings.sandbox,
@@ -130,12 +130,14 @@ def dashboard_router(
         }
 
     @router.get("/v1/saga", tags=["dashboard"])
-    async def saga_table() -> dict[str, Any]:
+    async def get_saga_table() -> dict[str, Any]:
         """The saga's transition table per direction (state × event → state + commands)."""
         return saga_tables()
 
     @router.get("/v1/stream", tags=["dashboard"], response_class=StreamingResponse)
-    async def stream(request: Request, enterprise_id: Enterprise) -> StreamingResponse:
+    async def stream_status_changes(
+        request: Request, enterprise_id: Enterprise
+    ) -> StreamingResponse:
         """Server-sent events: `status` (a JSON array of declarations that moved, newest status
         of each, sampled under load) and `stats` (the run's class view, every second)."""
         sub = hub.subscribe(enterprise_id)
@@ -173,7 +175,7 @@ def dashboard_router(
         )
 
     @router.get("/v1/dashboard/run", tags=["dashboard"])
-    async def read_run(enterprise_id: Enterprise) -> dict[str, Any]:
+    async def get_run_settings(enterprise_id: Enterprise) -> dict[str, Any]:
         """The enterprise's run: its default pace and the class view."""
         return {
             "pace": config.run_pace.get(enterprise_id, Pace.INSTANT).value,
@@ -181,7 +183,7 @@ def dashboard_router(
         }
 
     @router.put("/v1/dashboard/run", tags=["dashboard"])
-    async def set_run(body: RunSettings, enterprise_id: Enterprise) -> dict[str, Any]:
+    async def set_run_settings(body: RunSettings, enterprise_id: Enterprise) -> dict[str, Any]:
         """Set the run's default pace and/or restart the class view (sandbox only)."""
         if not settings.sandbox:
             raise Problem(403, "forbidden", "Forbidden", "pace control is a sandbox feature")
@@ -192,7 +194,7 @@ def dashboard_router(
                 config.run_pace[enterprise_id] = body.pace
         if body.reset:
             hub.reset_run(enterprise_id)
-        return await read_run(enterprise_id)
+        return await get_run_settings(enterprise_id)
 
     async def _paced_saga(declaration_id: str, enterprise_id: str) -> Saga:
         held = (await runtime.db.read(lambda conn: load_records(conn, [declaration_id]))).get(
@@ -214,7 +216,7 @@ def dashboard_router(
     @router.get(
         "/v1/declarations/{declaration_id}/pace", response_model=PaceView, tags=["declarations"]
     )
-    async def read_pace(declaration_id: str, enterprise_id: Enterprise) -> PaceView:
+    async def get_declaration_pace(declaration_id: str, enterprise_id: Enterprise) -> PaceView:
         """A declaration's pace and the commands it holds back."""
         return _pace_view(await _paced_saga(declaration_id, enterprise_id))
 
@@ -223,7 +225,9 @@ def dashboard_router(
         response_model=Advanced,
         tags=["declarations"],
     )
-    async def advance(declaration_id: str, enterprise_id: Enterprise, request: Request) -> Response:
+    async def advance_declaration(
+        declaration_id: str, enterprise_id: Enterprise, request: Request
+    ) -> Response:
         """Release a paced declaration's held commands now: the next stage starts."""
         answer = Answer.to(request)
 

@@ -48,7 +48,7 @@ def create_agency_app(
         app.include_router(records_router(runtime))
 
         @app.get("/v1/reference", tags=["reference"])
-        async def reference_data() -> dict[str, Any]:
+        async def get_reference_data() -> dict[str, Any]:
             """The reference data this agency decides with."""
             return {"agency": agency, "reference": _jsonable(reference)}
 

@@ -57,7 +57,7 @@ def rates_router(runtime: Runtime, shipped: ForexReference, admin_token: str) ->
         return RateOverrides.model_validate_json(found.data) if found else RateOverrides()
 
     @router.get("/v1/rates")
-    async def rates() -> dict[str, Any]:
+    async def get_rates() -> dict[str, Any]:
         """The daily tables forex settles with: shipped, with the administrator's rates over them."""
         edits = await overrides()
         return {

@@ -5,8 +5,11 @@ media type (the one schemathesis run of the suite, bounded by MAX_EXAMPLES)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,9 +29,10 @@ from schemathesis.specs.openapi.checks import (
 from schemas.envelope import new_envelope
 from schemas.messages import Explained, RefundPaid
 from schemas.registry import REGISTRY
-from schemas.topics import all_topics, topic_for
+from schemas.topics import AGENCIES, all_topics, topic_for
 from singlewindow.samples import sample_declaration
 from tests.e2e.conftest import System
+from tests.support import NODE_BIN, ROOT
 
 # Paths schemathesis leaves alone: an endless event stream and the dashboard's page.
 NOT_FUZZED = r"^/v1/stream$|^/$"
@@ -146,6 +150,51 @@ def test_real_messages_satisfy_their_asyncapi_schemas(system: System) -> None:
     assert list(_validator(doc, "RefundPaidEnvelope").iter_errors(envelope)) == []
     envelope["type"] = "tax.refund.denied"
     assert list(_validator(doc, "RefundPaidEnvelope").iter_errors(envelope)) != []
+
+
+# --- Spectral ----------------------------------------------------------------------------------
+
+
+def test_the_documents_lint_clean_in_spectral(system: System, tmp_path: Path) -> None:
+    """No error and no warning from `spectral:oas` and `spectral:asyncapi` (.spectral.yaml) on
+    the gateway's two documents and each agency's OpenAPI document.
+
+    Two spoiled copies (no servers; an operation without a description) show the rules run."""
+    spectral = NODE_BIN / "spectral"
+    assert spectral.exists(), "Spectral is not installed: `make node-tools` installs it"
+    openapi, asyncapi = _get(system, "/openapi.json"), _get(system, "/asyncapi.json")
+    spoiled_openapi = {k: v for k, v in openapi.items() if k != "servers"}
+    spoiled_asyncapi = json.loads(json.dumps(asyncapi))
+    del next(iter(spoiled_asyncapi["operations"].values()))["description"]
+    files = {
+        "openapi.json": openapi,
+        "asyncapi.json": asyncapi,
+        "spoiled-openapi.json": spoiled_openapi,
+        "spoiled-asyncapi.json": spoiled_asyncapi,
+    }
+    for agency in AGENCIES:
+        answer = httpx.get(system.url(agency) + "/openapi.json", timeout=10)
+        files[f"{agency}-openapi.json"] = answer.json()
+    for name, doc in files.items():
+        (tmp_path / name).write_text(json.dumps(doc))
+    ruleset = str(ROOT / ".spectral.yaml")
+    run = subprocess.run(
+        [str(spectral), "lint", "--ruleset", ruleset, "--format", "json", "--quiet"]
+        + [str(tmp_path / name) for name in files],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    results = json.loads(run.stdout or "[]")
+    by_file: dict[str, set[str]] = {name: set() for name in files}
+    for result in results:
+        if result["severity"] <= 1:  # 0 error, 1 warning (2 information, 3 hint)
+            by_file[Path(result["source"]).name].add(result["code"])
+    assert by_file == {
+        **{name: set() for name in files},
+        "spoiled-openapi.json": {"oas3-api-servers"},
+        "spoiled-asyncapi.json": {"asyncapi-3-operation-description"},
+    }, run.stderr
 
 
 # --- schemathesis against the live gateway -------------------------------------------------------
