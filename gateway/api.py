@@ -2,7 +2,6 @@
 
 # No `from __future__ import annotations`: FastAPI must see the closure dependencies at def time.
 
-import json
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -23,6 +22,7 @@ from gateway.idempotency import Answer, Claim, claim_of
 from gateway.keys import enterprise_of
 from gateway.saga import Saga
 from gateway.store import add_enterprise, hash_key
+from gateway.timeline import timeline_entries
 from schemas.api import (
     CancelRequest,
     DeadLetterList,
@@ -41,7 +41,6 @@ from schemas.api import (
     ScenarioList,
     ScenarioView,
     Timeline,
-    TimelineEntry,
 )
 from schemas.envelope import Envelope
 from schemas.registry import asyncapi_document
@@ -279,32 +278,22 @@ def api_router(
         responses=GONE,
     )
     async def list_declaration_events(declaration_id: str, enterprise_id: Enterprise) -> Timeline:
-        """Every message of the declaration's journey, in order."""
+        """Every message of the declaration's journey, in order; a re-sent command once."""
         await _owned_row(declaration_id, enterprise_id)
         async with runtime.engine.connect() as conn:
             rows = (
                 await conn.execute(
-                    select(journal.c.seq, journal.c.direction, journal.c.envelope)
+                    select(
+                        journal.c.seq,
+                        journal.c.direction,
+                        journal.c.occurred_at,
+                        journal.c.envelope,
+                    )
                     .where(journal.c.declaration_id == declaration_id)
                     .order_by(journal.c.seq)
                 )
             ).all()
-        entries = []
-        for row in rows:
-            env = json.loads(row.envelope)
-            entries.append(
-                TimelineEntry(
-                    seq=row.seq,
-                    id=env["id"],
-                    type=env["type"],
-                    direction="received" if row.direction == "in" else "sent",
-                    source=env["source"],
-                    occurred_at=env["occurred_at"],
-                    causation_id=env.get("causation_id"),
-                    payload=env["payload"],
-                )
-            )
-        return Timeline(declaration_id=declaration_id, data=entries)
+        return Timeline(declaration_id=declaration_id, data=timeline_entries(rows))
 
     @router.post(
         "/v1/admin/enterprises",
@@ -356,14 +345,15 @@ def api_router(
                 raise Problem(404, "not-found", "Not found", f"no declaration {declaration_id}")
             before = Saga.model_validate_json(held.data)
             try:
-                after, send_again = act(before, time.time())
+                now = time.time()
+                after, send_again = act(before, now)
             except (sagas.NotStalled, sagas.AlreadyEnded) as exc:
                 raise Problem(
                     409, "not-applicable", "Not applicable", str(exc), state=before.state
                 ) from exc
             changes = Changes()
             for envelope in send_again:
-                changes.emit(envelope)
+                changes.emit(envelope, at=now)
             changes.put(put_saga(after, held))
             changes.emit(status_event(after, None, before.state))
             done = OperatorAction(

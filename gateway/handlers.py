@@ -246,7 +246,7 @@ def expire_due(changes: Changes, due: Sequence[Held], *, config: GatewayConfig, 
         saga = PARSED.of(held)
         step = due_pass(saga, at=now, config=config)
         for envelope in step.send:
-            changes.emit(envelope)
+            changes.emit(envelope, at=now)
         changes.put(put_saga(step.saga, held))
         if step.stalled:
             changes.emit(status_event(step.saga, None, saga.state))

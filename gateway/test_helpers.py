@@ -137,7 +137,7 @@ def test_helpers_router(
         before = Saga.model_validate_json(held.data)
         caught = catch_up(sagas.shift_clock(before, seconds), now=now, config=config)
         for envelope in caught.send:
-            changes.emit(envelope)
+            changes.emit(envelope, at=now)
         changes.put(put_saga(caught.saga, held))
         if caught.stalled:
             changes.emit(status_event(caught.saga, None, before.state))

@@ -130,8 +130,19 @@ class DeclarationList(Contract):
     next_cursor: str | None
 
 
+class SendAttempts(Contract):
+    """How often the gateway sent one message: a re-send keeps the message's id."""
+
+    count: int = Field(ge=1, description="sends so far; more than 1 after a re-send")
+    last_sent_at: datetime = Field(description="when it was last sent")
+
+
 class TimelineEntry(Contract):
-    """One message of a declaration's journey, as the gateway sent or received it."""
+    """One message of a declaration's journey, as the gateway sent or received it.
+
+    Each message appears once: a command the deadline watcher or an operator sent again (under
+    the same id, so the agency deduplicates it) is one entry whose `sends` counts the attempts.
+    """
 
     seq: int
     id: str
@@ -143,6 +154,9 @@ class TimelineEntry(Contract):
         default=None, description="the message that caused this one (a reply names its command)"
     )
     payload: dict[str, Any]
+    sends: SendAttempts | None = Field(
+        default=None, description="for a message the gateway sent: its send attempts"
+    )
 
 
 class Timeline(Contract):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import tempfile
 import time
@@ -26,6 +27,8 @@ from singlewindow.loop import run as run_loop
 from singlewindow.samples import sample_declaration
 from singlewindow.spawn import spawn_system
 from singlewindow.supervisor import Supervisor, parse_replicas
+from singlewindow.tail import Filter, Follow, NotThere, Seen, line_of, topics_to_follow
+from singlewindow.tail import run as run_tail
 
 app = typer.Typer(
     help="Single window simulator: customs, inspection, forex and tax on one declaration.",
@@ -33,6 +36,7 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
+notes = Console(stderr=True)
 
 GatewayOpt = Annotated[
     str | None, typer.Option("--gateway", help="gateway URL (default from SW_ settings)")
@@ -200,6 +204,62 @@ def status(
         _print_view(client, declaration_id)
 
 
+@app.command("events")
+def events_(
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="keep printing new messages (Ctrl-C stops)")
+    ] = False,
+    all_topics: Annotated[
+        bool, typer.Option("--all", help="every agency's command and event topics too")
+    ] = False,
+    types: Annotated[
+        list[str] | None,
+        typer.Option("--type", "-t", help="only these types; shell patterns, e.g. 'tax.*'"),
+    ] = None,
+    declarations: Annotated[
+        list[str] | None,
+        typer.Option("--declaration", "-d", help="only this declaration (its id or its end)"),
+    ] = None,
+    from_beginning: Annotated[
+        bool, typer.Option(help="with --follow: print what the topics hold first")
+    ] = False,
+    limit: Annotated[int | None, typer.Option("--max", help="stop after this many")] = None,
+    seconds: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON envelope a line")] = False,
+    kafka: Annotated[str | None, typer.Option(help="broker (default SW_KAFKA_BOOTSTRAP)")] = None,
+) -> None:
+    """The messages on the public status topic (with --all, the agencies' too), as they pass.
+
+    Without --follow: what the topics hold now, then exit. With it: new ones until Ctrl-C.
+    """
+    settings = Settings(kafka_bootstrap=kafka) if kafka else Settings()
+    plan = Follow(
+        topics=tuple(topics_to_follow(agencies=all_topics)),
+        only=Filter(tuple(types or ()), tuple(declarations or ())),
+        follow=follow,
+        from_beginning=from_beginning,
+        limit=limit,
+        seconds=seconds,
+    )
+
+    def show(seen: Seen) -> None:
+        if as_json:
+            if seen.envelope is not None:
+                print(json.dumps(seen.envelope, ensure_ascii=False), flush=True)
+        else:
+            console.print(line_of(seen), soft_wrap=True)
+
+    def ready() -> None:  # on stderr: stdout holds only the messages (--json pipes to jq)
+        what = "following" if follow else "reading"
+        notes.print(f"[dim]{what} {', '.join(plan.topics)} at {settings.kafka_bootstrap}[/dim]")
+
+    try:
+        run_tail(settings, plan, show, ready)
+    except NotThere as exc:
+        notes.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+
+
 @app.command()
 def load(
     rate: Annotated[
@@ -310,6 +370,10 @@ def _run_load(
             "sent": run.sent_count,
             "duration_s": round(elapsed, 2),
             "offered_rate": run.sent_count / duration,
+            # The open model's target rate each second (the closed model has none: sent is all).
+            "offered_per_s": [profile.rate_at(t + 0.5) for t in range(math.ceil(duration))]
+            if profile
+            else [],
             "completion_rate": completed / max(elapsed, 1e-9),
         }
     )

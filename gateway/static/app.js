@@ -150,7 +150,7 @@ function scheduleDraw() {
 
 function laneFigure(lane, d) {
   const f = d.figures || {};
-  if (lane === "customs") return d.entry_id ? `${d.entry_id}${f.customs_value_cny ? " · " + money(f.customs_value_cny) : ""}` : "";
+  if (lane === "customs") return f.customs_value_cny ? money(f.customs_value_cny) : "";
   if (lane === "forex") return f.settled_amount_cny ? money(f.settled_amount_cny) : "";
   if (lane === "tax") {
     if (f.refund !== null && f.refund !== undefined) return (state.lang === "zh" ? "退税 " : "refund ") + money(f.refund);
@@ -224,7 +224,9 @@ function rowOf(d) {
     // A paced stage is pending while it waits for the trainer (step) or the officer (demo).
     const label = step === "pending" && d.pace === "step" ? "‖ " + t("held")
       : step === "pending" && d.pace === "demo" ? t("demo_wait") : word(STEP, step);
-    c.innerHTML = `<span class="step">${label}</span>${fig ? `<span class="fig">${fig}</span>` : ""}`;
+    // The entry number (18 digits) has a line of its own: the column is made wide enough for it.
+    const entry = lane === "customs" && d.entry_id ? `<span class="entry num">${esc(d.entry_id)}</span>` : "";
+    c.innerHTML = `<span class="step">${label}</span>${entry}${fig ? `<span class="fig">${fig}</span>` : ""}`;
     row.appendChild(c);
   }
   const st = document.createElement("span");
@@ -354,6 +356,12 @@ function renderTimeline() {
       `<td><span class="agency ${ag}">${word(AGENCY, ag)}</span><br><small>${e.direction === "sent" ? "→" : "←"} ${e.type}</small></td>` +
       `<td class="what"></td><td class="why"></td>`;
     tr.querySelector(".what").textContent = what;
+    if (e.sends && e.sends.count > 1) {  // re-sent under the same id: one entry, its attempts
+      const resent = document.createElement("small");
+      resent.className = "resent";
+      resent.textContent = t("resent", e.sends.count, fmtTime(Date.parse(e.sends.last_sent_at)));
+      tr.querySelector(".what").append(document.createElement("br"), resent);
+    }
     tr.querySelector(".why").textContent = why;
     body.appendChild(tr);
   }
@@ -500,6 +508,32 @@ async function submit(e) {
   }
 }
 
+// --- the composer's drawer and presentation mode ---------------------------------------------
+
+// The board is the page: the composer opens beside it (wide screens) or over it, and stays as
+// the trainer left it.
+function setComposer(open, { focus = false } = {}) {
+  $("composer-drawer").hidden = !open;
+  $("composer-toggle").setAttribute("aria-expanded", String(open));
+  document.body.classList.toggle("composing", open);
+  localStorage.setItem("sw.composer", open ? "open" : "closed");
+  if (focus) (open ? $("examples").querySelector("button") || $("f-body") : $("composer-toggle")).focus();
+}
+
+// Larger type for the back of a room: a toggle (P), remembered; `?present=1` or `?present=0`
+// in the address sets it for a bookmark or a second screen.
+function setPresent(on, { remember = true } = {}) {
+  document.documentElement.classList.toggle("present", on);
+  $("present-toggle").setAttribute("aria-pressed", String(on));
+  if (remember) localStorage.setItem("sw.present", on ? "on" : "off");
+}
+
+function initialPresent() {
+  const asked = new URLSearchParams(location.search).get("present");
+  if (asked !== null) return { on: ["1", "true", "on", "yes", ""].includes(asked.toLowerCase()), fromUrl: true };
+  return { on: localStorage.getItem("sw.present") === "on", fromUrl: false };
+}
+
 // --- tabs and keys ----------------------------------------------------------------------------
 
 function showTab(name) {
@@ -514,8 +548,11 @@ function showTab(name) {
 
 function onKey(e) {
   const tag = (e.target.tagName || "").toLowerCase();
+  if (e.key === "Escape" && !$("composer-drawer").hidden) { setComposer(false, { focus: true }); return; }
   if (["input", "textarea", "select"].includes(tag) || e.ctrlKey || e.metaKey || e.altKey) return;
-  if (e.key === "l" || e.key === "L") toggleLang();
+  if (e.key === "n" || e.key === "N") setComposer($("composer-drawer").hidden, { focus: true });
+  else if (e.key === "p" || e.key === "P") setPresent(!document.documentElement.classList.contains("present"));
+  else if (e.key === "l" || e.key === "L") toggleLang();
   else if (e.key === "s" || e.key === "S") submit();
   else if ((e.key === "a" || e.key === "A") && state.selected) advance(state.selected);
   else if (e.key === "1") showTab("timeline");
@@ -552,6 +589,8 @@ async function loadRecent() {
 }
 
 async function main() {
+  const present = initialPresent(); // before the first fetch: no flash of the small type
+  setPresent(present.on, { remember: !present.fromUrl });
   state.config = await (await fetch("/v1/dashboard/config")).json();
   state.saga = await (await fetch("/v1/saga")).json();
   $("saga-direction").replaceChildren(...Object.keys(state.saga.tables).map((n) => new Option(n, n)));
@@ -565,6 +604,10 @@ async function main() {
     connect(); loadRun(); loadRecent(); applyLang();
   });
   $("lang-toggle").addEventListener("click", toggleLang);
+  $("composer-toggle").addEventListener("click", () => setComposer($("composer-drawer").hidden, { focus: true }));
+  $("composer-close").addEventListener("click", () => setComposer(false, { focus: true }));
+  $("present-toggle").addEventListener("click", () => setPresent(!document.documentElement.classList.contains("present")));
+  setComposer(localStorage.getItem("sw.composer") === "open");
   $("composer").addEventListener("submit", submit);
   for (const id of ["f-direction", "f-trade-mode", "f-scenario"]) $(id).addEventListener("change", syncBody);
   $("run-pace").addEventListener("change", async () => {

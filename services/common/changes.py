@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -156,15 +157,21 @@ class Changes:
             self.log(envelope, "in")
 
     def emit(
-        self, envelope: Envelope, *, journal: bool = True, value: bytes | None = None
+        self,
+        envelope: Envelope,
+        *,
+        journal: bool = True,
+        value: bytes | None = None,
+        at: float | None = None,
     ) -> bytes:
         """Queue an envelope for publication; returns its bytes.
 
-        `value`: its serialization (`Envelope.to_bytes()`) if the caller has it already."""
+        `value`: its serialization (`Envelope.to_bytes()`) if the caller has it already.
+        `at`: when it is sent, for a re-send of an envelope made earlier."""
         row = envelope_row(envelope, value)
         self.outbox.append(row)
         if journal:
-            self.log(envelope, "out", row.value)
+            self.log(envelope, "out", row.value, at=at)
         return row.value
 
     def emit_raw(self, rows: Iterable[OutRow]) -> None:
@@ -176,8 +183,18 @@ class Changes:
         value = letter.model_dump_json().encode()
         self.outbox.append(OutRow(uuid7(), DEADLETTER, letter.key or "", value))
 
-    def log(self, envelope: Envelope, direction: str, value: bytes | None = None) -> None:
-        """Add a journal line for a message of a declaration."""
+    def log(
+        self,
+        envelope: Envelope,
+        direction: str,
+        value: bytes | None = None,
+        *,
+        at: float | None = None,
+    ) -> None:
+        """Add a journal line for a message of a declaration.
+
+        The line's time is `at` if given (a re-send's line: the envelope keeps its first time)."""
+        when = envelope.occurred_at if at is None else datetime.fromtimestamp(at, UTC)
         self.journal.append(
             (
                 envelope.declaration_id,
@@ -185,7 +202,7 @@ class Changes:
                 direction,
                 envelope.type,
                 envelope.source,
-                envelope.occurred_at.isoformat(),
+                when.isoformat(),
                 value or self.received.get(envelope.id) or envelope.to_bytes(),
             )
         )

@@ -10,6 +10,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from singlewindow.load.charts import report_charts
+
 
 def latency_table(report: dict[str, Any]) -> Table:
     """Accept, completion and stage latencies as one table."""
@@ -42,72 +44,11 @@ def print_summary(console: Console, report: dict[str, Any]) -> None:
     )
 
 
-def _polyline(points: list[tuple[float, float]], x_max: float, y_max: float, w: int, h: int) -> str:
-    if not points:
-        return ""
-    coords = " ".join(
-        f"{40 + x / max(x_max, 1) * (w - 50):.1f},{h - 25 - y / max(y_max, 1e-9) * (h - 40):.1f}"
-        for x, y in points
-    )
-    return coords
-
-
-def svg_chart(title: str, series: dict[str, list[tuple[float, float]]], unit: str) -> str:
-    """A line chart as inline SVG."""
-    w, h = 900, 300
-    colours = ["#0057b8", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
-    x_max = max((x for pts in series.values() for x, _ in pts), default=1)
-    y_max = max((y for pts in series.values() for _, y in pts), default=1) * 1.1
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img">',
-        f"<title>{html.escape(title)}</title>",
-        f'<text x="40" y="16" font-size="14" font-weight="bold">{html.escape(title)}</text>',
-        f'<line x1="40" y1="{h - 25}" x2="{w - 10}" y2="{h - 25}" stroke="#333"/>',
-        f'<line x1="40" y1="25" x2="40" y2="{h - 25}" stroke="#333"/>',
-        f'<text x="2" y="30" font-size="11">{y_max:.0f}</text>',
-        f'<text x="2" y="{h - 28}" font-size="11">0 {html.escape(unit)}</text>',
-        f'<text x="{w - 60}" y="{h - 8}" font-size="11">{x_max:.0f} s</text>',
-    ]
-    for i, (name, pts) in enumerate(series.items()):
-        colour = colours[i % len(colours)]
-        parts.append(
-            f'<polyline fill="none" stroke="{colour}" stroke-width="2" '
-            f'points="{_polyline(pts, x_max, y_max, w, h)}"/>'
-        )
-        parts.append(
-            f'<text x="{60 + i * 150}" y="{h - 8}" font-size="12" fill="{colour}">'
-            f"{html.escape(name)}</text>"
-        )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
 def write_reports(report: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
     """Write report.json and report.html; return their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path = out_dir / "report.json"
     json_path.write_text(json.dumps(report, indent=2), encoding="utf-8")
-    series = report["series"]
-    throughput = svg_chart(
-        "throughput",
-        {
-            "sent/s": [(s["t"], s["sent"]) for s in series],
-            "completed/s": [(s["t"], s["completed"]) for s in series],
-            "errors/s": [(s["t"], s["errors"]) for s in series],
-        },
-        "/s",
-    )
-    latency = svg_chart(
-        "completion latency",
-        {
-            "p50": [(s["t"], s["p50_ms"]) for s in series if s["p50_ms"] is not None],
-            "p99": [(s["t"], s["p99_ms"]) for s in series if s["p99_ms"] is not None],
-        },
-        "ms",
-    )
-    in_flight = svg_chart(
-        "in flight", {"declarations": [(p["t"], p["n"]) for p in report["in_flight"]]}, ""
-    )
     rows = "".join(
         f"<tr><td>{html.escape(name)}</td>"
         + "".join(f"<td>{s[k]}</td>" for k in ("count", "p50", "p90", "p99", "p99.9", "max"))
@@ -129,7 +70,7 @@ offered {report["offered_rate"]:.0f}/s, completed {report["completion_rate"]:.0f
 <table><tr><th>latency (ms)</th><th>count</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th></tr>
 {rows}</table>
 <p>outcomes: {html.escape(json.dumps(report["outcomes"]))}; errors: {html.escape(json.dumps(report["errors"]))}</p>
-{throughput}<br>{latency}<br>{in_flight}
+{report_charts(report)}
 </html>"""
     html_path = out_dir / "report.html"
     html_path.write_text(page, encoding="utf-8")

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import System
+from tests.e2e.steady_load import new_enterprise
 from tests.support import wait_for
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
@@ -79,12 +80,16 @@ def test_trainer_declares_watches_it_complete_and_reads_its_timeline_in_chinese(
     expect(page.locator("#api-key")).to_have_value(system.api_key)
     expect(page.locator("#live")).to_have_attribute("data-state", "on")
 
+    # The board is the page; the composer opens as a drawer (N, or its button) over or beside it.
+    expect(page.locator("#composer-drawer")).to_be_hidden()
+    page.click("#composer-toggle")
     page.click("button[data-example='0110']")
     page.select_option("#f-scenario", "happy")
     page.click("#submit")
     result = page.locator("#composer-result")
     expect(result).to_have_attribute("data-id", ID_PATTERN)
     declaration_id = result.get_attribute("data-id")
+    page.click("#composer-close")
     assert declaration_id
 
     # The board moves on server-sent events alone: no reload, no polling loop.
@@ -180,15 +185,8 @@ def test_the_board_keeps_working_while_a_load_run_floods_the_gateway(
 ) -> None:
     """600 declarations at 200/s from the load tool; the page samples, the class view counts all."""
     expect = playwright_api.expect
-    admin = {"Authorization": f"Bearer {system.admin_token}"}
-    created = httpx.post(
-        system.url("gateway") + "/v1/admin/enterprises",
-        json={"name": "Load class"},
-        headers=admin,
-        timeout=10,
-    )
-    assert created.status_code == 201, created.text
-    key = created.json()["api_key"]  # its own run: nothing else in the suite counts in it
+    # Its own run: nothing else in the suite counts in it.
+    key = new_enterprise(system, system.admin_token, "Load class")
 
     page.goto(system.url("gateway") + "/")
     page.fill("#api-key", key)
@@ -222,12 +220,14 @@ def test_the_board_keeps_working_while_a_load_run_floods_the_gateway(
             timeout_s=30,
             what="the load to show in the class view",
         )
+        page.keyboard.press("n")  # the composer's drawer
         page.click("button[data-example='0110']")
         page.select_option("#f-scenario", "happy")
         page.click("#submit")
         result = page.locator("#composer-result")
         expect(result).to_have_attribute("data-id", ID_PATTERN)
         mine = result.get_attribute("data-id")
+        page.keyboard.press("Escape")
         row = page.locator(f".drow[data-id='{mine}']")
         expect(row).to_have_attribute("data-status", "completed", timeout=120_000)
         # The board samples: a handful of rows, never one per declaration.
@@ -247,3 +247,102 @@ def test_the_board_keeps_working_while_a_load_run_floods_the_gateway(
     expect(page.locator("#board-more")).to_contain_text(f"of {sent + 1} declarations")
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
     page.screenshot(path=str(tmp_path / "under-load.png"), full_page=True)
+
+
+PRESENT = re.compile(r"\bpresent\b")
+
+# Every box of a board row whose content could be cut: the cells, and in them the step name,
+# the entry number (18 digits, never wrapped), the figures and the status chip.
+CLIPPED = """() => [...document.querySelectorAll(
+    '.lane-head > span, .drow > span, .drow .step, .drow .entry, .drow .fig, .drow .chip')]
+  .filter((e) => e.scrollWidth > e.clientWidth)
+  .map((e) => `${e.className}: ${e.textContent} (${e.scrollWidth} > ${e.clientWidth})`)"""
+
+
+def test_the_board_fits_step_names_and_entry_numbers_at_projector_sizes(
+    page: Any, system: System, tmp_path: Path
+) -> None:
+    """At 1280×720 and 1920×1080, normal and presentation mode: no cell cut, no sideways scroll."""
+    from gateway.dashboard.examples import EXAMPLES
+
+    expect = playwright_api.expect
+    # Its own board: the rows below and no others.
+    key = new_enterprise(system, system.admin_token, "Projector class")
+    # The longest words a cell shows: summarised (CEB792) and VAT exempt (9610), taxes collected
+    # (1210), refund denied, 100 rejected, a stage held for the trainer, entry numbers.
+    bodies = [{**body, "scenario": "happy"} for body in EXAMPLES.values()]
+    bodies += [
+        {**EXAMPLES["0110"], "scenario": "refund_denied"},
+        {**EXAMPLES["0110"], "scenario": "customs_reject"},
+        {**EXAMPLES["0110"], "scenario": "happy", "pace": "step"},
+    ]
+    with system.client(key) as client:
+        ids = [client.post("/v1/declarations", json=b).json()["id"] for b in bodies]
+        for declaration_id in ids[:-1]:
+            system.wait_terminal(client, declaration_id)
+    held = ids[-1]
+
+    page.goto(system.url("gateway") + "/")
+    page.fill("#api-key", key)
+    page.press("#api-key", "Enter")
+    root_font: dict[tuple[int, bool], float] = {}
+    for width, height in [(1280, 720), (1920, 1080)]:
+        page.set_viewport_size({"width": width, "height": height})
+        for present in (False, True):
+            page.goto(system.url("gateway") + f"/?present={int(present)}")
+            if present:
+                expect(page.locator("html")).to_have_class(PRESENT)
+            else:
+                expect(page.locator("html")).not_to_have_class(PRESENT)
+            expect(page.locator(".drow")).to_have_count(len(ids))
+            expect(page.locator(f".drow[data-id='{held}'] .cell.customs .step")).to_have_text(
+                "‖ waiting for the trainer"
+            )
+            for declaration_id in ids[:-1]:
+                row = page.locator(f".drow[data-id='{declaration_id}']")
+                expect(row).to_have_attribute("data-status", re.compile("completed|rejected"))
+            expect(page.locator(".drow .entry")).to_have_count(len(ids) - 2)
+            shot = f"board-{width}x{height}{'-present' if present else ''}.png"
+            page.screenshot(path=str(tmp_path / shot))
+            assert page.evaluate(CLIPPED) == [], shot
+            sideways = page.evaluate(
+                "(() => { const b = document.querySelector('.board');"
+                " return [b.scrollWidth, b.clientWidth]; })()"
+            )
+            assert sideways[0] <= sideways[1], (shot, sideways)
+            root_font[(width, present)] = float(
+                page.evaluate("getComputedStyle(document.documentElement).fontSize")[:-2]
+            )
+    # Presentation type grows with the screen; the normal page keeps one size.
+    assert root_font[(1280, False)] == root_font[(1920, False)]
+    assert root_font[(1280, True)] > root_font[(1280, False)]
+    assert root_font[(1920, True)] >= 1.5 * root_font[(1920, False)]
+
+
+def test_presentation_mode_and_the_composer_drawer_are_remembered(
+    page: Any, system: System
+) -> None:
+    expect = playwright_api.expect
+    html = page.locator("html")
+    page.goto(system.url("gateway") + "/")
+    expect(html).not_to_have_class(PRESENT)
+    expect(page.locator("#composer-drawer")).to_be_hidden()
+    page.keyboard.press("p")
+    page.keyboard.press("n")
+    expect(html).to_have_class(PRESENT)
+    expect(page.locator("#present-toggle")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#composer-drawer")).to_be_visible()
+    expect(page.locator("#composer-toggle")).to_have_attribute("aria-expanded", "true")
+    page.reload()
+    expect(html).to_have_class(PRESENT)
+    expect(page.locator("#composer-drawer")).to_be_visible()
+    page.click("#composer-close")
+    # The address wins for this page (a bookmark, a second screen) and is not remembered.
+    page.goto(system.url("gateway") + "/?present=0")
+    expect(html).not_to_have_class(PRESENT)
+    page.goto(system.url("gateway") + "/")
+    expect(html).to_have_class(PRESENT)
+    expect(page.locator("#composer-drawer")).to_be_hidden()
+    page.click("#present-toggle")
+    page.reload()
+    expect(html).not_to_have_class(PRESENT)

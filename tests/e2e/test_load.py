@@ -53,8 +53,10 @@ def test_an_open_load_run_measures_every_declaration_it_sent(
         <= report["completion_ms"]["p99"]
         <= report["completion_ms"]["max"]
     )
+    assert report["offered_per_s"] == [20.0, 20.0, 20.0]
     html = (out / "report.html").read_text()
     assert "<svg" in html and "completion latency" in html
+    assert 'data-name="offered/s"' in html and 'data-name="completed/s"' in html
     assert "latency (ms)" in result.stdout
 
 

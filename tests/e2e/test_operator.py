@@ -46,6 +46,12 @@ def _stalled_at_tax(system: Spawned, gw: httpx.Client, count: int) -> list[str]:
     return ids
 
 
+def _sends(gw: httpx.Client, declaration_id: str, command: str) -> list[int]:
+    """How many times each entry of `command` in the declaration's timeline was sent."""
+    timeline = gw.get(f"/v1/declarations/{declaration_id}/events").json()["data"]
+    return [e["sends"]["count"] for e in timeline if e["type"] == command]
+
+
 def test_a_stalled_declaration_is_listed_retried_and_completes(quick_to_stall: Spawned) -> None:
     system = quick_to_stall
     tax_pid = int(httpx.get(system.url("tax") + "/healthz", timeout=5).json()["pid"])
@@ -66,6 +72,10 @@ def test_a_stalled_declaration_is_listed_retried_and_completes(quick_to_stall: S
             assert first.status_code == 200, first.text
             assert first.json()["resent"] == ["tax.refund.apply"]
             assert first.json()["status"] == "in_progress"
+            # Every try went out under the command's one id: the timeline lists it once, with
+            # its sends (two by the deadline watcher; the operator's retry is a third).
+            assert _sends(gw, to_cancel, "tax.refund.apply") == [2]
+            assert _sends(gw, stuck, "tax.refund.apply")[0] >= 3
         finally:
             os.kill(tax_pid, signal.SIGCONT)
         cancelled = op.post(f"/v1/admin/declarations/{to_cancel}/cancel", json={"reason": "demo"})
