@@ -3,7 +3,7 @@
 Each run starts a fresh system (`singlewindow up` on free ports), warms it with a few
 declarations, then offers a constant rate of happy export 0110 for 20 s through the load tool
 at the first gateway's URL. The second gateway shares the saga's consumer group (one of the
-two partitions each), the webhook intake's and the SQLite file; HTTP goes to the first.
+two partitions each) and the SQLite file; HTTP goes to the first.
 
     .venv/bin/python bench/gateway_replicas.py
 """

@@ -83,6 +83,14 @@ class Tally:
     cpu: dict[str, float] = field(default_factory=dict)
     handled: dict[str, int] = field(default_factory=dict)
     published: dict[str, list[str]] = field(default_factory=dict)
+    # Told of the rows each gateway transaction committed, in its timed part (as the
+    # gateway's relay tells its watchers).
+    watchers: list[Callable[[Sequence[OutRow]], None]] = field(default_factory=list)
+
+    def time(self, service: str, started: float, handled: int) -> None:
+        """Add the CPU since `started` (process_time) and `handled` messages to `service`."""
+        self.cpu[service] = self.cpu.get(service, 0.0) + time.process_time() - started
+        self.handled[service] = self.handled.get(service, 0) + handled
 
     async def consume(
         self, service: str, proc: Processor, chunk: Sequence[OutRow], *, timed: bool
@@ -99,15 +107,38 @@ class Tally:
             published=self.published.get(service, []),
             received={e.id: r.value for e, r in zip(envelopes, chunk, strict=True)},
         )
-        if timed:
-            self.cpu[service] = self.cpu.get(service, 0.0) + time.process_time() - started
-            self.handled[service] = self.handled.get(service, 0) + len(chunk)
         self.published[service] = [r.message_id for r in rows]
+        if service == "gateway":
+            for watch in self.watchers:
+                watch(rows)
+        if timed:
+            self.time(service, started, len(chunk))
         return rows
 
 
-async def workflow(n: int, batch: int, timed: Sequence[str]) -> Tally:
-    """Declare n happy export 0110s and run them to completion, timing the `timed` services.
+class Extras:
+    """What a bench adds to the gateway of the workflow (this one: nothing)."""
+
+    async def prepare(self, db: Database) -> None:
+        """Before the first declaration, once the gateway's tables exist."""
+
+    def committed(self, rows: Sequence[OutRow]) -> None:
+        """After each gateway transaction, in its timed part (as the relay's watchers)."""
+
+    async def finish(self, db: Database, tally: Tally) -> None:
+        """After the last event, before the databases close."""
+
+
+async def workflow(
+    n: int,
+    batch: int,
+    timed: Sequence[str],
+    *,
+    extras: Extras | None = None,
+    timed_declare: bool = False,
+) -> Tally:
+    """Declare n happy export 0110s and run them to completion, timing the `timed` services
+    (and the gateway's declaration transactions as the gateway's, if `timed_declare`).
 
     The gateway and the agencies take turns: every agency consumes all its commands in
     batches, then the gateway all their events, until no agency answers any more. Before each
@@ -115,10 +146,12 @@ async def workflow(n: int, batch: int, timed: Sequence[str]) -> Tally:
     time.
     """
     config = GatewayConfig(step_deadline_s=30.0, step_max_attempts=5)
-    tally = Tally()
+    extras = extras or Extras()
+    tally = Tally(watchers=[extras.committed])
     with tempfile.TemporaryDirectory() as tmp:
         dbs = {s: Database(f"sqlite:///{Path(tmp) / s}.db") for s in ("gateway", *AGENCIES)}
         await dbs["gateway"].write(lambda conn: create_tables_sync(conn, GATEWAY_TABLES))
+        await extras.prepare(dbs["gateway"])
         runtime = Runtime(service="gateway", settings=Settings(), handlers=HANDLERS, topics=[])
         gateway = Processor(
             service="gateway",
@@ -157,7 +190,14 @@ async def workflow(n: int, batch: int, timed: Sequence[str]) -> Tally:
                     declare(conn, changes, enterprise_id=ENTERPRISE, intent=intent, config=config)
                 return changes.apply(conn)
 
-            sent.extend(await dbs["gateway"].write(unit))
+            gc.collect()
+            started = time.process_time()
+            declared = await dbs["gateway"].write(unit)
+            for watch in tally.watchers:
+                watch(declared)
+            if timed_declare:
+                tally.time("declare", started, len(intents))
+            sent.extend(declared)
         while True:
             replies: list[OutRow] = []
             for agency, agent in agencies.items():  # the agencies answer their commands
@@ -178,6 +218,7 @@ async def workflow(n: int, batch: int, timed: Sequence[str]) -> Tally:
                         "gateway", gateway, replies[i : i + batch], timed="gateway" in timed
                     )
                 )
+        await extras.finish(dbs["gateway"], tally)
         completed = await dbs["gateway"].read(
             lambda conn: conn.exec_driver_sql(
                 "SELECT count(*) FROM records WHERE status = 'completed'"
@@ -255,17 +296,27 @@ def rounds(
     return args, ours, theirs
 
 
-def main() -> None:
-    args, ours, theirs = rounds(__doc__, "events", __file__, one_round)
-    print(
-        f"events a round: {ours[0]['events']:.0f} ({ours[0]['events'] / args.n:.0f} a declaration)"
-    )
+def compare(
+    args: argparse.Namespace,
+    ours: list[dict[str, float]],
+    theirs: list[dict[str, float]],
+    summary: Callable[[str, list[dict[str, float]]], float],
+) -> None:
+    """Print the summary of each checkout's rounds and, with two, the ratio."""
     if theirs:
         base = summary(str(args.compare), theirs)
         mine = summary("this", ours)
         print(f"ratio other / this: {base / mine:.2f}×")
     else:
         summary("this", ours)
+
+
+def main() -> None:
+    args, ours, theirs = rounds(__doc__, "events", __file__, one_round)
+    print(
+        f"events a round: {ours[0]['events']:.0f} ({ours[0]['events'] / args.n:.0f} a declaration)"
+    )
+    compare(args, ours, theirs, summary)
 
 
 if __name__ == "__main__":

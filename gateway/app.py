@@ -87,6 +87,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
             settings, auto_offset_reset="latest", fetch_max_wait_ms=50
         ),
     )
+    runtime.committed.append(hub.committed)  # the dashboard sees what this process commits
     webhooks = Webhooks(
         runtime,
         WebhookConfig(

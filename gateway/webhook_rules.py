@@ -122,7 +122,7 @@ def backoff_s(attempt: int, *, base_s: float, cap_s: float, jitter: float) -> fl
 
 @dataclass(frozen=True, slots=True)
 class Subscriber:
-    """What the intake needs to know of an endpoint to route an event to it."""
+    """What recording a status change needs to know of an endpoint to route an event to it."""
 
     id: str
     enterprise_id: str

@@ -1,16 +1,17 @@
 """The webhook tables of the gateway's database, and keyword-only queries on them.
 
-webhook_events is also the intake's inbox: its primary key is the id of the status message,
-so a redelivered message finds its row and creates nothing. webhook_deliveries has one row
-per (endpoint, event, duplicate), unique, so nothing is ever queued twice by accident;
-duplicate 1 exists only for hardening endpoints that were dealt a second copy.
+webhook_events' primary key is the id of the status message, so a status message recorded
+again finds its row and creates nothing. webhook_deliveries has one row per (endpoint, event,
+duplicate), unique, so nothing is ever queued twice by accident; duplicate 1 exists only for
+hardening endpoints that were dealt a second copy. webhook_endpoints_version counts the
+changes of endpoints, so a cache of them knows when to read them again (gateway/webhooks.py).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -30,7 +31,6 @@ from gateway.webhook_rules import Subscriber, event_body, event_type, hardening_
 from schemas.envelope import Envelope
 from schemas.ids import uuid7
 from schemas.messages import StatusChanged
-from services.common.db import insert_ignoring_duplicates
 from services.common.rawsql import Driver, marks
 
 CHUNK = 500
@@ -51,12 +51,20 @@ class WebhookEndpoint(SQLModel, table=True):
     created_at: float
 
 
+class WebhookEndpointsVersion(SQLModel, table=True):
+    """One row, bumped in the transaction of every endpoint change: what caches compare."""
+
+    __tablename__ = "webhook_endpoints_version"
+    id: int = Field(primary_key=True)  # always 1
+    version: int
+
+
 class WebhookEvent(SQLModel, table=True):
     """One status change as an event: the body every delivery of it sends."""
 
     __tablename__ = "webhook_events"
     __table_args__ = (Index("ix_webhook_events_declaration", "declaration_id"),)
-    id: str = Field(primary_key=True)  # the status message's id: the intake's inbox
+    id: str = Field(primary_key=True)  # the status message's id
     enterprise_id: str
     declaration_id: str
     type: str
@@ -109,8 +117,9 @@ WEBHOOK_TABLES = [
     WebhookEvent.__table__,  # type: ignore[attr-defined]
     WebhookDelivery.__table__,  # type: ignore[attr-defined]
     WebhookAttempt.__table__,  # type: ignore[attr-defined]
+    WebhookEndpointsVersion.__table__,  # type: ignore[attr-defined]
 ]
-endpoints_t, events_t, deliveries_t, attempts_t = WEBHOOK_TABLES
+endpoints_t, events_t, deliveries_t, attempts_t, _ = WEBHOOK_TABLES
 
 
 # --- endpoints ---------------------------------------------------------------------------------
@@ -124,6 +133,7 @@ def add_endpoint(conn: Connection, **row: Any) -> dict[str, Any]:
         "created_at": time.time(),
     }
     conn.execute(endpoints_t.insert(), row)
+    _bump_version(conn)
     return row
 
 
@@ -150,7 +160,21 @@ def delete_endpoint(conn: Connection, *, enterprise_id: str, endpoint_id: str) -
     conn.execute(delete(attempts_t).where(attempts_t.c.delivery_id.in_(ids)))
     conn.execute(delete(deliveries_t).where(deliveries_t.c.endpoint_id == endpoint_id))
     conn.execute(delete(endpoints_t).where(endpoints_t.c.id == endpoint_id))
+    _bump_version(conn)
     return True
+
+
+def _bump_version(conn: Connection) -> None:
+    Driver(conn).run(
+        "INSERT INTO webhook_endpoints_version (id, version) VALUES (1, 1) ON CONFLICT (id) "
+        "DO UPDATE SET version = webhook_endpoints_version.version + 1"
+    )
+
+
+def endpoints_version(conn: Connection) -> int:
+    """How many times endpoints have changed (0: never): one row read by its key."""
+    rows = Driver(conn).rows("SELECT version FROM webhook_endpoints_version WHERE id = 1")
+    return int(rows[0][0]) if rows else 0
 
 
 def subscribers(conn: Connection, enterprise_ids: Iterable[str]) -> list[Subscriber]:
@@ -173,83 +197,99 @@ def subscribers(conn: Connection, enterprise_ids: Iterable[str]) -> list[Subscri
     return found
 
 
-# --- the intake --------------------------------------------------------------------------------
+# --- recording status changes ------------------------------------------------------------------
 
 
 class Recorded(NamedTuple):
-    """What the intake made of a batch."""
+    """What recording a batch of status messages made."""
 
     deliveries: int  # deliveries queued
-    duplicates: int  # status messages recorded before (redeliveries), skipped
+    duplicates: int  # status messages recorded before (the same message again), skipped
+
+
+# The endpoints of these enterprises (a cache of them, gateway/webhooks.py), or None to read.
+Subscribers = Callable[[Connection, Iterable[str]], list[Subscriber]]
+
+_EVENT_COLUMNS = "id, enterprise_id, declaration_id, type, body, created_at"
+_DELIVERY_COLUMNS = (
+    "id, event_id, endpoint_id, enterprise_id, declaration_id, duplicate, status, attempts, "
+    "max_attempts, next_attempt_at, created_at, updated_at"
+)
 
 
 def record_status_events(
-    conn: Connection, batch: Sequence[Envelope], *, seed: int, max_attempts: int, now: float
+    conn: Connection,
+    batch: Sequence[Envelope],
+    *,
+    seed: int,
+    max_attempts: int,
+    now: float,
+    endpoints: Subscribers = subscribers,
 ) -> Recorded:
-    """Turn status messages into events and the deliveries they cause.
+    """Turn status messages into events and the deliveries they cause, in the caller's
+    transaction (the one that writes the status messages: gateway/webhooks.py).
 
-    A message already recorded (a redelivery) is skipped; so is one nobody subscribed to.
+    A message nobody subscribed to is skipped without a query of its own; so is one recorded
+    before. Plain SQL to the driver: this runs inside the saga's hot transactions.
     """
     statuses = [(e, e.payload) for e in batch if isinstance(e.payload, StatusChanged)]
     if not statuses:
         return Recorded(0, 0)
-    seen: set[str] = set()
-    ids = [e.id for e, _ in statuses]
-    for i in range(0, len(ids), CHUNK):
-        seen.update(
-            conn.execute(select(events_t.c.id).where(events_t.c.id.in_(ids[i : i + CHUNK])))
-            .scalars()
-            .all()
-        )
-    fresh: list[tuple[Envelope, StatusChanged]] = []
+    found = endpoints(conn, {status.enterprise_id for _, status in statuses})
+    if not found:
+        return Recorded(0, 0)
+    wanted: list[tuple[Envelope, StatusChanged, str, list[Subscriber]]] = []
     for envelope, status in statuses:
-        if envelope.id not in seen:
-            seen.add(envelope.id)
-            fresh.append((envelope, status))
-    endpoints = subscribers(conn, {status.enterprise_id for _, status in fresh})
-    events: list[dict[str, Any]] = []
-    deliveries: list[dict[str, Any]] = []
-    for envelope, status in fresh:
         kind = event_type(status.status)
-        to = recipients(endpoints, enterprise_id=status.enterprise_id, kind=kind)
-        if not to:
+        to = recipients(found, enterprise_id=status.enterprise_id, kind=kind)
+        if to:
+            wanted.append((envelope, status, kind, to))
+    db = Driver(conn)
+    seen: set[str] = set()
+    ids = [e.id for e, _, _, _ in wanted]
+    for i in range(0, len(ids), CHUNK):
+        chunk = ids[i : i + CHUNK]
+        sql = f"SELECT id FROM webhook_events WHERE id IN ({marks(len(chunk))})"
+        seen.update(row[0] for row in db.rows(sql, chunk))
+    events: list[tuple[Any, ...]] = []
+    deliveries: list[tuple[Any, ...]] = []
+    for envelope, status, kind, to in wanted:
+        if envelope.id in seen:
             continue
-        events.append(
-            {
-                "id": envelope.id,
-                "enterprise_id": status.enterprise_id,
-                "declaration_id": envelope.declaration_id,
-                "type": kind,
-                "body": event_body(
-                    envelope.id, envelope.occurred_at.isoformat(), envelope.declaration_id, status
-                ),
-                "created_at": now,
-            }
+        seen.add(envelope.id)
+        body = event_body(
+            envelope.id, envelope.occurred_at.isoformat(), envelope.declaration_id, status
         )
+        events.append((envelope.id, status.enterprise_id, envelope.declaration_id, kind, body, now))
         for endpoint in to:
             plan = hardening_plan(seed, endpoint.id, envelope.id) if endpoint.hardening else (0.0,)
             for duplicate, delay in enumerate(plan):
                 deliveries.append(
-                    {
-                        "id": uuid7(),
-                        "event_id": envelope.id,
-                        "endpoint_id": endpoint.id,
-                        "enterprise_id": status.enterprise_id,
-                        "declaration_id": envelope.declaration_id,
-                        "duplicate": duplicate,
-                        "status": "pending",
-                        "attempts": 0,
-                        "max_attempts": max_attempts,
-                        "next_attempt_at": now + delay,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
+                    (
+                        uuid7(),
+                        envelope.id,
+                        endpoint.id,
+                        status.enterprise_id,
+                        envelope.declaration_id,
+                        duplicate,
+                        "pending",
+                        0,
+                        max_attempts,
+                        now + delay,
+                        now,
+                        now,
+                    )
                 )
-    if events:
-        conn.execute(insert_ignoring_duplicates(conn, events_t), events)
-    if deliveries:
-        conn.execute(insert_ignoring_duplicates(conn, deliveries_t), deliveries)
-    return Recorded(len(deliveries), len(statuses) - len(fresh))
+    db.many(
+        f"INSERT INTO webhook_events ({_EVENT_COLUMNS}) VALUES ({marks(6)}) ON CONFLICT DO NOTHING",
+        events,
+    )
+    db.many(
+        f"INSERT INTO webhook_deliveries ({_DELIVERY_COLUMNS}) VALUES ({marks(12)}) "
+        "ON CONFLICT DO NOTHING",
+        deliveries,
+    )
+    return Recorded(len(deliveries), len(wanted) - len(events))
 
 
 # --- the sender --------------------------------------------------------------------------------

@@ -1,86 +1,128 @@
-"""Signed webhooks of every declaration's status changes: the intake, the sender, their lifespan.
+"""Signed webhooks of every declaration's status changes: how deliveries are made, the sender.
 
-How a delivery is created: by a consumer of the public status topic (`sw.declarations.status`,
-consumer group `sw-gateway-webhooks`), not inside the transactions that change a saga.
+How a delivery is created: in the same database transaction as the status change that causes
+it. Status messages are written by several paths (agency events through the saga, the
+deadline watcher stalling a step, operators' retry and cancel, the submission itself and the
+accept lane, the pace of a class, the sandbox's test helpers, filings of payments and
+returns) and more will come, but every one of them reaches the outbox through
+`Changes.apply`. That is where the recorder below sits: it is the gateway Database's tap
+(services/common/database.py), so it sees each transaction's status messages before they are
+written and adds their webhook events and deliveries to the same transaction. A path added
+later cannot miss webhooks, and nothing reads the public status topic back.
 
-Why a consumer. Status messages are written by several paths (agency events through the saga,
-the deadline watcher stalling a step, operators' retry and cancel, the submission itself, the
-pace of a class, the sandbox's test helpers) and more will come; the topic is the one place
-they all pass, so webhooks cannot miss a path added later, and the saga's hot transaction does
-not grow an endpoint lookup per message. The consumer is exactly as safe as a write in the same
-transaction: each batch is one database transaction in which the status messages' ids are
-checked against `webhook_events` (its primary key is the status message id: the inbox) and the
-new events and their deliveries are inserted (unique per endpoint, event and copy); offsets are
-committed only after it. A crash before the commit replays the batch and the inbox makes the
-replay create nothing; a redelivered status message makes no second delivery.
-
-What it costs: a few milliseconds of Kafka latency between the status change and the delivery,
-and events only for endpoints that exist when the status message is consumed (an endpoint
+Exactly once, as before: a status change and its deliveries commit or roll back together (a
+group commit's unit rolled back to its savepoint takes its deliveries with it), and an event
+is keyed by its status message's id, so recording the same message twice creates nothing.
+Deliveries go to the endpoints that exist when the status change commits (an endpoint
 registered later gets the status changes from then on, as with any webhook provider).
+
+Endpoint lookup on the hot path: `EndpointCache` keeps each enterprise's endpoints and reads
+one row per transaction, the count of endpoint changes (`webhook_endpoints_version`, bumped in
+the transaction of every change). The writers of a gateway database are serialized (SQLite's
+BEGIN IMMEDIATE, PostgreSQL's writer lock), so a status change committed after an endpoint
+change, by any replica, sees the new count and reads the endpoints again: no stale window,
+as a time-to-live would leave, and no query per message.
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection
 
 from gateway import webhook_store as store
+from gateway.webhook_rules import Subscriber
 from gateway.webhook_sender import WebhookConfig, WebhookSender
-from schemas.envelope import Envelope
+from schemas.envelope import decode
+from schemas.messages import StatusChanged
 from schemas.topics import STATUS
-from services.common.bus import make_consumer
-from services.common.changes import Changes
-from services.common.consumer import ConsumerLoop
-from services.common.handling import Processor
+from services.common.changes import Changes, OutRow
 from services.common.runtime import Runtime
 
-GROUP = "sw-gateway-webhooks"
+log = logging.getLogger(__name__)
 
 
-class StatusIntake(Processor):
-    """A batch of status messages → events and deliveries, in one transaction (see above)."""
+class EndpointCache:
+    """Each enterprise's endpoints as the routing rule sees them, read again after any change.
 
-    def __init__(self, runtime: Runtime, config: WebhookConfig, sender: WebhookSender) -> None:
-        super().__init__(
-            service="gateway",
-            db=runtime.db,
-            handlers={},
-            metrics=runtime.metrics,
-            run_seed=runtime.settings.run_seed,
-        )
+    Used from one database thread (the tap of one Database), so it needs no lock.
+    """
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self.limit = limit
+        self.reads = 0  # queries of the endpoints table (a cache miss)
+        self._version = -1
+        self._of: OrderedDict[str, tuple[Subscriber, ...]] = OrderedDict()
+
+    def __call__(self, conn: Connection, enterprise_ids: Iterable[str]) -> list[Subscriber]:
+        """The endpoints of these enterprises, as of this transaction."""
+        version = store.endpoints_version(conn)
+        if version != self._version:
+            self._of.clear()
+            self._version = version
+        wanted = set(enterprise_ids)
+        missing = [e for e in wanted if e not in self._of]
+        if missing:
+            self.reads += 1
+            found: dict[str, list[Subscriber]] = {e: [] for e in missing}
+            for endpoint in store.subscribers(conn, missing):
+                found[endpoint.enterprise_id].append(endpoint)
+            for enterprise_id, endpoints in found.items():
+                self._of[enterprise_id] = tuple(endpoints)
+            while len(self._of) > self.limit:
+                self._of.popitem(last=False)
+        return [endpoint for e in wanted for endpoint in self._of.get(e, ())]
+
+
+class StatusRecorder:
+    """The gateway Database's tap: webhooks of the status messages a transaction writes."""
+
+    def __init__(self, config: WebhookConfig, *, seed: int) -> None:
         self.config = config
-        self.sender = sender
-        self._created = 0
+        self.seed = seed
+        self.endpoints = EndpointCache()
+        self.queued = False  # deliveries were queued since the sender was last woken
 
-    def handle_batch(self, conn: Connection, batch: Sequence[Envelope], changes: Changes) -> None:
-        """Record the batch's status changes (`webhook_events` is this intake's inbox)."""
+    def __call__(self, conn: Connection, changes: Changes) -> None:
+        """Record the webhook events and deliveries of `changes`' status messages."""
+        statuses = [e for e in changes.emitted if isinstance(e.payload, StatusChanged)]
+        if len(statuses) < sum(1 for row in changes.outbox if row.topic == STATUS):
+            # A status row queued as bytes, not through `emit`: decoded, so it is not missed.
+            known = {e.id for e in statuses}
+            statuses.extend(
+                decode(row.value)
+                for row in changes.outbox
+                if row.topic == STATUS and row.message_id not in known
+            )
+        if not statuses:
+            return
         recorded = store.record_status_events(
             conn,
-            batch,
-            seed=self.run_seed,
+            statuses,
+            seed=self.seed,
             max_attempts=self.config.max_attempts,
             now=time.time(),
+            endpoints=self.endpoints,
         )
-        self._created = recorded.deliveries
-        self.metrics.duplicates.inc(recorded.duplicates)
-
-    def after_commit(self) -> None:
-        """Wake the sender when the batch queued deliveries."""
-        if self._created:
-            self._created = 0
-            self.sender.wake()
+        if recorded.deliveries:
+            self.queued = True
 
 
 class Webhooks:
-    """The webhook machinery of one gateway process; the lifespan starts and stops it."""
+    """The webhook machinery of one gateway process: the recorder, installed on the runtime
+    before it starts (every process that writes status changes needs it, whatever else it
+    runs), and the sender (the lifespan starts and stops it where deliveries are sent)."""
 
     def __init__(self, runtime: Runtime, config: WebhookConfig) -> None:
         self.runtime = runtime
         self.config = config
+        self.recorder = StatusRecorder(config, seed=runtime.settings.run_seed)
+        runtime.tap = self.recorder
+        runtime.committed.append(self.committed)
         self._sender: WebhookSender | None = None
-        self._loop: ConsumerLoop | None = None
 
     @property
     def sender(self) -> WebhookSender:
@@ -89,27 +131,20 @@ class Webhooks:
             raise RuntimeError("webhooks not started")
         return self._sender
 
+    def committed(self, _rows: Sequence[OutRow]) -> None:
+        """After a commit: wake the sender when deliveries were queued (else it polls)."""
+        if self.recorder.queued and self._sender is not None:
+            self.recorder.queued = False
+            self._sender.wake()
+
     async def start(self) -> None:
-        """Start the sender, then the intake (after `runtime.start()`)."""
+        """Start the sender (after `runtime.start()`)."""
         self._sender = WebhookSender(
             self.runtime.db, self.config, registry=self.runtime.metrics.registry
         )
         self._sender.start()
-        consumer = make_consumer(self.runtime.settings, [STATUS], group=GROUP)
-        await consumer.start()
-        self._loop = ConsumerLoop(
-            consumer=consumer,
-            processor=StatusIntake(self.runtime, self.config, self._sender),
-            relay=self.runtime.relay,
-            batch_max=self.runtime.settings.batch_max,
-            rest=self.runtime.rest([STATUS]),
-        )
-        self._loop.start()
 
     async def stop(self) -> None:
-        """Stop consuming and sending (before `runtime.stop()`)."""
-        if self._loop is not None:
-            await self._loop.stop()
-            await self._loop.consumer.stop()
+        """Stop sending (before `runtime.stop()`)."""
         if self._sender is not None:
             await self._sender.stop()

@@ -35,7 +35,7 @@ def _sender(topic: str) -> tuple[str, str]:
         if topic == f"sw.{agency}.events":
             return agency, "gateway"
     if topic == STATUS:
-        return "gateway", "anyone (dashboard, load tool, integrators)"
+        return "gateway", "anyone (load tool, integrators; another gateway's dashboard)"
     return "every service", "operators (GET /v1/admin/deadletters)"
 
 

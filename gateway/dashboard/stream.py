@@ -1,9 +1,17 @@
-"""One consumer of `sw.declarations.status` a process, fanned out to the page's subscribers.
+"""The status changes a gateway process sees, fanned out to the page's subscribers.
 
-The consumer has no group: it is assigned every partition and starts at the end, so every
-gateway replica sees every status change. Each subscriber has a bounded, coalescing buffer:
-a newer status of a declaration replaces the older one still waiting, and when a slow page
-falls behind the oldest waiting declarations are dropped (and counted), never the process.
+They come from what the process commits: every transaction's status messages are handed over
+after commit (`committed`, told by the outbox relay), with no read of Kafka. Status changes
+committed by another gateway replica reach a page through `sw.declarations.status`, which
+the hub follows only while one of its streams is open (and a little after, so a page that
+reloads finds it still following): a consumer without a group, assigned every partition,
+from the end; the messages this process committed itself are skipped there, by id. The
+class view (a run's numbers) folds what the hub sees: every change this process commits,
+and the other replicas' changes while a page is open.
+
+Each subscriber has a bounded, coalescing buffer: a newer status of a declaration replaces
+the older one still waiting, and when a slow page falls behind the oldest waiting
+declarations are dropped (and counted), never the process.
 A declaration's end (completed, rejected, failed, cancelled) is the last to go: a page may
 miss a move under a flood, but not the status its row ends in.
 """
@@ -16,8 +24,8 @@ import json
 import logging
 import signal
 import time
-from collections import OrderedDict
-from collections.abc import Callable
+from collections import OrderedDict, deque
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +35,7 @@ from aiokafka.errors import KafkaError
 from gateway.dashboard.stats import RunStats
 from gateway.saga import TERMINAL
 from schemas.topics import STATUS
+from services.common.changes import OutRow
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +115,8 @@ class Subscription:
 
 
 REALIGN_EVERY_S = 2.0
+LINGER_S = 10.0  # the topic is followed this long after the last stream closed
+MINE = 50_000  # ids of status messages this process committed, remembered to skip them
 
 
 async def realign(
@@ -129,7 +140,8 @@ async def realign(
 
 
 class StatusHub:
-    """Follows the status topic and hands each change to the subscribers of its enterprise."""
+    """Hands each status change this process commits, and while a page is open the other
+    replicas' too, to the subscribers of its enterprise."""
 
     def __init__(
         self,
@@ -137,17 +149,24 @@ class StatusHub:
         *,
         buffer_limit: int = 200,
         consumer_factory: Callable[[], AIOKafkaConsumer] | None = None,
+        linger_s: float = LINGER_S,
     ) -> None:
         self.bootstrap = bootstrap
         self.buffer_limit = buffer_limit
-        self.ready = asyncio.Event()
+        self.linger_s = linger_s
+        self.ready = asyncio.Event()  # set while the topic is followed
         self.closing = asyncio.Event()  # set when the process is asked to stop: streams end
         self.started_at = time.time()  # an enterprise's first run counts from the process start
         self._factory = consumer_factory or self._consumer
         self._subscribers: dict[str, set[Subscription]] = {}
         self._runs: dict[str, RunStats] = {}
         self._snapshots: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._mine: set[str] = set()
+        self._mine_order: deque[str] = deque()
         self._task: asyncio.Task[None] | None = None
+        self._started = False
+        self._idle_since: float | None = None
+        self._leaving = False  # the follower decided to end (a new page starts another)
 
     def _consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
@@ -158,12 +177,19 @@ class StatusHub:
             fetch_max_wait_ms=50,
         )
 
+    @property
+    def following(self) -> bool:
+        """Whether the status topic is being read (a stream is open, or closed a moment ago)."""
+        return self._task is not None and not self._task.done() and not self._leaving
+
     # --- subscribers and runs ---------------------------------------------------------------
 
     def subscribe(self, enterprise_id: str) -> Subscription:
-        """A new buffer for a page of this enterprise."""
+        """A new buffer for a page of this enterprise; the topic is followed while it is open."""
         sub = Subscription(enterprise_id, self.buffer_limit)
         self._subscribers.setdefault(enterprise_id, set()).add(sub)
+        if self._started and not self.following and not self.closing.is_set():
+            self._task = asyncio.create_task(self._follow(), name="status-hub")
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
@@ -197,11 +223,25 @@ class StatusHub:
         self._snapshots[enterprise_id] = (now, snap)
         return snap
 
-    def dispatch(self, raw: bytes | None) -> None:
-        """Fold one status message into its run and offer it to the enterprise's pages."""
+    def committed(self, rows: Sequence[OutRow]) -> None:
+        """After a commit of this process: fold its status messages in (the relay's watcher)."""
+        for row in rows:
+            if row.topic == STATUS:
+                self._mine.add(row.message_id)
+                self._mine_order.append(row.message_id)
+                self.dispatch(row.value)
+        while len(self._mine_order) > MINE:
+            self._mine.discard(self._mine_order.popleft())
+
+    def dispatch(self, raw: bytes | None, *, skip_mine: bool = False) -> None:
+        """Fold one status message into its run and offer it to the enterprise's pages
+        (`skip_mine`: unless this process committed it, i.e. it came from the topic)."""
         try:
-            enterprise_id, item = to_item(json.loads(raw or b""))
-        except (ValueError, KeyError, TypeError):
+            message = json.loads(raw or b"")
+            if skip_mine and message.get("id") in self._mine:
+                return
+            enterprise_id, item = to_item(message)
+        except (ValueError, KeyError, TypeError, AttributeError):
             log.warning("unreadable status message skipped")
             return
         self.run_of(enterprise_id).observe(item)
@@ -212,11 +252,11 @@ class StatusHub:
             for sub in subs:
                 sub.offer(item["id"], data, ended=ended)
 
-    # --- the consumer -------------------------------------------------------------------------
+    # --- the topic, while a page is open ------------------------------------------------------
 
     def start(self) -> None:
-        """Start following the topic in the background (connecting with retries)."""
-        self._task = asyncio.create_task(self._run(), name="status-hub")
+        """Get ready to serve streams (the topic is followed only while one is open)."""
+        self._started = True
         self._end_streams_on_exit_signals()
 
     def _end_streams_on_exit_signals(self) -> None:
@@ -246,8 +286,19 @@ class StatusHub:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def _run(self) -> None:
-        while True:
+    def _lingered(self) -> bool:
+        """Whether no page has been open for `linger_s` (the follower then ends)."""
+        if self._subscribers:
+            self._idle_since = None
+            return False
+        if self._idle_since is None:
+            self._idle_since = time.monotonic()
+        self._leaving = time.monotonic() - self._idle_since >= self.linger_s
+        return self._leaving
+
+    async def _follow(self) -> None:
+        self._idle_since, self._leaving = None, False
+        while not self._lingered():
             consumer = self._factory()
             try:
                 await consumer.start()
@@ -266,20 +317,21 @@ class StatusHub:
                 log.info("following %s (%d partitions) for the dashboard", STATUS, len(parts))
                 last_ends = await consumer.end_offsets(parts)
                 checked = time.monotonic()
-                while True:
+                while not self._lingered():
                     batches = await consumer.getmany(timeout_ms=200, max_records=2000)
                     for records in batches.values():
                         for record in records:
-                            self.dispatch(record.value)
+                            self.dispatch(record.value, skip_mine=True)
                     if time.monotonic() - checked > REALIGN_EVERY_S:
                         await realign(consumer, last_ends)
                         checked = time.monotonic()
+                log.info("no page open: stopped following %s", STATUS)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("status stream failed; reconnecting")
-                self.ready.clear()
                 await asyncio.sleep(1.0)  # reconnect pacing
             finally:
+                self.ready.clear()
                 with contextlib.suppress(Exception):
                     await consumer.stop()

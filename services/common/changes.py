@@ -17,6 +17,7 @@ from schemas.envelope import Envelope
 from schemas.ids import uuid7
 from schemas.registry import topic_of
 from schemas.topics import DEADLETTER
+from services.common.database import tap_of
 from services.common.db import Record
 from services.common.rawsql import Driver, marks
 
@@ -126,6 +127,8 @@ class Changes:
     received: Mapping[str, bytes] = field(default_factory=dict)
     # A service's own rows, by statement: each statement runs once for all its rows.
     rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
+    # The envelopes `emit` queued, decoded: a tap reads them instead of the outbox's bytes.
+    emitted: list[Envelope] = field(default_factory=list)
 
     def add_row(self, sql: str, params: tuple[Any, ...]) -> None:
         """Write a row of a service's own table (plain SQL, `?` placeholders) with the rest."""
@@ -170,6 +173,7 @@ class Changes:
         `at`: when it is sent, for a re-send of an envelope made earlier."""
         row = envelope_row(envelope, value)
         self.outbox.append(row)
+        self.emitted.append(envelope)
         if journal:
             self.log(envelope, "out", row.value, at=at)
         return row.value
@@ -215,11 +219,17 @@ class Changes:
         self.outbox.extend(other.outbox)
         self.journal.extend(other.journal)
         self.published.extend(other.published)
+        self.emitted.extend(other.emitted)
         for sql, params in other.rows.items():
             self.rows.setdefault(sql, []).extend(params)
 
     def apply(self, conn: Connection) -> list[OutRow]:
-        """Write everything in the caller's transaction; return the outbox rows written."""
+        """Write everything in the caller's transaction; return the outbox rows written.
+
+        The Database's tap (if any) sees the changes first and may add rows of its own."""
+        tap = tap_of(conn)
+        if tap is not None and self.outbox:
+            tap(conn, self)
         now = time.time()
         db = Driver(conn)
         db.many(

@@ -58,6 +58,18 @@ def sqlite_pragmas_and_immediate(engine: Engine) -> None:
 
 
 _MEMO = "sw_transaction_memo"
+_TAP = "sw_tap"
+
+# Sees each unit of work's changes (`services.common.changes.Changes`) inside its write
+# transaction, just before they are written: a service adds the rows it derives from what the
+# unit emits, so they commit or roll back with it (the gateway: webhooks of status changes).
+Tap = Callable[[Connection, Any], None]
+
+
+def tap_of(conn: Connection) -> Tap | None:
+    """The tap of the Database whose write transaction `conn` is in, if it has one."""
+    tap: Tap | None = conn.info.get(_TAP)
+    return tap
 
 
 def transaction_memo(conn: Connection) -> dict[Any, Any]:
@@ -78,7 +90,8 @@ def transaction_memo(conn: Connection) -> dict[Any, Any]:
 class Database:
     """Runs whole transactions in one worker thread, so a batch costs one hop, not one per statement."""
 
-    def __init__(self, url: str, *, name: str = "db") -> None:
+    def __init__(self, url: str, *, name: str = "db", tap: Tap | None = None) -> None:
+        self.tap = tap
         url = sync_url(url)
         if url.startswith("sqlite"):
             self.engine = create_engine(
@@ -122,6 +135,7 @@ class Database:
 
         def unit() -> T:
             with self._connection() as conn, conn.begin():
+                conn.info[_TAP] = self.tap
                 if self._serialize_writers:
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITER_LOCK})
                 return fn(conn)

@@ -154,10 +154,9 @@ class Processor:
     def handle_batch(self, conn: Connection, batch: Sequence[Envelope], changes: Changes) -> None:
         """Act on a batch inside its transaction, adding what it decides to `changes`.
 
-        The extension point of a consumer that takes messages another way (the gateway's
-        webhook intake): the transaction, the dead letters, the relay's published ids and
-        the batch timing stay the kit's. This default deduplicates against the inbox and runs
-        each fresh message's handler.
+        The extension point of a consumer that takes messages another way: the transaction,
+        the dead letters, the relay's published ids and the batch timing stay the kit's.
+        This default deduplicates against the inbox and runs each fresh message's handler.
         """
         seen = seen_messages(conn, [e.id for e in batch])
         fresh: list[Envelope] = []

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import Connection, func, select
@@ -36,12 +36,15 @@ class OutboxRelay:
         metrics: Metrics,
         sweep_every_s: float = 2.0,
         ringer: Ringer | None = None,
+        watchers: Sequence[Callable[[Sequence[OutRow]], None]] = (),
     ) -> None:
         self.db = db
         self.producer = producer
         self.metrics = metrics
         self.sweep_every_s = sweep_every_s
         self.ringer = ringer
+        # Told of every batch of committed rows as it is handed over (in the event loop).
+        self.watchers = watchers
         self._pending: list[OutRow] = []
         self._published: list[str] = []
         self._in_flight: set[str] = set()
@@ -53,6 +56,11 @@ class OutboxRelay:
         if rows:
             self._pending.extend(rows)
             self._wake.set()
+            for watch in self.watchers:
+                try:
+                    watch(rows)
+                except Exception:  # a watcher's bug must not stop the caller's loop
+                    log.exception("an outbox watcher failed")
 
     def take_published(self) -> list[str]:
         """Ids sent since the last call, for the caller's transaction to delete."""

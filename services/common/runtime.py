@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.common.bus import ensure_topics, make_consumer, make_producer
 from services.common.changes import OutRow
 from services.common.consumer import ConsumerLoop, Rest
-from services.common.database import Database
+from services.common.database import Database, Tap
 from services.common.db import create_tables_sync, make_engine
 from services.common.doorbell import Listener, Ringer
 from services.common.groupcommit import GroupCommit
@@ -45,6 +45,7 @@ class Runtime:
         extra_tables: Sequence[Any] = (),
         final_statuses: frozenset[str] | None = None,
         purge_rows: Callable[[Connection, Sequence[str]], None] | None = None,
+        tap: Tap | None = None,
     ) -> None:
         self.service = service
         self.settings = settings
@@ -59,6 +60,9 @@ class Runtime:
             final_statuses=final_statuses,
             purge_rows=purge_rows,
         )
+        self.tap = tap  # see services/common/database.py: Tap
+        # Told of the outbox rows of every transaction once it has committed (OutboxRelay).
+        self.committed: list[Callable[[Sequence[OutRow]], None]] = []
         self.metrics = Metrics(service)
         # Run before each /metrics scrape, to refresh gauges that cost a query (lag, counts).
         self.scrape_hooks: list[Callable[[], Awaitable[None]]] = [self._refresh_lag]
@@ -112,12 +116,18 @@ class Runtime:
             self._db = Database(
                 self.settings.database_url_of(self.service), name=f"db-{self.service}"
             )
+        if self.tap is not None:
+            self._db.tap = self.tap
         await self._db.write(lambda conn: create_tables_sync(conn, self.extra_tables))
         await ensure_topics(self.settings)
         self._producer = make_producer(self.settings)
         await self._producer.start()
         self._relay = OutboxRelay(
-            db=self._db, producer=self._producer, metrics=self.metrics, ringer=self.ringer
+            db=self._db,
+            producer=self._producer,
+            metrics=self.metrics,
+            ringer=self.ringer,
+            watchers=self.committed,
         )
         self._relay.start()
         self._intake = GroupCommit(self._db, self._relay.publish)

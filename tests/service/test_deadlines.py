@@ -8,7 +8,7 @@ import time
 from gateway import saga as sagas
 from gateway.deadlines import DeadlineWatcher
 from gateway.handlers import HANDLERS, GatewayConfig, put_saga, send
-from schemas.envelope import reply
+from schemas.envelope import Envelope, reply
 from schemas.messages import FileDeclaration
 from schemas.trade import DeclarationData
 from services.common.changes import Changes, OutRow, load_records
@@ -37,10 +37,8 @@ def gateway_processor(db: Database, config: GatewayConfig) -> Processor:
 CONFIG = GatewayConfig(step_deadline_s=2.0, step_max_attempts=3)
 
 
-async def test_an_unanswered_command_is_resent_unchanged_then_the_declaration_stalls(
-    db: Database,
-) -> None:
-    now = time.time()
+async def started(db: Database, now: float) -> list[Envelope]:
+    """Declaration d-1 of enterprise `ent`, its first commands sent at `now`: those commands."""
     begun = sagas.start("d-1", "ent", DeclarationData.model_validate(sample_declaration()))
     saga, commands = send(begun.saga, begun.commands, cause=None, config=CONFIG, now=now)
     changes = Changes()
@@ -48,6 +46,14 @@ async def test_an_unanswered_command_is_resent_unchanged_then_the_declaration_st
     for command in commands:
         changes.emit(command)
     await db.write(changes.apply)
+    return commands
+
+
+async def test_an_unanswered_command_is_resent_unchanged_then_the_declaration_stalls(
+    db: Database,
+) -> None:
+    now = time.time()
+    commands = await started(db, now)
     sent: list[OutRow] = []
     runtime = Runtime(service="gateway", settings=Settings(), handlers=HANDLERS, topics=[], db=db)
     watcher = DeadlineWatcher(runtime, CONFIG, publish=sent.extend)
