@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.accept import AcceptLane
 from gateway.api import api_router, enterprise_auth
+from gateway.ceb.follow import ReceiptFollower
+from gateway.ceb.routes import ceb_router
 from gateway.dashboard.routes import install_dashboard
 from gateway.dashboard.stream import StatusHub
 from gateway.deadlines import DeadlineWatcher
@@ -47,6 +49,8 @@ DEMO_ENTERPRISE = "ent_demo"
 TAGS = {
     "declarations": "Submit declarations, read them and their event timelines, file payments "
     "and returns.",
+    "ceb": "The CEB door: real CEB XML messages (CEB311 … CEB701) in, CEB receipts out, and "
+    "each enterprise's receipt mailbox (docs/ceb.md).",
     "webhooks": "Endpoints that receive every status change of your declarations, signed, and "
     "the log of each delivery.",
     "sandbox": "The forced outcomes the sandbox offers.",
@@ -97,6 +101,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
             backoff_max_s=settings.webhook_backoff_max_s,
         ),
     )
+    receipts = ReceiptFollower(runtime, max_attempts=settings.webhook_max_attempts)
     keys: dict[str, str] = {}
 
     @asynccontextmanager
@@ -119,9 +124,11 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
         watcher.start()
         hub.start()
         await webhooks.start()
+        await receipts.start()
         try:
             yield
         finally:
+            await receipts.stop()
             await webhooks.stop()
             await hub.stop()
             await watcher.stop()
@@ -141,12 +148,13 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
     install_idempotency(app, runtime, keys, settings.admin_token)  # after BodyGuard
     if tracing.enabled():  # set up by serve.py before the app is built
         app.add_middleware(TracingMiddleware)
-    app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes, raw_prefixes=("/v1/ceb/",))
     install_problem_handlers(app)
     app.include_router(ops_router(runtime))
     app.include_router(api)
     app.include_router(payments_router(runtime, config, keys))
     app.include_router(returns_router(runtime, config, keys))
+    app.include_router(ceb_router(runtime, config, keys, sandbox=settings.sandbox))
     if settings.test_helpers:
         app.include_router(
             test_helpers_router(

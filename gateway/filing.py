@@ -24,6 +24,34 @@ Build = Callable[[Saga, float], tuple[Command, Saga, R]]
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
 
+def file_on(
+    conn: Connection,
+    changes: Changes,
+    declaration_id: str,
+    enterprise_id: str,
+    build: Build[R],
+    *,
+    config: GatewayConfig,
+) -> tuple[Saga, R]:
+    """Add to `changes` the command `build` makes of the caller's declaration (it raises a
+    Problem when none applies; another enterprise's declaration is a 404), remembered as a
+    pending step, with the saga and its status change; the saga after, and `build`'s result."""
+    held = load_records(conn, [declaration_id]).get(declaration_id)
+    if held is None or held.owner != enterprise_id:
+        raise Problem(404, "not-found", "Not found", f"no declaration {declaration_id}")
+    before = Saga.model_validate_json(held.data)
+    now = time.time()
+    command, ready, result = build(before, now)
+    after, envelopes = send(ready, [command], cause=None, config=config, now=now)
+    agency = command.TYPE.split(".", 1)[0]
+    after = after.model_copy(update={"steps": {**after.steps, agency: "pending"}})
+    changes.put(put_saga(after, held))
+    for envelope in envelopes:
+        changes.emit(envelope)
+    changes.emit(status_event(after, envelopes[0], before.state))
+    return after, result
+
+
 class Filings:
     """A router of filings: `POST /v1/declarations/{id}/<what>`, 202, as an enterprise.
 
@@ -61,20 +89,10 @@ class Filings:
         answer = Answer.to(request)
 
         def unit(conn: Connection) -> tuple[Response, Sequence[OutRow]]:
-            held = load_records(conn, [declaration_id]).get(declaration_id)
-            if held is None or held.owner != enterprise_id:
-                raise Problem(404, "not-found", "Not found", f"no declaration {declaration_id}")
-            before = Saga.model_validate_json(held.data)
-            now = time.time()
-            command, ready, result = build(before, now)
-            after, envelopes = send(ready, [command], cause=None, config=self.config, now=now)
-            agency = command.TYPE.split(".", 1)[0]
-            after = after.model_copy(update={"steps": {**after.steps, agency: "pending"}})
             changes = Changes()
-            changes.put(put_saga(after, held))
-            for envelope in envelopes:
-                changes.emit(envelope)
-            changes.emit(status_event(after, envelopes[0], before.state))
+            after, result = file_on(
+                conn, changes, declaration_id, enterprise_id, build, config=self.config
+            )
             return answer(conn, answer_of(after, result)), changes.apply(conn)
 
         return await answer.kept(run_on_saga(self.runtime, unit))

@@ -10,6 +10,7 @@ from sqlalchemy import Column, Connection, LargeBinary, select
 from sqlmodel import Field, SQLModel
 
 from gateway import webhook_store
+from gateway.ceb import store as ceb_store
 from gateway.webhook_store import WEBHOOK_TABLES
 from services.common.changes import Changes
 from services.common.database import transaction_memo
@@ -68,6 +69,7 @@ GATEWAY_TABLES = [
     DeclarationReference.__table__,  # type: ignore[attr-defined]
     SandboxClock.__table__,  # type: ignore[attr-defined]
     *WEBHOOK_TABLES,
+    *ceb_store.CEB_TABLES,
 ]
 ALL_RUNS = "*"
 
@@ -184,3 +186,4 @@ def purge_declarations(conn: Connection, declaration_ids: Sequence[str]) -> None
             chunk,
         )
     webhook_store.purge_declarations(conn, declaration_ids)
+    ceb_store.purge_declarations(conn, declaration_ids)

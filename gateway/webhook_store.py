@@ -13,6 +13,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -244,33 +245,96 @@ def record_status_events(
         to = recipients(found, enterprise_id=status.enterprise_id, kind=kind)
         if to:
             wanted.append((envelope, status, kind, to))
+    items = [
+        (
+            Queued(
+                envelope.id,
+                status.enterprise_id,
+                envelope.declaration_id,
+                kind,
+                partial(
+                    event_body,
+                    envelope.id,
+                    envelope.occurred_at.isoformat(),
+                    envelope.declaration_id,
+                    status,
+                ),
+            ),
+            to,
+        )
+        for envelope, status, kind, to in wanted
+    ]
+    events, deliveries = _queue(conn, items, seed=seed, max_attempts=max_attempts, now=now)
+    return Recorded(deliveries, len(wanted) - events)
+
+
+class Queued(NamedTuple):
+    """An event to queue: its id, whose, of which declaration, its type and body (or what
+    makes it: made only for an event not recorded before)."""
+
+    id: str
+    enterprise_id: str
+    declaration_id: str
+    type: str
+    body: bytes | Callable[[], bytes]
+
+
+def queue_events(
+    conn: Connection,
+    items: Sequence[Queued],
+    *,
+    seed: int,
+    max_attempts: int,
+    now: float,
+    endpoints: Subscribers = subscribers,
+) -> int:
+    """Record events of any type (e.g. `ceb.receipt`) and a delivery to each endpoint
+    subscribed to it, in the caller's transaction; the deliveries queued."""
+    if not items:
+        return 0
+    found = endpoints(conn, {item.enterprise_id for item in items})
+    routed = [
+        (item, to)
+        for item in items
+        if (to := recipients(found, enterprise_id=item.enterprise_id, kind=item.type))
+    ]
+    return _queue(conn, routed, seed=seed, max_attempts=max_attempts, now=now)[1]
+
+
+def _queue(
+    conn: Connection,
+    items: Sequence[tuple[Queued, Sequence[Subscriber]]],
+    *,
+    seed: int,
+    max_attempts: int,
+    now: float,
+) -> tuple[int, int]:
+    """Insert the events not recorded before and their deliveries; (events, deliveries)."""
     db = Driver(conn)
     seen: set[str] = set()
-    ids = [e.id for e, _, _, _ in wanted]
+    ids = [item.id for item, _ in items]
     for i in range(0, len(ids), CHUNK):
         chunk = ids[i : i + CHUNK]
         sql = f"SELECT id FROM webhook_events WHERE id IN ({marks(len(chunk))})"
         seen.update(row[0] for row in db.rows(sql, chunk))
     events: list[tuple[Any, ...]] = []
     deliveries: list[tuple[Any, ...]] = []
-    for envelope, status, kind, to in wanted:
-        if envelope.id in seen:
+    for item, to in items:
+        if item.id in seen:
             continue
-        seen.add(envelope.id)
-        body = event_body(
-            envelope.id, envelope.occurred_at.isoformat(), envelope.declaration_id, status
-        )
-        events.append((envelope.id, status.enterprise_id, envelope.declaration_id, kind, body, now))
+        seen.add(item.id)
+        body = item.body if isinstance(item.body, bytes) else item.body()
+        events.append((item.id, item.enterprise_id, item.declaration_id, item.type, body, now))
         for endpoint in to:
-            plan = hardening_plan(seed, endpoint.id, envelope.id) if endpoint.hardening else (0.0,)
+            plan = hardening_plan(seed, endpoint.id, item.id) if endpoint.hardening else (0.0,)
             for duplicate, delay in enumerate(plan):
                 deliveries.append(
                     (
                         uuid7(),
-                        envelope.id,
+                        item.id,
                         endpoint.id,
-                        status.enterprise_id,
-                        envelope.declaration_id,
+                        item.enterprise_id,
+                        item.declaration_id,
                         duplicate,
                         "pending",
                         0,
@@ -289,7 +353,7 @@ def record_status_events(
         "ON CONFLICT DO NOTHING",
         deliveries,
     )
-    return Recorded(len(deliveries), len(wanted) - len(events))
+    return len(events), len(deliveries)
 
 
 # --- the sender --------------------------------------------------------------------------------

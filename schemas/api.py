@@ -392,7 +392,8 @@ WEBHOOK_STATUSES = (
     "stalled",
     "cancelled",
 )
-WEBHOOK_EVENT_TYPES = tuple(f"declaration.{s}" for s in WEBHOOK_STATUSES)
+# ceb.receipt: a CEB receipt, its XML in `data.xml` (gateway/ceb/webhook.py, docs/ceb.md).
+WEBHOOK_EVENT_TYPES = (*(f"declaration.{s}" for s in WEBHOOK_STATUSES), "ceb.receipt")
 WEBHOOK_WILDCARD = "*"
 
 

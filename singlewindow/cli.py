@@ -20,6 +20,7 @@ from rich.table import Table
 
 from schemas.scenarios import CATALOGUE, HELPER_OUTCOMES, TEST_HS_CODES
 from services.common.settings import SERVICES, Settings
+from singlewindow.ceb import ceb_app
 from singlewindow.load.plan import DEFAULT_MIX, MixEntry, Profile, parse_mix
 from singlewindow.load.report import print_summary, write_reports
 from singlewindow.load.runner import LoadConfig, LoadRun
@@ -35,6 +36,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(ceb_app, name="ceb")
 console = Console()
 notes = Console(stderr=True)
 

@@ -103,11 +103,14 @@ def scope_headers(scope: Scope, *names: bytes) -> dict[bytes, str]:
 class BodyGuard:
     """Refuse bodies over `max_bytes` (413), not JSON (415), not UTF-8 or too deep (400).
 
-    A JSON body let through is also left, parsed, in the scope (`parsed_json`)."""
+    A JSON body let through is also left, parsed, in the scope (`parsed_json`). Paths under
+    `raw_prefixes` (the CEB door's XML) are held to the size limit only: their route reads
+    the body its own way."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, raw_prefixes: tuple[str, ...] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.raw_prefixes = raw_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in WITH_BODY:
@@ -123,7 +126,8 @@ class BodyGuard:
             if declared > self.max_bytes:
                 raise self._too_large()
             body = await self._read(receive)
-            parsed = check_json_body(body, content_type)
+            raw = bool(self.raw_prefixes) and str(scope["path"]).startswith(self.raw_prefixes)
+            parsed = None if raw else check_json_body(body, content_type)
         except BodyRefused as refused:
             response = problem_response(
                 refused.status,
@@ -135,7 +139,7 @@ class BodyGuard:
             await response(scope, receive, send)
             return
 
-        if body:
+        if body and not raw:
             scope[PARSED] = parsed
         delivered = False
 

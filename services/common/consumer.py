@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
@@ -16,11 +17,15 @@ from aiokafka.structs import OffsetAndMetadata
 
 from schemas.deadletter import DeadLetter
 from schemas.envelope import DecodeError, Envelope, decode, now
+from services.common.bus import make_consumer
 from services.common.doorbell import Listener
 from services.common.framing import FrameError, unframe
 from services.common.handling import Processor
 from services.common.metrics import Metrics
 from services.common.relay import OutboxRelay
+
+if TYPE_CHECKING:  # the runtime builds its loops from this module
+    from services.common.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +77,29 @@ class ConsumerLoop:
         self.ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._awake_at = time.monotonic()
+
+    @classmethod
+    async def following(
+        cls, runtime: Runtime, topics: Sequence[str], group: str, processor: Processor
+    ) -> ConsumerLoop:
+        """A loop of `processor` on `topics` in consumer group `group`, started (the gateway's
+        own consumers beside its saga's: webhooks, CEB receipts); `close` ends it."""
+        consumer = make_consumer(runtime.settings, topics, group=group)
+        await consumer.start()
+        loop = cls(
+            consumer=consumer,
+            processor=processor,
+            relay=runtime.relay,
+            batch_max=runtime.settings.batch_max,
+            rest=runtime.rest(topics),
+        )
+        loop.start()
+        return loop
+
+    async def close(self) -> None:
+        """Stop consuming, then the consumer."""
+        await self.stop()
+        await self.consumer.stop()
 
     def start(self) -> None:
         """Start consuming (the lifespan owns the task)."""

@@ -108,8 +108,14 @@ def document_problems(app: FastAPI) -> None:
             for operation in operations.values():
                 responses = operation.setdefault("responses", {})
                 for code, response in responses.items():
+                    # A route's own error media stays (the CEB door's CEB900 is XML).
+                    own = {
+                        media: body
+                        for media, body in response.get("content", {}).items()
+                        if media != "application/json"
+                    }
                     if code.startswith(("4", "5")):
-                        response["content"] = problem
+                        response["content"] = own or problem
                 responses.setdefault(
                     "default", {"description": "An error (problem+json)", "content": problem}
                 )

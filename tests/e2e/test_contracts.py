@@ -53,6 +53,9 @@ def test_openapi_document_is_valid_and_generated_from_the_code(system: System) -
     validate_openapi(doc)  # raises on any breach of the OpenAPI 3.1 specification
     paths = doc["paths"]
     assert "/v1/declarations" in paths and "/v1/test_helpers/clock/advance" in paths
+    door = paths["/v1/ceb/messages"]["post"]
+    assert "application/xml" in door["requestBody"]["content"]
+    assert "application/xml" in door["responses"]["400"]["content"]
     request = doc["components"]["schemas"]["DeclarationRequest"]
     assert {"reference", "scenario", "items"} <= set(request["properties"])
 
@@ -231,7 +234,11 @@ def _fuzz(operation: Any, mode: GenerationMode, token: str, calls: Counter[int])
             timeout=15,
         )
         calls[response.status_code] += 1
-        if response.status_code >= 400:  # every refusal is a problem document (RFC 9457)
+        media = response.headers.get("content-type", [""])[0]
+        if response.status_code == 400 and media.startswith("application/xml"):
+            # the CEB door's format error: a CEB900 receipt naming the element and the rule
+            assert b"CEB900Message" in response.content and b"[rule " in response.content
+        elif response.status_code >= 400:  # every refusal is a problem document (RFC 9457)
             assert response.headers["content-type"][0].startswith("application/problem+json")
             problem = response.json()
             assert {"type", "title", "status", "detail"} <= set(problem), problem

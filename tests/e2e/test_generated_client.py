@@ -33,7 +33,11 @@ def generated(system: System, tmp_path_factory: pytest.TempPathFactory) -> Itera
     """The client package openapi-python-client makes of the running gateway's document."""
     out = tmp_path_factory.mktemp("generated")
     config = out / "config.yaml"
-    config.write_text(f"project_name_override: {PACKAGE}\npackage_name_override: {PACKAGE}\n")
+    # The CEB door's XML bodies are bytes to this generator (docs/ceb.md).
+    config.write_text(
+        f"project_name_override: {PACKAGE}\npackage_name_override: {PACKAGE}\n"
+        "content_type_overrides:\n  application/xml: application/octet-stream\n"
+    )
     bin_dir = Path(sys.executable).parent  # its post-generation hooks run ruff from here
     run = subprocess.run(
         [

@@ -140,7 +140,7 @@ def test_an_event_goes_to_its_enterprises_endpoints_that_want_it(
     assert [s.id for s in found] == expected
 
 
-def test_event_types_are_one_per_public_status() -> None:
+def test_event_types_are_one_per_public_status_and_the_ceb_receipt() -> None:
     assert EVENT_TYPES == (
         "declaration.submitted",
         "declaration.in_progress",
@@ -149,6 +149,7 @@ def test_event_types_are_one_per_public_status() -> None:
         "declaration.failed",
         "declaration.stalled",
         "declaration.cancelled",
+        "ceb.receipt",
     )
 
 
