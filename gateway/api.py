@@ -13,14 +13,14 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from sqlalchemy import Connection, select
 
-from gateway import deadletters
+from gateway import deadletters, filings
 from gateway import saga as sagas
 from gateway.accept import Lane
 from gateway.declare import Intent, declare, intend
 from gateway.handlers import GatewayConfig, put_saga, status_event
 from gateway.idempotency import Answer, Claim, claim_of
 from gateway.keys import enterprise_of
-from gateway.saga import Saga
+from gateway.saga import PendingStep, Saga
 from gateway.store import add_enterprise, hash_key
 from gateway.timeline import timeline_entries
 from schemas.api import (
@@ -45,6 +45,7 @@ from schemas.api import (
 from schemas.envelope import Envelope
 from schemas.registry import asyncapi_document
 from schemas.scenarios import CATALOGUE, HELPER_OUTCOMES
+from schemas.trade import DeclarationData
 from services.common import tracing
 from services.common.admin import admin_guard
 from services.common.changes import Changes, OutRow, VersionConflict, load_records
@@ -71,7 +72,7 @@ def _bearer(authorization: str | None) -> str:
     return authorization.removeprefix("Bearer ").strip()
 
 
-def _view(row: Any) -> DeclarationView:
+def _view(row: Any, filed: dict[str, DeclarationData]) -> DeclarationView:
     saga = Saga.model_validate_json(row.data)
     return DeclarationView(
         id=saga.declaration_id,
@@ -84,7 +85,7 @@ def _view(row: Any) -> DeclarationView:
         customs_status=saga.customs_status,
         reason=saga.reason,
         stalled_reason=saga.stalled_reason,
-        declaration=saga.declaration,
+        declaration=filed[saga.declaration_id],
         created_at=datetime.fromtimestamp(row.created_at, UTC),
         updated_at=datetime.fromtimestamp(row.updated_at, UTC),
     )
@@ -131,6 +132,13 @@ def api_router(
     admin = admin_guard(admin_token, enabled=runtime.settings.admin_enabled)
 
     Enterprise = Annotated[str, Depends(enterprise)]
+
+    async def _views(rows: Sequence[Any]) -> list[DeclarationView]:
+        """The views of saga rows, with their declarations as filed."""
+        keys = [r.key for r in rows]
+        async with runtime.engine.connect() as conn:
+            filed = await conn.run_sync(lambda c: filings.filings(c, keys))
+        return [_view(r, filed) for r in rows]
 
     async def _owned_row(declaration_id: str, owner: str) -> Any:
         async with runtime.engine.connect() as conn:
@@ -251,7 +259,7 @@ def api_router(
     )
     async def get_declaration(declaration_id: str, enterprise_id: Enterprise) -> DeclarationView:
         """One declaration: status, each agency's step, figures as they are known."""
-        return _view(await _owned_row(declaration_id, enterprise_id))
+        return (await _views([await _owned_row(declaration_id, enterprise_id)]))[0]
 
     @router.get("/v1/declarations", response_model=DeclarationList, tags=["declarations"])
     async def list_declarations(
@@ -268,7 +276,7 @@ def api_router(
             stmt = stmt.where(records.c.key < cursor)
         async with runtime.engine.connect() as conn:
             rows = (await conn.execute(stmt.order_by(records.c.key.desc()).limit(limit + 1))).all()
-        page = [_view(r) for r in rows[:limit]]
+        page = await _views(rows[:limit])
         return DeclarationList(data=page, next_cursor=page[-1].id if len(rows) > limit else None)
 
     @router.get(
@@ -330,12 +338,12 @@ def api_router(
         stmt = select(*(records.c[c] for c in _COLUMNS)).where(records.c.status == status)
         async with runtime.engine.connect() as conn:
             rows = (await conn.execute(stmt.order_by(records.c.key).limit(limit))).all()
-        return DeclarationList(data=[_view(r) for r in rows], next_cursor=None)
+        return DeclarationList(data=await _views(rows), next_cursor=None)
 
     async def _operate(
         request: Request,
         declaration_id: str,
-        act: Callable[[Saga, float], tuple[Saga, Sequence[Envelope]]],
+        act: Callable[[Saga, float], tuple[Saga, Sequence[PendingStep]]],
     ) -> Response:
         answer = Answer.to(request)
 
@@ -346,12 +354,13 @@ def api_router(
             before = Saga.model_validate_json(held.data)
             try:
                 now = time.time()
-                after, send_again = act(before, now)
+                after, steps = act(before, now)
             except (sagas.NotStalled, sagas.AlreadyEnded) as exc:
                 raise Problem(
                     409, "not-applicable", "Not applicable", str(exc), state=before.state
                 ) from exc
             changes = Changes()
+            send_again = filings.commands(filings.reader(conn), after, steps)
             for envelope in send_again:
                 changes.emit(envelope, at=now)
             changes.put(put_saga(after, held))
@@ -375,9 +384,9 @@ def api_router(
     async def retry_declaration(declaration_id: str, request: Request) -> Response:
         """Give a stalled declaration's unanswered steps a fresh set of tries, starting now."""
 
-        def act(saga: Saga, now: float) -> tuple[Saga, Sequence[Envelope]]:
+        def act(saga: Saga, now: float) -> tuple[Saga, Sequence[PendingStep]]:
             expiry = sagas.retry_stalled(saga, now=now, base_s=config.step_deadline_s)
-            return expiry.saga, [Envelope.model_validate_json(s.envelope) for s in expiry.resend]
+            return expiry.saga, expiry.resend
 
         return await _operate(request, declaration_id, act)
 

@@ -71,8 +71,10 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
         step_max_attempts=settings.step_max_attempts,
         demo_stage_s=settings.demo_stage_s,
     )
+    roles = settings.roles()  # SW_GATEWAY_ROLES: each role can run and scale alone
     runtime = Runtime(
         service="gateway",
+        consume="saga" in roles,
         settings=settings,
         handlers=HANDLERS,
         topics=[events(a) for a in AGENCIES],
@@ -121,10 +123,13 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
             return known
 
         keys.update(await runtime.db.write(seed_demo))
-        watcher.start()
-        hub.start()
-        await webhooks.start()
-        await receipts.start()
+        if "saga" in roles:  # the saga's background work: deadlines, CEB receipts
+            watcher.start()
+            await receipts.start()
+        if "dashboard" in roles:
+            hub.start()
+        if "webhooks" in roles:
+            await webhooks.start()
         try:
             yield
         finally:
@@ -143,14 +148,31 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
         generate_unique_id_function=operation_id,
     )
     app.state.runtime = runtime
+    install_problem_handlers(app)
+    app.include_router(ops_router(runtime))
+    if "api" in roles:
+        _install_api(app, runtime, config, keys, settings, webhooks)
+    if "dashboard" in roles:
+        install_dashboard(app, runtime, config, keys, settings, hub)
+    shape_openapi(app, TAGS)  # last: it finishes what the other hooks made of the document
+    return app
+
+
+def _install_api(
+    app: FastAPI,
+    runtime: Runtime,
+    config: GatewayConfig,
+    keys: dict[str, str],
+    settings: Settings,
+    webhooks: Webhooks,
+) -> None:
+    """The public REST API (role `api`): declarations, payments, returns, webhook endpoints."""
     api, lane = api_router(runtime, config, keys, settings.admin_token)
     app.add_middleware(AcceptLane, lane=lane)  # innermost: inside the idempotency middleware
     install_idempotency(app, runtime, keys, settings.admin_token)  # after BodyGuard
     if tracing.enabled():  # set up by serve.py before the app is built
         app.add_middleware(TracingMiddleware)
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes, raw_prefixes=("/v1/ceb/",))
-    install_problem_handlers(app)
-    app.include_router(ops_router(runtime))
     app.include_router(api)
     app.include_router(payments_router(runtime, config, keys))
     app.include_router(returns_router(runtime, config, keys))
@@ -162,6 +184,3 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
             )
         )
     app.include_router(webhook_router(webhooks, enterprise_auth(keys, runtime)))
-    install_dashboard(app, runtime, config, keys, settings, hub)
-    shape_openapi(app, TAGS)  # last: it finishes what the other hooks made of the document
-    return app

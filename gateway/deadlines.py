@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy import Connection
 
+from gateway import filings
 from gateway.handlers import GatewayConfig, expire_due
 from services.common.changes import Changes, Held, OutRow, select_held
 from services.common.db import Record
@@ -64,11 +65,20 @@ class DeadlineWatcher:
                 .where(table.c.deadline.is_not(None), table.c.deadline <= now)
                 .order_by(table.c.deadline)
                 .limit(500)
+                # Replicas share the overdue sagas: each takes those no other pass holds
+                # (PostgreSQL; SQLite has one writer anyway and ignores it).
+                .with_for_update(skip_locked=True)
             ).all()
             if not rows:
                 return 0, []
             changes = Changes()
-            expire_due(changes, [Held(*r) for r in rows], config=self.config, now=now)
+            expire_due(
+                changes,
+                [Held(*r) for r in rows],
+                config=self.config,
+                now=now,
+                filed=filings.reader(conn),
+            )
             return len(rows), changes.apply(conn)
 
         count, out = await self.runtime.db.write(unit)

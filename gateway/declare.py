@@ -90,13 +90,18 @@ def declare(
         declaration_id=declaration_id,
         source=SOURCE,
     )
-    begun = sagas.start(declaration_id, enterprise_id, declaration)
+    begun = sagas.start(
+        declaration_id,
+        enterprise_id,
+        declaration,
+        paced=pace.pacing(intent.run_pace, stage_s=intent.stage_s),
+    )
     started = begun.saga.model_copy(
         update={"clock_offset_s": clock_offset(conn, enterprise_id=enterprise_id)}
     )
     now = submitted.occurred_at.timestamp()
     saga, commands = send(
-        pace.paced(started, intent.run_pace, stage_s=intent.stage_s),
+        started,
         begun.commands,
         cause=submitted,
         config=config,

@@ -8,6 +8,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from gateway import filings
 from gateway import saga as sagas
 from gateway.dashboard import pace
 from gateway.saga import PendingStep, Saga
@@ -99,24 +100,15 @@ def send(
         )
         for c in commands
     ]
-    steps = tuple(
-        PendingStep(
-            command_id=e.id,
-            type=e.type,
-            agency=e.type.split(".", 1)[0],
-            attempts=1,
-            deadline=now + config.step_deadline_s,
-            envelope=e.model_dump_json(),
-        )
-        for e in envelopes
-    )
+    deadline = now + config.step_deadline_s
+    steps = tuple(filings.pending(e, saga.lines, deadline=deadline) for e in envelopes)
     return saga.model_copy(update={"pending": saga.pending + steps}), envelopes
 
 
 def encoded(saga: Saga, commands: Sequence[Envelope]) -> dict[str, bytes]:
-    """The bytes of commands `send` sent, by id: each pending step holds its command
-    serialized (`Envelope.to_bytes()`), so the outbox need not serialize it again."""
-    sent = {p.command_id: p.envelope for p in saga.pending}
+    """The bytes of commands `send` sent, by id: a pending step holds its command serialized
+    (`Envelope.to_bytes()`, but a filing), so the outbox need not serialize it again."""
+    sent = {p.command_id: p.envelope for p in saga.pending if filings.is_whole(p)}
     return {c.id: sent[c.id].encode() for c in commands if c.id in sent}
 
 
@@ -126,8 +118,8 @@ def status_event(saga: Saga, cause: Envelope | None, previous_state: str | None)
     reason = saga.stalled_reason if status == "stalled" else saga.reason
     payload = StatusChanged(
         enterprise_id=saga.enterprise_id,
-        direction=saga.declaration.direction,
-        trade_mode=saga.declaration.trade_mode,
+        direction=saga.brief.direction,
+        trade_mode=saga.brief.trade_mode,
         status=status,
         state=saga.state,
         previous_state=previous_state,
@@ -186,10 +178,10 @@ def on_event(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome:
 
 @dataclass(frozen=True)
 class CaughtUp:
-    """A saga after what fell due: the commands to send, and whether it stalled."""
+    """A saga after what fell due: the steps whose commands to send, and whether it stalled."""
 
     saga: Saga
-    send: tuple[Envelope, ...] = ()
+    send: tuple[PendingStep, ...] = ()
     resent: tuple[str, ...] = ()
     released: tuple[str, ...] = ()
     stalled: bool = False
@@ -198,17 +190,17 @@ class CaughtUp:
 def due_pass(saga: Saga, *, at: float, config: GatewayConfig) -> CaughtUp:
     """One pass at time `at`: release demo-paced commands whose stage is over, re-send every
     step past its deadline, stall those out of tries."""
-    send: list[Envelope] = []
+    send: list[PendingStep] = []
     released: tuple[str, ...] = ()
     if saga.paced is not None and pace.due(saga, at):  # demo pace: the stage's time is up
         out = pace.release(saga, now=at, step_deadline_s=config.step_deadline_s)
         saga = out.saga
         send.extend(out.send)
-        released = tuple(e.type for e in out.send)
+        released = tuple(s.type for s in out.send)
     expiry = sagas.expire(
         saga, now=at, base_s=config.step_deadline_s, max_attempts=config.step_max_attempts
     )
-    send.extend(Envelope.model_validate_json(step.envelope) for step in expiry.resend)
+    send.extend(expiry.resend)
     resent = tuple(step.type for step in expiry.resend)
     return CaughtUp(expiry.saga, tuple(send), resent, released, expiry.stalled)
 
@@ -240,12 +232,19 @@ def catch_up(saga: Saga, *, now: float, config: GatewayConfig) -> CaughtUp:
     return total
 
 
-def expire_due(changes: Changes, due: Sequence[Held], *, config: GatewayConfig, now: float) -> None:
+def expire_due(
+    changes: Changes,
+    due: Sequence[Held],
+    *,
+    config: GatewayConfig,
+    now: float,
+    filed: filings.Filed,
+) -> None:
     """Re-send the commands of sagas past a deadline; stall those out of tries."""
     for held in due:
         saga = PARSED.of(held)
         step = due_pass(saga, at=now, config=config)
-        for envelope in step.send:
+        for envelope in filings.commands(filed, step.saga, step.send):
             changes.emit(envelope, at=now)
         changes.put(put_saga(step.saga, held))
         if step.stalled:

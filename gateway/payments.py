@@ -25,7 +25,7 @@ def _not_applicable(saga: Saga, detail: str) -> Problem:
 
 def forex_command(saga: Saga, body: PaymentRequest, on: date) -> tuple[Command, int]:
     """The command the trader's filing becomes, and the days since release (pure)."""
-    decl = saga.declaration
+    decl = saga.brief
     if decl.payments is not PaymentSource.API:
         raise _not_applicable(
             saga,
@@ -64,7 +64,7 @@ def forex_command(saga: Saga, body: PaymentRequest, on: date) -> tuple[Command, 
         "entry_id": saga.entry_id,
         "amount": decl.total_value,
         "currency": decl.currency,
-        "declarant_uscc": decl.declarant.uscc,
+        "declarant_uscc": decl.declarant_uscc,
         "registration_no": body.registration_no,
         "via_api": True,
     }

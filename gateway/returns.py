@@ -20,7 +20,7 @@ from services.common.runtime import Runtime
 
 def return_command(saga: Saga, on: date) -> RegisterReturn:
     """The command a return becomes, or a 409 saying why it does not apply (pure)."""
-    decl = saga.declaration
+    decl = saga.brief
     why = None
     if decl.trade_mode not in sagas.CBEC_IMPORT_MODES or decl.direction.value != "import":
         why = "only CBEC retail imports (9610 direct purchase, 1210 bonded) are returned here"

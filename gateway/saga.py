@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 
 from schemas.api import Pace
 from schemas.base import Command, Contract, Event
@@ -45,7 +45,15 @@ from schemas.messages import (
     ValueLine,
 )
 from schemas.scenarios import Forced, forced_outcome, scenario_for
-from schemas.trade import DeclarationData, Direction, PaymentSource, TradeMode
+from schemas.trade import (
+    DeclarationData,
+    Direction,
+    OriginCertificate,
+    PaymentSource,
+    Scenario,
+    TaxFiling,
+    TradeMode,
+)
 
 BEIJING: Final = timezone(timedelta(hours=8))
 TERMINAL: Final = frozenset({"completed", "rejected", "failed", "cancelled"})
@@ -77,8 +85,9 @@ class PendingStep(Contract):
     agency: str
     attempts: int
     deadline: float | None
-    envelope: str
+    envelope: str  # as sent, less the payload fields `omitted` (gateway/filings.py)
     supersedes: tuple[str, ...] = ()  # ids of commands a test helper replaced with this one
+    omitted: tuple[str, ...] = ()  # "declaration" (the filing's), "lines" (the saga's)
 
 
 class Paced(Contract):
@@ -90,12 +99,50 @@ class Paced(Contract):
     stage_s: float | None = None  # demo pace: seconds a stage waits (None: the setting)
 
 
+class Brief(Contract):
+    """What the saga decides and builds commands with, of the declaration filed. The filing
+    itself is kept once, in the journal (gateway/filings.py), not in every saga write."""
+
+    direction: Direction
+    trade_mode: TradeMode
+    payments: PaymentSource
+    currency: str
+    total_value: Decimal
+    declarant_uscc: str
+    counterparty_country: str
+    hs_codes: tuple[str, ...]
+    reference: str | None = None
+    scenario: Scenario | None = None
+    certificate_of_origin: OriginCertificate | None = None
+    tax_filing: TaxFiling | None = None
+    buyer_id: str | None = None  # CBEC retail import: the buyer's ID number (annual limit)
+
+
+def brief_of(declaration: DeclarationData) -> Brief:
+    """The saga's brief of a declaration."""
+    return Brief(
+        direction=declaration.direction,
+        trade_mode=declaration.trade_mode,
+        payments=declaration.payments,
+        currency=declaration.currency,
+        total_value=declaration.total_value,
+        declarant_uscc=declaration.declarant.uscc,
+        counterparty_country=declaration.counterparty_country,
+        hs_codes=tuple(i.hs_code for i in declaration.items),
+        reference=declaration.reference,
+        scenario=declaration.scenario,
+        certificate_of_origin=declaration.certificate_of_origin,
+        tax_filing=declaration.tax_filing,
+        buyer_id=declaration.cbec.buyer_id_number if declaration.cbec else None,
+    )
+
+
 class Saga(Contract):
     """Everything the gateway knows about one declaration's journey."""
 
     declaration_id: str
     enterprise_id: str
-    declaration: DeclarationData
+    brief: Brief
     state: str
     steps: dict[str, str]
     figures: Figures
@@ -114,6 +161,11 @@ class Saga(Contract):
     # Sandbox clock: seconds this declaration's clock runs ahead of real time. Every time the
     # saga holds (deadlines, release_at) is real time; moving the clock brings them nearer.
     clock_offset_s: float = 0.0
+
+    def model_dump_json(self, **kwargs: Any) -> str:
+        """The record as written: fields at their default left out (read back, the same saga)."""
+        kwargs.setdefault("exclude_defaults", True)
+        return super().model_dump_json(**kwargs)
 
 
 def public_status(saga: Saga) -> str:
@@ -139,24 +191,49 @@ def _inspection_required(event: Event) -> bool:
 
 
 def _no_inspection(event: Event) -> bool:
-    return isinstance(event, DeclarationAccepted) and not _inspection_required(event)
+    return (
+        isinstance(event, DeclarationAccepted)
+        and not _inspection_required(event)
+        and not event.clears
+    )
+
+
+def _customs_clears(event: Event) -> bool:
+    """Customs releases and closes on its own (the filing let it: nothing held the goods)."""
+    return isinstance(event, DeclarationAccepted) and event.clears
+
+
+def _customs_closes(event: Event) -> bool:
+    return isinstance(event, GoodsReleased) and event.closes
+
+
+def _close_on_command(event: Event) -> bool:
+    return isinstance(event, GoodsReleased) and not event.closes
 
 
 GUARDS: Final[dict[str, Guard]] = {
     "inspection required": _inspection_required,
     "no inspection": _no_inspection,
+    "customs clears": _customs_clears,
+    "customs closes": _customs_closes,
+    "close on command": _close_on_command,
 }
 
 
 @dataclass(frozen=True)
 class Transition:
-    """state × event (× guard) → new state + commands."""
+    """state × event (× guard) → new state + commands.
+
+    `expects`: events the agency sends next on its own, answering the same command (customs
+    clearing by itself); that command stays pending, so a lost answer is asked for again.
+    """
 
     state: str
     on: str
     to: str
     commands: tuple[str, ...] = ()
     when: str | None = None
+    expects: tuple[str, ...] = ()
 
 
 T = Transition
@@ -198,10 +275,24 @@ def _clearance(after: str, command: str) -> tuple[Transition, ...]:
     )
 
 
+def _released(to: str, *commands: str) -> tuple[Transition, ...]:
+    """Goods released: customs closes on its own when the release let it, else on command."""
+    return (
+        T("release_pending", RELEASED, to, commands, when="customs closes", expects=(CLOSED,)),
+        T("release_pending", RELEASED, to, (CLOSE, *commands), when="close on command"),
+    )
+
+
+# An export customs may clear by itself: accepted, released and closed come together.
+CLEARS: Final = T(
+    "customs_review", ACCEPTED, "release_pending", when="customs clears", expects=(RELEASED,)
+)
+
 # Export: customs → (inspection) → release → closure ∥ settlement → refund → completed.
 EXPORT: Final = (
     *_clearance("release_pending", RELEASE),
-    T("release_pending", RELEASED, "closing_and_settling", (CLOSE, SETTLE)),
+    CLEARS,
+    *_released("closing_and_settling", SETTLE),
     T("closing_and_settling", CLOSED, "settling"),
     T("closing_and_settling", SETTLED, "closing"),
     T("settling", SETTLED, "refunding", (REFUND,)),
@@ -214,7 +305,7 @@ EXPORT: Final = (
 IMPORT: Final = (
     *_clearance("assessing", ASSESS),
     T("assessing", COLLECTED, "release_pending", (RELEASE,)),
-    T("release_pending", RELEASED, "closing_and_paying", (CLOSE, REGISTER)),
+    *_released("closing_and_paying", REGISTER),
     T("closing_and_paying", CLOSED, "paying"),
     T("closing_and_paying", REGISTERED, "closing"),
     T("paying", REGISTERED, "completed"),
@@ -225,7 +316,8 @@ IMPORT: Final = (
 # (CEB701 → CEB792) before the refund, which may be an exemption (无票免税).
 EXPORT_9610: Final = (
     *_clearance("release_pending", RELEASE),
-    T("release_pending", RELEASED, "closing_and_settling", (CLOSE, SETTLE)),
+    CLEARS,
+    *_released("closing_and_settling", SETTLE),
     T("closing_and_settling", CLOSED, "settling"),
     T("closing_and_settling", SETTLED, "closing"),
     T("settling", SETTLED, "summarising", (SUMMARISE,)),
@@ -243,7 +335,7 @@ IMPORT_CBEC: Final = (
     *_clearance("assessing", ASSESS),
     T("assessing", COLLECTED, "release_pending", (RELEASE,)),
     T("assessing", TAX_REFUSED, "rejected"),  # over the buyer's annual limit (T301)
-    T("release_pending", RELEASED, "closing", (CLOSE,)),
+    *_released("closing"),
     T("closing", CLOSED, "completed"),
     # A return (CEB625, POST .../returns) after completion: tax refunded, quota restored.
     T("completed", RETURNED, "completed"),
@@ -285,7 +377,14 @@ def by_trader(table: tuple[Transition, ...]) -> tuple[Transition, ...]:
     state after the first answer hears a later tranche of a partial receipt or payment.
     """
     rows = [
-        T(r.state, r.on, r.to, tuple(c for c in r.commands if c not in FOREX_COMMANDS), r.when)
+        T(
+            r.state,
+            r.on,
+            r.to,
+            tuple(c for c in r.commands if c not in FOREX_COMMANDS),
+            r.when,
+            r.expects,
+        )
         for r in table
     ]
     answers = [r for r in table if r.on in (SETTLED, REGISTERED)]
@@ -300,7 +399,7 @@ def by_trader(table: tuple[Transition, ...]) -> tuple[Transition, ...]:
     )
 
 
-def table_for(declaration: DeclarationData) -> tuple[Transition, ...]:
+def table_for(declaration: DeclarationData | Brief) -> tuple[Transition, ...]:
     """The table of a declaration: its trade mode's own, else its direction's; by the trader's
     payments when they come through the API."""
     key = (declaration.direction, declaration.trade_mode)
@@ -311,13 +410,13 @@ def table_for(declaration: DeclarationData) -> tuple[Transition, ...]:
 def awaits_forex(saga: Saga) -> bool:
     """Whether the saga waits for a receipt or payment the trader files (and none is pending):
     the first one, or a later tranche of a partial one."""
-    if saga.declaration.payments is not PaymentSource.API or saga.state in ENDED_BADLY:
+    if saga.brief.payments is not PaymentSource.API or saga.state in ENDED_BADLY:
         return False
     if any(p.type in FOREX_COMMANDS for p in saga.pending):
         return False
     if saga.steps.get("forex") in ("settled", "registered"):
         return (saga.figures.forex_outstanding or 0) > 0
-    return any(r.state == saga.state and r.on == REFUSED for r in table_for(saga.declaration))
+    return any(r.state == saga.state and r.on == REFUSED for r in table_for(saga.brief))
 
 
 CBEC_IMPORT_MODES: Final = frozenset({TradeMode.CBEC_RETAIL, TradeMode.CBEC_BONDED})
@@ -334,26 +433,27 @@ def _require_entry(saga: Saga) -> str:
 
 def forced(saga: Saga) -> Forced | None:
     """The outcome the declaration forces (sandbox `scenario` or magic `reference`), if any."""
-    return forced_outcome(saga.declaration.scenario, saga.declaration.reference)
+    return forced_outcome(saga.brief.scenario, saga.brief.reference)
 
 
-def filing_command(declaration: DeclarationData) -> FileDeclaration:
-    """The filing command: the declaration, with the scenario customs is to act on."""
+def filing_command(declaration: DeclarationData, *, may_clear: bool) -> FileDeclaration:
+    """The filing command: the declaration, with the scenario customs is to act on, and
+    whether customs may release and close on its own (nothing paced holds the goods)."""
     told = scenario_for(forced_outcome(declaration.scenario, declaration.reference), "customs")
-    if told is declaration.scenario:
-        return FileDeclaration(declaration=declaration)
-    return FileDeclaration(declaration=declaration.model_copy(update={"scenario": told}))
+    if told is not declaration.scenario:
+        declaration = declaration.model_copy(update={"scenario": told})
+    return FileDeclaration(declaration=declaration, may_clear=may_clear)
 
 
 def build_command(type_: str, saga: Saga) -> Command:
     """The command of a type, filled in from the saga; each agency told its forced outcome."""
-    decl = saga.declaration
+    decl = saga.brief
     force = forced(saga)
     if type_ == INSPECT:
         return InspectGoods(
             direction=decl.direction,
             trade_mode=decl.trade_mode,
-            hs_codes=tuple(i.hs_code for i in decl.items),
+            hs_codes=decl.hs_codes,
             reason=saga.inspection_reason or "certificate of origin requested",
             scenario=scenario_for(force, "inspection"),
             lines=saga.lines,
@@ -362,7 +462,7 @@ def build_command(type_: str, saga: Saga) -> Command:
             destination=decl.counterparty_country,
         )
     if type_ == RELEASE:
-        return ReleaseGoods()
+        return ReleaseGoods(may_close=saga.paced is None)  # a paced class sees each step
     if type_ == DETAIN:
         return DetainGoods(
             reason_code=saga.failure_code or "I300", reason=saga.reason or "inspection failed"
@@ -375,7 +475,7 @@ def build_command(type_: str, saga: Saga) -> Command:
             released_on=date.fromisoformat(saga.released_on) if saga.released_on else None,
             amount=decl.total_value,
             currency=decl.currency,
-            declarant_uscc=decl.declarant.uscc,
+            declarant_uscc=decl.declarant_uscc,
             scenario=scenario_for(force, "forex"),
             buyer_share=force.share if force else None,
         )
@@ -384,7 +484,7 @@ def build_command(type_: str, saga: Saga) -> Command:
             entry_id=_require_entry(saga),
             amount=decl.total_value,
             currency=decl.currency,
-            declarant_uscc=decl.declarant.uscc,
+            declarant_uscc=decl.declarant_uscc,
             scenario=scenario_for(force, "forex"),
         )
     if type_ == REFUND:
@@ -393,7 +493,7 @@ def build_command(type_: str, saga: Saga) -> Command:
             lines=saga.lines,
             scenario=scenario_for(force, "tax"),
             trade_mode=decl.trade_mode,
-            declarant_uscc=decl.declarant.uscc,
+            declarant_uscc=decl.declarant_uscc,
             filing=decl.tax_filing,
             customs_closed=saga.steps.get("customs") in ("closed", "summarised"),
             forex_settled=saga.steps.get("forex") == "settled",
@@ -403,11 +503,11 @@ def build_command(type_: str, saga: Saga) -> Command:
             entry_id=_require_entry(saga),
             lines=saga.lines,
             trade_mode=decl.trade_mode,
-            buyer_id=decl.cbec.buyer_id_number if decl.cbec else None,
+            buyer_id=decl.buyer_id,
             scenario=scenario_for(force, "tax"),
         )
     if type_ == SUMMARISE:
-        return SummariseExports(entry_id=_require_entry(saga))
+        return SummariseExports(entry_id=_require_entry(saga), ebc_uscc=decl.declarant_uscc)
     raise ValueError(f"no builder for command {type_}")
 
 
@@ -459,7 +559,7 @@ def facts(saga: Saga, event: Event) -> dict[str, object]:
         steps = dict(saga.steps)
         if not event.inspection_required:
             steps["inspection"] = "not_required"
-        if saga.declaration.trade_mode in CBEC_IMPORT_MODES:
+        if saga.brief.trade_mode in CBEC_IMPORT_MODES:
             steps["forex"] = "not_required"  # the buyer pays the platform in CNY
         update["steps"] = steps
     elif isinstance(event, ExportsSummarised):
@@ -481,7 +581,7 @@ def facts(saga: Saga, event: Event) -> dict[str, object]:
                 event.reason_code, event.field, event.reason, event.reason_zh, event.rule
             ),
         )
-    elif isinstance(event, GoodsReleased) and saga.declaration.payments is PaymentSource.API:
+    elif isinstance(event, GoodsReleased) and saga.brief.payments is PaymentSource.API:
         update["customs_status"] = event.status_code
         if saga.steps.get("forex") == "waiting":
             update["steps"] = {**saga.steps, "forex": "awaiting_trader"}
@@ -553,22 +653,29 @@ class Advance:
     commands: tuple[Command, ...]
 
 
-def start(declaration_id: str, enterprise_id: str, declaration: DeclarationData) -> Advance:
-    """A new saga waiting for customs, and the filing command."""
+def start(
+    declaration_id: str,
+    enterprise_id: str,
+    declaration: DeclarationData,
+    *,
+    paced: Paced | None = None,
+) -> Advance:
+    """A new saga waiting for customs (at a class's pace, if `paced`), and the filing command."""
     saga = Saga(
         declaration_id=declaration_id,
         enterprise_id=enterprise_id,
-        declaration=declaration,
+        brief=brief_of(declaration),
         state="customs_review",
         steps={"customs": "pending", "inspection": "waiting", "forex": "waiting", "tax": "waiting"},
         figures=Figures(declared_value=declaration.total_value, currency=declaration.currency),
+        paced=paced,
     )
-    return Advance(saga, (filing_command(declaration),))
+    return Advance(saga, (filing_command(declaration, may_clear=paced is None),))
 
 
 def transition_for(saga: Saga, event: Event) -> Transition:
     """The row of the table that applies, or UnexpectedEvent."""
-    for row in table_for(saga.declaration):
+    for row in table_for(saga.brief):
         if (
             row.state == saga.state
             and row.on == event.TYPE
@@ -585,8 +692,13 @@ def advance(saga: Saga, envelope: Envelope) -> Advance:
         raise UnexpectedEvent(f"{envelope.type} is not an event")
     row = transition_for(saga, event)
     answered = envelope.causation_id
-    pending = tuple(
-        p for p in saga.pending if p.command_id != answered and answered not in p.supersedes
+    # A command whose agency goes on by itself stays pending until its last answer.
+    pending = (
+        saga.pending
+        if row.expects
+        else tuple(
+            p for p in saga.pending if p.command_id != answered and answered not in p.supersedes
+        )
     )
     # The event's facts and the move in one copy of the saga (each copy costs as much as
     # the table look-up and the facts together).
@@ -603,10 +715,11 @@ def advance(saga: Saga, envelope: Envelope) -> Advance:
         update["released_on"] = sandbox_day(envelope).isoformat()
     moved = saga.model_copy(update=update)
     commands = tuple(build_command(c, moved) for c in row.commands)
-    if commands:
+    busy = [c.TYPE for c in commands] + list(row.expects)
+    if busy:
         steps = dict(moved.steps)
-        for command in commands:
-            steps[command.TYPE.split(".", 1)[0]] = "pending"
+        for type_ in busy:
+            steps[type_.split(".", 1)[0]] = "pending"
         moved = moved.model_copy(update={"steps": steps})
     return Advance(moved, commands)
 

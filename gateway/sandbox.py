@@ -11,11 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from gateway.saga import TERMINAL, PendingStep, Saga, stall_reason
+from gateway import filings
+from gateway.saga import TERMINAL, Saga, stall_reason
 from schemas.base import Command
 from schemas.envelope import Envelope, new_envelope
 from schemas.messages import FileDeclaration, RegisterPayment, SettleReceipt
 from schemas.scenarios import HelperOutcome
+from schemas.trade import DeclarationData
 
 SOURCE = "gateway"
 
@@ -62,6 +64,7 @@ def force(
     share: Decimal | None,
     now: float,
     step_deadline_s: float,
+    filing: DeclarationData | None = None,
 ) -> Forcing:
     """Replace the pending (or held) step `outcome` answers with a forced command, sent now."""
     if saga.state in TERMINAL:
@@ -74,7 +77,7 @@ def force(
             f"{outcome.name} answers {' or '.join(outcome.commands)}, and declaration "
             f"{saga.declaration_id} (state {saga.state}) waits for {', '.join(waiting)}"
         )
-    old = Envelope.model_validate_json(step.envelope)
+    old = filings.command_of(step, filing, saga.lines)
     assert isinstance(old.payload, Command)
     envelope = new_envelope(
         forced_command(old.payload, outcome, share),
@@ -84,13 +87,10 @@ def force(
         causation_id=old.causation_id,
         clock_offset_s=saga.clock_offset_s,
     )
-    fresh = PendingStep(
-        command_id=envelope.id,
-        type=envelope.type,
-        agency=step.agency,
-        attempts=1,
+    fresh = filings.pending(
+        envelope,
+        saga.lines,
         deadline=now + step_deadline_s,
-        envelope=envelope.model_dump_json(),
         supersedes=(*step.supersedes, step.command_id),
     )
     pending = (*(p for p in saga.pending if p.command_id != step.command_id), fresh)

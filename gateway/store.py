@@ -122,8 +122,8 @@ def claim_reference(
 
     The row is written with `changes`; until then the transaction's memo holds the claim, so a
     second claim in the same group commit sees the first. The primary key stays the final
-    guard: writers are serialized (BEGIN IMMEDIATE, PostgreSQL's advisory lock), and a claim
-    that still collided would fail its whole transaction, never pass.
+    guard: another replica's claim committed meanwhile (PostgreSQL) makes the insert a
+    conflict, and the group commit runs this unit again alone, where it reads that claim.
     """
     claims: dict[tuple[str, str], str] = transaction_memo(conn).setdefault(_CLAIMS, {})
     taken = claims.get((enterprise_id, reference)) or reference_owner(

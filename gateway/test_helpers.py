@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request, Response
 from sqlalchemy import Connection
 
+from gateway import filings
 from gateway import saga as sagas
 from gateway.api import run_on_saga
 from gateway.handlers import GatewayConfig, catch_up, put_saga, status_event
@@ -106,6 +107,7 @@ def test_helpers_router(
                     share=body.share,
                     now=time.time(),
                     step_deadline_s=config.step_deadline_s,
+                    filing=filings.reader(conn)(declaration_id),
                 )
             except NoPendingStep as exc:
                 raise Problem(
@@ -133,10 +135,12 @@ def test_helpers_router(
 
         return await answer.kept(run_on_saga(runtime, unit))
 
-    def _move(changes: Changes, held: Held, seconds: float, now: float) -> ClockDeclaration:
+    def _move(
+        conn: Connection, changes: Changes, held: Held, seconds: float, now: float
+    ) -> ClockDeclaration:
         before = Saga.model_validate_json(held.data)
         caught = catch_up(sagas.shift_clock(before, seconds), now=now, config=config)
-        for envelope in caught.send:
+        for envelope in filings.commands(filings.reader(conn), caught.saga, caught.send):
             changes.emit(envelope, at=now)
         changes.put(put_saga(caught.saga, held))
         if caught.stalled:
@@ -162,7 +166,7 @@ def test_helpers_router(
             changes = Changes()
             if body.declaration_id is not None:
                 held = _held(conn, body.declaration_id, who)
-                moved = _move(changes, held, body.seconds, now)
+                moved = _move(conn, changes, held, body.seconds, now)
                 view = ClockView(
                     scope=body.declaration_id,
                     offset_s=moved.clock_offset_s,
@@ -175,7 +179,7 @@ def test_helpers_router(
             if who != ADMIN:
                 stmt = stmt.where(records.c.owner == who)
             rows = conn.execute(stmt.order_by(records.c.key).limit(MAX_RUN)).all()
-            moved_all = [_move(changes, Held(*r), body.seconds, now) for r in rows]
+            moved_all = [_move(conn, changes, Held(*r), body.seconds, now) for r in rows]
             offset = clock_offset(conn, enterprise_id=who or None)
             view = ClockView(
                 scope=who or "all",

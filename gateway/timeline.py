@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Protocol
 
 from schemas.api import SendAttempts, TimelineEntry
+from schemas.envelope import whole
 
 
 class JournalLine(Protocol):
@@ -25,7 +25,7 @@ def timeline_entries(lines: Iterable[JournalLine]) -> list[TimelineEntry]:
     first: dict[str, tuple[JournalLine, dict[str, Any]]] = {}
     sent_at: dict[str, list[str]] = {}
     for line in lines:
-        env = json.loads(line.envelope)
+        env = whole(line.envelope)  # every field, defaults too, however it travelled
         first.setdefault(env["id"], (line, env))
         if line.direction == "out":
             sent_at.setdefault(env["id"], []).append(line.occurred_at)

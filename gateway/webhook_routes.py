@@ -249,7 +249,7 @@ def webhook_router(webhooks: Webhooks, enterprise: Callable[..., Any]) -> APIRou
             return answer(conn, _one(conn, enterprise_id, delivery_id))
 
         response = await answer.kept(runtime.db.write(unit))
-        webhooks.sender.wake()
+        webhooks.wake()
         return response
 
     return router

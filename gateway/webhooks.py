@@ -27,6 +27,7 @@ as a time-to-live would leave, and no query per message.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -48,7 +49,8 @@ log = logging.getLogger(__name__)
 class EndpointCache:
     """Each enterprise's endpoints as the routing rule sees them, read again after any change.
 
-    Used from one database thread (the tap of one Database), so it needs no lock.
+    On PostgreSQL a process has two writer threads (consumed batches, HTTP group commits)
+    with this one tap: a lock keeps each look-up and its refill whole.
     """
 
     def __init__(self, limit: int = 10_000) -> None:
@@ -56,9 +58,14 @@ class EndpointCache:
         self.reads = 0  # queries of the endpoints table (a cache miss)
         self._version = -1
         self._of: OrderedDict[str, tuple[Subscriber, ...]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def __call__(self, conn: Connection, enterprise_ids: Iterable[str]) -> list[Subscriber]:
         """The endpoints of these enterprises, as of this transaction."""
+        with self._lock:
+            return self._endpoints(conn, enterprise_ids)
+
+    def _endpoints(self, conn: Connection, enterprise_ids: Iterable[str]) -> list[Subscriber]:
         version = store.endpoints_version(conn)
         if version != self._version:
             self._of.clear()
@@ -130,6 +137,15 @@ class Webhooks:
         if self._sender is None:
             raise RuntimeError("webhooks not started")
         return self._sender
+
+    def wake(self) -> None:
+        """Send due deliveries now; a process without the `webhooks` role leaves them to the
+        sender of one that has it (its next tick)."""
+        try:
+            sender = self.sender
+        except RuntimeError:  # not started here
+            return
+        sender.wake()
 
     def committed(self, _rows: Sequence[OutRow]) -> None:
         """After a commit: wake the sender when deliveries were queued (else it polls)."""

@@ -21,6 +21,11 @@ class Payload(Contract):
     KIND: ClassVar[Literal["command", "event"]]
     SUMMARY: ClassVar[str] = ""
 
+    def partition_key(self) -> str | None:
+        """The Kafka key when it is not the declaration id (all of one declaration's
+        messages share a partition): a message about a shared record names that record."""
+        return None
+
 
 class Command(Payload):
     """An instruction from the gateway to one agency (imperative name)."""

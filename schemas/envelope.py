@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, Union
 
@@ -29,7 +30,7 @@ class DecodeError(ValueError):
         self.kind = kind
 
 
-_UNMOVED = frozenset({"clock_offset_s"})
+_IMPLIED = frozenset({"correlation_id"})
 
 
 class Envelope(Contract):
@@ -39,7 +40,10 @@ class Envelope(Contract):
     type: str = Field(description="message type, e.g. customs.declaration.accepted")
     schema_version: int = Field(ge=1)
     declaration_id: str = Field(min_length=1, max_length=64)
-    correlation_id: str = Field(description="the id shared by every message of one workflow")
+    correlation_id: str = Field(
+        default="",
+        description="the id shared by every message of one workflow; absent: the declaration id",
+    )
     causation_id: str | None = Field(
         default=None, description="the id of the message that caused this one"
     )
@@ -57,6 +61,8 @@ class Envelope(Contract):
     @model_validator(mode="before")
     @classmethod
     def _typed_payload(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("correlation_id"):
+            data = {**data, "correlation_id": data.get("declaration_id")}
         if not isinstance(data, dict) or isinstance(data.get("payload"), Payload):
             return data
         model = model_for(str(data.get("type")))
@@ -84,21 +90,23 @@ class Envelope(Contract):
         return self
 
     def model_dump_json(self, **kwargs: Any) -> str:
-        """Leave `clock_offset_s` out while it is 0: a message of a clock never moved is what it
-        was before the field existed, so a reader that predates it still reads it.
-
-        (An `exclude`, not a wrap serializer: that one sent every envelope through Python
-        dicts, and serializing became a tenth of an agency's CPU.)
+        """Fields at their default are left out, the payload's too: a message carries what it
+        says, not every empty field of its model, and a decoder fills the defaults in again
+        (the same envelope, compared field by field). A clock never moved (`clock_offset_s`
+        0) leaves the message as it was before the field existed; a correlation id that is
+        the declaration's id (a workflow's own messages) is not sent twice.
         """
-        if not self.clock_offset_s and "exclude" not in kwargs:
-            kwargs["exclude"] = _UNMOVED
-        return super().model_dump_json(**kwargs)
+        return super().model_dump_json(**self._compact(kwargs))
 
     def model_dump(self, **kwargs: Any) -> dict[str, Any]:
-        """As `model_dump_json`: no `clock_offset_s` while it is 0."""
-        if not self.clock_offset_s and "exclude" not in kwargs:
-            kwargs["exclude"] = _UNMOVED
-        return super().model_dump(**kwargs)
+        """As `model_dump_json`: no field at its default."""
+        return super().model_dump(**self._compact(kwargs))
+
+    def _compact(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        if kwargs.setdefault("exclude_defaults", True) and "exclude" not in kwargs:
+            if self.correlation_id == self.declaration_id:
+                kwargs["exclude"] = _IMPLIED
+        return kwargs
 
     def __eq__(self, other: object) -> bool:
         """Equal when the fields are, whether decoded as one type's envelope or built generic."""
@@ -116,6 +124,17 @@ class Envelope(Contract):
     def to_bytes(self) -> bytes:
         """Serialize once, for the outbox and the wire."""
         return self.model_dump_json().encode()
+
+
+def whole(raw: bytes | str) -> dict[str, Any]:
+    """A message as JSON with every field, defaults too, as it read before messages travelled
+    without them: the timeline and the journal views show it so. Unreadable: as it is."""
+    try:
+        envelope = Envelope.model_validate_json(raw)
+    except ValueError:
+        return dict(json.loads(raw))
+    exclude = None if envelope.clock_offset_s else {"clock_offset_s"}
+    return envelope.model_dump(mode="json", exclude_defaults=False, exclude=exclude)
 
 
 def now() -> datetime:

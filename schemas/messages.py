@@ -58,11 +58,22 @@ class FileDeclaration(Command):
     TYPE: ClassVar[str] = "customs.declaration.file"
     SUMMARY: ClassVar[str] = "File the declaration with customs (报关单 / CEB list)."
     declaration: DeclarationData
+    may_clear: bool = Field(
+        default=False,
+        description="nothing at the gateway holds the goods (no pace, no test helper): customs "
+        "may release and close on its own when its review needs nothing more (DeclarationAccepted"
+        ".clears)",
+    )
 
 
 class ReleaseGoods(Command):
     TYPE: ClassVar[str] = "customs.goods.release"
     SUMMARY: ClassVar[str] = "Release the goods (放行) once every check is in."
+    may_close: bool = Field(
+        default=False,
+        description="nothing at the gateway holds the goods: customs may close on its own "
+        "after the release (GoodsReleased.closes)",
+    )
 
 
 class DetainGoods(Command):
@@ -100,6 +111,11 @@ class DeclarationAccepted(Event):
     )
     risk: Explained | None = Field(default=None, description="the channel draw and its odds")
     receipts: tuple[Receipt, ...] = ()
+    clears: bool = Field(
+        default=False,
+        description="customs releases and closes on its own: goods.released and "
+        "declaration.closed follow without a command",
+    )
 
 
 class FieldError(Contract):
@@ -131,6 +147,9 @@ class GoodsReleased(Event):
     entry_id: str
     status_code: str = "800"
     receipts: tuple[Receipt, ...] = ()
+    closes: bool = Field(
+        default=False, description="customs closes on its own: declaration.closed follows"
+    )
 
 
 class GoodsDetained(Event):
@@ -155,6 +174,12 @@ class SummariseExports(Command):
     TYPE: ClassVar[str] = "customs.summary.apply"
     SUMMARY: ClassVar[str] = "Summarise 9610 export lists into a 报关单 (CEB701 汇总申报)."
     entry_id: str
+    ebc_uscc: str = Field(default="", description="the enterprise whose month this list joins")
+
+    def partition_key(self) -> str | None:
+        """One enterprise's summaries on one partition, so one customs replica owns its
+        month's summary record (a hot row otherwise raced by every replica)."""
+        return f"summary|{self.ebc_uscc}" if self.ebc_uscc else None
 
 
 class ExportsSummarised(Event):

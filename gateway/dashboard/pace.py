@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gateway.saga import Paced, Saga
+from gateway.saga import Paced, PendingStep, Saga
 from schemas.api import Pace
 from schemas.envelope import Envelope
 
@@ -14,14 +15,12 @@ class NothingHeld(Exception):
     """The declaration has no held command to release (an agency is still working, or it ended)."""
 
 
-def paced(saga: Saga, pace: Pace, *, stage_s: float | None = None) -> Saga:
-    """The saga set to move at `pace` (instant keeps it unpaced, as cheap as ever).
+def pacing(pace: Pace, *, stage_s: float | None = None) -> Paced | None:
+    """What a saga moving at `pace` holds (instant: nothing, as cheap as ever).
 
     `stage_s`: a demo stage's own length (the sandbox `delayed` outcome), else the setting's.
     """
-    if pace is Pace.INSTANT:
-        return saga
-    return saga.model_copy(update={"paced": Paced(pace=pace, stage_s=stage_s)})
+    return None if pace is Pace.INSTANT else Paced(pace=pace, stage_s=stage_s)
 
 
 def hold(
@@ -48,16 +47,20 @@ def hold(
 
 @dataclass(frozen=True)
 class Released:
-    """The saga after its held commands were released, and the commands to send now."""
+    """The saga after its held commands were released, and the steps to send now."""
 
     saga: Saga
-    send: tuple[Envelope, ...]
+    send: tuple[PendingStep, ...]
 
 
-def _on_clock(envelope: str, clock_offset_s: float) -> str:
-    """A held command, never sent yet, stamped with the sandbox clock it goes out at."""
-    held = Envelope.model_validate_json(envelope)
-    return held.model_copy(update={"clock_offset_s": clock_offset_s}).model_dump_json()
+def _on_clock(kept: str, clock_offset_s: float) -> str:
+    """A held command (as its step keeps it), never sent yet, stamped with the sandbox clock
+    it goes out at."""
+    data = json.loads(kept)
+    data.pop("clock_offset_s", None)
+    if clock_offset_s:
+        data["clock_offset_s"] = clock_offset_s
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 def release(saga: Saga, *, now: float, step_deadline_s: float) -> Released:
@@ -81,7 +84,7 @@ def release(saga: Saga, *, now: float, step_deadline_s: float) -> Released:
             "paced": state.model_copy(update={"held": (), "release_at": None}),
         }
     )
-    return Released(moved, tuple(Envelope.model_validate_json(p.envelope) for p in steps))
+    return Released(moved, steps)
 
 
 def due(saga: Saga, now: float) -> bool:

@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Connection
 
+from gateway import filings
 from gateway import saga as sagas
 from gateway.api import enterprise_auth, run_on_saga
 from gateway.dashboard import pace
@@ -249,7 +250,7 @@ def dashboard_router(
                     state=saga.state,
                 ) from exc
             changes = Changes()
-            for envelope in released.send:
+            for envelope in filings.commands(filings.reader(conn), released.saga, released.send):
                 changes.emit(envelope)
             changes.put(put_saga(released.saga, held))
             done = Advanced(id=declaration_id, released=pace.held_types(saga))

@@ -25,9 +25,24 @@ CHUNK = 500
 
 
 class VersionConflict(Exception):
-    """Another writer changed a record since it was read; the whole unit is retried."""
+    """Another writer created or changed a record, or handled a message, since this unit read
+    it; the messages that met it are retried (`Changes.conflicting` names them)."""
 
     retriable = True
+
+
+# PostgreSQL's unique violation, deadlock and serialization failure: another writer's row won.
+_CONFLICT_STATES = frozenset({"23505", "40P01", "40001"})
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """Whether a unit failed because a concurrent writer won a row (worth retrying at once)."""
+    if isinstance(exc, VersionConflict):
+        return True
+    for candidate in (exc, getattr(exc, "orig", None)):
+        if getattr(candidate, "sqlstate", None) in _CONFLICT_STATES:
+            return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +122,7 @@ def envelope_row(envelope: Envelope, value: bytes | None = None) -> OutRow:
     return OutRow(
         envelope.id,
         topic_of(envelope.payload),
-        envelope.declaration_id,
+        envelope.payload.partition_key() or envelope.declaration_id,
         envelope.to_bytes() if value is None else value,
     )
 
@@ -127,6 +142,8 @@ class Changes:
     received: Mapping[str, bytes] = field(default_factory=dict)
     # A service's own rows, by statement: each statement runs once for all its rows.
     rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
+    # The messages whose handling wrote each record, so a conflict names the messages it hit.
+    writers: dict[str, list[str]] = field(default_factory=dict)
     # The envelopes `emit` queued, decoded: a tap reads them instead of the outbox's bytes.
     emitted: list[Envelope] = field(default_factory=list)
 
@@ -134,8 +151,11 @@ class Changes:
         """Write a row of a service's own table (plain SQL, `?` placeholders) with the rest."""
         self.rows.setdefault(sql, []).append(params)
 
-    def put(self, put: Put) -> None:
-        """Write a record (a later put of the same key in this unit replaces the earlier)."""
+    def put(self, put: Put, *, by: str | None = None) -> None:
+        """Write a record (a later put of the same key in this unit replaces the earlier);
+        `by`: the id of the message whose handling wrote it."""
+        if by is not None:
+            self.writers.setdefault(put.key, []).append(by)
         earlier = self.puts.get(put.key)
         if earlier is not None:
             # Keep the guard of the first read: that is the version in the database.
@@ -222,33 +242,46 @@ class Changes:
         self.emitted.extend(other.emitted)
         for sql, params in other.rows.items():
             self.rows.setdefault(sql, []).extend(params)
+        for key, messages in other.writers.items():
+            self.writers.setdefault(key, []).extend(messages)
 
     def apply(self, conn: Connection) -> list[OutRow]:
         """Write everything in the caller's transaction; return the outbox rows written.
 
-        The Database's tap (if any) sees the changes first and may add rows of its own."""
+        Nothing serializes writers on PostgreSQL: the inbox's primary key and the records'
+        keys and versions are the guards, and a row another writer won raises VersionConflict.
+        Rows are written in key order, so two writers lock shared rows in the same order.
+        The Database's tap (if any) sees the changes first and may add rows of its own.
+        """
         tap = tap_of(conn)
         if tap is not None and self.outbox:
             tap(conn, self)
         now = time.time()
         db = Driver(conn)
-        db.many(
+        inbox = sorted(self.inbox)
+        taken = db.many(
             "INSERT INTO inbox (message_id, replies, processed_at) VALUES (?, ?, ?) "
             "ON CONFLICT DO NOTHING",
-            self.inbox,
+            inbox,
         )
-        db.many(
+        if taken != len(inbox):
+            raise VersionConflict(f"{len(inbox) - taken} message(s) handled concurrently")
+        puts = sorted(self.puts.values(), key=lambda p: p.key)
+        new = [
+            (p.key, p.owner, p.status, p.deadline, p.data, now, now)
+            for p in puts
+            if p.expected_version is None
+        ]
+        created = db.many(
             "INSERT INTO records (key, owner, status, deadline, version, data, created_at, "
-            "updated_at) VALUES (?, ?, ?, ?, 1, ?, ?, ?)",
-            [
-                (p.key, p.owner, p.status, p.deadline, p.data, now, now)
-                for p in self.puts.values()
-                if p.expected_version is None
-            ],
+            "updated_at) VALUES (?, ?, ?, ?, 1, ?, ?, ?) ON CONFLICT DO NOTHING",
+            new,
         )
+        if created != len(new):
+            raise VersionConflict(f"{len(new) - created} record(s) created concurrently")
         old = [
             (p.status, p.deadline, p.data, now, p.key, p.expected_version)
-            for p in self.puts.values()
+            for p in puts
             if p.expected_version is not None
         ]
         changed = db.many(
@@ -273,6 +306,25 @@ class Changes:
         if self.published:
             delete_sent(conn, self.published)
         return self.outbox
+
+    def conflicting(self, conn: Connection) -> set[str]:
+        """After a conflict was rolled back: the messages of this unit that met another
+        writer's row, and those that built on their records. Empty when no row tells (a
+        deadlock, a service's own table): then every message is retried."""
+        ids = [row[0] for row in self.inbox]
+        hit = set(seen_messages(conn, ids))
+        now_held = load_records(conn, self.puts)
+        keys = {
+            key
+            for key, put in self.puts.items()
+            if (now_held[key].version if key in now_held else None) != put.expected_version
+        }
+        while True:
+            hit.update(m for key in keys for m in self.writers.get(key, ()))
+            more = {k for k, by in self.writers.items() if k not in keys and hit.intersection(by)}
+            if not more:
+                return hit
+            keys |= more
 
 
 def select_held() -> Select[Any]:
@@ -319,8 +371,7 @@ def replayed_rows(replies: bytes) -> list[OutRow]:
     rows = []
     for raw in json.loads(replies):
         value = json.dumps(raw, separators=(",", ":")).encode()
-        envelope = Envelope.model_validate(raw)
-        rows.append(OutRow(envelope.id, topic_of(envelope.payload), envelope.declaration_id, value))
+        rows.append(envelope_row(Envelope.model_validate(raw), value))
     return rows
 
 

@@ -9,17 +9,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
 
 T = TypeVar("T")
-
-
-# Every writer of a service's database takes this lock first, so writers queue one behind the
-# other as SQLite's BEGIN IMMEDIATE makes them: a batch reads the inbox and the records it
-# guards after the previous writer committed, whichever replica that was.
-WRITER_LOCK = 0x5357_0001  # "SW", 1
 
 
 def postgres_url(url: str) -> str:
@@ -88,11 +82,32 @@ def transaction_memo(conn: Connection) -> dict[Any, Any]:
 
 
 class Database:
-    """Runs whole transactions in one worker thread, so a batch costs one hop, not one per statement."""
+    """Runs whole transactions in a worker thread, so a batch costs one hop, not one per statement.
 
-    def __init__(self, url: str, *, name: str = "db", tap: Tap | None = None) -> None:
+    SQLite has one writer a file (BEGIN IMMEDIATE). On PostgreSQL nothing serializes writers:
+    the inbox's primary key and version-checked updates guard each row, and `writer()` gives
+    an independent writer (the HTTP group commit beside the consumer) its own thread and
+    connection.
+    """
+
+    def __init__(
+        self, url: str, *, name: str = "db", tap: Tap | None = None, engine: Engine | None = None
+    ) -> None:
         self.tap = tap
         url = sync_url(url)
+        self.url = url
+        self.name = name
+        self._owns_engine = engine is None
+        # A SQLite file is local: its one connection stays checked out of the pool for good.
+        # Checking it out and in around every transaction (and the pool's reset on return)
+        # cost more than most transactions of the hot path; a PostgreSQL connection goes back
+        # to the pool, whose pre-ping replaces one the server dropped.
+        self._keep = not is_postgres(url)
+        self._kept: Connection | None = None
+        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=name)
+        if engine is not None:
+            self.engine = engine
+            return
         if url.startswith("sqlite"):
             self.engine = create_engine(
                 url,
@@ -103,15 +118,15 @@ class Database:
             )
             sqlite_pragmas_and_immediate(self.engine)
         else:
-            self.engine = create_engine(url, pool_size=1, max_overflow=1, pool_pre_ping=True)
-        self._serialize_writers = is_postgres(url)
-        # A SQLite file is local: its one connection stays checked out of the pool for good.
-        # Checking it out and in around every transaction (and the pool's reset on return)
-        # cost more than most transactions of the hot path; a PostgreSQL connection goes back
-        # to the pool, whose pre-ping replaces one the server dropped.
-        self._keep = not is_postgres(url)
-        self._kept: Connection | None = None
-        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=name)
+            # One connection a writer thread (see `writer`), and one spare.
+            self.engine = create_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=True)
+
+    def writer(self, name: str) -> Database:
+        """A writer that commits independently of this one: on PostgreSQL its own thread and
+        connection (same engine); on SQLite this one, since the file has one writer anyway."""
+        if self._keep:
+            return self
+        return Database(self.url, name=f"{self.name}-{name}", tap=self.tap, engine=self.engine)
 
     @contextmanager
     def _connection(self) -> Iterator[Connection]:
@@ -136,8 +151,6 @@ class Database:
         def unit() -> T:
             with self._connection() as conn, conn.begin():
                 conn.info[_TAP] = self.tap
-                if self._serialize_writers:
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITER_LOCK})
                 return fn(conn)
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, unit)
@@ -165,4 +178,5 @@ class Database:
         with contextlib.suppress(RuntimeError):  # already shut down
             self._executor.submit(close).result()
         self._executor.shutdown(wait=True)
-        self.engine.dispose()
+        if self._owns_engine:
+            self.engine.dispose()

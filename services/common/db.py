@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Column, Connection, Index, LargeBinary
+from sqlalchemy import Column, Connection, Index, LargeBinary, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql import Insert
@@ -101,11 +101,19 @@ def make_engine(url: str) -> AsyncEngine:
 async def create_tables(engine: AsyncEngine, extra: Sequence[Any] = ()) -> None:
     """Create the kit's tables and a service's own, if missing."""
     async with engine.begin() as conn:
-        await conn.run_sync(SQLModel.metadata.create_all, tables=[*KIT_TABLES, *extra])
+        await conn.run_sync(create_tables_sync, extra)
+
+
+# Replicas starting together take this lock around their CREATE TABLE IF NOT EXISTS: in
+# PostgreSQL two of them racing can both miss the table and one fails on the catalog's key.
+# Start-up only: no writer of the hot path takes a lock of this kind.
+SCHEMA_LOCK = 0x5357_0002  # "SW", 2
 
 
 def create_tables_sync(conn: Connection, extra: Sequence[Any] = ()) -> None:
     """Create the kit's tables and a service's own, if missing (in the caller's transaction)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SCHEMA_LOCK})
     SQLModel.metadata.create_all(conn, tables=[*KIT_TABLES, *extra])
 
 

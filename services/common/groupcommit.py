@@ -11,12 +11,15 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection
 
-from services.common.changes import Changes, OutRow
+from services.common.changes import Changes, OutRow, is_conflict
 from services.common.database import Database, transaction_memo
 from services.common.rawsql import Driver
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# How often a unit that met a concurrent writer's row is run again before its caller hears it.
+RETRIES = 3
 
 # A unit returns its result and either the outbox rows it wrote or the Changes it wants
 # written: those of every unit in the group are written together, one statement per table.
@@ -28,6 +31,7 @@ class _Waiting(Generic[T]):
     unit: Unit[T]
     future: asyncio.Future[T]
     savepoint: bool = True
+    tries: int = 0
 
 
 class GroupCommit:
@@ -84,6 +88,14 @@ class GroupCommit:
             while self._queue:
                 await self._write(self._take())
 
+    def _again(self, waiting: _Waiting[Any], exc: BaseException) -> bool:
+        """Whether a unit that failed is run again: it met a concurrent writer's row, which
+        it will now read (another replica took the idempotency key or the reference)."""
+        if not is_conflict(exc) or waiting.tries >= RETRIES:
+            return False
+        waiting.tries += 1
+        return True
+
     async def _write(self, batch: list[_Waiting[Any]]) -> None:
         def unit_of_work(
             conn: Connection,
@@ -116,6 +128,14 @@ class GroupCommit:
         try:
             outcomes, rows = await self.db.write(unit_of_work)
         except Exception as exc:
+            if is_conflict(exc) and len(batch) > 1:
+                # One unit's row was won elsewhere: each on its own, so only that one meets it.
+                for waiting in batch:
+                    await self._write([waiting])
+                return
+            if len(batch) == 1 and self._again(batch[0], exc):
+                await self._write(batch)
+                return
             log.exception("group commit of %d units failed", len(batch))
             for waiting in batch:
                 if not waiting.future.done():
@@ -126,7 +146,10 @@ class GroupCommit:
         for waiting, (ok, value, _) in zip(batch, outcomes, strict=True):
             if waiting.future.done():
                 continue
-            if ok:
+            if not ok and self._again(waiting, value):
+                self._queue.append(waiting)
+                self._wake.set()
+            elif ok:
                 waiting.future.set_result(value)
             else:
                 waiting.future.set_exception(value)

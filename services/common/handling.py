@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection
@@ -22,14 +23,20 @@ from services.common.changes import (
     Held,
     OutRow,
     Put,
+    is_conflict,
     load_records,
     replayed_rows,
     seen_messages,
 )
+from services.common.counters import BlockCounters, Ticket
 from services.common.database import Database
 from services.common.metrics import Metrics
+from services.common.rawsql import Driver
 
 log = logging.getLogger(__name__)
+
+# Conflicts one transaction absorbs before it gives up (the consumer then retries the batch).
+MAX_CONFLICTS = 5
 
 
 def log_context(envelope: Envelope) -> dict[str, str]:
@@ -67,10 +74,21 @@ class Context:
     reference: Any = None
     # Another record of this service by key (e.g. a buyer's ledger), as this batch sees it.
     lookup: Callable[[str], Held | None] | None = None
+    # The process's hot counters, handed out in blocks (None: one number a claim).
+    counters: BlockCounters | None = None
 
     def record(self, key: str) -> Held | None:
         """The record of a key other than the message's declaration, or None."""
         return self.lookup(key) if self.lookup is not None else None
+
+    def ticket(self, key: str) -> Ticket:
+        """The next number of a counter record (services/common/counters.py), not yet taken."""
+        counters = self.counters if self.counters is not None else BlockCounters(1)
+        return counters.peek(key, self.record(key) if counters.needs_record(key) else None)
+
+    def take(self, ticket: Ticket) -> list[Put]:
+        """Give out a ticket's number; the record writes that must go with it."""
+        return (self.counters or BlockCounters(1)).take(ticket)
 
     def rng(self, declaration_id: str, step: str) -> random.Random:
         """The generator of one decision, seeded by (run seed, declaration id, step)."""
@@ -105,6 +123,7 @@ class Processor:
         run_seed: int,
         reference: Any = None,
         replay_replies: bool = True,
+        counter_block: int = 1,
     ) -> None:
         self.service = service
         self.db = db
@@ -116,6 +135,10 @@ class Processor:
         # gateway whose reply was lost (a broker that forgot) hears it again. The gateway must
         # not do the same for events, or the two would echo each other for ever.
         self.replay_replies = replay_replies
+        self.counters = BlockCounters(counter_block)
+        # What the transaction in progress counts (in the database thread, which runs one
+        # at a time): counted once it commits, not per attempt.
+        self._counted: list[Any] = []
 
     async def process(
         self,
@@ -130,9 +153,27 @@ class Processor:
         `received` are the bytes each message came as, by id, for the journal.
         """
         started = time.perf_counter()
-        rows = await self.db.write(
-            lambda conn: self._process(conn, batch, dead, published, received or {})
-        )
+        rows: list[OutRow] = []
+        todo = list(batch)
+        while todo or dead or published:
+            mark = self.counters.mark()
+            try:
+                written, todo, counted = await self.db.write(
+                    partial(
+                        self._process,
+                        batch=todo,
+                        dead=dead,
+                        published=published,
+                        received=received or {},
+                    )
+                )
+            except BaseException:
+                self.counters.restore(mark)  # nothing was written: neither were its claims
+                raise
+            rows.extend(written)
+            for metric in counted:
+                metric.inc()
+            dead, published = (), ()  # written; what is left met a conflict: again alone
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
         self.after_commit()
         return rows
@@ -144,12 +185,64 @@ class Processor:
         dead: Sequence[DeadLetter],
         published: Sequence[str],
         received: Mapping[str, bytes],
-    ) -> list[OutRow]:
-        changes = Changes(published=list(published), received=received)
-        for letter in dead:  # what could not be decoded is parked, whoever takes the batch
-            changes.dead_letter(letter)
-        self.handle_batch(conn, batch, changes)
-        return changes.apply(conn)
+    ) -> tuple[list[OutRow], list[Envelope], list[Any]]:
+        """Write the batch; return its outbox rows, the messages left for another transaction
+        because they met a concurrent writer's row, and the metrics to count once committed.
+
+        On PostgreSQL the batch runs in a savepoint: a conflict rolls back to it, the
+        messages it hit (and those that built on them) are set aside for a follow-up
+        transaction, and the rest are handled again (reading afresh) and commit now.
+        """
+        guarded = conn.dialect.name == "postgresql"  # SQLite: one writer, no conflicts
+        db = Driver(conn)
+        later: set[str] = set()
+        for attempt in range(1, MAX_CONFLICTS + 1):
+            changes = Changes(published=list(published), received=received)
+            for letter in dead:  # what could not be decoded is parked, whoever takes the batch
+                changes.dead_letter(letter)
+            mark = self.counters.mark()
+            self._counted = []
+            started = time.perf_counter()
+            if guarded:
+                db.run("SAVEPOINT sw_batch")
+            try:
+                self.handle_batch(conn, [e for e in batch if e.id not in later], changes)
+                rows = changes.apply(conn)
+            except Exception as exc:
+                if not guarded or not is_conflict(exc) or attempt == MAX_CONFLICTS:
+                    raise
+                db.run("ROLLBACK TO SAVEPOINT sw_batch")
+                self.counters.restore(mark)
+                hit = changes.conflicting(conn)
+                self.metrics.conflicts.inc(len(hit) or len(batch))
+                self.metrics.conflict_seconds.inc(time.perf_counter() - started)
+                log.info("%s: %d message(s) met a concurrent writer", type(exc).__name__, len(hit))
+                later |= hit  # none named: all are handled again, reading afresh
+                continue
+            if guarded:
+                db.run("RELEASE SAVEPOINT sw_batch")
+            return rows, [e for e in batch if e.id in later], self._counted
+        raise AssertionError("unreachable")
+
+    async def give_back(self) -> None:
+        """Return the unused rest of each counter block (a clean stop leaves no gap)."""
+        spare = self.counters.spare()
+        if not spare:
+            return
+
+        def unit(conn: Connection) -> None:
+            db = Driver(conn)
+            for key, claimed, rest in spare:  # only if no replica claimed after this one
+                db.run(
+                    "UPDATE records SET data = ?, version = version + 1 WHERE key = ? AND data = ?",
+                    (rest, key, claimed),
+                )
+
+        try:
+            await self.db.write(unit)
+            self.counters.restore({})
+        except Exception:
+            log.warning("could not give back unused serial numbers", exc_info=True)
 
     def handle_batch(self, conn: Connection, batch: Sequence[Envelope], changes: Changes) -> None:
         """Act on a batch inside its transaction, adding what it decides to `changes`.
@@ -162,7 +255,7 @@ class Processor:
         fresh: list[Envelope] = []
         for envelope in batch:
             if envelope.id in seen:
-                self.metrics.duplicates.inc()
+                self._counted.append(self.metrics.duplicates)
                 replies = seen[envelope.id]
                 if self.replay_replies and replies:
                     changes.emit_raw(replayed_rows(replies))
@@ -179,7 +272,7 @@ class Processor:
                 held[key] = found
             return held[key]
 
-        ctx = Context(self.service, self.run_seed, now(), self.reference, lookup)
+        ctx = Context(self.service, self.run_seed, now(), self.reference, lookup, self.counters)
         for envelope in fresh:
             self._handle_one(envelope, held, ctx, changes)
 
@@ -198,6 +291,7 @@ class Processor:
         self, envelope: Envelope, held: dict[str, Held], ctx: Context, changes: Changes, span: Any
     ) -> None:
         handler = self.handlers.get(envelope.type)
+        mark = self.counters.mark()
         try:
             if handler is None:
                 raise HandlerError("not_handled", f"{self.service} does not handle {envelope.type}")
@@ -205,11 +299,13 @@ class Processor:
             outcome = handler(envelope, held.get(envelope.declaration_id), ctx)
             self.metrics.handler_seconds_of(envelope.type).observe(time.perf_counter() - started)
         except HandlerError as exc:
+            self.counters.restore(mark)  # numbers it took are not used
             if span is not None:
                 span.set_attribute("sw.outcome", f"dead_letter:{exc.code}")
             self._reject(envelope, exc.code, exc.detail, changes)
             return
         except Exception as exc:  # a bug must not stop the consumer: park the message, say why
+            self.counters.restore(mark)
             if span is not None:
                 span.record_exception(exc)
             log.exception("handler failed", extra=log_context(envelope))
@@ -217,16 +313,16 @@ class Processor:
             return
         for put in (outcome.put, *outcome.also):
             if put is not None:
-                changes.put(put)
+                changes.put(put, by=envelope.id)
                 held[put.key] = put.held()
         changes.log(envelope, "in")  # the cause before its effects in the journal
         replies = [changes.emit(e, value=outcome.encoded.get(e.id)) for e in outcome.emit]
         changes.handled(envelope, replies, journal=False)
-        self.metrics.handled_of(envelope.type, "ok").inc()
+        self._counted.append(self.metrics.handled_of(envelope.type, "ok"))
 
     def _reject(self, envelope: Envelope, code: str, detail: str, changes: Changes) -> None:
-        self.metrics.handled_of(envelope.type, "dead_letter").inc()
-        self.metrics.dead_letters.labels(code).inc()
+        self._counted.append(self.metrics.handled_of(envelope.type, "dead_letter"))
+        self._counted.append(self.metrics.dead_letters.labels(code))
         log.warning(
             "dead-lettered %s %s: %s",
             envelope.type,

@@ -89,6 +89,16 @@ class Metrics:
             "Consumed batches rolled back and retried",
             registry=self.registry,
         )
+        self.conflicts = Counter(
+            "sw_conflicts_total",
+            "Messages set aside because a concurrent writer won a row they wrote (handled again)",
+            registry=self.registry,
+        )
+        self.conflict_seconds = Counter(
+            "sw_conflict_seconds_total",
+            "Time spent on batch attempts rolled back by a conflict",
+            registry=self.registry,
+        )
         self.published = Counter(
             "sw_outbox_published_total",
             "Messages published from the outbox",

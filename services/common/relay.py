@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, update
 
 from services.common.changes import OutRow, delete_sent
 from services.common.database import Database
@@ -143,13 +143,25 @@ class OutboxRelay:
             backlog = int(conn.execute(select(func.count()).select_from(table)).scalar_one())
             if not backlog:
                 return 0, []
-            result = conn.execute(
-                select(table.c.message_id, table.c.topic, table.c.key, table.c.value)
+            # Claim what is left: rows no other replica's sweep holds (SKIP LOCKED), their
+            # clock moved on so no sweep takes them again for a period. One replica re-sends
+            # each row, not every replica all of them.
+            due = (
+                select(table.c.message_id)
                 .where(table.c.created_at < cutoff)
                 .order_by(table.c.message_id)
                 .limit(5000)
+                .with_for_update(skip_locked=True)
+                .scalar_subquery()
             )
-            return backlog, [OutRow(*r) for r in result if r.message_id not in in_flight]
+            result = conn.execute(
+                update(table)
+                .where(table.c.message_id.in_(due))
+                .values(created_at=time.time())
+                .returning(table.c.message_id, table.c.topic, table.c.key, table.c.value)
+            )
+            rows = sorted(result, key=lambda r: r.message_id)  # write order, as before
+            return backlog, [OutRow(*r) for r in rows if r.message_id not in in_flight]
 
         try:
             backlog, rows = await self.db.write(unit)

@@ -43,6 +43,7 @@ class Runtime:
         reference: Any = None,
         replay_replies: bool = True,
         extra_tables: Sequence[Any] = (),
+        consume: bool = True,
         final_statuses: frozenset[str] | None = None,
         purge_rows: Callable[[Connection, Sequence[str]], None] | None = None,
         tap: Tap | None = None,
@@ -54,6 +55,7 @@ class Runtime:
         self.reference = reference
         self.replay_replies = replay_replies
         self.extra_tables = extra_tables
+        self.consume = consume  # False: a process that only writes (a gateway without `saga`)
         self.policy = Policy(
             retention_s=settings.retention_days * 86400,
             inbox_window_s=settings.inbox_window_days * 86400,
@@ -76,6 +78,8 @@ class Runtime:
         folder = settings.doorbell_dir
         self.ringer = Ringer(folder) if folder else None
         self._listeners: list[Listener] = []
+        self._intake_db: Database | None = None
+        self._processor: Processor | None = None
         self._retention: Retention | None = None
 
     @property
@@ -130,9 +134,11 @@ class Runtime:
             watchers=self.committed,
         )
         self._relay.start()
-        self._intake = GroupCommit(self._db, self._relay.publish)
+        # HTTP writes commit beside consumed batches, each on its own connection (PostgreSQL).
+        self._intake_db = self._db.writer("http")
+        self._intake = GroupCommit(self._intake_db, self._relay.publish)
         self._intake.start()
-        processor = Processor(
+        self._processor = processor = Processor(
             service=self.service,
             db=self._db,
             handlers=self.handlers,
@@ -140,7 +146,19 @@ class Runtime:
             run_seed=self.settings.run_seed,
             reference=self.reference,
             replay_replies=self.replay_replies,
+            counter_block=self.settings.counter_block,
         )
+        self._retention = Retention(
+            db=self._db,
+            policy=self.policy,
+            metrics=self.metrics,
+            every_s=self.settings.retention_every_s,
+            holder=f"{self.service}:{os.getpid()}",
+        )
+        self._retention.start()
+        if not self.consume:
+            log.info("%s not consuming (its role does not)", self.service)
+            return
         consumer = make_consumer(
             self.settings, self.topics, group=self.settings.group_of(self.service)
         )
@@ -153,14 +171,6 @@ class Runtime:
             rest=self.rest(self.topics),
         )
         self._loop.start()
-        self._retention = Retention(
-            db=self._db,
-            policy=self.policy,
-            metrics=self.metrics,
-            every_s=self.settings.retention_every_s,
-            holder=f"{self.service}:{os.getpid()}",
-        )
-        self._retention.start()
         log.info("%s consuming %s", self.service, ", ".join(self.topics))
 
     async def stop(self) -> None:
@@ -170,6 +180,8 @@ class Runtime:
         if self._loop:
             await self._loop.stop()
             await self._loop.consumer.stop()
+        if self._processor:
+            await self._processor.give_back()
         if self._intake:
             await self._intake.stop()
         if self._relay:
@@ -178,6 +190,8 @@ class Runtime:
             await self._producer.stop()
         if self._engine:
             await self._engine.dispose()
+        if self._intake_db is not None and self._intake_db is not self._db:
+            self._intake_db.dispose()
         if self._db:
             self._db.dispose()
         for listener in self._listeners:
@@ -211,7 +225,9 @@ class Runtime:
 
     async def readiness(self) -> dict[str, bool]:
         """Which dependencies answer: the database and the consumer group."""
-        checks = {"database": False, "consumer": bool(self._loop and self._loop.ready.is_set())}
+        checks = {"database": False}
+        if self.consume:
+            checks["consumer"] = bool(self._loop and self._loop.ready.is_set())
         try:
             async with self.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))

@@ -132,6 +132,20 @@ class Settings(BaseSettings):
         "the resting consumers of its topics on the same machine; `singlewindow up` sets it. "
         "Unset: no doorbells.",
     )
+    counter_block: int = Field(
+        default=100,
+        ge=1,
+        le=1_000_000,
+        description="Serial numbers a replica claims at a time (customs' 9-digit sequences); "
+        "the unused rest is given back on a clean stop, lost after a crash.",
+    )
+    gateway_roles: str = Field(
+        default="api,saga,webhooks,dashboard",
+        pattern=r"^(api|saga|webhooks|dashboard)(,(api|saga|webhooks|dashboard))*$",
+        description="What a gateway process runs: `api` (the REST API), `saga` (consumes "
+        "agency events, the deadline watcher, CEB receipts), `webhooks` (delivers them), `dashboard` "
+        "(the trainer page and its stream); any comma-separated subset.",
+    )
     retention_days: float = Field(
         default=7.0,
         gt=0,
@@ -186,6 +200,10 @@ class Settings(BaseSettings):
         if self.idle_poll_s is not None:
             return self.idle_poll_s
         return 5.0 if self.doorbell_dir else 0.25
+
+    def roles(self) -> frozenset[str]:
+        """The gateway roles this process runs."""
+        return frozenset(self.gateway_roles.split(","))
 
     def group_of(self, service: str) -> str:
         """The consumer group of a service's replicas."""

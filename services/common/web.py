@@ -13,6 +13,7 @@ from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import select
 
+from schemas.envelope import whole
 from services.common import tracing
 from services.common.admin import admin_guard
 from services.common.bodies import BodyGuard
@@ -152,7 +153,7 @@ def records_router(runtime: Runtime) -> APIRouter:
             "declaration_id": declaration_id,
             "status": row.status if row else None,
             "record": json.loads(row.data) if row else None,
-            "messages": [{"direction": m.direction, **json.loads(m.envelope)} for m in messages],
+            "messages": [{"direction": m.direction, **whole(m.envelope)} for m in messages],
         }
 
     return router

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 
 from schemas.envelope import Envelope, reply
@@ -23,7 +22,7 @@ from schemas.trade import Direction
 from services.common.changes import Held, Put
 from services.common.handling import Context, Handler, HandlerError, Outcome
 from services.customs import rules
-from services.customs.store import CustomsRecord, MonthSummary, Serial, serial_key, summary_key
+from services.customs.store import CustomsRecord, MonthSummary, serial_key, summary_key
 
 SOURCE = "customs"
 
@@ -34,23 +33,6 @@ def _held_record(envelope: Envelope, held: Held | None) -> CustomsRecord:
             "unknown_declaration", f"customs holds no declaration {envelope.declaration_id}"
         )
     return CustomsRecord.model_validate_json(held.data)
-
-
-@dataclass(frozen=True)
-class _Counter:
-    key: str
-    held: Held | None
-    next: int
-
-    def put(self) -> Put:
-        return Put.of(self.key, Serial(last=self.next), status="serial", previous=self.held)
-
-
-def _counter(ctx: Context, key: str) -> _Counter:
-    """A serial counter as this unit sees it, and the number it gives next."""
-    held = ctx.record(key)
-    last = Serial.model_validate_json(held.data).last if held else 0
-    return _Counter(key, held, last + 1)
 
 
 def file_declaration(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome:
@@ -67,10 +49,10 @@ def file_declaration(envelope: Envelope, held: Held | None, ctx: Context) -> Out
     local = ctx.now.astimezone(rules.BEIJING)
     district, year = ctx.reference.district, f"{local.year}"
     io = "I" if decl.direction.value == "import" else "E"
-    counters = {
-        "entry": _counter(ctx, serial_key("entry", district, year, io)),
-        "invt": _counter(ctx, serial_key("invt", district, year, io)),
-        "pre": _counter(ctx, serial_key("pre", f"{local:%Y%m%d}")),
+    counters = {  # serials come in blocks a replica claims (services/common/counters.py)
+        "entry": ctx.ticket(serial_key("entry", district, year, io)),
+        "invt": ctx.ticket(serial_key("invt", district, year, io)),
+        "pre": ctx.ticket(serial_key("pre", f"{local:%Y%m%d}")),
     }
     decision = rules.review(
         decl,
@@ -78,12 +60,12 @@ def file_declaration(envelope: Envelope, held: Held | None, ctx: Context) -> Out
         ref=ctx.reference,
         rng=ctx.rng(envelope.declaration_id, "customs.channel"),
         when=ctx.now,
-        serials=rules.Serials(**{k: c.next for k, c in counters.items()}),
+        serials=rules.Serials(**{k: c.number for k, c in counters.items()}),
     )
     also: list[Put] = []
     if isinstance(decision, DeclarationAccepted):
         used = ("entry", "invt", "pre") if decision.invt_no else ("entry",)
-        also = [counters[k].put() for k in used]
+        also = [claim for k in used for claim in ctx.take(counters[k])]
         record = CustomsRecord(
             entry_id=decision.entry_id,
             status_code=decision.status_code,
@@ -105,19 +87,22 @@ def file_declaration(envelope: Envelope, held: Held | None, ctx: Context) -> Out
             reason=decision.reason,
             document=rules.document_of(decl, ctx.reference),
         )
+    emit = [reply(envelope, decision, source=SOURCE)]
+    clears = isinstance(decision, DeclarationAccepted) and rules.clears(decision, decl.direction)
+    if clears and command.may_clear:  # nothing holds the goods: accepted, released, closed
+        emit = [reply(envelope, decision.model_copy(update={"clears": True}), source=SOURCE)]
+        record, cleared = _clear(envelope, record, ctx)
+        emit.extend(cleared)
     put = Put.of(envelope.declaration_id, record, status=record.status_code, previous=None)
-    return Outcome(put=put, emit=[reply(envelope, decision, source=SOURCE)], also=also)
+    return Outcome(put=put, emit=emit, also=also)
 
 
-def release_goods(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome:
-    """Release accepted goods (800)."""
-    record = _held_record(envelope, held)
+def _release(record: CustomsRecord, ctx: Context) -> tuple[CustomsRecord, GoodsReleased]:
+    """Release accepted goods (800): the record after it, and the event."""
     if record.status_code not in ("120", "300", "399", "500") or record.entry_id is None:
         raise HandlerError(
             "not_releasable", f"declaration in status {record.status_code} cannot be released"
         )
-    updated = record.model_copy(update={"status_code": "800"})
-    put = Put.of(envelope.declaration_id, updated, status="800", previous=held)
     minutes: Decimal = ctx.reference.minutes["release"]
     trail: tuple[Receipt, ...] = (rules.receipt(rules.receipt_of(record.document), "800", minutes),)
     if record.direction == "export" and record.document != "报关单":
@@ -125,7 +110,45 @@ def release_goods(envelope: Envelope, held: Held | None, ctx: Context) -> Outcom
         arrival = rules.receipt("CEB508", "120", minutes, "运抵 arrival notice CEB507")
         trail = (arrival, *trail)
     event = GoodsReleased(entry_id=record.entry_id, receipts=trail)
-    return Outcome(put=put, emit=[reply(envelope, event, source=SOURCE)])
+    return record.model_copy(update={"status_code": "800"}), event
+
+
+def _close(record: CustomsRecord, ctx: Context) -> tuple[CustomsRecord, DeclarationClosed]:
+    """Close a released declaration (899, 结关): the record after it, and the event."""
+    if record.status_code != "800" or record.entry_id is None:
+        raise HandlerError(
+            "not_closable", f"declaration in status {record.status_code} cannot be closed"
+        )
+    answer = rules.receipt_of(record.document)
+    # Exports close on the departure notice (离境 CEB509 → 899); imports on entry.
+    note = "离境 departure notice CEB509 received" if record.direction == "export" else "entry"
+    trail = (rules.receipt(answer, "899", ctx.reference.minutes["close"], note),)
+    event = DeclarationClosed(entry_id=record.entry_id, receipts=trail)
+    return record.model_copy(update={"status_code": "899"}), event
+
+
+def _clear(
+    envelope: Envelope, record: CustomsRecord, ctx: Context
+) -> tuple[CustomsRecord, list[Envelope]]:
+    """Customs' own course from here: release and close, each event a reply to `envelope`."""
+    released_record, released = _release(record, ctx)
+    closed_record, closed = _close(released_record, ctx)
+    released = released.model_copy(update={"closes": True})
+    return closed_record, [reply(envelope, e, source=SOURCE) for e in (released, closed)]
+
+
+def release_goods(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome:
+    """Release accepted goods (800); close them too when the gateway holds nothing back."""
+    command = envelope.payload
+    assert isinstance(command, ReleaseGoods)
+    record = _held_record(envelope, held)
+    if command.may_close:
+        updated, emit = _clear(envelope, record, ctx)
+    else:
+        updated, released = _release(record, ctx)
+        emit = [reply(envelope, released, source=SOURCE)]
+    put = Put.of(envelope.declaration_id, updated, status=updated.status_code, previous=held)
+    return Outcome(put=put, emit=emit)
 
 
 def detain_goods(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome:
@@ -152,18 +175,8 @@ def detain_goods(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome
 def close_declaration(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome:
     """Close a released declaration (899, 结关)."""
     assert isinstance(envelope.payload, CloseDeclaration)
-    record = _held_record(envelope, held)
-    if record.status_code != "800" or record.entry_id is None:
-        raise HandlerError(
-            "not_closable", f"declaration in status {record.status_code} cannot be closed"
-        )
-    updated = record.model_copy(update={"status_code": "899"})
+    updated, event = _close(_held_record(envelope, held), ctx)
     put = Put.of(envelope.declaration_id, updated, status="899", previous=held)
-    answer = rules.receipt_of(record.document)
-    # Exports close on the departure notice (离境 CEB509 → 899); imports on entry.
-    note = "离境 departure notice CEB509 received" if record.direction == "export" else "entry"
-    trail = (rules.receipt(answer, "899", ctx.reference.minutes["close"], note),)
-    event = DeclarationClosed(entry_id=record.entry_id, receipts=trail)
     return Outcome(put=put, emit=[reply(envelope, event, source=SOURCE)])
 
 
@@ -180,17 +193,18 @@ def summarise_exports(envelope: Envelope, held: Held | None, ctx: Context) -> Ou
     district = ctx.reference.district
     key = summary_key(record.declarant_uscc, f"{local:%Y%m}")
     month_held = ctx.record(key)
-    also: list[Put] = []
+    tickets = []
     if month_held is not None:
         month = MonthSummary.model_validate_json(month_held.data)
     else:  # the enterprise's first list of the month: the summary gets its numbers
-        sums = _counter(ctx, serial_key("sum", district, f"{local:%Y%m}"))
-        entries = _counter(ctx, serial_key("entry", district, f"{local.year}", "E"))
+        tickets = [
+            ctx.ticket(serial_key("sum", district, f"{local:%Y%m}")),
+            ctx.ticket(serial_key("entry", district, f"{local.year}", "E")),
+        ]
         month = MonthSummary(
-            sum_no=f"{district}{local:%Y%m}{sums.next:09d}",
-            entry_id=rules.entry_id(district, ctx.now, Direction.EXPORT, "", entries.next),
+            sum_no=f"{district}{local:%Y%m}{tickets[0].number:09d}",
+            entry_id=rules.entry_id(district, ctx.now, Direction.EXPORT, "", tickets[1].number),
         )
-        also = [sums.put(), entries.put()]
     event = rules.summarise(
         declaration_id=envelope.declaration_id,
         ebc_uscc=record.declarant_uscc,
@@ -203,6 +217,7 @@ def summarise_exports(envelope: Envelope, held: Held | None, ctx: Context) -> Ou
     updated = record.model_copy(update={"summary_entry_id": event.entry_id})
     put = Put.of(envelope.declaration_id, updated, status="899", previous=held)
     lists = {**month.lists, envelope.declaration_id: event.total_value_cny}
+    also = [claim for ticket in tickets for claim in ctx.take(ticket)]
     also.append(
         Put.of(
             key, month.model_copy(update={"lists": lists}), status="summary", previous=month_held

@@ -689,6 +689,16 @@ def review(
     )
 
 
+def clears(accepted: DeclarationAccepted, direction: Direction) -> bool:
+    """Whether customs releases and closes on its own once it has accepted: an export with
+    nothing to inspect and no certificate to issue. (An import waits for its taxes.)"""
+    return (
+        direction is Direction.EXPORT
+        and not accepted.inspection_required
+        and not accepted.certificate_requested
+    )
+
+
 def detention_status(reason_code: str, ref: CustomsReference) -> str:
     """The 501-599 status a failed inspection's reason leads to."""
     return ref.detention.get(reason_code, ref.detention.get("", "599"))

@@ -34,12 +34,6 @@ class MonthSummary(Contract):
     lists: dict[str, Decimal] = Field(default_factory=dict)
 
 
-class Serial(Contract):
-    """The last serial number given in one scope (a district's year and I/E, or a day)."""
-
-    last: int = 0
-
-
 def serial_key(kind: str, *scope: str) -> str:
     """The record key of a serial counter, e.g. serial|entry|5316|2026|0."""
     return "|".join(("serial", kind, *scope))

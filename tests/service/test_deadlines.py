@@ -8,8 +8,8 @@ import time
 from gateway import saga as sagas
 from gateway.deadlines import DeadlineWatcher
 from gateway.handlers import HANDLERS, GatewayConfig, put_saga, send
-from schemas.envelope import Envelope, reply
-from schemas.messages import FileDeclaration
+from schemas.envelope import Envelope, new_envelope, reply
+from schemas.messages import DeclarationSubmitted, FileDeclaration
 from schemas.trade import DeclarationData
 from services.common.changes import Changes, OutRow, load_records
 from services.common.database import Database
@@ -39,9 +39,13 @@ CONFIG = GatewayConfig(step_deadline_s=2.0, step_max_attempts=3)
 
 async def started(db: Database, now: float) -> list[Envelope]:
     """Declaration d-1 of enterprise `ent`, its first commands sent at `now`: those commands."""
-    begun = sagas.start("d-1", "ent", DeclarationData.model_validate(sample_declaration()))
+    declaration = DeclarationData.model_validate(sample_declaration())
+    begun = sagas.start("d-1", "ent", declaration)
     saga, commands = send(begun.saga, begun.commands, cause=None, config=CONFIG, now=now)
     changes = Changes()
+    # The submission's journal line: the filing a re-sent filing is rebuilt from.
+    submitted = DeclarationSubmitted(enterprise_id="ent", declaration=declaration)
+    changes.log(new_envelope(submitted, declaration_id="d-1", source="gateway"), "in")
     changes.put(put_saga(saga, None))
     for command in commands:
         changes.emit(command)

@@ -269,7 +269,7 @@ async def filed_payment(gw: Gateway, mp: pytest.MonkeyPatch) -> None:
     amount: dict[str, Any] = {}
 
     def settling(saga: Saga) -> dict[str, Any]:
-        amount.update(amount=str(saga.declaration.total_value), currency=saga.declaration.currency)
+        amount.update(amount=str(saga.brief.total_value), currency=saga.brief.currency)
         return {"state": "settling", "pending": (), "entry_id": "E-1"}
 
     path = "/v1/declarations/{id}/payments"

@@ -63,7 +63,7 @@ async def test_the_reply_is_handled_in_a_child_span_of_the_command_in_the_same_t
         customs = customs_processor(customs_db)
         gateway = gateway_processor(gateway_db, config)
         (filed,) = commands
-        (answer,) = await customs.process([filed])
+        answer, *_ = await customs.process([filed])  # accepted (released, closed follow)
         await gateway.process([decode(answer.value)])  # across the hop as bytes
     finally:
         gateway_db.dispose()

@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from schemas.base import Event
 from schemas.messages import DeclarationAccepted, ValueLine
 from schemas.trade import DeclarationData, Direction, Item, Party, Scenario, TradeMode
 
@@ -101,3 +102,12 @@ def green_acceptance() -> DeclarationAccepted:
         lines=(ValueLine(hs_code="8517130000", value_cny=Decimal("85200.00")),),
         total_value_cny=Decimal("85200.00"),
     )
+
+
+def guarded(row_when: str | None, event: Event) -> Event:
+    """The event made to satisfy a table row's guard (gateway/saga.py GUARDS)."""
+    if row_when == "customs clears":
+        return event.model_copy(update={"clears": True})
+    if row_when == "customs closes":
+        return event.model_copy(update={"closes": True})
+    return event

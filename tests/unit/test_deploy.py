@@ -61,14 +61,24 @@ def test_docker_compose_accepts_the_file(env_file: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
+GATEWAY_ROLES = {
+    "gateway-api": "api,dashboard",
+    "gateway-saga": "saga",
+    "gateway-webhooks": "webhooks",
+}
+
+
 def test_compose_runs_kafka_postgres_and_the_five_services_from_one_image() -> None:
     services = _compose()["services"]
-    assert set(SERVICES) | {"kafka", "kafka-1", "kafka-2", "kafka-3", "postgres"} == set(services)
-    for name in SERVICES:
+    brokers = {"kafka", "kafka-1", "kafka-2", "kafka-3", "postgres"}
+    assert set(AGENCIES) | set(GATEWAY_ROLES) | brokers == set(services)
+    for name in [*AGENCIES, *GATEWAY_ROLES]:
         svc = services[name]
         assert svc["build"] == {"context": "..", "dockerfile": "deploy/Dockerfile"}
         assert svc["image"] == "singlewindow:latest"
-        assert svc["command"][0] == name
+        assert svc["command"][0] == name.split("-")[0]
+        assert svc["environment"].get("SW_GATEWAY_ROLES") == GATEWAY_ROLES.get(name)
+        assert svc["environment"]["SW_PARTITIONS"] == "${SW_PARTITIONS:-24}"
         assert "/readyz" in " ".join(svc["healthcheck"]["test"])
         env = svc["environment"]
         assert set(env) <= SETTINGS, set(env) - SETTINGS
@@ -153,13 +163,16 @@ def test_k8s_manifests_are_known_kinds_with_probes_and_requests() -> None:
     manifests = _manifests()
     assert {kind for _, d in manifests for kind in [d["kind"]]} <= KNOWN_KINDS
     deployments = {d["metadata"]["name"]: d for _, d in manifests if d["kind"] == "Deployment"}
-    assert set(deployments) == {f"sw-{s}" for s in SERVICES}
+    assert set(deployments) == {f"sw-{s}" for s in [*AGENCIES, *GATEWAY_ROLES]}
     names = {(d["kind"], d["metadata"]["name"]) for _, d in manifests if "metadata" in d}
-    for service in SERVICES:
-        pod = deployments[f"sw-{service}"]["spec"]["template"]["spec"]
+    for deployment in [*AGENCIES, *GATEWAY_ROLES]:
+        service = deployment.split("-")[0]
+        pod = deployments[f"sw-{deployment}"]["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True
         (container,) = pod["containers"]
         assert container["args"][0] == service
+        roles = {e["name"]: e["value"] for e in container.get("env", [])}.get("SW_GATEWAY_ROLES")
+        assert roles == GATEWAY_ROLES.get(deployment)
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
         assert {"cpu", "memory"} <= set(container["resources"]["requests"])
@@ -170,11 +183,14 @@ def test_k8s_manifests_are_known_kinds_with_probes_and_requests() -> None:
                 ref["name"],
             ) in names
         assert ("Service", f"sw-{service}") in names
-        assert ("HorizontalPodAutoscaler", f"sw-{service}") in names
+        if deployment != "gateway-webhooks":  # one sender is enough; the others scale
+            assert ("HorizontalPodAutoscaler", f"sw-{deployment}") in names
     for _, doc in manifests:
         if doc["kind"] == "HorizontalPodAutoscaler":
             assert doc["spec"]["scaleTargetRef"]["name"] in deployments
             assert doc["spec"]["metrics"][0]["resource"]["name"] == "cpu"
+        if doc["kind"] == "ConfigMap":  # room for 24 consumers of each group
+            assert int(doc["data"]["SW_PARTITIONS"]) >= 24
         if doc["kind"] in ("ConfigMap", "Secret"):
             keys = set(doc.get("data") or doc.get("stringData"))
             assert keys <= SETTINGS, keys - SETTINGS

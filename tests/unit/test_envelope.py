@@ -15,9 +15,23 @@ import pytest
 from pydantic import ValidationError
 
 from schemas.api import DeclarationRequest
-from schemas.envelope import DecodeError, DecodeFailure, Envelope, decode, new_envelope, reply
+from schemas.envelope import (
+    DecodeError,
+    DecodeFailure,
+    Envelope,
+    decode,
+    new_envelope,
+    reply,
+    whole,
+)
 from schemas.ids import uuid7
-from schemas.messages import DeclarationAccepted, GoodsReleased, ReleaseGoods, ValueLine
+from schemas.messages import (
+    DeclarationAccepted,
+    GoodsReleased,
+    ReleaseGoods,
+    SettleReceipt,
+    ValueLine,
+)
 from schemas.trade import Party
 from tests.unit.builders import DEMO_USCC, declaration, item
 
@@ -337,3 +351,28 @@ def test_the_sandbox_clock_travels_in_the_envelope_only_once_it_moved() -> None:
     assert answer.sandbox_time(AT) == datetime(2025, 3, 2, 8, 30, tzinfo=UTC)
     with pytest.raises(DecodeError, match="clock_offset_s"):
         decode(json.dumps(_raw(clock_offset_s=-1)).encode())
+
+
+def test_fields_at_their_default_stay_off_the_wire_and_read_back_the_same() -> None:
+    """A settle command of 12,000.00 USD: its nine empty fields (declarant, received, …) and
+    `via_api` false are not sent; decoded, it is the same envelope."""
+    settle = SettleReceipt(
+        entry_id="531620250000000001", amount=Decimal("12000.00"), currency="USD"
+    )
+    sent = new_envelope(settle, declaration_id="d-1", source="gateway")
+    wire = json.loads(sent.to_bytes())
+    assert wire["payload"] == {
+        "entry_id": "531620250000000001",
+        "amount": "12000.00",
+        "currency": "USD",
+    }
+    # No cause, and the correlation id is the declaration's: neither is sent.
+    assert "causation_id" not in wire and "correlation_id" not in wire
+    assert decode(sent.to_bytes()) == sent
+    traced = new_envelope(settle, declaration_id="d-1", source="gateway", correlation_id="t-9")
+    assert json.loads(traced.to_bytes())["correlation_id"] == "t-9"
+    assert decode(traced.to_bytes()) == traced
+    # The journal views show it whole, as it read before: every field, defaults too.
+    shown = whole(sent.to_bytes())
+    assert shown["causation_id"] is None and "clock_offset_s" not in shown
+    assert shown["payload"] == json.loads(settle.model_dump_json())

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from gateway import filings
 from gateway import saga as sagas
 from gateway.dashboard import pace
 from gateway.dashboard.stats import RunStats
@@ -23,10 +24,18 @@ CONFIG = GatewayConfig(step_deadline_s=10, step_max_attempts=5, demo_stage_s=3)
 T0 = 1_000_000.0
 
 
+DECLARATION = DeclarationData.model_validate(sample_declaration("export", "0110", "happy"))
+
+
+def _filed(declaration_id: str) -> DeclarationData:
+    """The journal's filing, as the deadline watcher reads it."""
+    assert declaration_id == "decl-1"
+    return DECLARATION
+
+
 def _submitted(p: Pace) -> tuple[Saga, list[Envelope]]:
-    declaration = DeclarationData.model_validate(sample_declaration("export", "0110", "happy"))
-    begun = sagas.start("decl-1", "ent_demo", declaration)
-    saga, sent = send(pace.paced(begun.saga, p), begun.commands, cause=None, config=CONFIG, now=T0)
+    begun = sagas.start("decl-1", "ent_demo", DECLARATION, paced=pace.pacing(p))
+    saga, sent = send(begun.saga, begun.commands, cause=None, config=CONFIG, now=T0)
     return pace.hold(saga, sent, now=T0, demo_stage_s=CONFIG.demo_stage_s)
 
 
@@ -54,7 +63,7 @@ def test_release_sends_the_same_command_with_a_fresh_deadline() -> None:
     saga, _ = _submitted(Pace.DEMO)
     held_id = saga.paced.held[0].command_id if saga.paced else ""
     released = pace.release(saga, now=T0 + 3, step_deadline_s=10)
-    assert [e.id for e in released.send] == [held_id]
+    assert [s.command_id for s in released.send] == [held_id]
     assert released.saga.pending[0].deadline == T0 + 13
     assert released.saga.pending[0].attempts == 1
     assert released.saga.paced is not None and released.saga.paced.held == ()
@@ -152,10 +161,10 @@ def test_the_deadline_watcher_releases_a_demo_stage_when_its_time_is_up() -> Non
     record = _held_record(saga)
     assert record.deadline == T0 + 3  # the watcher's query finds it by this column
     early = Changes()
-    expire_due(early, [record], config=CONFIG, now=T0 + 1)
+    expire_due(early, [record], config=CONFIG, now=T0 + 1, filed=_filed)
     assert early.outbox == []
     due = Changes()
-    expire_due(due, [record], config=CONFIG, now=T0 + 3.2)
+    expire_due(due, [record], config=CONFIG, now=T0 + 3.2, filed=_filed)
     assert [r.topic for r in due.outbox] == ["sw.customs.commands"]
     after = Saga.model_validate_json(due.puts[saga.declaration_id].data)
     assert [p.type for p in after.pending] == ["customs.declaration.file"]
@@ -166,7 +175,7 @@ def test_the_deadline_watcher_releases_a_demo_stage_when_its_time_is_up() -> Non
 def test_an_agency_answer_to_a_paced_declaration_holds_the_next_command() -> None:
     saga, _ = _submitted(Pace.STEP)
     released = pace.release(saga, now=T0, step_deadline_s=10)
-    filed = Envelope.model_validate_json(released.saga.pending[0].envelope)
+    filed = filings.command_of(released.saga.pending[0], DECLARATION, ())
     accepted = reply(
         filed,
         green_acceptance(),

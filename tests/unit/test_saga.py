@@ -50,7 +50,7 @@ from schemas.messages import (
     ValueLine,
 )
 from schemas.trade import DeclarationData, Direction, Scenario
-from tests.unit.builders import declaration, item
+from tests.unit.builders import declaration, guarded, item
 
 D = Decimal
 ENTRY = "531620250000000001"
@@ -141,8 +141,8 @@ EVENTS: dict[str, Callable[[], Event]] = {
 
 def _event_for(row: Transition) -> Event:
     if row.on == DeclarationAccepted.TYPE and row.when is not None:
-        return _accepted(inspection=row.when == "inspection required")
-    return EVENTS[row.on]()
+        return guarded(row.when, _accepted(inspection=row.when == "inspection required"))
+    return guarded(row.when, EVENTS[row.on]())
 
 
 def _envelope(event: Payload, causation_id: str | None = None) -> Envelope:
@@ -185,13 +185,16 @@ ROWS = [(Direction.EXPORT, row) for row in EXPORT] + [(Direction.IMPORT, row) fo
 def test_every_table_row_moves_the_saga_and_sends_its_commands(
     direction: Direction, row: Transition
 ) -> None:
-    before = _saga_in(row.state, direction)
-    step = _feed(before, _event_for(row))
+    # The command the event answers: resolved, unless its agency goes on by itself.
+    asked = _pending("cmd-asked", "customs.declaration.file")
+    before = _saga_in(row.state, direction).model_copy(update={"pending": (asked,)})
+    step = _feed(before, _event_for(row), causation_id=asked.command_id)
     assert step.saga.state == row.to
     assert tuple(c.TYPE for c in step.commands) == row.commands
     assert step.saga.events_seen == before.events_seen + 1
-    for command in step.commands:
-        assert step.saga.steps[command.TYPE.split(".", 1)[0]] == "pending"
+    for type_ in (*row.commands, *row.expects):
+        assert step.saga.steps[type_.split(".", 1)[0]] == "pending"
+    assert (asked in step.saga.pending) is bool(row.expects)
     assert public_status(step.saga) == (row.to if row.to in TERMINAL else "in_progress")
 
 

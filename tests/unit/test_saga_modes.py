@@ -55,7 +55,7 @@ from schemas.trade import (
     TaxFiling,
     TradeMode,
 )
-from tests.unit.builders import declaration, item
+from tests.unit.builders import declaration, guarded, item
 
 D = Decimal
 ENTRY, SUMMARY_ENTRY = "531620250000000001", "531620250999999999"
@@ -132,8 +132,8 @@ EVENTS: dict[str, Callable[[], Event]] = {
 
 def _event_for(row: Transition) -> Event:
     if row.on == DeclarationAccepted.TYPE:
-        return _accepted(inspection=row.when == "inspection required")
-    return EVENTS[row.on]()
+        return guarded(row.when, _accepted(inspection=row.when == "inspection required"))
+    return guarded(row.when, EVENTS[row.on]())
 
 
 def _saga_in(state: str, decl: DeclarationData) -> Saga:

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from gateway import filings
 from gateway.handlers import GatewayConfig, catch_up, due_pass
 from gateway.saga import (
     Paced,
@@ -22,7 +23,7 @@ from schemas.api import Pace
 from schemas.envelope import Envelope, new_envelope
 from schemas.messages import ApplyRefund, RefundDenied, SettleReceipt, ValueLine
 from schemas.scenarios import HELPERS_BY_NAME
-from schemas.trade import Scenario
+from schemas.trade import DeclarationData, Scenario
 from tests.unit.builders import declaration, item
 
 D = Decimal
@@ -31,21 +32,17 @@ ENTRY = "531620260000000001"
 LINES = (ValueLine(hs_code="8517130000", value_cny=D("85200.00")),)
 
 
+def _decl(reference: str | None = None, scenario: Scenario | None = None) -> DeclarationData:
+    return declaration(item("8517130000", "100", "120.00"), scenario=scenario, reference=reference)
+
+
 def _saga(reference: str | None = None, scenario: Scenario | None = None) -> Saga:
-    decl = declaration(item("8517130000", "100", "120.00"), scenario=scenario, reference=reference)
-    return start("d-1", "ent-1", decl).saga
+    return start("d-1", "ent-1", _decl(reference, scenario)).saga
 
 
 def _step(command: ApplyRefund | SettleReceipt, deadline: float | None = 100.0) -> PendingStep:
     envelope = new_envelope(command, declaration_id="d-1", source="gateway")
-    return PendingStep(
-        command_id=envelope.id,
-        type=envelope.type,
-        agency=envelope.type.split(".", 1)[0],
-        attempts=1,
-        deadline=deadline,
-        envelope=envelope.model_dump_json(),
-    )
+    return filings.pending(envelope, (), deadline=deadline)  # kept whole
 
 
 REFUND = ApplyRefund(entry_id=ENTRY, lines=LINES, scenario=Scenario.STALL_TAX)
@@ -97,7 +94,9 @@ def test_an_hour_passing_resends_at_each_deadline_then_stalls() -> None:
     assert [Envelope.model_validate_json(s.envelope).id for s in caught.saga.pending] == [
         command_id
     ]
-    assert caught.send[0].id == command_id  # the same command, so the agency deduplicates it
+    assert (
+        caught.send[0].command_id == command_id
+    )  # the same command, so the agency deduplicates it
     assert caught.stalled and caught.saga.pending[0].deadline is None
     assert caught.saga.stalled_reason == ("no answer from tax to tax.refund.apply after 3 attempts")
 
@@ -204,19 +203,19 @@ def test_forcing_a_held_step_sends_it_now() -> None:
 def test_each_command_tells_its_agency_the_outcome_it_acts_on() -> None:
     from gateway.saga import build_command, filing_command
 
-    short = _refunding().model_copy(update={"declaration": _saga("SW-SHORTPAY65-1").declaration})
+    short = _refunding().model_copy(update={"brief": _saga("SW-SHORTPAY65-1").brief})
     settle = build_command("forex.receipt.settle", short)
     assert isinstance(settle, SettleReceipt)
     assert settle.scenario is Scenario.SHORT_PAYMENT and settle.buyer_share == D("0.65")
     refund = build_command("tax.refund.apply", short)
     assert isinstance(refund, ApplyRefund) and refund.scenario is Scenario.HAPPY
-    red = filing_command(_saga("SW-RED-1").declaration)
+    red = filing_command(_decl("SW-RED-1"), may_clear=True)
     assert red.declaration.scenario is Scenario.RED_CHANNEL
     assert red.declaration.reference == "SW-RED-1"
-    assert filing_command(_saga("SW-STALL-TAX-1").declaration).declaration.scenario is (
+    assert filing_command(_decl("SW-STALL-TAX-1"), may_clear=True).declaration.scenario is (
         Scenario.HAPPY
     )
-    plain = filing_command(_saga("PO-1").declaration)
+    plain = filing_command(_decl("PO-1"), may_clear=True)
     assert plain.declaration.scenario is None  # nothing forced: the simulation decides
 
 
@@ -242,7 +241,8 @@ def test_commands_carry_the_declarations_sandbox_clock_to_the_agencies() -> None
     held = moved.model_copy(
         update={"paced": Paced(pace=Pace.STEP, held=(_step(REFUND, deadline=None),))}
     )
-    assert release(held, now=0.0, step_deadline_s=2.0).send[0].clock_offset_s == days_100
+    [step] = release(held, now=0.0, step_deadline_s=2.0).send
+    assert Envelope.model_validate_json(step.envelope).clock_offset_s == days_100
     # 12 August 2026 16:00 UTC is 13 August in Beijing; 100 days on, 21 November.
     at = datetime(2026, 8, 12, 16, 0, tzinfo=UTC)
     answer = reply(sent[0], GoodsReleased(entry_id=ENTRY), source="customs", occurred_at=at)
