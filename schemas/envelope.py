@@ -194,6 +194,8 @@ class _Typed(Envelope):
 
     @model_validator(mode="after")
     def _typed_payload(self) -> _Typed:  # replaces the generic look-up
+        if not self.correlation_id:  # absent on the wire: the declaration's own workflow
+            object.__setattr__(self, "correlation_id", self.declaration_id)
         return self
 
     @model_validator(mode="after")
