@@ -37,6 +37,7 @@ from schemas.topics import AGENCIES, events
 from services.common import tracing
 from services.common.bodies import BodyGuard
 from services.common.bus import make_reader
+from services.common.changes import is_conflict
 from services.common.contract import operation_id, shape_openapi
 from services.common.problems import install_problem_handlers
 from services.common.runtime import Runtime
@@ -85,7 +86,8 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
         final_statuses=TERMINAL,
         purge_rows=purge_declarations,
     )
-    runtime.handlers = SagaMetrics(runtime).counted(HANDLERS)
+    saga_metrics = SagaMetrics(runtime)
+    runtime.handlers = saga_metrics.counted(HANDLERS)
     watcher = DeadlineWatcher(runtime, config)
     hub = StatusHub(
         settings.kafka_bootstrap,
@@ -103,6 +105,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
             backoff_max_s=settings.webhook_backoff_max_s,
         ),
     )
+    webhooks.recorder.listeners.append(saga_metrics.statuses)
     receipts = ReceiptFollower(runtime, max_attempts=settings.webhook_max_attempts)
     keys: dict[str, str] = {}
 
@@ -122,7 +125,13 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
                 known[hash_key(settings.demo_api_key)] = DEMO_ENTERPRISE
             return known
 
-        keys.update(await runtime.db.write(seed_demo))
+        try:
+            keys.update(await runtime.db.write(seed_demo))
+        except Exception as exc:
+            if not is_conflict(exc):
+                raise
+            # Another replica starting at the same moment seeded the demo key first: read it.
+            keys.update(await runtime.db.write(seed_demo))
         if "saga" in roles:  # the saga's background work: deadlines, CEB receipts
             watcher.start()
             await receipts.start()

@@ -18,10 +18,11 @@ registered later gets the status changes from then on, as with any webhook provi
 
 Endpoint lookup on the hot path: `EndpointCache` keeps each enterprise's endpoints and reads
 one row per transaction, the count of endpoint changes (`webhook_endpoints_version`, bumped in
-the transaction of every change). The writers of a gateway database are serialized (SQLite's
-BEGIN IMMEDIATE, PostgreSQL's writer lock), so a status change committed after an endpoint
-change, by any replica, sees the new count and reads the endpoints again: no stale window,
-as a time-to-live would leave, and no query per message.
+the transaction of every change). A status change whose transaction reads that row after an
+endpoint change committed, in any replica, sees the new count and reads the endpoints again:
+no stale window, as a time-to-live would leave, and no query per message. On PostgreSQL
+(no writer lock) a status change running while an endpoint is added may miss it, as it would
+had it committed a moment earlier.
 """
 
 from __future__ import annotations
@@ -30,14 +31,14 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from sqlalchemy import Connection
 
 from gateway import webhook_store as store
 from gateway.webhook_rules import Subscriber
 from gateway.webhook_sender import WebhookConfig, WebhookSender
-from schemas.envelope import decode
+from schemas.envelope import Envelope, decode
 from schemas.messages import StatusChanged
 from schemas.topics import STATUS
 from services.common.changes import Changes, OutRow
@@ -92,6 +93,8 @@ class StatusRecorder:
         self.seed = seed
         self.endpoints = EndpointCache()
         self.queued = False  # deliveries were queued since the sender was last woken
+        # Told of each transaction's status messages too (gateway/observe.py: StatusCounts).
+        self.listeners: list[Callable[[Connection, Changes, Sequence[Envelope]], None]] = []
 
     def __call__(self, conn: Connection, changes: Changes) -> None:
         """Record the webhook events and deliveries of `changes`' status messages."""
@@ -106,6 +109,8 @@ class StatusRecorder:
             )
         if not statuses:
             return
+        for listener in self.listeners:
+            listener(conn, changes, statuses)
         recorded = store.record_status_events(
             conn,
             statuses,

@@ -69,6 +69,7 @@ class Put:
     deadline: float | None = None
     expected_version: int | None = None
     created_at: float | None = None
+    was: str | None = None  # the status it replaces (None: a new record), for status counts
 
     @classmethod
     def of(
@@ -90,6 +91,7 @@ class Put:
             deadline=deadline,
             expected_version=previous.version if previous else None,
             created_at=previous.created_at if previous else None,
+            was=previous.status if previous else None,
         )
 
     def held(self) -> Held:
@@ -167,6 +169,7 @@ class Changes:
                 put.deadline,
                 earlier.expected_version,
                 earlier.created_at,
+                earlier.was,
             )
         self.puts[put.key] = put
 

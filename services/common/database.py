@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -12,6 +13,8 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -53,6 +56,7 @@ def sqlite_pragmas_and_immediate(engine: Engine) -> None:
 
 _MEMO = "sw_transaction_memo"
 _TAP = "sw_tap"
+_AFTER = "sw_after_commit"
 
 # Sees each unit of work's changes (`services.common.changes.Changes`) inside its write
 # transaction, just before they are written: a service adds the rows it derives from what the
@@ -64,6 +68,25 @@ def tap_of(conn: Connection) -> Tap | None:
     """The tap of the Database whose write transaction `conn` is in, if it has one."""
     tap: Tap | None = conn.info.get(_TAP)
     return tap
+
+
+def after_commit(conn: Connection, fn: Callable[[], None]) -> None:
+    """Run `fn` once the `Database.write` transaction `conn` is in has committed (never if it
+    rolls back): what a tap counts is counted once, not per attempt."""
+    pending: list[Callable[[], None]] | None = conn.info.get(_AFTER)
+    if pending is None:
+        raise RuntimeError("after_commit outside a Database.write transaction")
+    pending.append(fn)
+
+
+def commit_mark(conn: Connection) -> int:
+    """Where a savepoint starts in the after-commit list (`forget_since` on its rollback)."""
+    return len(conn.info.get(_AFTER, ()))
+
+
+def forget_since(conn: Connection, mark: int) -> None:
+    """A savepoint rolled back: drop what its work asked to run after commit."""
+    del conn.info.get(_AFTER, [])[mark:]
 
 
 def transaction_memo(conn: Connection) -> dict[Any, Any]:
@@ -149,9 +172,18 @@ class Database:
         """Run `fn` in one transaction (committed if it returns, rolled back if it raises)."""
 
         def unit() -> T:
-            with self._connection() as conn, conn.begin():
-                conn.info[_TAP] = self.tap
-                return fn(conn)
+            with self._connection() as conn:
+                with conn.begin():
+                    conn.info[_TAP] = self.tap
+                    conn.info[_AFTER] = []
+                    result = fn(conn)
+                pending = conn.info.pop(_AFTER)
+            for hook in pending:
+                try:
+                    hook()
+                except Exception:  # committed already: a hook's bug must not fail the write
+                    log.exception("an after-commit hook failed")
+            return result
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, unit)
 

@@ -12,7 +12,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Connection
 
 from services.common.changes import Changes, OutRow, is_conflict
-from services.common.database import Database, transaction_memo
+from services.common.database import Database, commit_mark, forget_since, transaction_memo
 from services.common.rawsql import Driver
 
 log = logging.getLogger(__name__)
@@ -106,11 +106,13 @@ class GroupCommit:
             # begin_nested() the two statements cost more than a submission's own work.
             db = Driver(conn)
             for waiting in batch:
+                mark = commit_mark(conn)
                 if waiting.savepoint:
                     db.run("SAVEPOINT sw_unit")
                 try:
                     result, written = waiting.unit(conn)
                 except Exception as exc:
+                    forget_since(conn, mark)
                     if waiting.savepoint:
                         db.run("ROLLBACK TO SAVEPOINT sw_unit")
                         db.run("RELEASE SAVEPOINT sw_unit")

@@ -29,7 +29,7 @@ from services.common.changes import (
     seen_messages,
 )
 from services.common.counters import BlockCounters, Ticket
-from services.common.database import Database
+from services.common.database import Database, commit_mark, forget_since
 from services.common.metrics import Metrics
 from services.common.rawsql import Driver
 
@@ -201,6 +201,7 @@ class Processor:
             for letter in dead:  # what could not be decoded is parked, whoever takes the batch
                 changes.dead_letter(letter)
             mark = self.counters.mark()
+            hooks = commit_mark(conn)
             self._counted = []
             started = time.perf_counter()
             if guarded:
@@ -213,6 +214,7 @@ class Processor:
                     raise
                 db.run("ROLLBACK TO SAVEPOINT sw_batch")
                 self.counters.restore(mark)
+                forget_since(conn, hooks)
                 hit = changes.conflicting(conn)
                 self.metrics.conflicts.inc(len(hit) or len(batch))
                 self.metrics.conflict_seconds.inc(time.perf_counter() - started)

@@ -66,7 +66,7 @@ class Runtime:
         # Told of the outbox rows of every transaction once it has committed (OutboxRelay).
         self.committed: list[Callable[[Sequence[OutRow]], None]] = []
         self.metrics = Metrics(service)
-        # Run before each /metrics scrape, to refresh gauges that cost a query (lag, counts).
+        # Run before each /metrics scrape, to refresh gauges that cost a query (consumer lag).
         self.scrape_hooks: list[Callable[[], Awaitable[None]]] = [self._refresh_lag]
         self.lock = asyncio.Lock()
         self._engine = engine
