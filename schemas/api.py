@@ -311,6 +311,11 @@ class DeadLetterView(Contract):
     topic: str = Field(description="the topic it was consumed from")
     partition: int = Field(description="its partition in that topic")
     offset: int = Field(description="its offset in that partition")
+    frame_index: int | None = Field(
+        default=None,
+        description="its place in that record when the record framed several messages "
+        "(internal topics); the others of the frame were handled",
+    )
     key: str | None
     message_id: str | None = Field(
         description="set when a handler refused a readable message (it counts as handled)"

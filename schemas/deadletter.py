@@ -16,6 +16,8 @@ class DeadLetter(Contract):
     topic: str
     partition: int
     offset: int
+    # A frame (several envelopes in one record) has one letter per bad envelope: its position.
+    frame_index: int | None = None
     key: str | None
     value: str
     message_id: str | None = None

@@ -8,7 +8,7 @@ from typing import Any
 from schemas import messages
 from schemas.base import Payload
 from schemas.deadletter import DeadLetter
-from schemas.topics import AGENCIES, DEADLETTER, STATUS, all_topics, topic_for
+from schemas.topics import AGENCIES, DEADLETTER, STATUS, all_topics, internal_topics, topic_for
 
 REGISTRY: dict[str, type[Payload]] = {
     obj.TYPE: obj
@@ -37,6 +37,41 @@ def _sender(topic: str) -> tuple[str, str]:
     if topic == STATUS:
         return "gateway", "anyone (load tool, integrators; another gateway's dashboard)"
     return "every service", "operators (GET /v1/admin/deadletters)"
+
+
+FRAMING = (
+    "On the internal topics (sw.<agency>.commands, sw.<agency>.events) a Kafka record holds "
+    "one envelope (a JSON object) or a frame: a JSON array of envelopes, all of one "
+    "partition, in the order they were written, one to a line (`[\\n{…},\\n{…}\\n]`), as "
+    "CloudEvents' batched mode. A frame's record has no key; each envelope is deduplicated "
+    "by its id and, if unreadable, dead-lettered alone. sw.declarations.status and "
+    "sw.deadletter hold one message a record."
+)
+
+
+def _add_frame(channel: dict[str, Any], components: dict[str, Any]) -> None:
+    """The frame message of an internal channel: an array of that channel's envelopes."""
+    names = sorted(channel["messages"])
+    title = "".join(part.title() for part in channel["address"].split(".")[1:]) + "Frame"
+    components["messages"][title] = {
+        "name": f"{channel['address']}.frame",
+        "title": title,
+        "summary": "Several of this channel's envelopes in one Kafka record.",
+        "description": FRAMING,
+        "contentType": "application/json",
+        "payload": {
+            "type": "array",
+            "minItems": 2,
+            "items": {
+                "oneOf": [
+                    {"$ref": f"#/components/schemas/{components['messages'][n]['title']}Envelope"}
+                    for n in names
+                ]
+            },
+        },
+    }
+    channel["description"] = FRAMING
+    channel["messages"][title] = {"$ref": f"#/components/messages/{title}"}
 
 
 def _role(topic: str) -> tuple[str, str]:
@@ -127,6 +162,8 @@ def asyncapi_document() -> dict[str, Any]:
     channels[DEADLETTER.replace(".", "_")]["messages"]["DeadLetter"] = {
         "$ref": "#/components/messages/DeadLetter"
     }
+    for topic in internal_topics():
+        _add_frame(channels[topic.replace(".", "_")], components)
     envelope = Envelope.model_json_schema(ref_template="#/components/schemas/{model}")
     envelope.pop("$defs", None)
     envelope["properties"]["payload"] = {
@@ -155,7 +192,7 @@ def asyncapi_document() -> dict[str, Any]:
             "version": "1.0.0",
             "description": "Every message but a dead letter is a JSON envelope keyed by "
             "declaration id: id, type, schema version, correlation and causation ids, time, "
-            "source, and `payload`, the typed body named by `type`.",
+            "source, and `payload`, the typed body named by `type`. " + FRAMING,
             "contact": CONTACT,
             "license": {"name": "Apache-2.0"},
             "tags": [{"name": n, "description": d} for n, d in TAGS.items()],

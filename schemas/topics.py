@@ -19,10 +19,14 @@ def events(agency: str) -> str:
     return f"sw.{agency}.events"
 
 
+def internal_topics() -> tuple[str, ...]:
+    """The topics only the system reads (commands and agency events): they carry frames."""
+    return tuple(t for a in AGENCIES for t in (commands(a), events(a)))
+
+
 def all_topics() -> tuple[str, ...]:
     """Every topic the system uses, in a stable order."""
-    per_agency = tuple(t for a in AGENCIES for t in (commands(a), events(a)))
-    return (*per_agency, STATUS, DEADLETTER)
+    return (*internal_topics(), STATUS, DEADLETTER)
 
 
 def topic_for(message_type: str, kind: str) -> str:

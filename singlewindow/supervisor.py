@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 
 from services.common.bus import ensure_topics
+from services.common.doorbell import folder_for
 from services.common.settings import SERVICES, Settings
 from singlewindow.broker import broker_command, wait_for_port
 
@@ -97,6 +98,11 @@ class Supervisor:
         env["SW_KAFKA_BOOTSTRAP"] = self.settings.kafka_bootstrap
         env["SW_DATA_DIR"] = str(self.settings.data_dir.resolve())
         env["SW_PARTITIONS"] = str(self.settings.partitions)
+        # One machine: publishers wake resting consumers at once (services/common/doorbell.py).
+        env.setdefault(
+            "SW_DOORBELL_DIR",
+            str(folder_for(self.settings.data_dir, self.settings.kafka_bootstrap)),
+        )
         env.setdefault("PYTHONUNBUFFERED", "1")
         return env
 

@@ -6,7 +6,9 @@ import asyncio
 import base64
 import contextlib
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -16,7 +18,10 @@ from aiokafka.structs import OffsetAndMetadata
 from schemas.deadletter import DeadLetter
 from schemas.envelope import DecodeError, Envelope, decode, now
 from services.common.bus import make_consumer
+from services.common.doorbell import Listener
+from services.common.framing import FrameError, unframe
 from services.common.handling import Processor
+from services.common.metrics import Metrics
 from services.common.relay import OutboxRelay
 
 if TYPE_CHECKING:  # the runtime builds its loops from this module
@@ -34,6 +39,24 @@ def _printable(raw: bytes | None) -> str:
         return "base64:" + base64.b64encode(raw).decode()
 
 
+# A resting consumer's look at the broker: one fetch's wait (bus.py) and a little more.
+PROBE_MS = 60
+
+
+@dataclass(frozen=True)
+class Rest:
+    """When a consumer with nothing to read stops asking the broker, and what wakes it.
+
+    After `after_s` without a message it pauses its partitions (no fetch in flight) and waits
+    for its doorbell (services/common/doorbell.py) or `poll_s`, whichever comes first, then
+    looks once. A ring keeps it awake for `after_s` again, as a message does.
+    """
+
+    after_s: float
+    poll_s: float
+    listener: Listener | None = None
+
+
 class ConsumerLoop:
     """Consumes a service's topics and drives its Processor; never stops on a bad message."""
 
@@ -44,13 +67,16 @@ class ConsumerLoop:
         processor: Processor,
         relay: OutboxRelay,
         batch_max: int,
+        rest: Rest | None = None,
     ) -> None:
         self.consumer = consumer
         self.processor = processor
         self.relay = relay
         self.batch_max = batch_max
+        self.rest = rest
         self.ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._awake_at = time.monotonic()
 
     @classmethod
     async def following(
@@ -65,6 +91,7 @@ class ConsumerLoop:
             processor=processor,
             relay=runtime.relay,
             batch_max=runtime.settings.batch_max,
+            rest=runtime.rest(topics),
         )
         loop.start()
         return loop
@@ -88,8 +115,13 @@ class ConsumerLoop:
     async def _run(self) -> None:
         retry_delay = 0.1
         while True:
+            wait_ms = 200
+            if self._resting():
+                wait_ms = 200 if await self._rest() else PROBE_MS
             try:
-                batches = await self.consumer.getmany(timeout_ms=200, max_records=self.batch_max)
+                batches = await self.consumer.getmany(
+                    timeout_ms=wait_ms, max_records=self.batch_max
+                )
             except KafkaError:
                 log.exception("fetch failed; retrying")
                 await asyncio.sleep(1)  # retry pacing while the broker recovers
@@ -98,7 +130,10 @@ class ConsumerLoop:
                 self.ready.set()
             if not batches:
                 continue
-            envelopes, dead, received = self._decode(batches)
+            self._awake_at = time.monotonic()
+            envelopes, dead, received = read_batch(
+                batches, service=self.processor.service, metrics=self.processor.metrics
+            )
             published = self.relay.take_published()
             try:
                 rows = await self.processor.process(envelopes, dead, published, received)
@@ -129,6 +164,30 @@ class ConsumerLoop:
                 # A rebalance took the partitions; their next owner re-reads, the inbox dedupes.
                 log.warning("offset commit failed (%s); messages will be redelivered", exc)
 
+    def _resting(self) -> bool:
+        rest = self.rest
+        return (
+            rest is not None
+            and time.monotonic() - self._awake_at > rest.after_s
+            and bool(self.consumer.assignment())
+        )
+
+    async def _rest(self) -> bool:
+        """Pause every partition until rung (True) or the poll interval passes (False)."""
+        assert self.rest is not None
+        self.consumer.pause(*self.consumer.assignment())
+        try:
+            if self.rest.listener is not None:
+                rung = await self.rest.listener.wait(self.rest.poll_s)
+            else:
+                await asyncio.sleep(self.rest.poll_s)  # no doorbell: look again after a while
+                rung = False
+        finally:
+            self.consumer.resume(*self.consumer.paused())
+        if rung:
+            self._awake_at = time.monotonic()
+        return rung
+
     async def refresh_lag(self) -> None:
         """Set the lag gauge of each assigned partition: its high-water mark − our position.
 
@@ -154,38 +213,71 @@ class ConsumerLoop:
         state = assignment.state_value(tp) if assignment is not None else None
         return state.position if state is not None and state.has_valid_position else None
 
-    def _decode(
-        self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
-    ) -> tuple[list[Envelope], list[DeadLetter], dict[str, bytes]]:
-        envelopes: list[Envelope] = []
-        dead: list[DeadLetter] = []
-        received: dict[str, bytes] = {}
-        for tp, records in batches.items():
-            for record in records:
+
+Batch = Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
+
+
+def read_batch(
+    batches: Batch, *, service: str, metrics: Metrics
+) -> tuple[list[Envelope], list[DeadLetter], dict[str, bytes]]:
+    """The envelopes of consumed records (a frame's in order), decoded one by one; a bad one
+    is dead-lettered alone and its siblings go on. Also: each envelope's bytes, by id."""
+    envelopes: list[Envelope] = []
+    dead: list[DeadLetter] = []
+    received: dict[str, bytes] = {}
+    for tp, records in batches.items():
+        carried = 0
+        for record in records:
+            raw = record.value
+            try:
+                if raw is None:
+                    raise DecodeError("empty message (no value)", "unparseable")
+                elements = unframe(raw)
+            except (DecodeError, FrameError) as exc:
+                failure = (
+                    exc if isinstance(exc, DecodeError) else DecodeError(str(exc), "unparseable")
+                )
+                dead.append(_letter(tp, record, raw, failure, service, metrics))
+                continue
+            carried += len(elements)
+            framed = raw.startswith(b"[")
+            for index, value in enumerate(elements):
                 try:
-                    envelope = decode(record.value)
-                    envelopes.append(envelope)
-                    received[envelope.id] = record.value
+                    envelope = decode(value)
                 except DecodeError as exc:
-                    self.processor.metrics.dead_letters.labels(exc.kind).inc()
-                    log.warning(
-                        "dead-lettered %s@%d/%d: %s",
-                        tp.topic,
-                        tp.partition,
-                        record.offset,
-                        exc.reason,
-                    )
-                    dead.append(
-                        DeadLetter(
-                            reason=exc.reason,
-                            kind=exc.kind,
-                            service=self.processor.service,
-                            topic=tp.topic,
-                            partition=tp.partition,
-                            offset=record.offset,
-                            key=_printable(record.key) or None,
-                            value=_printable(record.value),
-                            at=now(),
-                        )
-                    )
-        return envelopes, dead, received
+                    where = index if framed else None
+                    dead.append(_letter(tp, record, value, exc, service, metrics, where))
+                    continue
+                envelopes.append(envelope)
+                received[envelope.id] = value
+        metrics.records_consumed_of(tp.topic).inc(len(records))
+        metrics.envelopes_consumed_of(tp.topic).inc(carried)
+    return envelopes, dead, received
+
+
+def _letter(
+    tp: TopicPartition,
+    record: ConsumerRecord[bytes, bytes],
+    value: bytes | None,
+    exc: DecodeError,
+    service: str,
+    metrics: Metrics,
+    index: int | None = None,
+) -> DeadLetter:
+    metrics.dead_letters.labels(exc.kind).inc()
+    where = f"{tp.topic}@{tp.partition}/{record.offset}" + (
+        f"[{index}]" if index is not None else ""
+    )
+    log.warning("dead-lettered %s: %s", where, exc.reason)
+    return DeadLetter(
+        reason=exc.reason,
+        kind=exc.kind,
+        service=service,
+        topic=tp.topic,
+        partition=tp.partition,
+        offset=record.offset,
+        frame_index=index,
+        key=_printable(record.key) or None,
+        value=_printable(value),
+        at=now(),
+    )

@@ -70,8 +70,9 @@ class Metrics:
         self.handler_seconds_of = Labelled(self.handler_seconds)
         self.consumer_lag = Gauge(
             "sw_consumer_lag",
-            "Messages on the broker not yet consumed by this process, per assigned partition "
-            "(refreshed on each scrape)",
+            "Records on the broker not yet consumed by this process, per assigned partition "
+            "(refreshed on each scrape; a record on an internal topic may frame several "
+            "messages, see sw_envelopes_consumed_total)",
             ["topic", "partition"],
             registry=self.registry,
         )
@@ -103,6 +104,28 @@ class Metrics:
             "Messages published from the outbox",
             registry=self.registry,
         )
+        self.records_published = Counter(
+            "sw_records_published_total",
+            "Kafka records the outbox relay sent (a frame on an internal topic carries several "
+            "messages)",
+            registry=self.registry,
+        )
+        # Lag (sw_consumer_lag) is counted in records, as the broker knows it; these say how
+        # many messages a consumed record carried.
+        self.records_consumed = Counter(
+            "sw_records_consumed_total",
+            "Kafka records consumed, by topic",
+            ["topic"],
+            registry=self.registry,
+        )
+        self.envelopes_consumed = Counter(
+            "sw_envelopes_consumed_total",
+            "Messages (envelopes) consumed, by topic: a frame counts each it carries",
+            ["topic"],
+            registry=self.registry,
+        )
+        self.records_consumed_of = Labelled(self.records_consumed)
+        self.envelopes_consumed_of = Labelled(self.envelopes_consumed)
         self.outbox_backlog = Gauge(
             "sw_outbox_backlog", "Messages waiting in the outbox", registry=self.registry
         )

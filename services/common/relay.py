@@ -14,6 +14,8 @@ from sqlalchemy import Connection, func, select, update
 from services.common.changes import OutRow, delete_sent
 from services.common.database import Database
 from services.common.db import Outbox
+from services.common.doorbell import Ringer
+from services.common.framing import FRAMED_TOPICS, Record, records_of
 from services.common.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -33,12 +35,14 @@ class OutboxRelay:
         producer: AIOKafkaProducer,
         metrics: Metrics,
         sweep_every_s: float = 2.0,
+        ringer: Ringer | None = None,
         watchers: Sequence[Callable[[Sequence[OutRow]], None]] = (),
     ) -> None:
         self.db = db
         self.producer = producer
         self.metrics = metrics
         self.sweep_every_s = sweep_every_s
+        self.ringer = ringer
         # Told of every batch of committed rows as it is handed over (in the event loop).
         self.watchers = watchers
         self._pending: list[OutRow] = []
@@ -106,12 +110,25 @@ class OutboxRelay:
     async def _send(self, rows: list[OutRow]) -> None:
         self._in_flight.update(r.message_id for r in rows)
         try:
-            futures = [await self.producer.send(r.topic, r.value, key=r.key.encode()) for r in rows]
+            records = await self._records(rows)
+            futures = [
+                await self.producer.send(topic, value, key=key, partition=partition)
+                for topic, partition, key, value in records
+            ]
             await asyncio.gather(*futures)
+            if self.ringer is not None:  # the broker has them: wake their resting consumers
+                self.ringer.ring(r.topic for r in records)
             self._published.extend(r.message_id for r in rows)
             self.metrics.published.inc(len(rows))
+            self.metrics.records_published.inc(len(futures))
         finally:
             self._in_flight.difference_update(r.message_id for r in rows)
+
+    async def _records(self, rows: list[OutRow]) -> list[Record]:
+        """The records that carry these rows (see `records_of`)."""
+        framed = {r.topic for r in rows if r.topic in FRAMED_TOPICS}
+        partitions = {t: sorted(await self.producer.partitions_for(t)) for t in framed}
+        return records_of(rows, partitions)
 
     async def _sweep(self) -> None:
         """Delete what was sent; send rows older than a sweep period that nobody is sending."""

@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.bus import ensure_topics, make_consumer, make_producer
 from services.common.changes import OutRow
-from services.common.consumer import ConsumerLoop
+from services.common.consumer import ConsumerLoop, Rest
 from services.common.database import Database, Tap
 from services.common.db import create_tables_sync, make_engine
+from services.common.doorbell import Listener, Ringer
 from services.common.groupcommit import GroupCommit
 from services.common.handling import Handler, Processor
 from services.common.metrics import Metrics
@@ -74,6 +75,9 @@ class Runtime:
         self._loop: ConsumerLoop | None = None
         self._relay: OutboxRelay | None = None
         self._intake: GroupCommit | None = None
+        folder = settings.doorbell_dir
+        self.ringer = Ringer(folder) if folder else None
+        self._listeners: list[Listener] = []
         self._intake_db: Database | None = None
         self._processor: Processor | None = None
         self._retention: Retention | None = None
@@ -123,7 +127,11 @@ class Runtime:
         self._producer = make_producer(self.settings)
         await self._producer.start()
         self._relay = OutboxRelay(
-            db=self._db, producer=self._producer, metrics=self.metrics, watchers=self.committed
+            db=self._db,
+            producer=self._producer,
+            metrics=self.metrics,
+            ringer=self.ringer,
+            watchers=self.committed,
         )
         self._relay.start()
         # HTTP writes commit beside consumed batches, each on its own connection (PostgreSQL).
@@ -160,6 +168,7 @@ class Runtime:
             processor=processor,
             relay=self._relay,
             batch_max=self.settings.batch_max,
+            rest=self.rest(self.topics),
         )
         self._loop.start()
         log.info("%s consuming %s", self.service, ", ".join(self.topics))
@@ -185,6 +194,18 @@ class Runtime:
             self._intake_db.dispose()
         if self._db:
             self._db.dispose()
+        for listener in self._listeners:
+            listener.close()
+        if self.ringer:
+            self.ringer.close()
+
+    def rest(self, topics: Sequence[str]) -> Rest:
+        """When a consumer of these topics rests, and its doorbell if there are doorbells."""
+        listener = None
+        if self.settings.doorbell_dir:
+            listener = Listener(self.settings.doorbell_dir, topics)
+            self._listeners.append(listener)
+        return Rest(self.settings.idle_after_s, self.settings.idle_poll_seconds, listener)
 
     def publish(self, rows: Sequence[OutRow]) -> None:
         """Hand committed outbox rows to the relay."""

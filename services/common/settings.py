@@ -109,7 +109,29 @@ class Settings(BaseSettings):
     webhook_backoff_max_s: float = Field(
         default=600.0, gt=0, description="Longest wait between two attempts of a webhook."
     )
-    batch_max: int = Field(default=500, ge=1, description="Most messages consumed in one batch.")
+    batch_max: int = Field(
+        default=500,
+        ge=1,
+        description="Most Kafka records consumed in one batch (a frame counts as one).",
+    )
+    idle_after_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="Seconds without a message after which a consumer rests: it stops "
+        "fetching until its doorbell rings or SW_IDLE_POLL_S passes.",
+    )
+    idle_poll_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="While resting, how often a consumer looks at the broker anyway "
+        "(default 5 with doorbells, 0.25 without).",
+    )
+    doorbell_dir: Path | None = Field(
+        default=None,
+        description="Folder of the local doorbells (Unix sockets) by which a publisher wakes "
+        "the resting consumers of its topics on the same machine; `singlewindow up` sets it. "
+        "Unset: no doorbells.",
+    )
     counter_block: int = Field(
         default=100,
         ge=1,
@@ -171,6 +193,13 @@ class Settings(BaseSettings):
                 "SW_KAFKA_SASL_USERNAME and SW_KAFKA_SASL_PASSWORD"
             )
         return self
+
+    @property
+    def idle_poll_seconds(self) -> float:
+        """SW_IDLE_POLL_S, or its default: long where doorbells wake consumers, short where not."""
+        if self.idle_poll_s is not None:
+            return self.idle_poll_s
+        return 5.0 if self.doorbell_dir else 0.25
 
     def roles(self) -> frozenset[str]:
         """The gateway roles this process runs."""

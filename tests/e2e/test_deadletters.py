@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 
 import httpx
 
 from schemas.envelope import new_envelope
 from schemas.messages import ApplyRefund
-from schemas.topics import commands
+from schemas.topics import DEADLETTER, commands
+from services.common.framing import frame
 from tests.e2e.conftest import System
-from tests.e2e.test_guarantees import _produce
+from tests.e2e.test_guarantees import _produce, _read_all
 from tests.support import wait_for
 
 
@@ -73,3 +75,38 @@ def test_dead_letters_are_listed_and_unreadable_ones_replayed(system: System) ->
 
     no_token = httpx.get(system.url("gateway") + "/v1/admin/deadletters", timeout=10)
     assert no_token.status_code in (401, 403)
+
+
+def test_a_bad_envelope_inside_a_frame_is_dead_lettered_alone_and_a_repeated_one_once(
+    system: System,
+) -> None:
+    """A frame (several envelopes in one record, as the relays send) of: a command customs
+    refuses, an envelope of an unknown type, and the refused command again."""
+    marker = uuid.uuid4().hex
+    refused = new_envelope(
+        ApplyRefund(entry_id="531620260000000001", lines=()),
+        declaration_id=f"fr-{marker}",
+        source="test",
+    )
+    unknown = json.loads(refused.to_bytes())
+    unknown.update(id=f"unknown-{marker}", type="customs.no.such")
+    values = [refused.to_bytes(), json.dumps(unknown).encode(), refused.to_bytes()]
+    asyncio.run(_produce(system.broker, [(commands("customs"), marker.encode(), frame(values))]))
+
+    def letters() -> list[dict] | None:  # type: ignore[type-arg]
+        found = [
+            json.loads(v)
+            for _, v in asyncio.run(_read_all(system.broker, DEADLETTER))
+            if v and marker.encode() in v
+        ]
+        return found if len(found) >= 2 else None
+
+    found = wait_for(letters, timeout_s=30, what="the frame's dead letters", every_s=0.5)
+    # Both letters come from the frame's one transaction: a third would be there by now.
+    assert sorted((d["kind"], d["frame_index"], d["message_id"]) for d in found) == [
+        ("not_handled", None, refused.id),
+        ("unknown_type", 1, None),
+    ]
+    bad = next(d for d in found if d["kind"] == "unknown_type")
+    assert json.loads(bad["value"])["id"] == f"unknown-{marker}"
+    assert bad["topic"] == commands("customs")
