@@ -241,7 +241,12 @@ def wait_all_terminal(
 
         def probe() -> bool:
             for declaration_id in list(pending):
-                status = client.get(f"/v1/declarations/{declaration_id}").json()["status"]
+                try:
+                    status = client.get(f"/v1/declarations/{declaration_id}").json()["status"]
+                except httpx.TransportError:
+                    # A gateway killed last may still be restarting (it rejoins its consumer
+                    # group before it serves): not yet, ask again.
+                    return False
                 if status in TERMINAL:
                     statuses[status] += 1
                     pending.discard(declaration_id)
