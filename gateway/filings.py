@@ -19,13 +19,12 @@ from gateway.saga import PendingStep, Saga
 from schemas.envelope import Envelope
 from schemas.messages import DeclarationSubmitted, FileDeclaration, ValueLine
 from schemas.trade import DeclarationData, Scenario
-from services.common.rawsql import Driver, marks
+from services.common.rawsql import CHUNK, Driver, marks
 
 SUBMITTED: Final = DeclarationSubmitted.TYPE
 DECLARATION, LINES = "declaration", "lines"
 # What a pending filing keeps of its declaration: the scenario customs was told.
 _NOT_KEPT: Final = frozenset(DeclarationData.model_fields) - {"scenario"}
-CHUNK: Final = 500
 
 
 class MissingFiling(LookupError):

@@ -14,7 +14,7 @@ from gateway.ceb import store as ceb_store
 from gateway.webhook_store import WEBHOOK_TABLES
 from services.common.changes import Changes
 from services.common.database import transaction_memo
-from services.common.rawsql import Driver, marks
+from services.common.rawsql import CHUNK, Driver, marks
 
 
 class Enterprise(SQLModel, table=True):
@@ -179,8 +179,8 @@ def move_clock(conn: Connection, *, scope: str, seconds: float) -> None:
 def purge_declarations(conn: Connection, declaration_ids: Sequence[str]) -> None:
     """Remove the gateway's own rows of declarations past their retention (retention's hook)."""
     db = Driver(conn)
-    for i in range(0, len(declaration_ids), 500):
-        chunk = declaration_ids[i : i + 500]
+    for i in range(0, len(declaration_ids), CHUNK):
+        chunk = declaration_ids[i : i + CHUNK]
         db.run(
             f"DELETE FROM declaration_references WHERE declaration_id IN ({marks(len(chunk))})",
             chunk,

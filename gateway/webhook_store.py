@@ -32,9 +32,7 @@ from gateway.webhook_rules import Subscriber, event_body, event_type, hardening_
 from schemas.envelope import Envelope
 from schemas.ids import uuid7
 from schemas.messages import StatusChanged
-from services.common.rawsql import Driver, marks
-
-CHUNK = 500
+from services.common.rawsql import CHUNK, Driver, marks
 
 
 class WebhookEndpoint(SQLModel, table=True):

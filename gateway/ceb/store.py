@@ -21,7 +21,7 @@ from sqlmodel import Field, SQLModel
 from gateway.ceb.codes import Kind
 from gateway.ceb.parse import Document
 from services.common.changes import Changes
-from services.common.rawsql import Driver, marks
+from services.common.rawsql import CHUNK, Driver, marks
 
 
 class CebDocument(SQLModel, table=True):
@@ -235,8 +235,8 @@ def purge_declarations(conn: Connection, declaration_ids: Sequence[str]) -> None
     """Remove the CEB rows of declarations past their retention (retention's hook): each list,
     the order, payment and waybill it named, a cancel or return filed on it, their receipts."""
     db = Driver(conn)
-    for i in range(0, len(declaration_ids), 500):
-        chunk = list(declaration_ids[i : i + 500])
+    for i in range(0, len(declaration_ids), CHUNK):
+        chunk = list(declaration_ids[i : i + CHUNK])
         rows = db.rows(
             "SELECT guid, message, body FROM ceb_documents WHERE declaration_id IN "
             f"({marks(len(chunk))})",

@@ -19,9 +19,7 @@ from schemas.registry import topic_of
 from schemas.topics import DEADLETTER
 from services.common.database import tap_of
 from services.common.db import Record
-from services.common.rawsql import Driver, marks
-
-CHUNK = 500
+from services.common.rawsql import CHUNK, Driver, marks
 
 
 class VersionConflict(Exception):

@@ -22,6 +22,10 @@ def _format_style(sql: str) -> str:
     return sql.replace("?", "%s")
 
 
+# Most ids in one IN list: well under SQLite's and psycopg's parameter limits.
+CHUNK = 500
+
+
 def marks(n: int) -> str:
     """`n` placeholders for an IN list: ?,?,…"""
     return ",".join("?" * n)
