@@ -39,7 +39,6 @@ from gateway.store import GATEWAY_TABLES
 from schemas.api import DeclarationRequest
 from schemas.envelope import decode
 from schemas.topics import AGENCIES, commands, events
-from services.common.agency import load_json
 from services.common.changes import Changes, OutRow
 from services.common.database import Database
 from services.common.db import create_tables_sync
@@ -47,14 +46,12 @@ from services.common.handling import Handler, Processor
 from services.common.metrics import Metrics
 from services.common.runtime import Runtime
 from services.common.settings import Settings
-from services.customs.app import load_reference as customs_reference
 from services.customs.handlers import HANDLERS as CUSTOMS
-from services.forex.app import DATA as FOREX_DATA
+from services.customs.reference import load_reference as customs_reference
 from services.forex.handlers import HANDLERS as FOREX
-from services.forex.rules import ForexReference
-from services.tax.app import DATA as TAX_DATA
+from services.forex.reference import load_reference as forex_reference
 from services.tax.handlers import HANDLERS as TAX
-from services.tax.rules import TaxReference
+from services.tax.reference import load_reference as tax_reference
 from singlewindow.samples import sample_declaration
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -164,18 +161,8 @@ async def workflow(
         )
         agencies = {
             "customs": await processor("customs", dbs["customs"], CUSTOMS, customs_reference()),
-            "forex": await processor(
-                "forex",
-                dbs["forex"],
-                FOREX,
-                ForexReference.from_json(load_json(FOREX_DATA / "reference.json")),
-            ),
-            "tax": await processor(
-                "tax",
-                dbs["tax"],
-                TAX,
-                TaxReference.from_json(load_json(TAX_DATA / "reference.json")),
-            ),
+            "forex": await processor("forex", dbs["forex"], FOREX, forex_reference()),
+            "tax": await processor("tax", dbs["tax"], TAX, tax_reference()),
         }
         body = DeclarationRequest.model_validate(sample_declaration(scenario="happy"))
         sent: list[OutRow] = []

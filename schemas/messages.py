@@ -65,6 +65,11 @@ class FileDeclaration(Command):
         ".clears)",
     )
 
+    @property
+    def scenario(self) -> Scenario | None:
+        """The sandbox scenario the declaration forces (None: the simulation decides)."""
+        return self.declaration.scenario
+
 
 class ReleaseGoods(Command):
     TYPE: ClassVar[str] = "customs.goods.release"

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -15,13 +13,6 @@ from services.common.handling import Handler
 from services.common.runtime import Runtime
 from services.common.settings import Settings
 from services.common.web import make_app, records_router
-
-
-def load_json(path: Path) -> dict[str, Any]:
-    """Load a reference document shipped in a service's data/ folder."""
-    with path.open(encoding="utf-8") as fh:
-        data: dict[str, Any] = json.load(fh)
-    return data
 
 
 def create_agency_app(

@@ -14,9 +14,11 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from schemas.base import Command
 from schemas.deadletter import DeadLetter
 from schemas.envelope import Envelope, now
 from schemas.registry import topic_of
+from schemas.scenarios import withholds
 from services.common import tracing
 from services.common.changes import (
     Changes,
@@ -108,6 +110,30 @@ class Outcome:
 
 
 Handler = Callable[[Envelope, Held | None, Context], Outcome]
+# An agency's handler: the command comes typed, as the class it is routed by.
+CommandHandler = Callable[[Any, Envelope, Held | None, Context], Outcome]
+
+
+def by_command(agency: str, handlers: Mapping[type[Command], CommandHandler]) -> dict[str, Handler]:
+    """An agency's routing table, from its handlers keyed by command class.
+
+    Each handler receives its command typed. A sandbox stall aimed at this agency is withheld
+    here, for every command: no answer, nothing written; a test helper's new command decides.
+    """
+    return {model.TYPE: _typed(agency, model, handler) for model, handler in handlers.items()}
+
+
+def _typed(agency: str, model: type[Command], handler: CommandHandler) -> Handler:
+    def handle(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome:
+        command = envelope.payload
+        if not isinstance(command, model):  # the registry decodes `type` to this very model
+            raise HandlerError("wrong_payload", f"{envelope.type} carries no {model.__name__}")
+        if withholds(getattr(command, "scenario", None), agency):
+            return Outcome()
+        return handler(command, envelope, held, ctx)
+
+    handle.__name__ = handle.__qualname__ = getattr(handler, "__name__", model.__name__)
+    return handle
 
 
 class Processor:

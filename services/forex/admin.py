@@ -16,7 +16,7 @@ from services.common.admin import admin_guard
 from services.common.changes import Changes, Put, VersionConflict, load_records
 from services.common.problems import Problem
 from services.common.runtime import Runtime
-from services.forex.rules import ForexReference
+from services.forex.reference import ForexReference
 from services.forex.store import RATE_OVERRIDES, RateOverrides
 
 

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.common.agency import create_agency_app, load_json
+from services.common.agency import create_agency_app
 from services.common.settings import Settings
 from services.forex.admin import rates_router
 from services.forex.handlers import HANDLERS
-from services.forex.rules import ForexReference
-
-DATA = Path(__file__).parent / "data"
+from services.forex.reference import load_reference
 
 
 def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> FastAPI:
     """The forex process."""
-    reference = ForexReference.from_json(load_json(DATA / "reference.json"))
+    reference = load_reference()
     app = create_agency_app(
         "forex",
         settings=settings,

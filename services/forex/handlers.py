@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import timedelta, timezone
+from collections.abc import Callable
 from decimal import Decimal
 
 from schemas.envelope import Envelope, reply
 from schemas.messages import PaymentRegistered, ReceiptSettled, RegisterPayment, SettleReceipt
-from schemas.scenarios import withholds
+from schemas.units import BEIJING, ZERO
 from services.common.changes import Held, Put
-from services.common.handling import Context, Handler, HandlerError, Outcome
+from services.common.handling import Context, HandlerError, Outcome, by_command
 from services.forex import rules
+from services.forex.reference import ForexReference, NoRate
 from services.forex.store import RATE_OVERRIDES, ForexRecord, RateOverrides
 
 SOURCE = "forex"
-BEIJING = timezone(timedelta(hours=8))
 
 
-def reference(ctx: Context) -> rules.ForexReference:
+def reference(ctx: Context) -> ForexReference:
     """The shipped rate tables with the administrator's rates laid over them (read in this
     unit, so every replica decides with the rates committed before it)."""
     held = ctx.record(RATE_OVERRIDES)
-    shipped: rules.ForexReference = ctx.reference
+    shipped: ForexReference = ctx.reference
     if held is None:
         return shipped
     return shipped.with_overrides(RateOverrides.model_validate_json(held.data).tables)
@@ -40,10 +40,24 @@ def _earlier(
     raise HandlerError(code, f"the {kind} of {declaration_id} was made before")
 
 
-def _refused(envelope: Envelope, ref: rules.ForexReference, currency: str | None) -> Outcome | None:
-    """The bank's refusal of a filing (nothing recorded: the trader may file again), or None."""
-    command = envelope.payload
-    assert isinstance(command, SettleReceipt | RegisterPayment)
+def _filing(
+    command: SettleReceipt | RegisterPayment,
+    envelope: Envelope,
+    held: Held | None,
+    ctx: Context,
+    *,
+    kind: str,
+    currency: str | None,
+    decide: Callable[[ForexReference, Decimal, int], ReceiptSettled | PaymentRegistered],
+) -> Outcome:
+    """What a receipt and a payment share: earlier tranches, the bank's refusal (nothing
+    recorded: the trader may file again), the day's rates, the cumulative record.
+
+    `decide(ref, earlier, tranche)` is the event of this filing, given what earlier tranches
+    came to and its tranche number.
+    """
+    previous = _earlier(held, kind, via_api=command.via_api, declaration_id=envelope.declaration_id)
+    ref = reference(ctx)
     refused = rules.refusal(
         fx_class=ref.fx_class(command.declarant_uscc),
         via_api=command.via_api,
@@ -51,29 +65,23 @@ def _refused(envelope: Envelope, ref: rules.ForexReference, currency: str | None
         currency=currency or command.currency,
         declared_currency=command.currency,
     )
-    return None if refused is None else Outcome(emit=[reply(envelope, refused, source=SOURCE)])
-
-
-def _outcome(
-    envelope: Envelope,
-    event: ReceiptSettled | PaymentRegistered,
-    *,
-    kind: str,
-    previous: ForexRecord | None,
-    held: Held | None,
-) -> Outcome:
-    """Record the (cumulative) receipt or payment and answer with its event."""
-    command = envelope.payload
-    assert isinstance(command, SettleReceipt | RegisterPayment)
-    before_amount = previous.amount if previous else Decimal(0)
-    before_cny = previous.amount_cny if previous else Decimal(0)
+    if refused is not None:
+        return Outcome(emit=[reply(envelope, refused, source=SOURCE)])
+    try:
+        event = decide(
+            ref,
+            previous.amount if previous else ZERO,
+            previous.tranches + 1 if previous else 1,
+        )
+    except NoRate as exc:
+        raise HandlerError("no_rate", str(exc)) from exc
     record = ForexRecord(
         kind=kind,
         entry_id=command.entry_id,
-        amount=before_amount + event.amount,
+        amount=(previous.amount if previous else ZERO) + event.amount,
         currency=event.currency,
         rate=event.rate,
-        amount_cny=before_cny + event.amount_cny,
+        amount_cny=(previous.amount_cny if previous else ZERO) + event.amount_cny,
         declared=event.declared,
         match=event.match,
         outstanding=event.outstanding,
@@ -87,35 +95,27 @@ def _outcome(
     return Outcome(put=put, emit=[reply(envelope, event, source=SOURCE)])
 
 
-def settle_receipt(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome:
+def settle_receipt(
+    command: SettleReceipt, envelope: Envelope, held: Held | None, ctx: Context
+) -> Outcome:
     """Match the receipt to the declaration and settle it into CNY; a filed receipt may top up
     a partial one (a later tranche)."""
-    command = envelope.payload
-    assert isinstance(command, SettleReceipt)
-    if withholds(command.scenario, SOURCE):
-        return Outcome()  # sandbox stall: no answer; a test helper's new command decides
-    previous = _earlier(
-        held, "receipt", via_api=command.via_api, declaration_id=envelope.declaration_id
-    )
-    ref = reference(ctx)
-    refused = _refused(envelope, ref, command.received_currency)
-    if refused is not None:
-        return refused
-    on = command.received_on or ctx.now.astimezone(BEIJING).date()
-    received, days = command.received, command.days_after_export
-    if received is None or days is None:
-        simulated, simulated_days = rules.simulated_receipt(
-            command.amount,
-            scenario=command.scenario,
-            ref=ref,
-            rng=ctx.rng(envelope.declaration_id, "forex.receipt"),
-            share=command.buyer_share,
-        )
-        received = simulated if received is None else received
-        if days is None:
-            days = rules.receipt_days(simulated_days, released_on=command.released_on, on=on)
-    try:
-        event = rules.settle(
+
+    def decide(ref: ForexReference, earlier: Decimal, tranche: int) -> ReceiptSettled:
+        on = command.received_on or ctx.now.astimezone(BEIJING).date()
+        received, days = command.received, command.days_after_export
+        if received is None or days is None:
+            simulated, simulated_days = rules.simulated_receipt(
+                command.amount,
+                scenario=command.scenario,
+                ref=ref,
+                rng=ctx.rng(envelope.declaration_id, "forex.receipt"),
+                share=command.buyer_share,
+            )
+            received = simulated if received is None else received
+            if days is None:
+                days = rules.receipt_days(simulated_days, released_on=command.released_on, on=on)
+        return rules.settle(
             command.amount,
             command.currency,
             ref,
@@ -125,30 +125,29 @@ def settle_receipt(envelope: Envelope, held: Held | None, ctx: Context) -> Outco
             on=on,
             declaration_id=envelope.declaration_id,
             registration=command.registration_no,
-            earlier=previous.amount if previous else Decimal(0),
-            tranche=previous.tranches + 1 if previous else 1,
+            earlier=earlier,
+            tranche=tranche,
         )
-    except rules.NoRate as exc:
-        raise HandlerError("no_rate", str(exc)) from exc
-    return _outcome(envelope, event, kind="receipt", previous=previous, held=held)
+
+    return _filing(
+        command,
+        envelope,
+        held,
+        ctx,
+        kind="receipt",
+        currency=command.received_currency,
+        decide=decide,
+    )
 
 
-def register_payment(envelope: Envelope, held: Held | None, ctx: Context) -> Outcome:
+def register_payment(
+    command: RegisterPayment, envelope: Envelope, held: Held | None, ctx: Context
+) -> Outcome:
     """Register the import payment abroad against the declaration; a filed payment may top up
     a short one (a later tranche)."""
-    command = envelope.payload
-    assert isinstance(command, RegisterPayment)
-    if withholds(command.scenario, SOURCE):
-        return Outcome()  # sandbox stall: no answer; a test helper's new command decides
-    previous = _earlier(
-        held, "payment", via_api=command.via_api, declaration_id=envelope.declaration_id
-    )
-    ref = reference(ctx)
-    refused = _refused(envelope, ref, command.paid_currency)
-    if refused is not None:
-        return refused
-    try:
-        event = rules.register_payment(
+
+    def decide(ref: ForexReference, earlier: Decimal, tranche: int) -> PaymentRegistered:
+        return rules.register_payment(
             command.amount,
             command.currency,
             ref,
@@ -157,15 +156,19 @@ def register_payment(envelope: Envelope, held: Held | None, ctx: Context) -> Out
             on=command.paid_on or ctx.now.astimezone(BEIJING).date(),
             declaration_id=envelope.declaration_id,
             registration=command.registration_no,
-            earlier=previous.amount if previous else Decimal(0),
-            tranche=previous.tranches + 1 if previous else 1,
+            earlier=earlier,
+            tranche=tranche,
         )
-    except rules.NoRate as exc:
-        raise HandlerError("no_rate", str(exc)) from exc
-    return _outcome(envelope, event, kind="payment", previous=previous, held=held)
+
+    return _filing(
+        command, envelope, held, ctx, kind="payment", currency=command.paid_currency, decide=decide
+    )
 
 
-HANDLERS: dict[str, Handler] = {
-    SettleReceipt.TYPE: settle_receipt,
-    RegisterPayment.TYPE: register_payment,
-}
+HANDLERS = by_command(
+    SOURCE,
+    {
+        SettleReceipt: settle_receipt,
+        RegisterPayment: register_payment,
+    },
+)

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.common.agency import create_agency_app, load_json
+from services.common.agency import create_agency_app
 from services.common.settings import Settings
 from services.inspection.handlers import HANDLERS
-from services.inspection.rules import InspectionReference
-
-DATA = Path(__file__).parent / "data"
+from services.inspection.reference import load_reference
 
 
 def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> FastAPI:
     """The inspection process."""
-    reference = InspectionReference.from_json(load_json(DATA / "reference.json"))
+    reference = load_reference()
     return create_agency_app(
         "inspection",
         settings=settings,

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.common.agency import create_agency_app, load_json
+from services.common.agency import create_agency_app
 from services.common.settings import Settings
 from services.tax.handlers import HANDLERS
-from services.tax.rules import TaxReference
-
-DATA = Path(__file__).parent / "data"
+from services.tax.reference import load_reference
 
 
 def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> FastAPI:
     """The tax process."""
-    reference = TaxReference.from_json(load_json(DATA / "reference.json"))
+    reference = load_reference()
     return create_agency_app(
         "tax",
         settings=settings,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -20,24 +19,21 @@ from schemas.messages import (
 )
 from schemas.topics import DEADLETTER, events
 from schemas.trade import Scenario, TradeMode
-from services.common.agency import load_json
 from services.common.changes import Changes, Put, VersionConflict
 from services.common.database import Database
 from services.common.db import Journal, Outbox, Record
 from services.common.handling import Handler, Processor
 from services.common.metrics import Metrics
-from services.customs.app import load_reference
 from services.customs.handlers import HANDLERS as CUSTOMS
+from services.customs.reference import load_reference
 from services.tax.handlers import HANDLERS as TAX
-from services.tax.rules import TaxReference
+from services.tax.reference import load_reference as tax_reference
 from services.tax.store import TaxRecord
 from tests.unit.builders import declaration, item
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def tax_processor(db: Database) -> Processor:
-    ref = TaxReference.from_json(load_json(ROOT / "services/tax/data/reference.json"))
+    ref = tax_reference()
     return Processor(
         service="tax",
         db=db,
@@ -225,27 +221,27 @@ async def test_an_agency_decides_as_of_the_sandbox_time_its_command_carries(
     Sent on the real clock it is on time; sent with the sandbox clock 100 days on, forex's
     today is 100 days after release and the receipt is late (F203). The reply carries the
     command's clock back."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime
 
     from schemas.messages import SettleReceipt
+    from schemas.units import BEIJING
     from services.forex.handlers import HANDLERS as FOREX
-    from services.forex.rules import ForexReference
+    from services.forex.reference import load_reference as forex_reference
 
-    beijing = timezone(timedelta(hours=8))
     processor = Processor(
         service="forex",
         db=db,
         handlers=FOREX,
         metrics=Metrics("forex"),
         run_seed=1,
-        reference=ForexReference.from_json(load_json(ROOT / "services/forex/data/reference.json")),
+        reference=forex_reference(),
     )
     command = SettleReceipt(
         entry_id="531620260000000001",
         amount=Decimal("12000.00"),
         currency="USD",
         scenario=Scenario.HAPPY,
-        released_on=datetime.now(beijing).date(),
+        released_on=datetime.now(BEIJING).date(),
     )
     offsets = {"d-now": 0.0, "d-later": 100 * 24 * 3600.0}
     replies = {}

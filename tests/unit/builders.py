@@ -1,33 +1,16 @@
-"""Builders the unit tests share: declarations, lines, a fixed-draw generator, shipped references."""
+"""Builders the unit tests share: declarations, lines, a fixed-draw generator."""
 
 from __future__ import annotations
 
-import csv
-import json
 import random
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from schemas.base import Event
 from schemas.messages import DeclarationAccepted, ValueLine
 from schemas.trade import DeclarationData, Direction, Item, Party, Scenario, TradeMode
 
-ROOT = Path(__file__).resolve().parents[2]
 DEMO_USCC = "91350100M000100Y43"  # domain.md §2.5: passes both check characters
-
-
-def shipped(agency: str) -> dict[str, Any]:
-    """The reference JSON an agency ships in services/<agency>/data/."""
-    path = ROOT / "services" / agency / "data" / "reference.json"
-    return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
-
-
-def shipped_tariff() -> list[dict[str, str]]:
-    """The rows of the customs tariff subset shipped in services/customs/data/tariff.csv."""
-    path = ROOT / "services" / "customs" / "data" / "tariff.csv"
-    with path.open(encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
 
 
 def item(

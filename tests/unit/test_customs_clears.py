@@ -17,12 +17,12 @@ from schemas.trade import Direction, OriginCertificate, Scenario
 from services.common.changes import Held
 from services.common.handling import Context, Outcome
 from services.customs import handlers, rules
-from services.customs.rules import CustomsReference
+from services.customs.reference import load_reference as customs_reference
 from services.customs.store import CustomsRecord
-from tests.unit.builders import declaration, green_acceptance, item, shipped, shipped_tariff
+from tests.unit.builders import declaration, green_acceptance, item
 
 D = Decimal
-CUSTOMS = CustomsReference.from_json(shipped("customs"), shipped_tariff())
+CUSTOMS = customs_reference()
 CTX = Context("customs", 20261122, datetime(2026, 11, 20, 2, 0, tzinfo=UTC), CUSTOMS)
 PHONES = declaration(item("8517130000", "100", "120.00"), scenario=Scenario.HAPPY)
 
@@ -42,7 +42,7 @@ def test_an_export_with_nothing_to_inspect_or_certify_clears_on_its_own() -> Non
 def _file(may_clear: bool, **changes: object) -> tuple[Envelope, Outcome]:
     filing = FileDeclaration(declaration=PHONES.model_copy(update=changes), may_clear=may_clear)
     envelope = new_envelope(filing, declaration_id="d-1", source="gateway")
-    return envelope, handlers.file_declaration(envelope, None, CTX)
+    return envelope, handlers.file_declaration(filing, envelope, None, CTX)
 
 
 def test_a_filing_that_may_clear_is_answered_accepted_released_and_closed_together() -> None:
@@ -92,7 +92,8 @@ def test_a_release_that_may_close_is_answered_released_and_closed() -> None:
         (True, ["customs.goods.released", "customs.declaration.closed"]),
         (False, ["customs.goods.released"]),
     ]:
-        release = new_envelope(ReleaseGoods(may_close=may_close), declaration_id="d-1", source="g")
-        outcome = handlers.release_goods(release, held, CTX)
+        command = ReleaseGoods(may_close=may_close)
+        release = new_envelope(command, declaration_id="d-1", source="g")
+        outcome = handlers.release_goods(command, release, held, CTX)
         assert [e.type for e in outcome.emit] == types
         assert outcome.put is not None and outcome.put.status == ("899" if may_close else "800")

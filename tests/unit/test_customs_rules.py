@@ -25,8 +25,10 @@ from schemas.trade import (
     TaxFiling,
     TradeMode,
 )
+from schemas.units import to_fen
+from services.customs.reference import CustomsReference
+from services.customs.reference import load_reference as customs_reference
 from services.customs.rules import (
-    CustomsReference,
     channel,
     check,
     detention_status,
@@ -38,18 +40,15 @@ from services.customs.rules import (
     review,
     risk_odds,
     summarise,
-    to_fen,
 )
 from tests.unit.builders import (
     DEMO_USCC,
     FixedDraw,
     declaration,
     item,
-    shipped,
-    shipped_tariff,
 )
 
-REF = CustomsReference.from_json(shipped("customs"), shipped_tariff())
+REF = customs_reference()
 WHEN = datetime(2025, 3, 1, 8, 30, tzinfo=UTC)  # 16:30 in Beijing
 D = Decimal
 EXPORT_MODES = [

@@ -19,18 +19,22 @@ from schemas.messages import (
 from schemas.trade import Direction, Scenario, TradeMode
 from services.common.handling import Context
 from services.customs import handlers as customs_handlers
-from services.customs.rules import CustomsReference, review
+from services.customs.reference import load_reference as customs_reference
+from services.customs.rules import review
 from services.forex import handlers as forex_handlers
-from services.forex.rules import ForexReference, receipt_reason, settle, simulated_receipt
+from services.forex.reference import load_reference as forex_reference
+from services.forex.rules import receipt_reason, settle, simulated_receipt
 from services.inspection import handlers as inspection_handlers
-from services.inspection.rules import InspectionReference
+from services.inspection.reference import InspectionReference
+from services.inspection.reference import load_reference as inspection_reference
 from services.tax import handlers as tax_handlers
-from services.tax.rules import TaxReference
-from tests.unit.builders import FixedDraw, declaration, item, shipped, shipped_tariff
+from services.tax.reference import TaxReference
+from services.tax.reference import load_reference as tax_reference
+from tests.unit.builders import FixedDraw, declaration, item
 
 D = Decimal
-CUSTOMS = CustomsReference.from_json(shipped("customs"), shipped_tariff())
-FOREX = ForexReference.from_json(shipped("forex"))
+CUSTOMS = customs_reference()
+FOREX = forex_reference()
 WHEN = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 FRIDAY = date(2026, 11, 20)  # USD table of the day: 7.0950
 PHONES = declaration(item("8517130000", "100", "120.00"))  # USD 12,000.00
@@ -140,29 +144,28 @@ def test_each_stalled_agency_answers_nothing_and_writes_nothing() -> None:
     refund = ApplyRefund(entry_id="e", lines=LINES, scenario=Scenario.STALL_TAX)
     filing = FileDeclaration(declaration=PHONES.model_copy(update={"scenario": "stall_customs"}))
     cases = [
-        (customs_handlers.file_declaration, filing, _ctx("customs", CUSTOMS)),
-        (inspection_handlers.inspect_goods, inspect, _ctx("inspection", _inspection_ref())),
-        (forex_handlers.settle_receipt, settle_cmd, _ctx("forex", FOREX)),
-        (tax_handlers.apply_refund, refund, _ctx("tax", _tax_ref())),
+        (customs_handlers.HANDLERS, filing, _ctx("customs", CUSTOMS)),
+        (inspection_handlers.HANDLERS, inspect, _ctx("inspection", _inspection_ref())),
+        (forex_handlers.HANDLERS, settle_cmd, _ctx("forex", FOREX)),
+        (tax_handlers.HANDLERS, refund, _ctx("tax", _tax_ref())),
     ]
-    for handler, command, ctx in cases:
+    for handlers, command, ctx in cases:
         envelope = new_envelope(command, declaration_id="d-1", source="gateway")
-        outcome = handler(envelope, None, ctx)
+        outcome = handlers[command.TYPE](envelope, None, ctx)
         assert outcome.put is None and outcome.emit == [], command.TYPE
 
 
 def test_the_same_command_told_happy_is_answered() -> None:
     inspect = _inspect(Scenario.HAPPY)
     envelope = new_envelope(inspect, declaration_id="d-1", source="gateway")
-    outcome = inspection_handlers.inspect_goods(
-        envelope, None, _ctx("inspection", _inspection_ref())
-    )
+    handle = inspection_handlers.HANDLERS[inspect.TYPE]
+    outcome = handle(envelope, None, _ctx("inspection", _inspection_ref()))
     assert [e.type for e in outcome.emit] == ["inspection.goods.passed"]
 
 
 def _inspection_ref() -> InspectionReference:
-    return InspectionReference.from_json(shipped("inspection"))
+    return inspection_reference()
 
 
 def _tax_ref() -> TaxReference:
-    return TaxReference.from_json(shipped("tax"))
+    return tax_reference()

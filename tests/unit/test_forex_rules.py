@@ -13,9 +13,9 @@ import pytest
 
 from schemas.messages import PaymentRegistered, ReceiptSettled
 from schemas.trade import Scenario
+from services.forex.reference import NoRate
+from services.forex.reference import load_reference as forex_reference
 from services.forex.rules import (
-    ForexReference,
-    NoRate,
     assess_receipt,
     match,
     receipt_days,
@@ -26,9 +26,9 @@ from services.forex.rules import (
     simulated_receipt,
     to_cny,
 )
-from tests.unit.builders import DEMO_USCC, shipped
+from tests.unit.builders import DEMO_USCC
 
-REF = ForexReference.from_json(shipped("forex"))
+REF = forex_reference()
 D = Decimal
 FRIDAY = date(2026, 11, 20)
 CLASS_B = "91310000MA1FL0007C"

@@ -12,16 +12,12 @@ import pytest
 
 from schemas.messages import InspectionFailed, InspectionPassed, ValueLine
 from schemas.trade import Direction, OriginCertificate, Scenario, TradeMode
-from services.inspection.rules import (
-    InspectionReference,
-    certificate_no,
-    inspect,
-    kind_of,
-    origin_certificate,
-)
-from tests.unit.builders import FixedDraw, line, shipped
+from services.inspection.reference import InspectionReference
+from services.inspection.reference import load_reference as inspection_reference
+from services.inspection.rules import certificate_no, inspect, kind_of, origin_certificate
+from tests.unit.builders import FixedDraw, line
 
-REF = InspectionReference.from_json(shipped("inspection"))
+REF = inspection_reference()
 WHEN = datetime(2025, 3, 1, 8, 30, tzinfo=UTC)
 D = Decimal
 LOGS = line("4403110090", "1000.00").model_copy(update={"inspection": "PQ"})

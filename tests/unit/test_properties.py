@@ -23,17 +23,20 @@ from schemas.messages import DeclarationAccepted, DeclarationRejected
 from schemas.trade import DeclarationData, Direction, Scenario, TradeMode
 from services.common.bodies import MAX_DEPTH, BodyRefused, check_json_body, json_depth
 from services.common.problems import field_path, without_echoes
-from services.customs.rules import CustomsReference, review
-from services.forex.rules import ForexReference, register_payment, settle
-from services.inspection.rules import InspectionReference, inspect
-from services.tax.rules import TaxReference, export_refund, import_taxes
+from services.customs.reference import load_reference as customs_reference
+from services.customs.rules import review
+from services.forex.reference import load_reference as forex_reference
+from services.forex.rules import register_payment, settle
+from services.inspection.reference import load_reference as inspection_reference
+from services.inspection.rules import inspect
+from services.tax.reference import load_reference as tax_reference
+from services.tax.rules import export_refund, import_taxes
 from singlewindow.samples import sample_declaration
-from tests.unit.builders import shipped, shipped_tariff
 
-CUSTOMS = CustomsReference.from_json(shipped("customs"), shipped_tariff())
-FOREX = ForexReference.from_json(shipped("forex"))
-TAX = TaxReference.from_json(shipped("tax"))
-INSPECTION = InspectionReference.from_json(shipped("inspection"))
+CUSTOMS = customs_reference()
+FOREX = forex_reference()
+TAX = tax_reference()
+INSPECTION = inspection_reference()
 WHEN = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 QUICK = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -10,10 +10,10 @@ import pytest
 from schemas.codes import make_uscc
 from schemas.messages import ExportExempted, ImportTaxesCollected, RefundDenied, RefundPaid
 from schemas.trade import EnterpriseType, Scenario, TaxFiling, TradeMode
+from services.tax.reference import RateTable
+from services.tax.reference import load_reference as tax_reference
 from services.tax.rules import (
     QuotaExceeded,
-    RateTable,
-    TaxReference,
     annual_limit_refusal,
     assess_return,
     enterprise_type,
@@ -22,9 +22,9 @@ from services.tax.rules import (
     in_pilot_zone,
     restore_quota,
 )
-from tests.unit.builders import DEMO_USCC, line, shipped
+from tests.unit.builders import DEMO_USCC, line
 
-REF = TaxReference.from_json(shipped("tax"))
+REF = tax_reference()
 D = Decimal
 EXPORT_MODES = [
     TradeMode.GENERAL,
