@@ -42,8 +42,8 @@ from schemas.api import (
     ScenarioView,
     Timeline,
 )
+from schemas.asyncapi import asyncapi_document
 from schemas.envelope import Envelope
-from schemas.registry import asyncapi_document
 from schemas.scenarios import CATALOGUE, HELPER_OUTCOMES
 from schemas.trade import DeclarationData
 from services.common import tracing

@@ -14,6 +14,7 @@ from rich.table import Table
 from gateway.ceb.codes import NS
 from gateway.ceb.parse import decode
 from gateway.ceb.sampleset import SETS, load
+from singlewindow.console import console, gateway_client
 
 ceb_app = typer.Typer(help="The CEB door: real CEB XML messages in, CEB receipts out.")
 C = f"{{{NS}}}"
@@ -78,8 +79,6 @@ def send(
 ) -> None:
     """Send CEB messages to POST /v1/ceb/messages and print their receipts; a list's later
     receipts (up to 899, and the CEB816) are followed from the mailbox."""
-    from singlewindow.cli import _client, console
-
     if samples is not None and samples not in SETS:
         raise typer.BadParameter(f"--samples takes {' or '.join(SETS)}")
     messages = [(str(p), p.read_bytes()) for p in files or []]
@@ -88,7 +87,7 @@ def send(
     if not messages:
         raise typer.BadParameter("name files or --samples")
     lists: list[str] = []
-    with _client(gateway, api_key) as client:
+    with gateway_client(gateway, api_key) as client:
         for name, body in messages:
             resp = client.post(
                 "/v1/ceb/messages", content=body, headers={"Content-Type": "application/xml"}

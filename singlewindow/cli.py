@@ -14,7 +14,6 @@ from typing import Annotated, Any
 
 import httpx
 import typer
-from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -22,6 +21,7 @@ from rich.table import Table
 from schemas.scenarios import CATALOGUE, HELPER_OUTCOMES, TEST_HS_CODES
 from services.common.settings import SERVICES, Settings
 from singlewindow.ceb import ceb_app
+from singlewindow.console import console, gateway_client, notes
 from singlewindow.load.costs import (
     SOAK_DURATION_S,
     SOAK_SAMPLE_EVERY_S,
@@ -49,22 +49,11 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(ceb_app, name="ceb")
-console = Console()
-notes = Console(stderr=True)
 
 GatewayOpt = Annotated[
     str | None, typer.Option("--gateway", help="gateway URL (default from SW_ settings)")
 ]
 KeyOpt = Annotated[str | None, typer.Option("--api-key", help="API key (default SW_DEMO_API_KEY)")]
-
-
-def _client(gateway: str | None, api_key: str | None) -> httpx.Client:
-    settings = Settings()
-    return httpx.Client(
-        base_url=gateway or settings.url_of("gateway"),
-        timeout=10,
-        headers={"Authorization": f"Bearer {api_key or settings.demo_api_key}"},
-    )
 
 
 @app.command()
@@ -179,7 +168,7 @@ def submit(
     api_key: KeyOpt = None,
 ) -> None:
     """Submit a sample declaration and follow it to its end."""
-    with _client(gateway, api_key) as client:
+    with gateway_client(gateway, api_key) as client:
         resp = client.post(
             "/v1/declarations",
             json=sample_declaration(direction, trade_mode, scenario, reference),
@@ -214,7 +203,7 @@ def status(
     api_key: KeyOpt = None,
 ) -> None:
     """Show a declaration: status, agency steps, figures and timeline."""
-    with _client(gateway, api_key) as client:
+    with gateway_client(gateway, api_key) as client:
         _print_view(client, declaration_id)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from schemas.registry import CONTACT
+from schemas.asyncapi import CONTACT
 
 # The first word of an operation id says what it does; the rest names what it acts on.
 VERBS = frozenset(

@@ -7,9 +7,9 @@ from typing import Any
 
 import jsonschema
 
+from schemas.asyncapi import asyncapi_document
 from schemas.envelope import new_envelope
 from schemas.messages import ApplyRefund, Explained, RefundDenied, RefundPaid
-from schemas.registry import asyncapi_document
 from schemas.topics import STATUS, internal_topics
 from services.common.framing import frame
 
