@@ -24,8 +24,8 @@ from pathlib import Path
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from schemas.samples import sample_declaration
 from schemas.topics import all_topics
-from singlewindow.samples import sample_declaration
 from singlewindow.spawn import Spawned, spawn_system
 
 API_KEY = "sk_test_singlewindow_demo"

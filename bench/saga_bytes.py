@@ -26,8 +26,8 @@ from schemas.messages import (
     RefundPaid,
     ValueLine,
 )
+from schemas.samples import sample_declaration
 from schemas.trade import DeclarationData
-from singlewindow.samples import sample_declaration
 
 ENTRY = "531620260000000001"
 CONFIG = GatewayConfig(step_deadline_s=10, step_max_attempts=5)

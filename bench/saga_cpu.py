@@ -38,6 +38,7 @@ from gateway.observe import SagaMetrics
 from gateway.store import GATEWAY_TABLES
 from schemas.api import DeclarationRequest
 from schemas.envelope import decode
+from schemas.samples import sample_declaration
 from schemas.topics import AGENCIES, commands, events
 from services.common.changes import Changes, OutRow
 from services.common.database import Database
@@ -52,7 +53,6 @@ from services.forex.handlers import HANDLERS as FOREX
 from services.forex.reference import load_reference as forex_reference
 from services.tax.handlers import HANDLERS as TAX
 from services.tax.reference import load_reference as tax_reference
-from singlewindow.samples import sample_declaration
 
 ROOT = Path(__file__).resolve().parents[1]
 ENTERPRISE = "ent_demo"

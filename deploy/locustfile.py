@@ -15,7 +15,7 @@ import random
 
 from locust import HttpUser, between, task
 
-from singlewindow.samples import sample_declaration
+from schemas.samples import sample_declaration
 
 API_KEY = os.environ.get("SW_DEMO_API_KEY", "sk_test_singlewindow_demo")
 FOLLOW = os.environ.get("SW_LOCUST_FOLLOW") == "1"

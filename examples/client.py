@@ -38,23 +38,13 @@ API_KEY = os.environ.get("SINGLEWINDOW_API_KEY", "sk_test_singlewindow_demo")
 TOLERANCE_S = 300
 ENDS = {"completed", "rejected", "failed", "cancelled"}
 
-DECLARATION = {
-    "direction": "export",
-    "trade_mode": "0110",
-    "declarant": {"uscc": "91350100M000100Y43", "name": "Fuzhou Demo Trading Co."},
-    "counterparty_country": "DEU",
-    "currency": "USD",
-    "items": [
-        {
-            "hs_code": "8517130000",
-            "description": "smartphones",
-            "quantity": "100",
-            "unit": "台",
-            "unit_price": "120.00",
-            "origin_country": "CHN",
-        }
-    ],
-}
+
+def example_declaration(api: httpx.Client) -> dict[str, Any]:
+    """The declaration the API documents as its example (its OpenAPI document): smartphones out
+    to Germany, general trade."""
+    doc = api.get("/openapi.json").raise_for_status().json()
+    example: dict[str, Any] = doc["components"]["schemas"]["DeclarationRequest"]["examples"][0]
+    return example
 
 
 class BadSignature(Exception):
@@ -199,7 +189,7 @@ def main() -> int:
             created = (
                 api.post(
                     "/v1/declarations",
-                    json=DECLARATION,
+                    json=example_declaration(api),
                     headers={"Idempotency-Key": str(uuid.uuid4())},
                 )
                 .raise_for_status()

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from schemas.base import Contract
+from schemas.samples import sample_declaration
 from schemas.scenarios import HELPERS_BY_NAME, MagicReferenceError, forced_outcome
 from schemas.trade import DeclarationData, Direction, TradeMode
 
@@ -29,27 +30,7 @@ class DeclarationRequest(DeclarationData):
     """A declaration as a trader submits it."""
 
     model_config = DeclarationData.model_config | {
-        "json_schema_extra": {
-            "examples": [
-                {
-                    "direction": "export",
-                    "trade_mode": "0110",
-                    "declarant": {"uscc": "91350100M000100Y43", "name": "Fuzhou Demo Trading Co."},
-                    "counterparty_country": "DEU",
-                    "currency": "USD",
-                    "items": [
-                        {
-                            "hs_code": "8517130000",
-                            "description": "smartphones",
-                            "quantity": "100",
-                            "unit": "台",
-                            "unit_price": "120.00",
-                            "origin_country": "CHN",
-                        }
-                    ],
-                }
-            ]
-        }
+        "json_schema_extra": {"examples": [sample_declaration()]}
     }
 
     pace: Pace | None = Field(

@@ -18,6 +18,7 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from schemas.samples import sample_declaration
 from schemas.scenarios import CATALOGUE, HELPER_OUTCOMES, TEST_HS_CODES
 from services.common.settings import SERVICES, Settings
 from singlewindow.ceb import ceb_app
@@ -37,7 +38,6 @@ from singlewindow.load.runner import LoadConfig, LoadRun
 from singlewindow.loop import run as run_loop
 from singlewindow.resources.gauge import Gauge
 from singlewindow.resources.watch import Watch
-from singlewindow.samples import sample_declaration
 from singlewindow.spawn import spawn_system
 from singlewindow.supervisor import Supervisor, parse_replicas
 from singlewindow.tail import Filter, Follow, NotThere, Seen, line_of, topics_to_follow

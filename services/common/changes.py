@@ -26,8 +26,6 @@ class VersionConflict(Exception):
     """Another writer created or changed a record, or handled a message, since this unit read
     it; the messages that met it are retried (`Changes.conflicting` names them)."""
 
-    retriable = True
-
 
 # PostgreSQL's unique violation, deadlock and serialization failure: another writer's row won.
 _CONFLICT_STATES = frozenset({"23505", "40P01", "40001"})

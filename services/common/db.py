@@ -98,12 +98,6 @@ def make_engine(url: str) -> AsyncEngine:
     return create_async_engine(postgres_url(url), pool_size=5, max_overflow=5, pool_pre_ping=True)
 
 
-async def create_tables(engine: AsyncEngine, extra: Sequence[Any] = ()) -> None:
-    """Create the kit's tables and a service's own, if missing."""
-    async with engine.begin() as conn:
-        await conn.run_sync(create_tables_sync, extra)
-
-
 # Replicas starting together take this lock around their CREATE TABLE IF NOT EXISTS: in
 # PostgreSQL two of them racing can both miss the table and one fails on the catalog's key.
 # Start-up only: no writer of the hot path takes a lock of this kind.

@@ -52,9 +52,7 @@ def log_context(envelope: Envelope) -> dict[str, str]:
 
 
 class HandlerError(Exception):
-    """A message that cannot be acted on; `retriable` tells the loop to retry or dead-letter it."""
-
-    retriable = False
+    """A message that cannot be acted on: the processor dead-letters it, naming `code`."""
 
     def __init__(self, code: str, detail: str) -> None:
         super().__init__(f"{code}: {detail}")

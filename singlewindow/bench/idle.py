@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from singlewindow.samples import sample_declaration
+from schemas.samples import sample_declaration
 from singlewindow.spawn import spawn_system
 
 _TICKS = os.sysconf("SC_CLK_TCK")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from singlewindow.samples import sample_declaration
+from schemas.samples import sample_declaration
 
 
 @dataclass(frozen=True)

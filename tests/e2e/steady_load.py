@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from singlewindow.samples import sample_declaration
+from schemas.samples import sample_declaration
 from singlewindow.spawn import Spawned
 from tests.support import wait_for
 

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from singlewindow.samples import sample_declaration
+from schemas.samples import sample_declaration
 from tests.e2e.conftest import System
 from tests.e2e.steady_load import new_enterprise
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from singlewindow.samples import sample_declaration
+from schemas.samples import sample_declaration
 from tests.e2e.conftest import System
 
 

@@ -29,8 +29,8 @@ from schemathesis.specs.openapi.checks import (
 from schemas.envelope import new_envelope
 from schemas.messages import Explained, RefundPaid
 from schemas.registry import REGISTRY
+from schemas.samples import sample_declaration
 from schemas.topics import AGENCIES, all_topics, topic_for
-from singlewindow.samples import sample_declaration
 from tests.e2e.conftest import System
 from tests.support import NODE_BIN, ROOT
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
-from singlewindow.samples import sample_declaration
+from schemas.samples import sample_declaration
 from tests.e2e.conftest import System
 from tests.support import wait_for
 

@@ -26,8 +26,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas.envelope import new_envelope
 from schemas.messages import CloseDeclaration
+from schemas.samples import sample_declaration
 from schemas.topics import commands
-from singlewindow.samples import sample_declaration
 from singlewindow.spawn import Spawned, spawn_system
 from tests.e2e.steady_load import (
     Audit,

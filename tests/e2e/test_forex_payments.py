@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from singlewindow.samples import sample_declaration
+from schemas.samples import sample_declaration
 from tests.e2e.conftest import System
 from tests.support import wait_for
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from singlewindow.samples import sample_declaration
+from schemas.samples import sample_declaration
 from singlewindow.spawn import free_port_block
 from tests.e2e.conftest import TERMINAL, System
 from tests.e2e.test_webhooks import Receiver

@@ -14,9 +14,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from schemas.envelope import new_envelope
 from schemas.messages import CloseDeclaration
+from schemas.samples import sample_declaration
 from schemas.topics import AGENCIES, DEADLETTER, commands, events
 from services.common.framing import FrameError, unframe
-from singlewindow.samples import sample_declaration
 from tests.e2e.conftest import System
 from tests.support import wait_for
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
+from schemas.samples import sample_declaration
 from schemas.topics import STATUS
-from singlewindow.samples import sample_declaration
 from tests.e2e.conftest import System
 from tests.support import wait_for
 

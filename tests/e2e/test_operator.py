@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from singlewindow.samples import sample_declaration
+from schemas.samples import sample_declaration
 from singlewindow.spawn import Spawned, spawn_system
 from tests.support import wait_for
 

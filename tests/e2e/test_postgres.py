@@ -18,8 +18,8 @@ import httpx
 import psycopg
 import pytest
 
+from schemas.samples import sample_declaration
 from services.common.settings import SERVICES
-from singlewindow.samples import sample_declaration
 from singlewindow.spawn import spawn_system
 from tests.e2e.conftest import System
 from tests.e2e.scrape import Samples, names, scrape, total

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from singlewindow.samples import sample_declaration
+from schemas.samples import sample_declaration
 from singlewindow.spawn import Spawned, spawn_system
 from tests.e2e.steady_load import new_enterprise
 from tests.support import wait_for

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from schemas.ids import uuid7
-from singlewindow.samples import sample_declaration
+from schemas.samples import sample_declaration
 from singlewindow.spawn import spawn_system
 from tests.e2e.conftest import System
 from tests.support import wait_for

@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
+from schemas.samples import sample_declaration
 from schemas.scenarios import CATALOGUE, HELPERS_BY_NAME, STALLS, ScenarioInfo
 from schemas.trade import Scenario
-from singlewindow.samples import sample_declaration
 from tests.e2e.conftest import TERMINAL, System
 from tests.support import wait_for
 

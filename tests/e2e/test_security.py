@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from gateway.store import hash_key
-from singlewindow.samples import sample_declaration
+from schemas.samples import sample_declaration
 from singlewindow.spawn import Spawned, spawn_system
 from tests.e2e.conftest import System
 from tests.e2e.steady_load import follow_stream, new_enterprise

@@ -20,8 +20,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
+from schemas.samples import sample_declaration
 from services.common.tracing import trace_id_of
-from singlewindow.samples import sample_declaration
 from singlewindow.spawn import spawn_system
 from tests.e2e.conftest import System
 from tests.support import wait_for

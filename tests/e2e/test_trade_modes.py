@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from singlewindow.samples import sample_declaration
+from schemas.samples import DEMO_DECLARANT, sample_declaration
 from tests.e2e.conftest import System
 from tests.support import wait_for
 
@@ -38,7 +38,7 @@ def _retail_import(mode: str, **extra: Any) -> dict[str, Any]:
     return {
         "direction": "import",
         "trade_mode": mode,
-        "declarant": {"uscc": "91350100M000100Y43", "name": "Fuzhou Demo Trading Co."},
+        "declarant": dict(DEMO_DECLARANT),
         "counterparty_country": "AUS",
         "currency": "CNY",
         "scenario": "happy",

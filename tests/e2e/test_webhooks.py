@@ -29,8 +29,8 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from schemas.samples import sample_declaration
 from schemas.topics import STATUS
-from singlewindow.samples import sample_declaration
 from singlewindow.spawn import free_port_block, spawn_system
 from tests.e2e.conftest import System
 from tests.support import wait_for

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import httpx
 
-from singlewindow.samples import sample_declaration
+from schemas.samples import sample_declaration
 from tests.e2e.conftest import System
 
 

@@ -10,6 +10,7 @@ from gateway.deadlines import DeadlineWatcher
 from gateway.handlers import HANDLERS, GatewayConfig, put_saga, send
 from schemas.envelope import Envelope, new_envelope, reply
 from schemas.messages import DeclarationSubmitted, FileDeclaration
+from schemas.samples import sample_declaration
 from schemas.trade import DeclarationData
 from services.common.changes import Changes, OutRow, load_records
 from services.common.database import Database
@@ -17,7 +18,6 @@ from services.common.handling import Processor
 from services.common.metrics import Metrics
 from services.common.runtime import Runtime
 from services.common.settings import Settings
-from singlewindow.samples import sample_declaration
 from tests.unit.builders import green_acceptance
 
 

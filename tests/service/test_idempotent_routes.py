@@ -29,12 +29,12 @@ from gateway.saga import Saga
 from gateway.store import GATEWAY_TABLES, add_enterprise
 from gateway.webhooks import Webhooks
 from schemas.deadletter import DeadLetter
+from schemas.samples import sample_declaration
 from services.common.changes import OutRow
 from services.common.database import Database
 from services.common.db import create_tables_sync, make_engine
 from services.common.groupcommit import GroupCommit
 from services.common.settings import Settings
-from singlewindow.samples import sample_declaration
 from tests.unit.test_deadletter_ids import dead_letter
 
 API_KEY = "sk_test_idempotent_routes"

@@ -19,12 +19,12 @@ from gateway import saga as sagas
 from gateway.handlers import GatewayConfig, put_saga, send
 from schemas.envelope import decode
 from schemas.ids import uuid7
+from schemas.samples import sample_declaration
 from schemas.trade import DeclarationData
 from services.common import tracing
 from services.common.changes import Changes
 from services.common.database import Database
 from services.common.db import create_tables_sync
-from singlewindow.samples import sample_declaration
 from tests.service.test_deadlines import gateway_processor
 from tests.service.test_processor import customs_processor
 

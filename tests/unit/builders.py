@@ -8,9 +8,8 @@ from typing import Any
 
 from schemas.base import Event
 from schemas.messages import DeclarationAccepted, ValueLine
+from schemas.samples import DEMO_USCC
 from schemas.trade import DeclarationData, Direction, Item, Party, Scenario, TradeMode
-
-DEMO_USCC = "91350100M000100Y43"  # domain.md §2.5: passes both check characters
 
 
 def item(

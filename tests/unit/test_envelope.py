@@ -32,8 +32,9 @@ from schemas.messages import (
     SettleReceipt,
     ValueLine,
 )
+from schemas.samples import DEMO_USCC
 from schemas.trade import Party
-from tests.unit.builders import DEMO_USCC, declaration, item
+from tests.unit.builders import declaration, item
 
 AT = datetime(2025, 3, 1, 8, 30, tzinfo=UTC)
 

@@ -10,9 +10,9 @@ from gateway import filings
 from gateway import saga as sagas
 from gateway.handlers import GatewayConfig, put_saga, send
 from gateway.sandbox import force
+from schemas.samples import sample_declaration
 from schemas.scenarios import HELPERS_BY_NAME
 from schemas.trade import DeclarationData, Scenario
-from singlewindow.samples import sample_declaration
 from tests.unit.builders import declaration, item, line
 
 CONFIG = GatewayConfig(step_deadline_s=10, step_max_attempts=3)

@@ -12,6 +12,7 @@ from typing import NamedTuple
 import pytest
 
 from schemas.messages import PaymentRegistered, ReceiptSettled
+from schemas.samples import DEMO_USCC
 from schemas.trade import Scenario
 from services.forex.reference import NoRate
 from services.forex.reference import load_reference as forex_reference
@@ -26,7 +27,6 @@ from services.forex.rules import (
     simulated_receipt,
     to_cny,
 )
-from tests.unit.builders import DEMO_USCC
 
 REF = forex_reference()
 D = Decimal

@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from schemas.api import DeclarationRequest
+from schemas.samples import sample_declaration
 from schemas.scenarios import (
     AGENCIES,
     BY_NAME,
@@ -24,7 +25,6 @@ from schemas.scenarios import (
     withholds,
 )
 from schemas.trade import Scenario
-from singlewindow.samples import sample_declaration
 
 
 @pytest.mark.parametrize("info", CATALOGUE, ids=lambda i: i.magic)

@@ -14,10 +14,10 @@ from gateway.handlers import GatewayConfig, expire_due, on_event, put_saga, send
 from gateway.saga import Saga
 from schemas.api import Pace
 from schemas.envelope import Envelope, reply
+from schemas.samples import sample_declaration
 from schemas.trade import DeclarationData
 from services.common.changes import Changes, Held
 from services.common.handling import Context
-from singlewindow.samples import sample_declaration
 from tests.unit.builders import green_acceptance
 
 CONFIG = GatewayConfig(step_deadline_s=10, step_max_attempts=5, demo_stage_s=3)

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from schemas.api import DeclarationRequest
 from schemas.codes import make_uscc, uscc_problem
 from schemas.messages import DeclarationAccepted, DeclarationRejected
+from schemas.samples import sample_declaration
 from schemas.trade import DeclarationData, Direction, Scenario, TradeMode
 from services.common.bodies import MAX_DEPTH, BodyRefused, check_json_body, json_depth
 from services.common.problems import field_path, without_echoes
@@ -31,7 +32,6 @@ from services.inspection.reference import load_reference as inspection_reference
 from services.inspection.rules import inspect
 from services.tax.reference import load_reference as tax_reference
 from services.tax.rules import export_refund, import_taxes
-from singlewindow.samples import sample_declaration
 
 CUSTOMS = customs_reference()
 FOREX = forex_reference()

@@ -9,6 +9,7 @@ import pytest
 
 from schemas.codes import make_uscc
 from schemas.messages import ExportExempted, ImportTaxesCollected, RefundDenied, RefundPaid
+from schemas.samples import DEMO_USCC
 from schemas.trade import EnterpriseType, Scenario, TaxFiling, TradeMode
 from services.tax.reference import RateTable
 from services.tax.reference import load_reference as tax_reference
@@ -22,7 +23,7 @@ from services.tax.rules import (
     in_pilot_zone,
     restore_quota,
 )
-from tests.unit.builders import DEMO_USCC, line
+from tests.unit.builders import line
 
 REF = tax_reference()
 D = Decimal

@@ -1,10 +1,12 @@
-"""Ready-made declarations for the command line, the README and the tests."""
+"""The sample declarations, kept here once: the API's documented example (OpenAPI), the command
+line's, the load tool's, the benches' and the tests'."""
 
 from __future__ import annotations
 
 from typing import Any
 
 DEMO_USCC = "91350100M000100Y43"  # passes both check characters (domain.md §2.5)
+DEMO_DECLARANT = {"uscc": DEMO_USCC, "name": "Fuzhou Demo Trading Co."}
 
 
 def sample_declaration(
@@ -18,7 +20,7 @@ def sample_declaration(
         body: dict[str, Any] = {
             "direction": "export",
             "trade_mode": trade_mode,
-            "declarant": {"uscc": DEMO_USCC, "name": "Fuzhou Demo Trading Co."},
+            "declarant": dict(DEMO_DECLARANT),
             "counterparty_country": "DEU",
             "currency": "USD",
             "items": [
@@ -36,7 +38,7 @@ def sample_declaration(
         body = {
             "direction": "import",
             "trade_mode": trade_mode,
-            "declarant": {"uscc": DEMO_USCC, "name": "Fuzhou Demo Trading Co."},
+            "declarant": dict(DEMO_DECLARANT),
             "counterparty_country": "FRA",
             "currency": "EUR",
             "items": [
