@@ -1,22 +1,16 @@
 """A lean HTTP/1.1 client: the load tool's submissions and the gateway's webhook POSTs.
 
-Both run on the machine they serve or measure, so every millisecond of their own CPU is
-taken from the rest of the system. httpx spends 1.5–2 ms of CPU per request on pool
-bookkeeping, stream wrappers and cookie handling (and its connection pool's scheduling grows
-with the requests waiting on it); this client writes a request in one write and reads the
-answer from an asyncio stream. A `Pool` holds persistent keep-alive connections to one
-server, each carrying one request at a time; a `Client` keeps a pool per origin (scheme,
-host, port) for requests to absolute URLs, and closes a pool left idle.
+Both run on the machine they serve or measure, so their own CPU is taken from the rest of the
+system; httpx costs several times this client's CPU a request (bench/RESULTS.md). A request
+goes out in one write and its answer is read from an asyncio stream. A `Pool` holds
+keep-alive connections to one server, one request at a time each; a `Client` keeps a pool
+per origin and closes one left idle.
 
-A POST is never sent twice silently. A connection the server closed while it sat idle is
-replaced before anything is written on it; once a byte of the request may have reached the
-server, a broken connection is an error for the caller to count, not a retry.
-
-Errors are named like httpx's (`ConnectError`, `ReadError`, `WriteError`,
-`RemoteProtocolError`, `InvalidURL`, and `TimeoutException` for a request that ran out of
-time), so the load report's `http_<kind>` error counts and the webhook delivery log's
-`ConnectError: …` keep their meaning. https verifies the server's certificate and name with
-`default_tls()` (certifi's CA bundle, as httpx) unless given another context.
+A POST is never sent twice silently: an idle connection the server closed is replaced before
+anything is written on it; once a byte may have reached the server, a broken connection is
+the caller's error, not a retry. Errors are named as httpx names them (`ConnectError`,
+`ReadError`, `TimeoutException`, …), so the load report's and the delivery log's counts keep
+their meaning; https verifies with certifi's CA bundle (`default_tls()`), as httpx does.
 """
 
 from __future__ import annotations

@@ -1,11 +1,10 @@
 """The hot path's statements, sent straight to the database driver.
 
 Each consumed batch and each group commit runs a handful of statements (inbox, records,
-outbox, journal). Through SQLAlchemy Core each one cost 130–250 µs of Python (compiling the
-expanding IN, cache keys, result wrapping) against 6–60 µs for the driver itself
-(bench/RESULTS.md). The SQL below is plain and portable: SQLite and PostgreSQL both speak
-`ON CONFLICT DO NOTHING`; only the placeholder differs (`?` against psycopg's `%s`).
-The statements run on the connection of the caller's SQLAlchemy transaction.
+outbox, journal); through SQLAlchemy Core each cost many times the driver's own time
+(bench/RESULTS.md). The SQL is plain and portable: SQLite and PostgreSQL both speak
+`ON CONFLICT DO NOTHING`; only the placeholder differs (`?` against psycopg's `%s`). The
+statements run on the connection of the caller's SQLAlchemy transaction.
 """
 
 from __future__ import annotations
