@@ -17,14 +17,15 @@ from services.common.web import make_app, records_router
 
 def create_agency_app(
     agency: str,
-    *,
     settings: Settings,
     handlers: Mapping[str, Handler],
     reference: Any,
-    description: str,
+    description: str | None,
+    *,
     engine: AsyncEngine | None = None,
 ) -> FastAPI:
-    """An agency process: consumes its command topic, answers on its event topic."""
+    """An agency process: consumes its command topic, answers on its event topic; its OpenAPI
+    document is described by `description` (the app module's docstring)."""
     runtime = Runtime(
         service=agency,
         settings=settings,
@@ -44,7 +45,7 @@ def create_agency_app(
             return {"agency": agency, "reference": _jsonable(reference)}
 
     return make_app(
-        runtime, title=f"Single window: {agency}", description=description, extra=routes
+        runtime, title=f"Single window: {agency}", description=description or "", extra=routes
     )
 
 

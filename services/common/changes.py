@@ -19,7 +19,7 @@ from schemas.registry import topic_of
 from schemas.topics import DEADLETTER
 from services.common.database import tap_of
 from services.common.db import Record
-from services.common.rawsql import CHUNK, Driver, marks
+from services.common.rawsql import Driver, chunked
 
 
 class VersionConflict(Exception):
@@ -340,10 +340,8 @@ def load_records(conn: Connection, keys: Iterable[str]) -> dict[str, Held]:
     db = Driver(conn)
     wanted = list(dict.fromkeys(keys))
     held: dict[str, Held] = {}
-    for i in range(0, len(wanted), CHUNK):
-        chunk = wanted[i : i + CHUNK]
-        sql = f"SELECT {_HELD} FROM records WHERE key IN ({marks(len(chunk))})"
-        for row in db.rows(sql, chunk):
+    for chunk, in_list in chunked(wanted):
+        for row in db.rows(f"SELECT {_HELD} FROM records WHERE key IN ({in_list})", chunk):
             found = Held(*row)
             held[found.key] = found
     return held
@@ -353,9 +351,8 @@ def seen_messages(conn: Connection, ids: Sequence[str]) -> dict[str, bytes | Non
     """Which of these message ids were handled before, with the replies stored for each."""
     db = Driver(conn)
     seen: dict[str, bytes | None] = {}
-    for i in range(0, len(ids), CHUNK):
-        chunk = ids[i : i + CHUNK]
-        sql = f"SELECT message_id, replies FROM inbox WHERE message_id IN ({marks(len(chunk))})"
+    for chunk, in_list in chunked(ids):
+        sql = f"SELECT message_id, replies FROM inbox WHERE message_id IN ({in_list})"
         seen.update((message_id, _bytes(replies)) for message_id, replies in db.rows(sql, chunk))
     return seen
 
@@ -377,6 +374,5 @@ def replayed_rows(replies: bytes) -> list[OutRow]:
 def delete_sent(conn: Connection, ids: Sequence[str]) -> None:
     """Remove published messages from the outbox."""
     db = Driver(conn)
-    for i in range(0, len(ids), CHUNK):
-        chunk = ids[i : i + CHUNK]
-        db.run(f"DELETE FROM outbox WHERE message_id IN ({marks(len(chunk))})", chunk)
+    for chunk, in_list in chunked(ids):
+        db.run(f"DELETE FROM outbox WHERE message_id IN ({in_list})", chunk)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from sqlalchemy import Connection
 from services.common.changes import Changes, OutRow, is_conflict
 from services.common.database import Database, commit_mark, forget_since, transaction_memo
 from services.common.rawsql import Driver
+from services.common.tasks import cancel
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -60,10 +60,7 @@ class GroupCommit:
         """Finish what is queued, then stop."""
         if self._queue:
             await self._write(self._take())
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel(self._task)
 
     async def run(self, unit: Unit[T], *, savepoint: bool = True) -> T:
         """Run `unit` in the next group transaction; return its result once committed.

@@ -60,6 +60,12 @@ class HandlerError(Exception):
         self.detail = detail
 
 
+def only_once(held: Held | None, code: str, detail: str) -> None:
+    """Refuse a decision the declaration already has (a new command asking it again)."""
+    if held is not None:
+        raise HandlerError(code, detail)
+
+
 @dataclass(frozen=True, slots=True)
 class Context:
     """What a handler may know beyond the message: the clock, the seed, reference data.

@@ -9,11 +9,13 @@ statements run on the connection of the caller's SQLAlchemy transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection
+
+T = TypeVar("T")
 
 
 @lru_cache(maxsize=256)
@@ -28,6 +30,13 @@ CHUNK = 500
 def marks(n: int) -> str:
     """`n` placeholders for an IN list: ?,?,…"""
     return ",".join("?" * n)
+
+
+def chunked(ids: Sequence[T]) -> Iterator[tuple[Sequence[T], str]]:
+    """`ids` CHUNK at a time, each chunk with the placeholders of its IN list."""
+    for i in range(0, len(ids), CHUNK):
+        chunk = ids[i : i + CHUNK]
+        yield chunk, marks(len(chunk))
 
 
 class Driver:

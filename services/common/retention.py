@@ -18,17 +18,17 @@ find it taken. A replica that dies mid-round leaves the rest to the next round's
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
 
 from services.common.database import Database
 from services.common.metrics import Metrics
 from services.common.rawsql import Driver, marks
+from services.common.tasks import cancel
 
 log = logging.getLogger(__name__)
 
@@ -136,18 +136,16 @@ def purge_round(conn: Connection, policy: Policy, *, now: float, limit: int = RO
     return purged
 
 
+@dataclass(kw_only=True)
 class Retention:
     """The purge job of one process: claims a round every `every_s`, then purges until done."""
 
-    def __init__(
-        self, *, db: Database, policy: Policy, metrics: Metrics, every_s: float, holder: str
-    ) -> None:
-        self.db = db
-        self.policy = policy
-        self.metrics = metrics
-        self.every_s = every_s
-        self.holder = holder
-        self._task: asyncio.Task[None] | None = None
+    db: Database
+    policy: Policy
+    metrics: Metrics
+    every_s: float
+    holder: str
+    _task: asyncio.Task[None] | None = field(default=None, init=False)
 
     def start(self) -> None:
         """Start the job (the lifespan owns it)."""
@@ -155,10 +153,7 @@ class Retention:
 
     async def stop(self) -> None:
         """Stop the job; a round cut short is finished by the next."""
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel(self._task)
 
     async def run_once(self) -> Purged:
         """Claim this period's round and purge until nothing is due; nothing if not claimed."""

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import Connection, text
@@ -26,6 +26,16 @@ from services.common.retention import Policy, Retention
 from services.common.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+T = TypeVar("T")
+
+
+def _started(part: T | None) -> T:
+    """A part the runtime makes when it starts; asked for before that, an error."""
+    if part is None:
+        raise RuntimeError("runtime not started")
+    return part
 
 
 class Runtime:
@@ -85,30 +95,22 @@ class Runtime:
     @property
     def engine(self) -> AsyncEngine:
         """The service's database engine."""
-        if self._engine is None:
-            raise RuntimeError("runtime not started")
-        return self._engine
+        return _started(self._engine)
 
     @property
     def db(self) -> Database:
         """The hot path's database: whole transactions in one worker thread."""
-        if self._db is None:
-            raise RuntimeError("runtime not started")
-        return self._db
+        return _started(self._db)
 
     @property
     def intake(self) -> GroupCommit:
         """Group commit for the HTTP write path."""
-        if self._intake is None:
-            raise RuntimeError("runtime not started")
-        return self._intake
+        return _started(self._intake)
 
     @property
     def relay(self) -> OutboxRelay:
         """The outbox relay."""
-        if self._relay is None:
-            raise RuntimeError("runtime not started")
-        return self._relay
+        return _started(self._relay)
 
     async def start(self) -> None:
         """Connect everything; returns once the consumer is running."""

@@ -13,11 +13,5 @@ from services.customs.reference import load_reference
 
 def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> FastAPI:
     """The customs process."""
-    return create_agency_app(
-        "customs",
-        settings=settings,
-        handlers=HANDLERS,
-        reference=load_reference(),
-        engine=engine,
-        description=__doc__ or "",
-    )
+    reference = load_reference()
+    return create_agency_app("customs", settings, HANDLERS, reference, __doc__, engine=engine)

@@ -20,7 +20,7 @@ from schemas.messages import (
 from schemas.trade import Direction
 from schemas.units import BEIJING
 from services.common.changes import Held, Put
-from services.common.handling import Context, HandlerError, Outcome, by_command
+from services.common.handling import Context, HandlerError, Outcome, by_command, only_once
 from services.customs import rules
 from services.customs.store import CustomsRecord, MonthSummary, serial_key, summary_key
 
@@ -39,10 +39,7 @@ def file_declaration(
     command: FileDeclaration, envelope: Envelope, held: Held | None, ctx: Context
 ) -> Outcome:
     """Review a new declaration: accept with a risk channel, or reject naming the field."""
-    if held is not None:
-        raise HandlerError(
-            "already_filed", f"declaration {envelope.declaration_id} was filed before"
-        )
+    only_once(held, "already_filed", f"declaration {envelope.declaration_id} was filed before")
     decl = command.declaration
     local = ctx.now.astimezone(BEIJING)
     district, year = ctx.reference.district, f"{local.year}"

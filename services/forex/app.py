@@ -15,13 +15,6 @@ from services.forex.reference import load_reference
 def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> FastAPI:
     """The forex process."""
     reference = load_reference()
-    app = create_agency_app(
-        "forex",
-        settings=settings,
-        handlers=HANDLERS,
-        reference=reference,
-        engine=engine,
-        description=__doc__ or "",
-    )
+    app = create_agency_app("forex", settings, HANDLERS, reference, __doc__, engine=engine)
     app.include_router(rates_router(app.state.runtime, reference, settings.admin_token))
     return app

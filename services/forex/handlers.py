@@ -165,10 +165,4 @@ def register_payment(
     )
 
 
-HANDLERS = by_command(
-    SOURCE,
-    {
-        SettleReceipt: settle_receipt,
-        RegisterPayment: register_payment,
-    },
-)
+HANDLERS = by_command(SOURCE, {SettleReceipt: settle_receipt, RegisterPayment: register_payment})

@@ -14,11 +14,4 @@ from services.inspection.reference import load_reference
 def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> FastAPI:
     """The inspection process."""
     reference = load_reference()
-    return create_agency_app(
-        "inspection",
-        settings=settings,
-        handlers=HANDLERS,
-        reference=reference,
-        engine=engine,
-        description=__doc__ or "",
-    )
+    return create_agency_app("inspection", settings, HANDLERS, reference, __doc__, engine=engine)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from schemas.envelope import Envelope, reply
 from schemas.messages import InspectGoods, InspectionPassed
 from services.common.changes import Held, Put
-from services.common.handling import Context, HandlerError, Outcome, by_command
+from services.common.handling import Context, Outcome, by_command, only_once
 from services.inspection import rules
 from services.inspection.store import InspectionRecord
 
@@ -16,10 +16,9 @@ def inspect_goods(
     command: InspectGoods, envelope: Envelope, held: Held | None, ctx: Context
 ) -> Outcome:
     """Inspect the goods and report pass (with certificate) or fail (with reason)."""
-    if held is not None:
-        raise HandlerError(
-            "already_inspected", f"goods of {envelope.declaration_id} were inspected before"
-        )
+    only_once(
+        held, "already_inspected", f"goods of {envelope.declaration_id} were inspected before"
+    )
     result = rules.inspect(
         declaration_id=envelope.declaration_id,
         direction=command.direction,
@@ -47,7 +46,4 @@ def inspect_goods(
     return Outcome(put=put, emit=[reply(envelope, result, source=SOURCE)])
 
 
-HANDLERS = by_command(
-    SOURCE,
-    {InspectGoods: inspect_goods},
-)
+HANDLERS = by_command(SOURCE, {InspectGoods: inspect_goods})

@@ -14,11 +14,4 @@ from services.tax.reference import load_reference
 def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> FastAPI:
     """The tax process."""
     reference = load_reference()
-    return create_agency_app(
-        "tax",
-        settings=settings,
-        handlers=HANDLERS,
-        reference=reference,
-        engine=engine,
-        description=__doc__ or "",
-    )
+    return create_agency_app("tax", settings, HANDLERS, reference, __doc__, engine=engine)

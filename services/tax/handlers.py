@@ -15,7 +15,7 @@ from schemas.messages import (
 from schemas.trade import TradeMode
 from schemas.units import BEIJING
 from services.common.changes import Held, Put
-from services.common.handling import Context, HandlerError, Outcome, by_command
+from services.common.handling import Context, HandlerError, Outcome, by_command, only_once
 from services.tax import rules
 from services.tax.store import BuyerYear, TaxRecord, quota_key
 
@@ -26,10 +26,7 @@ def apply_refund(
     command: ApplyRefund, envelope: Envelope, held: Held | None, ctx: Context
 ) -> Outcome:
     """Decide and pay the export VAT refund; a declaration is refunded at most once."""
-    if held is not None:
-        raise HandlerError(
-            "already_decided", f"refund of {envelope.declaration_id} was decided before"
-        )
+    only_once(held, "already_decided", f"refund of {envelope.declaration_id} was decided before")
     decision = rules.export_refund(
         command.lines,
         scenario=command.scenario,
@@ -86,10 +83,7 @@ def assess_import(
     A retail import counts toward its buyer's year (a ledger record of its own), and is refused
     (T301) when it would take the year over the annual limit.
     """
-    if held is not None:
-        raise HandlerError(
-            "already_assessed", f"taxes of {envelope.declaration_id} were assessed before"
-        )
+    only_once(held, "already_assessed", f"taxes of {envelope.declaration_id} were assessed before")
     mode = command.trade_mode or TradeMode.GENERAL
     today = ctx.now.astimezone(BEIJING).date()
     retail = mode in rules.CBEC_RETAIL_IMPORT and command.buyer_id is not None
@@ -174,9 +168,5 @@ def register_return(
 
 HANDLERS = by_command(
     SOURCE,
-    {
-        ApplyRefund: apply_refund,
-        AssessImportTaxes: assess_import,
-        RegisterReturn: register_return,
-    },
+    {ApplyRefund: apply_refund, AssessImportTaxes: assess_import, RegisterReturn: register_return},
 )

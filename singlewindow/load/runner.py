@@ -13,6 +13,7 @@ from typing import Any
 
 from schemas.topics import AGENCIES
 from services.common import http1 as http
+from services.common.tasks import cancel
 from singlewindow.load.listener import LagSampler, StatusListener
 from singlewindow.load.plan import MixEntry, body_for, choose
 from singlewindow.load.recorder import Recorder
@@ -226,9 +227,7 @@ class LoadRun:
         try:
             yield pool
         finally:
-            ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ticker
+            await cancel(ticker)
             await pool.aclose()
             await listener.stop()
             if sampler:
