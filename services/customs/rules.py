@@ -76,6 +76,10 @@ def _serial(sequence: int | None, salt: str, declaration_id: str) -> str:
     return f"{sequence:09d}" if sequence is not None else _digits(salt, declaration_id, 9)
 
 
+def _numbered(district: str, when: datetime, flag: str, serial: str) -> str:
+    return f"{district}{when.astimezone(BEIJING).year:04d}{flag}{serial}"
+
+
 def entry_id(
     district: str,
     when: datetime,
@@ -84,10 +88,8 @@ def entry_id(
     sequence: int | None = None,
 ) -> str:
     """The 18-digit 报关单 number: 4 district + 4 year (Beijing) + flag (1 import, 0 export) + 9."""
-    flag = "1" if direction is Direction.IMPORT else "0"
-    year = when.astimezone(BEIJING).year
     serial = f"{sequence:09d}" if sequence is not None else _sequence(declaration_id)
-    return f"{district}{year:04d}{flag}{serial}"
+    return _numbered(district, when, "1" if direction is Direction.IMPORT else "0", serial)
 
 
 def invt_no(
@@ -98,9 +100,8 @@ def invt_no(
     sequence: int | None = None,
 ) -> str:
     """The 18-character inventory number: 4 district + 4 year + I/E + 9 sequence."""
-    flag = "I" if direction is Direction.IMPORT else "E"
-    year = when.astimezone(BEIJING).year
-    return f"{district}{year:04d}{flag}{_serial(sequence, 'invt', declaration_id)}"
+    serial = _serial(sequence, "invt", declaration_id)
+    return _numbered(district, when, "I" if direction is Direction.IMPORT else "E", serial)
 
 
 def pre_no(when: datetime, declaration_id: str, sequence: int | None = None) -> str:
@@ -479,32 +480,39 @@ def value_lines(declaration: DeclarationData, ref: CustomsReference) -> tuple[Va
     return tuple(lines)
 
 
+# The documents filed before the list or 报关单, and each one's receipt (D§1.2-1.4): a CBEC
+# import's three (三单), else by trade mode.
+CBEC_IMPORT_FILED = (
+    ("CEB312", "订单 order CEB311"),
+    ("CEB412", "支付单 payment CEB411"),
+    ("CEB512", "运单 waybill CEB511; 三单比对 matched"),
+)
+FILED: dict[TradeMode, tuple[tuple[str, str], ...]] = {
+    TradeMode.CBEC_RETAIL: (
+        ("CEB304", "订单 order CEB303"),
+        ("CEB404", "收款单 receipt of payment CEB403"),
+        ("CEB506", "运单 waybill CEB505"),
+    ),
+    TradeMode.CBEC_B2B_DIRECT: (
+        ("CEB304", "订单 order CEB303 (跨境B2B出口单证 10000004)"),
+        ("CEB506", "运单 waybill CEB505"),
+    ),
+    TradeMode.CBEC_B2B_WAREHOUSE: (
+        ("订仓单", "booking note of the overseas warehouse"),
+        ("CEB506", "运单 waybill CEB505"),
+    ),
+}
+
+
 def supporting_receipts(declaration: DeclarationData, minutes: Decimal) -> list[Receipt]:
     """The receipts of the documents filed before the list or 报关单 (D§1.2-1.4)."""
     mode, direction = declaration.trade_mode, declaration.direction
-    if direction is Direction.IMPORT and mode in CBEC_IMPORT:
-        return [
-            receipt("CEB312", "120", minutes, "订单 order CEB311"),
-            receipt("CEB412", "120", minutes, "支付单 payment CEB411"),
-            receipt("CEB512", "120", minutes, "运单 waybill CEB511; 三单比对 matched"),
-        ]
-    if mode is TradeMode.CBEC_RETAIL:
-        return [
-            receipt("CEB304", "120", minutes, "订单 order CEB303"),
-            receipt("CEB404", "120", minutes, "收款单 receipt of payment CEB403"),
-            receipt("CEB506", "120", minutes, "运单 waybill CEB505"),
-        ]
-    if mode is TradeMode.CBEC_B2B_DIRECT:
-        return [
-            receipt("CEB304", "120", minutes, "订单 order CEB303 (跨境B2B出口单证 10000004)"),
-            receipt("CEB506", "120", minutes, "运单 waybill CEB505"),
-        ]
-    if mode is TradeMode.CBEC_B2B_WAREHOUSE:
-        return [
-            receipt("订仓单", "120", minutes, "booking note of the overseas warehouse"),
-            receipt("CEB506", "120", minutes, "运单 waybill CEB505"),
-        ]
-    return []
+    filed = (
+        CBEC_IMPORT_FILED
+        if direction is Direction.IMPORT and mode in CBEC_IMPORT
+        else FILED.get(mode, ())
+    )
+    return [receipt(message, "120", minutes, note) for message, note in filed]
 
 
 def review(

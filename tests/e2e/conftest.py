@@ -47,6 +47,12 @@ class System(Spawned):
 
         return wait_for(probe, timeout_s=timeout_s, what=f"{declaration_id} to end", every_s=0.1)
 
+    def declare(self, client: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
+        """Submit a declaration and wait for it to end: its final view."""
+        resp = client.post("/v1/declarations", json=body)
+        assert resp.status_code == 202, resp.text
+        return self.wait_terminal(client, resp.json()["id"])
+
     def pid_of(self, service: str) -> int:
         return int(httpx.get(self.url(service) + "/healthz", timeout=5).json()["pid"])
 

@@ -29,6 +29,11 @@ def _forex_step(client: httpx.Client, declaration_id: str, *wanted: str) -> dict
     return wait_for(probe, timeout_s=30, what=f"forex step in {wanted}", every_s=0.1)
 
 
+def _usd(amount: str, **more: str) -> dict[str, str]:
+    """A receipt filed by the trader: an amount in USD, and what else the filing says."""
+    return {"amount": amount, "currency": "USD", **more}
+
+
 def _timeline(client: httpx.Client, declaration_id: str) -> list[dict[str, Any]]:
     return list(client.get(f"/v1/declarations/{declaration_id}/events").json()["data"])
 
@@ -57,14 +62,7 @@ def test_class_c_receipt_is_refused_without_registration_then_settled_short(
         assert refused["reason"].startswith("F101 registration_no:")
         assert "[rule forex.class_c.registration]" in refused["reason"]
         assert "逐笔" in refused["reason"]
-        again = client.post(
-            url,
-            json={
-                "amount": "9000.00",
-                "currency": "USD",
-                "registration_no": "SAFE2026112300000042",
-            },
-        )
+        again = client.post(url, json=_usd("9000.00", registration_no="SAFE2026112300000042"))
         assert again.status_code == 202, again.text
         view = system.wait_terminal(client, declaration_id)
         timeline = _timeline(client, declaration_id)
@@ -85,14 +83,7 @@ def test_class_c_receipt_is_refused_without_registration_then_settled_short(
     assert "forex.transaction.refused" in types
     # The balance comes later, after completion: tranche 2 of 3,000.00 settles it.
     with system.client() as client:
-        balance = client.post(
-            url,
-            json={
-                "amount": "3000.00",
-                "currency": "USD",
-                "registration_no": "SAFE2026112300000043",
-            },
-        )
+        balance = client.post(url, json=_usd("3000.00", registration_no="SAFE2026112300000043"))
         assert balance.status_code == 202, balance.text
 
         def topped() -> dict[str, Any] | None:

@@ -18,10 +18,8 @@ BEIJING = timezone(timedelta(hours=8))
 
 def _run(system: System, body: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     with system.client() as client:
-        resp = client.post("/v1/declarations", json=body)
-        assert resp.status_code == 202, resp.text
-        view = system.wait_terminal(client, resp.json()["id"])
-        timeline = client.get(f"/v1/declarations/{resp.json()['id']}/events").json()["data"]
+        view = system.declare(client, body)
+        timeline = client.get(f"/v1/declarations/{view['id']}/events").json()["data"]
     return view, timeline
 
 

@@ -8,6 +8,7 @@ import httpx
 
 from schemas.samples import sample_declaration
 from tests.e2e.conftest import System
+from tests.e2e.steady_load import new_enterprise
 
 
 def _types(client: httpx.Client, declaration_id: str) -> list[str]:
@@ -47,8 +48,7 @@ def test_export_declaration_is_cleared_settled_and_refunded(system: System) -> N
 
 def test_import_declaration_pays_taxes_before_release(system: System) -> None:
     with system.client() as client:
-        resp = client.post("/v1/declarations", json=sample_declaration("import", "0110", "happy"))
-        view = system.wait_terminal(client, resp.json()["id"])
+        view = system.declare(client, sample_declaration("import", "0110", "happy"))
         assert view["status"] == "completed", view
         # 10 × EUR 50 = EUR 500 × 7.7000 = CNY 3,850.00. Perfume 3303000000 on the shipped
         # tariff: MFN duty 3% = 115.50; CT 15%: (3850 + 115.50) / 0.85 × 0.15 = 699.794 → 699.79;
@@ -57,7 +57,7 @@ def test_import_declaration_pays_taxes_before_release(system: System) -> None:
         assert Decimal(figures["duty"]) == Decimal("115.50")
         assert Decimal(figures["consumption_tax"]) == Decimal("699.79")
         assert Decimal(figures["import_vat"]) == Decimal("606.49")
-        types = _types(client, resp.json()["id"])
+        types = _types(client, view["id"])
         assert types.index("tax.import.collected") < types.index("customs.goods.release")
         assert "forex.payment.registered" in types
 
@@ -66,36 +66,29 @@ def test_customs_rejection_ends_the_declaration_with_the_reason(system: System) 
     body = sample_declaration("export", "0110")
     body["items"][0]["hs_code"] = "9301100000"  # chapter 93, arms: licence required
     with system.client() as client:
-        resp = client.post("/v1/declarations", json=body)
-        view = system.wait_terminal(client, resp.json()["id"])
+        view = system.declare(client, body)
         assert view["status"] == "rejected"
         assert view["customs_status"] == "100"
         assert view["reason"].startswith("C101 items[0].hs_code:")
         assert view["steps"]["tax"] == "waiting"
-        assert "tax.refund.apply" not in _types(client, resp.json()["id"])
+        assert "tax.refund.apply" not in _types(client, view["id"])
 
 
 def test_failed_inspection_detains_the_goods_and_fails_the_declaration(system: System) -> None:
     with system.client() as client:
-        resp = client.post(
-            "/v1/declarations", json=sample_declaration("export", "9610", "inspection_fail")
-        )
-        view = system.wait_terminal(client, resp.json()["id"])
+        view = system.declare(client, sample_declaration("export", "9610", "inspection_fail"))
         assert view["status"] == "failed"
         assert view["channel"] == "red"
         assert view["customs_status"] == "501"
         assert view["steps"]["inspection"] == "failed"
         assert view["reason"].startswith("I301")
-        types = _types(client, resp.json()["id"])
+        types = _types(client, view["id"])
         assert "customs.goods.detained" in types and "customs.goods.release" not in types
 
 
 def test_denied_refund_still_completes_with_zero_refund(system: System) -> None:
     with system.client() as client:
-        resp = client.post(
-            "/v1/declarations", json=sample_declaration("export", "9710", "refund_denied")
-        )
-        view = system.wait_terminal(client, resp.json()["id"])
+        view = system.declare(client, sample_declaration("export", "9710", "refund_denied"))
         assert view["status"] == "completed"
         assert view["steps"]["tax"] == "refund_denied"
         assert Decimal(view["figures"]["refund"]) == 0
@@ -130,13 +123,7 @@ def test_trade_mode_must_fit_the_direction(system: System) -> None:
 def test_an_enterprise_never_sees_another_enterprises_declarations(system: System) -> None:
     with system.client() as demo:
         mine = demo.post("/v1/declarations", json=sample_declaration()).json()["id"]
-    admin = httpx.post(
-        system.url("gateway") + "/v1/admin/enterprises",
-        json={"name": "Other Co."},
-        headers={"Authorization": f"Bearer {system.admin_token}"},
-    )
-    assert admin.status_code == 201, admin.text
-    with system.client(admin.json()["api_key"]) as other:
+    with system.client(new_enterprise(system, system.admin_token, "Other Co.")) as other:
         assert other.get(f"/v1/declarations/{mine}").status_code == 404
         assert other.get(f"/v1/declarations/{mine}/events").status_code == 404
         assert mine not in [d["id"] for d in other.get("/v1/declarations").json()["data"]]

@@ -23,39 +23,24 @@ from services.common.changes import Changes, Put, VersionConflict
 from services.common.database import Database
 from services.common.db import Journal, Outbox, Record
 from services.common.handling import Handler, Processor
-from services.common.metrics import Metrics
 from services.customs.handlers import HANDLERS as CUSTOMS
 from services.customs.reference import load_reference
 from services.tax.handlers import HANDLERS as TAX
 from services.tax.reference import load_reference as tax_reference
 from services.tax.store import TaxRecord
+from tests.support import processor
 from tests.unit.builders import declaration, item
 
 
 def tax_processor(db: Database) -> Processor:
-    ref = tax_reference()
-    return Processor(
-        service="tax",
-        db=db,
-        handlers=TAX,
-        metrics=Metrics("tax"),
-        run_seed=1,
-        reference=ref,
-    )
+    return processor("tax", db, TAX, tax_reference())
 
 
 def customs_processor(
     db: Database, handlers: Mapping[str, Handler] = CUSTOMS, *, counter_block: int = 1
 ) -> Processor:
-    return Processor(
-        service="customs",
-        db=db,
-        handlers=handlers,
-        metrics=Metrics("customs"),
-        run_seed=1,
-        reference=load_reference(),  # the tariff too: its lines carry the rates
-        counter_block=counter_block,
-    )
+    # The reference has the tariff too: its lines carry the rates.
+    return processor("customs", db, handlers, load_reference(), counter_block=counter_block)
 
 
 def refund_command(declaration_id: str = "d-1") -> Envelope:
@@ -228,14 +213,7 @@ async def test_an_agency_decides_as_of_the_sandbox_time_its_command_carries(
     from services.forex.handlers import HANDLERS as FOREX
     from services.forex.reference import load_reference as forex_reference
 
-    processor = Processor(
-        service="forex",
-        db=db,
-        handlers=FOREX,
-        metrics=Metrics("forex"),
-        run_seed=1,
-        reference=forex_reference(),
-    )
+    forex = processor("forex", db, FOREX, forex_reference())
     command = SettleReceipt(
         entry_id="531620260000000001",
         amount=Decimal("12000.00"),
@@ -249,7 +227,7 @@ async def test_an_agency_decides_as_of_the_sandbox_time_its_command_carries(
         envelope = new_envelope(
             command, declaration_id=declaration_id, source="gateway", clock_offset_s=offset
         )
-        rows = await processor.process([envelope])
+        rows = await forex.process([envelope])
         replies[declaration_id] = whole(rows[0].value)  # every field, defaults too
     on_time, late = replies["d-now"], replies["d-later"]
     assert (on_time["payload"]["match"], on_time["payload"]["reason_code"]) == ("matched", None)

@@ -11,6 +11,15 @@ from schemas.messages import DeclarationAccepted, ValueLine
 from schemas.samples import DEMO_USCC
 from schemas.trade import DeclarationData, Direction, Item, Party, Scenario, TradeMode
 
+# The modes a declaration may be exported under, and the CBEC retail import modes.
+EXPORT_MODES = (
+    TradeMode.GENERAL,
+    TradeMode.CBEC_RETAIL,
+    TradeMode.CBEC_B2B_DIRECT,
+    TradeMode.CBEC_B2B_WAREHOUSE,
+)
+CBEC_IMPORT_MODES = (TradeMode.CBEC_RETAIL, TradeMode.CBEC_BONDED)
+
 
 def item(
     hs_code: str = "8517130000",

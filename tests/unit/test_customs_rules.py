@@ -42,7 +42,9 @@ from services.customs.rules import (
     summarise,
 )
 from tests.unit.builders import (
+    CBEC_IMPORT_MODES,
     DEMO_USCC,
+    EXPORT_MODES,
     FixedDraw,
     declaration,
     item,
@@ -51,13 +53,6 @@ from tests.unit.builders import (
 REF = customs_reference()
 WHEN = datetime(2025, 3, 1, 8, 30, tzinfo=UTC)  # 16:30 in Beijing
 D = Decimal
-EXPORT_MODES = [
-    TradeMode.GENERAL,
-    TradeMode.CBEC_RETAIL,
-    TradeMode.CBEC_B2B_DIRECT,
-    TradeMode.CBEC_B2B_WAREHOUSE,
-]
-CBEC_IMPORT_MODES = [TradeMode.CBEC_RETAIL, TradeMode.CBEC_BONDED]
 AEO = "91440300MA5DAE000L"  # listed with an enterprise factor of 0.2
 
 

@@ -30,11 +30,10 @@ from schemas.messages import (
     GoodsReleased,
     ReleaseGoods,
     SettleReceipt,
-    ValueLine,
 )
 from schemas.samples import DEMO_USCC
 from schemas.trade import Party
-from tests.unit.builders import declaration, item
+from tests.unit.builders import declaration, green_acceptance, item
 
 AT = datetime(2025, 3, 1, 8, 30, tzinfo=UTC)
 
@@ -66,14 +65,7 @@ def _decode_error(raw: bytes | None) -> DecodeError:
 
 def test_decode_round_trips_an_envelope_with_its_typed_payload() -> None:
     sent = new_envelope(
-        DeclarationAccepted(
-            entry_id="531620251000000042",
-            channel="green",
-            inspection_required=False,
-            fx_rate=Decimal("7.7000"),
-            lines=(ValueLine(hs_code="3303000000", value_cny=Decimal("7700.00")),),
-            total_value_cny=Decimal("7700.00"),
-        ),
+        green_acceptance(),
         declaration_id="d-1",
         source="customs",
         causation_id="c-1",
@@ -82,7 +74,7 @@ def test_decode_round_trips_an_envelope_with_its_typed_payload() -> None:
     got = decode(sent.to_bytes())
     assert got == sent
     assert isinstance(got.payload, DeclarationAccepted)
-    assert got.payload.lines[0].value_cny == Decimal("7700.00")
+    assert got.payload.lines[0].value_cny == Decimal("85200.00")
     assert got.correlation_id == "d-1"  # defaults to the declaration id
     assert got.occurred_at == AT
 

@@ -12,9 +12,9 @@ from schemas.envelope import new_envelope
 from schemas.messages import ApplyRefund, ValueLine
 from services.common.changes import Changes
 from services.common.database import Database
-from services.common.handling import Context, Processor
-from services.common.metrics import Metrics
+from services.common.handling import Context
 from singlewindow.logs import JsonFormatter
+from tests.support import processor
 
 
 def test_a_refused_message_is_logged_with_its_declaration_and_correlation_ids() -> None:
@@ -32,19 +32,14 @@ def test_a_refused_message_is_logged_with_its_declaration_and_correlation_ids() 
         source="gateway",
         correlation_id="c-7",
     )
-    processor = Processor(
-        service="tax",
-        db=Database("sqlite://"),
-        handlers={},  # nothing handles it: refused and dead-lettered, with a warning
-        metrics=Metrics("tax"),
-        run_seed=1,
-    )
+    # Nothing handles it: refused and dead-lettered, with a warning.
+    tax = processor("tax", Database("sqlite://"), {})
     try:
         ctx = Context("tax", 1, datetime.now(UTC))
-        processor._handle_one(command, {}, ctx, Changes())
+        tax._handle_one(command, {}, ctx, Changes())
     finally:
         logger.removeHandler(handler)
-        processor.db.dispose()
+        tax.db.dispose()
     (line,) = [json.loads(raw) for raw in stream.getvalue().splitlines()]
     assert line["level"] == "WARNING" and line["service"] == "tax"
     assert line["declaration_id"] == "d-42" and line["correlation_id"] == "c-7"

@@ -23,17 +23,10 @@ from services.tax.rules import (
     in_pilot_zone,
     restore_quota,
 )
-from tests.unit.builders import line
+from tests.unit.builders import CBEC_IMPORT_MODES, EXPORT_MODES, line
 
 REF = tax_reference()
 D = Decimal
-EXPORT_MODES = [
-    TradeMode.GENERAL,
-    TradeMode.CBEC_RETAIL,
-    TradeMode.CBEC_B2B_DIRECT,
-    TradeMode.CBEC_B2B_WAREHOUSE,
-]
-RETAIL = [TradeMode.CBEC_RETAIL, TradeMode.CBEC_BONDED]
 OUTSIDE = make_uscc("91620500MA000000")  # Tianshui, Gansu (6205): not a pilot-zone city
 MANUFACTURER = "91440300MA5DAE000L"  # on the shipped register as a manufacturer
 
@@ -301,7 +294,7 @@ def test_wine_and_perfume_are_summed_line_by_line() -> None:
 MILK = dict(duty_rate="0", consumption_tax_rate="0", vat_rate="0.13")
 
 
-@pytest.mark.parametrize("mode", RETAIL)
+@pytest.mark.parametrize("mode", CBEC_IMPORT_MODES)
 def test_retail_import_of_three_thousand_pays_273(mode: TradeMode) -> None:
     """domain.md §5.2: RMB 3,000 × 13% × 70% = RMB 273; duty 0% within the limits."""
     taxes = _taxes(line("1901101000", "3000.00", **MILK), mode=mode)
@@ -314,7 +307,7 @@ def test_retail_import_of_three_thousand_pays_273(mode: TradeMode) -> None:
     assert taxes.quota is not None and taxes.quota.amount == D("23000.00")  # 26,000 − 3,000
 
 
-@pytest.mark.parametrize("mode", RETAIL)
+@pytest.mark.parametrize("mode", CBEC_IMPORT_MODES)
 def test_retail_import_with_consumption_tax_uses_the_composite_rate(mode: TradeMode) -> None:
     """CNY 1,000.00 perfume: composite [(0.15 + 0.13) / 0.85] × 0.7 = 0.230588;
     CT = 1,000 / 0.85 × 0.15 × 0.7 = 123.529 → 123.53; VAT = 1,176.47 × 0.13 × 0.7 = 107.06;
@@ -328,7 +321,7 @@ def test_retail_import_with_consumption_tax_uses_the_composite_rate(mode: TradeM
     assert taxes.lines[0].rate == D("0.230588")
 
 
-@pytest.mark.parametrize("mode", RETAIL)
+@pytest.mark.parametrize("mode", CBEC_IMPORT_MODES)
 def test_single_item_over_five_thousand_is_taxed_in_full(mode: TradeMode) -> None:
     """One handbag CNY 6,000.00 (duty 10%, VAT 13%): duty 600.00; VAT 6,600 × 0.13 = 858.00;
     total 1,458.00, counted toward the annual total (26,000 − 6,000 = 20,000 left)."""
@@ -342,7 +335,7 @@ def test_single_item_over_five_thousand_is_taxed_in_full(mode: TradeMode) -> Non
     assert taxes.quota is not None and taxes.quota.amount == D("20000.00")
 
 
-@pytest.mark.parametrize("mode", RETAIL)
+@pytest.mark.parametrize("mode", CBEC_IMPORT_MODES)
 def test_annual_limit_is_checked_against_the_buyers_year_to_date(mode: TradeMode) -> None:
     """20,000 + 3,000 = 23,000 ≤ 26,000: 3,000 left. 24,000 + 3,000 = 27,000 > 26,000: refused."""
     goods = line("1901101000", "3000.00", **MILK)
@@ -364,7 +357,7 @@ def test_a_return_within_thirty_days_restores_the_quota() -> None:
     ) == D(23000)
 
 
-@pytest.mark.parametrize("mode", RETAIL)
+@pytest.mark.parametrize("mode", CBEC_IMPORT_MODES)
 @pytest.mark.parametrize(
     ("ytd", "value", "refused"),
     [
