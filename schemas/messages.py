@@ -258,24 +258,29 @@ class InspectionFailed(Event):
 # --- forex ---------------------------------------------------------------------------------
 
 
-class SettleReceipt(Command):
-    TYPE: ClassVar[str] = "forex.receipt.settle"
-    SUMMARY: ClassVar[str] = "Match the buyer's payment to the declaration and settle it (结汇)."
+class ForexFiling(Command):
+    """A receipt or payment filed with forex against a declaration's declared value."""
+
     entry_id: str
     amount: Decimal
     currency: str
     declarant_uscc: str | None = None
-    received: Decimal | None = Field(default=None, description="None: the simulated buyer pays")
-    days_after_export: int | None = None
-    scenario: Scenario | None = None
-    received_on: date | None = Field(
-        default=None, description="value date of a receipt registered through the API"
-    )
-    received_currency: str | None = Field(default=None, description="API: currency received")
     registration_no: str | None = Field(
         default=None, description="class C: the SAFE registration made before the transaction"
     )
     via_api: bool = Field(default=False, description="registered by the trader (POST .../payments)")
+    scenario: Scenario | None = None
+
+
+class SettleReceipt(ForexFiling):
+    TYPE: ClassVar[str] = "forex.receipt.settle"
+    SUMMARY: ClassVar[str] = "Match the buyer's payment to the declaration and settle it (结汇)."
+    received: Decimal | None = Field(default=None, description="None: the simulated buyer pays")
+    days_after_export: int | None = None
+    received_on: date | None = Field(
+        default=None, description="value date of a receipt registered through the API"
+    )
+    received_currency: str | None = Field(default=None, description="API: currency received")
     buyer_share: Decimal | None = Field(
         default=None, description="sandbox: the share of the declared value the buyer pays"
     )
@@ -286,67 +291,48 @@ class SettleReceipt(Command):
     )
 
 
-class RegisterPayment(Command):
+class RegisterPayment(ForexFiling):
     TYPE: ClassVar[str] = "forex.payment.register"
     SUMMARY: ClassVar[str] = "Register the import payment abroad against the declaration."
-    entry_id: str
-    amount: Decimal
-    currency: str
-    declarant_uscc: str | None = None
     paid: Decimal | None = Field(default=None, description="None: the simulated payment")
     paid_on: date | None = Field(default=None, description="value date of an API payment")
     paid_currency: str | None = Field(default=None, description="API: currency paid")
-    registration_no: str | None = Field(
-        default=None, description="class C: the SAFE registration made before the transaction"
-    )
-    via_api: bool = Field(default=False, description="registered by the trader (POST .../payments)")
-    scenario: Scenario | None = None
 
 
-class ReceiptSettled(Event):
-    TYPE: ClassVar[str] = "forex.receipt.settled"
-    SUMMARY: ClassVar[str] = "The export receipt was matched and settled into CNY."
-    tranche: int = Field(default=1, description="2, 3, …: a later part of a partial receipt")
-    received_total: Decimal | None = Field(default=None, description="received, all tranches")
+class ForexMatched(Event):
+    """A receipt or payment matched to the declared value (on the total of every tranche)."""
+
+    tranche: int = Field(default=1, description="2, 3, …: a later part of a short amount")
+    received_total: Decimal | None = Field(default=None, description="all tranches so far")
     amount: Decimal
     currency: str
     rate: Decimal
     amount_cny: Decimal
     declared: Decimal | None = None
     match: str = Field(default="matched", description="matched, partial, over or late")
-    reason_code: str | None = Field(
-        default=None, description="F201 short receipt, F202 over-receipt held, F203 late"
-    )
     outstanding: Decimal = Decimal(0)
-    held: Decimal = Field(default=Decimal(0), description="excess not settled, pending review")
+    held: Decimal = Field(default=Decimal(0), description="excess held back, pending review")
     fx_class: str = "A"
     registration_no: str | None = Field(default=None, description="class C: SAFE registration")
     rate_date: str | None = None
     checks: tuple[str, ...] = ()
-    settlement: Explained | None = None
     findings: tuple[FieldError, ...] = Field(
         default=(), description="partial (F201), over (F202), late (F203), with the rule"
     )
 
 
-class PaymentRegistered(Event):
+class ReceiptSettled(ForexMatched):
+    TYPE: ClassVar[str] = "forex.receipt.settled"
+    SUMMARY: ClassVar[str] = "The export receipt was matched and settled into CNY."
+    reason_code: str | None = Field(
+        default=None, description="F201 short receipt, F202 over-receipt held, F203 late"
+    )
+    settlement: Explained | None = None
+
+
+class PaymentRegistered(ForexMatched):
     TYPE: ClassVar[str] = "forex.payment.registered"
     SUMMARY: ClassVar[str] = "The import payment was registered against the declaration."
-    tranche: int = Field(default=1, description="2, 3, …: a later part of a short payment")
-    received_total: Decimal | None = Field(default=None, description="paid, all tranches")
-    amount: Decimal
-    currency: str
-    rate: Decimal
-    amount_cny: Decimal
-    declared: Decimal | None = None
-    match: str = "matched"
-    fx_class: str = "A"
-    registration_no: str | None = None
-    rate_date: str | None = None
-    checks: tuple[str, ...] = ()
-    outstanding: Decimal = Decimal(0)
-    held: Decimal = Field(default=Decimal(0), description="excess not paid out, pending review")
-    findings: tuple[FieldError, ...] = ()
 
 
 class Refusal(Event):

@@ -258,38 +258,38 @@ class Changes:
         now = time.time()
         db = Driver(conn)
         inbox = sorted(self.inbox)
-        taken = db.many(
+        _every(
+            db,
             "INSERT INTO inbox (message_id, replies, processed_at) VALUES (?, ?, ?) "
             "ON CONFLICT DO NOTHING",
             inbox,
+            "message(s) handled",
         )
-        if taken != len(inbox):
-            raise VersionConflict(f"{len(inbox) - taken} message(s) handled concurrently")
         puts = sorted(self.puts.values(), key=lambda p: p.key)
         new = [
             (p.key, p.owner, p.status, p.deadline, p.data, now, now)
             for p in puts
             if p.expected_version is None
         ]
-        created = db.many(
+        _every(
+            db,
             "INSERT INTO records (key, owner, status, deadline, version, data, created_at, "
             "updated_at) VALUES (?, ?, ?, ?, 1, ?, ?, ?) ON CONFLICT DO NOTHING",
             new,
+            "record(s) created",
         )
-        if created != len(new):
-            raise VersionConflict(f"{len(new) - created} record(s) created concurrently")
         old = [
             (p.status, p.deadline, p.data, now, p.key, p.expected_version)
             for p in puts
             if p.expected_version is not None
         ]
-        changed = db.many(
+        _every(
+            db,
             "UPDATE records SET status = ?, deadline = ?, data = ?, version = version + 1, "
             "updated_at = ? WHERE key = ? AND version = ?",
             old,
+            "record(s) changed",
         )
-        if changed != len(old):
-            raise VersionConflict(f"{len(old) - changed} record(s) changed concurrently")
         db.many(
             "INSERT INTO outbox (message_id, topic, key, value, created_at) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -324,6 +324,13 @@ class Changes:
             if not more:
                 return hit
             keys |= more
+
+
+def _every(db: Driver, sql: str, rows: Sequence[Sequence[Any]], what: str) -> None:
+    """Write every row, or raise VersionConflict: another writer took the rest first."""
+    written = db.many(sql, rows)
+    if written != len(rows):
+        raise VersionConflict(f"{len(rows) - written} {what} concurrently")
 
 
 def select_held() -> Select[Any]:

@@ -6,7 +6,14 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from schemas.envelope import Envelope, reply
-from schemas.messages import PaymentRegistered, ReceiptSettled, RegisterPayment, SettleReceipt
+from schemas.messages import (
+    ForexFiling,
+    ForexMatched,
+    PaymentRegistered,
+    ReceiptSettled,
+    RegisterPayment,
+    SettleReceipt,
+)
 from schemas.units import BEIJING, ZERO
 from services.common.changes import Held, Put
 from services.common.handling import Context, HandlerError, Outcome, by_command
@@ -41,14 +48,14 @@ def _earlier(
 
 
 def _filing(
-    command: SettleReceipt | RegisterPayment,
+    command: ForexFiling,
     envelope: Envelope,
     held: Held | None,
     ctx: Context,
     *,
     kind: str,
     currency: str | None,
-    decide: Callable[[ForexReference, Decimal, int], ReceiptSettled | PaymentRegistered],
+    decide: Callable[[ForexReference, Decimal, int], ForexMatched],
 ) -> Outcome:
     """What a receipt and a payment share: earlier tranches, the bank's refusal (nothing
     recorded: the trader may file again), the day's rates, the cumulative record.

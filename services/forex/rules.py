@@ -235,6 +235,54 @@ def _class_checks(
     return [f"class C: registered with SAFE before the transaction (逐笔登记) No. {reg}"]
 
 
+@dataclass(frozen=True)
+class _Matched:
+    """What settling a receipt and registering a payment share: the day's rate, the SAFE
+    class and registration, the match on the total so far, the checks made."""
+
+    rate: Decimal
+    rate_day: date
+    fx_class: str
+    registration: str | None
+    total: Decimal
+    seen: Assessment
+    checks: tuple[str, ...]
+    now: Decimal  # this tranche: what the match settles beyond earlier tranches
+
+
+def _matched(
+    declared: Decimal,
+    currency: str,
+    ref: ForexReference,
+    amount: Decimal,
+    on: date,
+    uscc: str | None,
+    declaration_id: str,
+    registration: str | None,
+    earlier: Decimal,
+    days_after_export: int,
+    verb: str,
+    so_far: str = "",
+) -> _Matched:
+    """`amount` now, `earlier` before, matched to `declared` as of `on` (see `settle`)."""
+    rate, rate_day = ref.rate(currency, on)
+    fx_class = ref.fx_class(uscc)
+    total = earlier + amount
+    seen = assess_receipt(
+        declared, total, fx_class=fx_class, days_after_export=days_after_export, ref=ref, verb=verb
+    )
+    reg = (registration or registration_no(declaration_id, on)) if fx_class == "C" else None
+    checks = _class_checks(fx_class, declared, total, reg)
+    checks.append(
+        f"match: {verb} {total}{so_far} vs declared {declared}, tolerance ±{ref.tolerance} "
+        f"→ {seen.match}"
+    )
+    checks.extend(f"{f.code} {f.reason}" for f in seen.findings)
+    return _Matched(
+        rate, rate_day, fx_class, reg, total, seen, tuple(checks), seen.settled - earlier
+    )
+
+
 def settle(
     declared: Decimal,
     currency: str,
@@ -256,47 +304,47 @@ def settle(
     difference. Class C: the registration quoted, else the one the simulated enterprise made.
     """
     amount = declared if received is None else received
-    rate, rate_day = ref.rate(currency, on)
-    fx_class = ref.fx_class(uscc)
-    total = earlier + amount
-    seen = assess_receipt(
-        declared, total, fx_class=fx_class, days_after_export=days_after_export, ref=ref
-    )
-    reg = (registration or registration_no(declaration_id, on)) if fx_class == "C" else None
-    checks = _class_checks(fx_class, declared, total, reg)
     so_far = f" (tranche {tranche}: {earlier} before + {amount} now)" if tranche > 1 else ""
-    checks.append(
-        f"match: received {total}{so_far} vs declared {declared}, tolerance ±{ref.tolerance} "
-        f"→ {seen.match}"
+    m = _matched(
+        declared,
+        currency,
+        ref,
+        amount,
+        on,
+        uscc,
+        declaration_id,
+        registration,
+        earlier,
+        days_after_export,
+        "received",
+        so_far,
     )
-    checks.extend(f"{f.code} {f.reason}" for f in seen.findings)
-    settled = seen.settled - earlier
     late = days_after_export > ref.late_days
-    amount_cny = to_cny(settled, rate)
+    amount_cny = to_cny(m.now, m.rate)
     return ReceiptSettled(
         tranche=tranche,
-        received_total=total,
-        amount=settled,
+        received_total=m.total,
+        amount=m.now,
         currency=currency,
-        rate=rate,
+        rate=m.rate,
         amount_cny=amount_cny,
         declared=declared,
-        match=seen.match,
-        reason_code=receipt_reason(seen.match, seen.held, late),
-        outstanding=seen.outstanding,
-        held=seen.held,
-        fx_class=fx_class,
-        registration_no=reg,
-        rate_date=rate_day.isoformat(),
-        checks=tuple(checks),
+        match=m.seen.match,
+        reason_code=receipt_reason(m.seen.match, m.seen.held, late),
+        outstanding=m.seen.outstanding,
+        held=m.seen.held,
+        fx_class=m.fx_class,
+        registration_no=m.registration,
+        rate_date=m.rate_day.isoformat(),
+        checks=m.checks,
         settlement=Explained(
             amount=amount_cny,
-            base=settled,
-            rate=rate,
-            formula=f"CNY = settled {settled} {currency} × the bank's rate of {rate_day} "
-            f"({rate}), rounded half up to the fen",
+            base=m.now,
+            rate=m.rate,
+            formula=f"CNY = settled {m.now} {currency} × the bank's rate of {m.rate_day} "
+            f"({m.rate}), rounded half up to the fen",
         ),
-        findings=seen.findings,
+        findings=m.seen.findings,
     )
 
 
@@ -320,33 +368,23 @@ def register_payment(
     A later tranche of a short payment is matched on the total, as for receipts.
     """
     amount = declared if paid is None else paid
-    rate, rate_day = ref.rate(currency, on)
-    fx_class = ref.fx_class(uscc)
-    reg = (registration or registration_no(declaration_id, on)) if fx_class == "C" else None
-    total = earlier + amount
-    seen = assess_receipt(
-        declared, total, fx_class=fx_class, days_after_export=0, ref=ref, verb="paid"
+    m = _matched(
+        declared, currency, ref, amount, on, uscc, declaration_id, registration, earlier, 0, "paid"
     )
-    checks = _class_checks(fx_class, declared, total, reg)
-    checks.append(
-        f"match: paid {total} vs declared {declared}, tolerance ±{ref.tolerance} → {seen.match}"
-    )
-    checks.extend(f"{f.code} {f.reason}" for f in seen.findings)
-    paid_now = seen.settled - earlier
     return PaymentRegistered(
         tranche=tranche,
-        received_total=total,
-        amount=paid_now,
+        received_total=m.total,
+        amount=m.now,
         currency=currency,
-        rate=rate,
-        amount_cny=to_cny(paid_now, rate),
+        rate=m.rate,
+        amount_cny=to_cny(m.now, m.rate),
         declared=declared,
-        match=seen.match,
-        fx_class=fx_class,
-        registration_no=reg,
-        rate_date=rate_day.isoformat(),
-        checks=tuple(checks),
-        outstanding=seen.outstanding,
-        held=seen.held,
-        findings=seen.findings,
+        match=m.seen.match,
+        fx_class=m.fx_class,
+        registration_no=m.registration,
+        rate_date=m.rate_day.isoformat(),
+        checks=m.checks,
+        outstanding=m.seen.outstanding,
+        held=m.seen.held,
+        findings=m.seen.findings,
     )

@@ -9,6 +9,7 @@ from schemas.messages import (
     ApplyRefund,
     AssessImportTaxes,
     ExportExempted,
+    RefundDenied,
     RefundPaid,
     RegisterReturn,
 )
@@ -37,26 +38,19 @@ def apply_refund(
         customs_closed=command.customs_closed,
         forex_settled=command.forex_settled,
     )
-    if isinstance(decision, RefundPaid):
-        record = TaxRecord(
-            kind="refund",
-            entry_id=command.entry_id,
-            outcome="paid",
-            amount=decision.refund.amount,
-            method=decision.method,
-        )
-    elif isinstance(decision, ExportExempted):
-        record = TaxRecord(
-            kind="refund", entry_id=command.entry_id, outcome="exempted", amount=Decimal(0)
-        )
-    else:
-        record = TaxRecord(
-            kind="refund",
-            entry_id=command.entry_id,
-            outcome="denied",
-            amount=Decimal(0),
-            reason_code=decision.reason_code,
-        )
+    paid = decision if isinstance(decision, RefundPaid) else None
+    record = TaxRecord(
+        kind="refund",
+        entry_id=command.entry_id,
+        outcome="paid"
+        if paid
+        else "exempted"
+        if isinstance(decision, ExportExempted)
+        else "denied",
+        amount=paid.refund.amount if paid else Decimal(0),
+        method=paid.method if paid else None,
+        reason_code=decision.reason_code if isinstance(decision, RefundDenied) else None,
+    )
     put = Put.of(envelope.declaration_id, record, status=f"refund_{record.outcome}", previous=None)
     return Outcome(put=put, emit=[reply(envelope, decision, source=SOURCE)])
 

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import pytest
 
-from schemas.messages import PaymentRegistered, ReceiptSettled
+from schemas.messages import ForexMatched
 from schemas.samples import DEMO_USCC
 from schemas.trade import Scenario
 from services.forex.reference import NoRate
@@ -47,7 +47,7 @@ class Seen(NamedTuple):
     codes: tuple[str, ...] = ()
 
 
-def _seen(event: ReceiptSettled | PaymentRegistered) -> Seen:
+def _seen(event: ForexMatched) -> Seen:
     return Seen(
         event.match,
         event.fx_class,
