@@ -140,35 +140,28 @@ def _typed(agency: str, model: type[Command], handler: CommandHandler) -> Handle
     return handle
 
 
+@dataclass(kw_only=True, eq=False)
 class Processor:
     """Handles consumed batches: one transaction each, inbox-deduplicated, outbox-emitting."""
 
-    def __init__(
-        self,
-        *,
-        service: str,
-        db: Database,
-        handlers: Mapping[str, Handler],
-        metrics: Metrics,
-        run_seed: int,
-        reference: Any = None,
-        replay_replies: bool = True,
-        counter_block: int = 1,
-    ) -> None:
-        self.service = service
-        self.db = db
-        self.handlers = handlers
-        self.metrics = metrics
-        self.run_seed = run_seed
-        self.reference = reference
-        # Agencies answer a re-sent command with the replies they made the first time, so a
-        # gateway whose reply was lost (a broker that forgot) hears it again. The gateway must
-        # not do the same for events, or the two would echo each other for ever.
-        self.replay_replies = replay_replies
-        self.counters = BlockCounters(counter_block)
-        # What the transaction in progress counts (in the database thread, which runs one
-        # at a time): counted once it commits, not per attempt.
-        self._counted: list[Any] = []
+    service: str
+    db: Database
+    handlers: Mapping[str, Handler]
+    metrics: Metrics
+    run_seed: int
+    reference: Any = None
+    # Agencies answer a re-sent command with the replies they made the first time, so a
+    # gateway whose reply was lost (a broker that forgot) hears it again. The gateway must
+    # not do the same for events, or the two would echo each other for ever.
+    replay_replies: bool = True
+    counter_block: int = 1
+    counters: BlockCounters = field(init=False)
+    # What the transaction in progress counts (in the database thread, which runs one at a
+    # time): counted once it commits, not per attempt.
+    _counted: list[Any] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        self.counters = BlockCounters(self.counter_block)
 
     async def process(
         self,
