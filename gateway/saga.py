@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Final
 
@@ -54,8 +54,8 @@ from schemas.trade import (
     TaxFiling,
     TradeMode,
 )
+from schemas.units import BEIJING
 
-BEIJING: Final = timezone(timedelta(hours=8))
 TERMINAL: Final = frozenset({"completed", "rejected", "failed", "cancelled"})
 ENDED_BADLY: Final = TERMINAL - {"completed"}
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Final
 
 from gateway.ceb.codes import CATALOGUE, FORMAT_ERROR, NS, STATUS_TEXT, SUMMARY_RESULT, TAX_BILL
 from gateway.ceb.parse import FormatError
 from schemas.ids import uuid7
+from schemas.units import BEIJING
 
-BEIJING: Final = timezone(timedelta(hours=8))
 ET.register_namespace("ceb", NS)
 
 # The element of one receipt, for receipts that answer no message of their own.

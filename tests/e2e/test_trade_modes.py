@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
 from schemas.samples import DEMO_DECLARANT, sample_declaration
+from schemas.units import BEIJING
 from tests.e2e.conftest import System
 from tests.support import wait_for
-
-BEIJING = timezone(timedelta(hours=8))
 
 
 def _run(system: System, body: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
