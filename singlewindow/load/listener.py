@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -13,7 +14,6 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from schemas.topics import AGENCIES, STATUS, commands, events
 from services.common.bus import connection_options, make_reader
 from services.common.settings import Settings
-from services.common.tasks import cancel
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,10 @@ class StatusListener:
                         log.warning("unreadable status message at offset %d", record.offset)
 
     async def stop(self) -> None:
-        await cancel(self._task)
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
         if self.consumer:
             await self.consumer.stop()
 
