@@ -76,13 +76,7 @@ class Maintenance(SQLModel, table=True):
     holder: str
 
 
-KIT_TABLES = [
-    Inbox.__table__,  # type: ignore[attr-defined]
-    Outbox.__table__,  # type: ignore[attr-defined]
-    Record.__table__,  # type: ignore[attr-defined]
-    Journal.__table__,  # type: ignore[attr-defined]
-    Maintenance.__table__,  # type: ignore[attr-defined]
-]
+KIT_TABLES = [m.__table__ for m in (Inbox, Outbox, Record, Journal, Maintenance)]  # type: ignore[union-attr]
 
 
 def make_engine(url: str) -> AsyncEngine:

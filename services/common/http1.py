@@ -21,7 +21,7 @@ import functools
 import json
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -274,6 +274,7 @@ class Pool:
         return Response(status, headers, body, sent_at), keep
 
 
+@dataclass(kw_only=True, eq=False)
 class Client:
     """Requests to absolute URLs: a `Pool` per origin (scheme, host, port), made on first use.
 
@@ -283,22 +284,13 @@ class Client:
     open to each for good. Userinfo in a URL becomes Basic authorization, as with httpx.
     """
 
-    def __init__(
-        self,
-        *,
-        connections: int,
-        timeout: float,
-        headers: dict[str, str] | None = None,
-        ssl_context: ssl.SSLContext | None = None,
-        idle_s: float = 5.0,
-    ) -> None:
-        self._connections = connections
-        self._timeout = timeout
-        self._headers = headers
-        self._ssl = ssl_context
-        self._idle_s = idle_s
-        self._pools: dict[str, Pool] = {}
-        self._swept_at = time.monotonic()
+    connections: int
+    timeout: float
+    headers: dict[str, str] | None = None
+    ssl_context: ssl.SSLContext | None = None
+    idle_s: float = 5.0
+    _pools: dict[str, Pool] = field(default_factory=dict, init=False)
+    _swept_at: float = field(default_factory=time.monotonic, init=False)
 
     @property
     def pools(self) -> int:
@@ -317,17 +309,17 @@ class Client:
         self._sweep()
         pool = self._pools.get(origin)
         if pool is None:
-            if self._ssl is None and origin.startswith("https:"):
+            if self.ssl_context is None and origin.startswith("https:"):
                 # Made once and shared by every pool: loading the trusted certificates
                 # costs a tenth of a second of CPU.
-                self._ssl = default_tls()
+                self.ssl_context = default_tls()
             try:
                 pool = Pool(
                     origin,
-                    connections=self._connections,
-                    headers=self._headers,
-                    timeout=self._timeout,
-                    ssl_context=self._ssl,
+                    connections=self.connections,
+                    headers=self.headers,
+                    timeout=self.timeout,
+                    ssl_context=self.ssl_context,
                 )
             except ValueError as exc:
                 raise InvalidURL(str(exc)) from None
@@ -338,11 +330,11 @@ class Client:
 
     def _sweep(self) -> None:
         now = time.monotonic()
-        if now - self._swept_at < self._idle_s:
+        if now - self._swept_at < self.idle_s:
             return
         self._swept_at = now
         for origin, pool in list(self._pools.items()):
-            if pool.busy == 0 and now - pool.used_at >= self._idle_s:
+            if pool.busy == 0 and now - pool.used_at >= self.idle_s:
                 del self._pools[origin]
                 for conn in list(pool._open):
                     pool._discard(conn)
