@@ -2,37 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.accept import AcceptLane
-from gateway.api import api_router, enterprise_auth
+from gateway.api.accept import AcceptLane
+from gateway.api.declarations import api_router
+from gateway.api.payments import payments_router
+from gateway.api.returns import returns_router
+from gateway.api.sandbox_controls import test_helpers_router
+from gateway.ceb import store as ceb_store
 from gateway.ceb.follow import ReceiptFollower
 from gateway.ceb.routes import ceb_router
-from gateway.dashboard.routes import install_dashboard
-from gateway.dashboard.stream import StatusHub
-from gateway.deadlines import DeadlineWatcher
-from gateway.handlers import HANDLERS, GatewayConfig
-from gateway.idempotency import install_idempotency
-from gateway.observe import SagaMetrics
-from gateway.payments import payments_router
-from gateway.returns import returns_router
-from gateway.saga import TERMINAL
-from gateway.store import (
-    GATEWAY_TABLES,
+from gateway.core.config import GatewayConfig
+from gateway.core.idempotency import install_idempotency
+from gateway.core.keys import enterprise_auth
+from gateway.core.store import (
+    CORE_TABLES,
     add_enterprise,
     all_enterprises,
     hash_key,
-    purge_declarations,
+    purge_references,
 )
-from gateway.test_helpers import test_helpers_router
-from gateway.webhook_routes import webhook_router
-from gateway.webhook_sender import WebhookConfig
-from gateway.webhooks import Webhooks
+from gateway.dashboard.routes import install_dashboard
+from gateway.dashboard.stream import StatusHub
+from gateway.saga import TERMINAL
+from gateway.saga.handlers import HANDLERS
+from gateway.saga.observe import SagaMetrics
+from gateway.saga.watcher import DeadlineWatcher
+from gateway.webhooks import store as webhook_store
+from gateway.webhooks.recorder import Webhooks
+from gateway.webhooks.routes import webhook_router
+from gateway.webhooks.sender import WebhookConfig
+from gateway.webhooks.store import WEBHOOK_TABLES
 from schemas.topics import AGENCIES, events
 from services.common import tracing
 from services.common.bodies import BodyGuard
@@ -46,6 +51,17 @@ from services.common.tracing import TracingMiddleware
 from services.common.web import ops_router
 
 DEMO_ENTERPRISE = "ent_demo"
+# Every table of the gateway: the shared core's, the webhooks', the CEB door's.
+GATEWAY_TABLES = [*CORE_TABLES, *WEBHOOK_TABLES, *ceb_store.CEB_TABLES]
+
+
+def purge_declarations(conn: Connection, declaration_ids: Sequence[str]) -> None:
+    """Remove the gateway's own rows of declarations past their retention (retention's hook)."""
+    purge_references(conn, declaration_ids)
+    webhook_store.purge_declarations(conn, declaration_ids)
+    ceb_store.purge_declarations(conn, declaration_ids)
+
+
 # The global tags of /openapi.json, in the order the docs show them.
 TAGS = {
     "declarations": "Submit declarations, read them and their event timelines, file payments "

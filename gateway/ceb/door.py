@@ -3,7 +3,7 @@ receipts, in one unit of the gateway's group commit (pure reads, then Changes).
 
 A document already on file (the same guid sent again) changes nothing: its receipts so far
 are the answer. A list (CEB621/603) that matches its documents becomes a declaration through
-`gateway.declare`, exactly as a JSON submission does; its later receipts follow the saga
+`gateway.saga.declare`, exactly as a JSON submission does; its later receipts follow the saga
 (gateway/ceb/follow.py).
 """
 
@@ -24,11 +24,11 @@ from gateway.ceb.match import BusinessError, OnFile, declaration_of
 from gateway.ceb.parse import Document, Message, decimal
 from gateway.ceb.receipts import KEYS as RECEIPT_KEYS
 from gateway.ceb.receipts import Receipt, info, receipt_xml
-from gateway.declare import Intent, declare
-from gateway.filing import file_on
-from gateway.handlers import GatewayConfig, put_saga, status_event
-from gateway.returns import return_command
+from gateway.core.config import GatewayConfig
 from gateway.saga import Saga
+from gateway.saga.declare import Intent, declare
+from gateway.saga.handlers import put_saga, status_event
+from gateway.saga.trader import file_on, return_command
 from schemas.api import DeclarationRequest
 from services.common.changes import Changes, load_records
 from services.common.database import transaction_memo

@@ -8,13 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import Connection
 
-from gateway.api import enterprise_auth
 from gateway.ceb import store
 from gateway.ceb.door import Door, check_amounts
 from gateway.ceb.parse import FormatError, Message, encoding_of, parse
 from gateway.ceb.receipts import answer_xml, format_error_xml, stored_elements
-from gateway.declare import intend
-from gateway.handlers import GatewayConfig
+from gateway.core.config import GatewayConfig
+from gateway.core.keys import enterprise_auth
+from gateway.saga.declare import intend
 from schemas.ceb import CebReceiptList, CebReceiptView
 from services.common.changes import Changes
 from services.common.problems import Problem

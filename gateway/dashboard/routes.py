@@ -14,15 +14,15 @@ from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Connection
 
-from gateway import filings
 from gateway import saga as sagas
-from gateway.api import enterprise_auth, run_on_saga
-from gateway.dashboard import pace
+from gateway.core.config import GatewayConfig
+from gateway.core.idempotency import Answer
+from gateway.core.keys import enterprise_auth
 from gateway.dashboard.examples import EXAMPLES
 from gateway.dashboard.stream import StatusHub
-from gateway.handlers import GatewayConfig, put_saga
-from gateway.idempotency import Answer
-from gateway.saga import Saga
+from gateway.saga import Saga, filings, pace
+from gateway.saga.handlers import put_saga
+from gateway.saga.unit import run_on_saga
 from schemas.api import EXPORT_ONLY, IMPORT_ONLY, Pace
 from schemas.base import Contract
 from schemas.trade import Direction, Scenario, TradeMode

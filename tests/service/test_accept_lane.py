@@ -17,8 +17,8 @@ import pytest
 from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
 from fastapi.routing import APIRoute
 
-from gateway.accept import AcceptLane, Lane
-from gateway.idempotency import Claim, claim_of
+from gateway.api.accept import AcceptLane, Lane
+from gateway.core.idempotency import Claim, claim_of
 from schemas.api import DeclarationCreated, DeclarationRequest
 from services.common.bodies import BodyGuard
 from services.common.problems import Problem, install_problem_handlers

@@ -6,12 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gateway import filings
 from gateway import saga as sagas
-from gateway.dashboard import pace
+from gateway.core.config import GatewayConfig
 from gateway.dashboard.stats import RunStats
-from gateway.handlers import GatewayConfig, expire_due, on_event, put_saga, send
-from gateway.saga import Saga
+from gateway.saga import Saga, filings, pace
+from gateway.saga.handlers import expire_due, on_event, put_saga, send
 from schemas.api import Pace
 from schemas.envelope import Envelope, reply
 from schemas.trade import DeclarationData

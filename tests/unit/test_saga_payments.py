@@ -8,7 +8,6 @@ from decimal import Decimal
 import pytest
 
 from gateway import saga as sagas
-from gateway.payments import forex_command
 from gateway.saga import (
     EXPORT,
     EXPORT_9610,
@@ -21,6 +20,7 @@ from gateway.saga import (
     start,
     table_for,
 )
+from gateway.saga.trader import forex_command
 from schemas.api import PaymentRequest
 from schemas.base import Event
 from schemas.envelope import new_envelope

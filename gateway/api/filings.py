@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -10,46 +9,19 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import Connection
 
-from gateway.api import enterprise_auth, run_on_saga
-from gateway.handlers import GatewayConfig, put_saga, send, status_event
-from gateway.idempotency import Answer
+from gateway.core.config import GatewayConfig
+from gateway.core.idempotency import Answer
+from gateway.core.keys import enterprise_auth
 from gateway.saga import Saga
+from gateway.saga.trader import file_on
+from gateway.saga.unit import run_on_saga
 from schemas.base import Command
-from services.common.changes import Changes, OutRow, load_records
-from services.common.problems import Problem
+from services.common.changes import Changes, OutRow
 from services.common.runtime import Runtime
 
 R = TypeVar("R")
 Build = Callable[[Saga, float], tuple[Command, Saga, R]]
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
-
-
-def file_on(
-    conn: Connection,
-    changes: Changes,
-    declaration_id: str,
-    enterprise_id: str,
-    build: Build[R],
-    *,
-    config: GatewayConfig,
-) -> tuple[Saga, R]:
-    """Add to `changes` the command `build` makes of the caller's declaration (it raises a
-    Problem when none applies; another enterprise's declaration is a 404), remembered as a
-    pending step, with the saga and its status change; the saga after, and `build`'s result."""
-    held = load_records(conn, [declaration_id]).get(declaration_id)
-    if held is None or held.owner != enterprise_id:
-        raise Problem(404, "not-found", "Not found", f"no declaration {declaration_id}")
-    before = Saga.model_validate_json(held.data)
-    now = time.time()
-    command, ready, result = build(before, now)
-    after, envelopes = send(ready, [command], cause=None, config=config, now=now)
-    agency = command.TYPE.split(".", 1)[0]
-    after = after.model_copy(update={"steps": {**after.steps, agency: "pending"}})
-    changes.put(put_saga(after, held))
-    for envelope in envelopes:
-        changes.emit(envelope)
-    changes.emit(status_event(after, envelopes[0], before.state))
-    return after, result
 
 
 class Filings:

@@ -6,13 +6,11 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from gateway import filings
 from gateway import saga as sagas
-from gateway.dashboard import pace
-from gateway.saga import PendingStep, Saga
-from schemas.api import Pace
+from gateway.core.config import GatewayConfig
+from gateway.saga import PendingStep, Saga, filings, pace
 from schemas.base import Command
 from schemas.envelope import Envelope, new_envelope
 from schemas.messages import StatusChanged
@@ -21,17 +19,6 @@ from services.common.changes import Changes, Held, Put
 from services.common.handling import Context, Handler, HandlerError, Outcome
 
 SOURCE = "gateway"
-
-
-@dataclass(frozen=True)
-class GatewayConfig:
-    """Saga timing the handlers need."""
-
-    step_deadline_s: float
-    step_max_attempts: int
-    demo_stage_s: float = 3.0
-    # Each enterprise's default pace for its run (gateway/dashboard); absent: instant.
-    run_pace: dict[str, Pace] = field(default_factory=dict)
 
 
 class ParsedSagas:

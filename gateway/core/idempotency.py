@@ -51,8 +51,8 @@ from pydantic import BaseModel
 from sqlalchemy import Connection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.keys import enterprise_of
-from gateway.store import IdempotentRequest
+from gateway.core.keys import enterprise_of
+from gateway.core.store import IdempotentRequest
 from services.common.bodies import scope_headers
 from services.common.problems import MEDIA_TYPE, PROBLEM_BASE, Problem, problem_response
 from services.common.rawsql import Driver

@@ -12,9 +12,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import Connection
 
-from gateway import webhook_store as store
-from gateway.idempotency import Answer
-from gateway.webhooks import Webhooks
+from gateway.core.idempotency import Answer
+from gateway.webhooks import store
+from gateway.webhooks.recorder import Webhooks
 from schemas.api import (
     WebhookAttemptView,
     WebhookDeliveryList,

@@ -8,21 +8,23 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from sqlalchemy import Connection, select
 
-from gateway import deadletters, filings
 from gateway import saga as sagas
-from gateway.accept import Lane
-from gateway.declare import Intent, declare, intend
-from gateway.handlers import GatewayConfig, put_saga, status_event
-from gateway.idempotency import Answer, Claim, claim_of
-from gateway.keys import enterprise_of
-from gateway.saga import PendingStep, Saga
-from gateway.store import add_enterprise, hash_key
-from gateway.timeline import timeline_entries
+from gateway.api import deadletters
+from gateway.api.accept import Lane
+from gateway.api.timeline import timeline_entries
+from gateway.core.config import GatewayConfig
+from gateway.core.idempotency import Answer, Claim, claim_of
+from gateway.core.keys import enterprise_auth
+from gateway.core.store import add_enterprise, hash_key
+from gateway.saga import PendingStep, Saga, filings
+from gateway.saga.declare import Intent, declare, intend
+from gateway.saga.handlers import put_saga, status_event
+from gateway.saga.unit import run_on_saga
 from schemas.api import (
     CancelRequest,
     DeadLetterList,
@@ -48,7 +50,7 @@ from schemas.scenarios import CATALOGUE, HELPER_OUTCOMES
 from schemas.trade import DeclarationData
 from services.common import tracing
 from services.common.admin import admin_guard
-from services.common.changes import Changes, OutRow, VersionConflict, load_records
+from services.common.changes import Changes, OutRow, load_records
 from services.common.db import Journal, Record
 from services.common.problems import Problem
 from services.common.retention import past_retention
@@ -62,14 +64,6 @@ _COLUMNS = ("key", "owner", "status", "data", "created_at", "updated_at")
 GONE: dict[int | str, dict[str, Any]] = {
     410: {"description": "Purged: the declaration ended more than SW_RETENTION_DAYS ago"}
 }
-
-
-def _bearer(authorization: str | None) -> str:
-    if not authorization or not authorization.startswith("Bearer "):
-        raise Problem(
-            401, "unauthorized", "Unauthorized", "send the API key as `Authorization: Bearer <key>`"
-        )
-    return authorization.removeprefix("Bearer ").strip()
 
 
 def _view(row: Any, filed: dict[str, DeclarationData]) -> DeclarationView:
@@ -91,37 +85,10 @@ def _view(row: Any, filed: dict[str, DeclarationData]) -> DeclarationView:
     )
 
 
-def enterprise_auth(keys: dict[str, str], runtime: Runtime) -> Callable[..., Any]:
-    """The dependency that turns `Authorization: Bearer <key>` into the caller's enterprise id.
-
-    Keys registered through another gateway replica are found in the shared database.
-    """
-
-    async def enterprise(authorization: Annotated[str | None, Header()] = None) -> str:
-        found = await enterprise_of(runtime.engine, keys, _bearer(authorization))
-        if found is None:
-            raise Problem(401, "unauthorized", "Unauthorized", "unknown API key")
-        return found
-
-    return enterprise
-
-
-async def run_on_saga(
-    runtime: Runtime, unit: Callable[[Connection], tuple[T, Sequence[OutRow]]]
-) -> T:
-    """Run a unit of work on a saga; a concurrent change is a 409 to try again."""
-    try:
-        return await runtime.intake.run(unit)
-    except VersionConflict as exc:
-        raise Problem(
-            409, "conflict", "Changed meanwhile", "the declaration moved; try again"
-        ) from exc
-
-
 def api_router(
     runtime: Runtime, config: GatewayConfig, keys: dict[str, str], admin_token: str
 ) -> tuple[APIRouter, Lane]:
-    """The /v1 routes, and the lane that answers `POST /v1/declarations` (gateway/accept.py).
+    """The /v1 routes, and the lane that answers `POST /v1/declarations` (gateway/api/accept.py).
     `keys` maps API-key hashes to enterprise ids and is kept current here."""
     router = APIRouter()
     records = Record.__table__  # type: ignore[attr-defined]

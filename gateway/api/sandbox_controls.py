@@ -15,15 +15,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request, Response
 from sqlalchemy import Connection
 
-from gateway import filings
 from gateway import saga as sagas
-from gateway.api import run_on_saga
-from gateway.handlers import GatewayConfig, catch_up, put_saga, status_event
-from gateway.idempotency import Answer
-from gateway.keys import enterprise_of
-from gateway.saga import TERMINAL, Saga
-from gateway.sandbox import NoPendingStep, force
-from gateway.store import ALL_RUNS, clock_offset, move_clock
+from gateway.core.config import GatewayConfig
+from gateway.core.idempotency import Answer
+from gateway.core.keys import enterprise_of
+from gateway.core.store import ALL_RUNS, clock_offset, move_clock
+from gateway.saga import TERMINAL, Saga, filings
+from gateway.saga.forcing import NoPendingStep, force
+from gateway.saga.handlers import catch_up, put_saga, status_event
+from gateway.saga.unit import run_on_saga
 from schemas.api import ClockAdvance, ClockDeclaration, ClockView, ForcedStep, ForceOutcome
 from schemas.scenarios import HELPERS_BY_NAME
 from services.common.changes import (

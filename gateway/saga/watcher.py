@@ -10,8 +10,9 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy import Connection
 
-from gateway import filings
-from gateway.handlers import GatewayConfig, expire_due
+from gateway.core.config import GatewayConfig
+from gateway.saga import filings
+from gateway.saga.handlers import expire_due
 from services.common.changes import Changes, Held, OutRow, select_held
 from services.common.db import Record
 from services.common.runtime import Runtime

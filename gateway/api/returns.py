@@ -2,38 +2,18 @@
 
 # No `from __future__ import annotations`: FastAPI must see the closure dependencies at def time.
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
 
 from gateway import saga as sagas
-from gateway.filing import Filings
-from gateway.handlers import GatewayConfig
+from gateway.api.filings import Filings
+from gateway.core.config import GatewayConfig
 from gateway.saga import Saga
+from gateway.saga.trader import return_command
 from schemas.api import ReturnFiled, ReturnRequest
 from schemas.base import Command
-from schemas.messages import RegisterReturn
-from services.common.problems import Problem
 from services.common.runtime import Runtime
-
-
-def return_command(saga: Saga, on: date) -> RegisterReturn:
-    """The command a return becomes, or a 409 saying why it does not apply (pure)."""
-    decl = saga.brief
-    why = None
-    if decl.trade_mode not in sagas.CBEC_IMPORT_MODES or decl.direction.value != "import":
-        why = "only CBEC retail imports (9610 direct purchase, 1210 bonded) are returned here"
-    elif saga.state != "completed" or saga.steps.get("tax") != "collected":
-        why = (
-            f"a return needs a completed import whose taxes were collected and not yet returned "
-            f"(state {saga.state!r}, tax step {saga.steps.get('tax')!r})"
-        )
-    elif any(p.type == RegisterReturn.TYPE for p in saga.pending):
-        why = "a return of this declaration is already being assessed"
-    if why:
-        raise Problem(409, "not-applicable", "Not applicable", why, state=saga.state)
-    return RegisterReturn(returned_on=on)
 
 
 def returns_router(runtime: Runtime, config: GatewayConfig, keys: dict[str, str]) -> APIRouter:

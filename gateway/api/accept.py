@@ -33,7 +33,7 @@ from fastapi.routing import APIRoute
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.idempotency import Claim, claim_in
+from gateway.core.idempotency import Claim, claim_in
 from services.common.bodies import NO_JSON, parsed_json
 from services.common.problems import Problem, problem_of, validation_problem
 

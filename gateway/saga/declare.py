@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from gateway import saga as sagas
-from gateway.dashboard import pace
-from gateway.handlers import SOURCE, GatewayConfig, encoded, put_saga, send, status_event
-from gateway.store import claim_reference, clock_offset
+from gateway.core.config import GatewayConfig
+from gateway.core.store import claim_reference, clock_offset
+from gateway.saga import pace
+from gateway.saga.handlers import SOURCE, encoded, put_saga, send, status_event
 from schemas.api import DeclarationCreated, DeclarationRequest, Pace
 from schemas.envelope import Envelope, new_envelope
 from schemas.ids import uuid7
