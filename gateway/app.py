@@ -6,20 +6,18 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.api.accept import AcceptLane
-from gateway.api.declarations import api_router
-from gateway.api.payments import payments_router
-from gateway.api.returns import returns_router
-from gateway.api.sandbox_controls import test_helpers_router
+from gateway.api import admin, contracts, declarations, filings, sandbox_controls
+from gateway.api.accept import AcceptLane, Lane
+from gateway.ceb import routes as ceb_routes
 from gateway.ceb import store as ceb_store
 from gateway.ceb.follow import ReceiptFollower
-from gateway.ceb.routes import ceb_router
 from gateway.core.config import GatewayConfig
 from gateway.core.idempotency import install_idempotency
-from gateway.core.keys import enterprise_auth
+from gateway.core.keys import Keys
 from gateway.core.store import (
     CORE_TABLES,
     add_enterprise,
@@ -33,9 +31,9 @@ from gateway.saga import TERMINAL
 from gateway.saga.handlers import HANDLERS
 from gateway.saga.observe import SagaMetrics
 from gateway.saga.watcher import DeadlineWatcher
+from gateway.webhooks import routes as webhook_routes
 from gateway.webhooks import store as webhook_store
 from gateway.webhooks.recorder import Webhooks
-from gateway.webhooks.routes import webhook_router
 from gateway.webhooks.sender import WebhookConfig
 from gateway.webhooks.store import WEBHOOK_TABLES
 from schemas.topics import AGENCIES, events
@@ -123,7 +121,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
     )
     webhooks.recorder.listeners.append(saga_metrics.statuses)
     receipts = ReceiptFollower(runtime, max_attempts=settings.webhook_max_attempts)
-    keys: dict[str, str] = {}
+    keys = Keys(runtime, settings.admin_token)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -142,12 +140,12 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
             return known
 
         try:
-            keys.update(await runtime.db.write(seed_demo))
+            keys.known.update(await runtime.db.write(seed_demo))
         except Exception as exc:
             if not is_conflict(exc):
                 raise
             # Another replica starting at the same moment seeded the demo key first: read it.
-            keys.update(await runtime.db.write(seed_demo))
+            keys.known.update(await runtime.db.write(seed_demo))
         if "saga" in roles:  # the saga's background work: deadlines, CEB receipts
             watcher.start()
             await receipts.start()
@@ -172,40 +170,47 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
     )
+    # What the module-level routers' dependencies read (gateway/core/deps.py).
     app.state.runtime = runtime
+    app.state.config = config
+    app.state.keys = keys
+    app.state.webhooks = webhooks
+    app.state.hub = hub
     install_problem_handlers(app)
     app.include_router(ops_router(runtime))
     if "api" in roles:
-        _install_api(app, runtime, config, keys, settings, webhooks)
+        _install_api(app, runtime, config, keys, settings)
     if "dashboard" in roles:
-        install_dashboard(app, runtime, config, keys, settings, hub)
+        install_dashboard(app)
     shape_openapi(app, TAGS)  # last: it finishes what the other hooks made of the document
     return app
 
 
 def _install_api(
-    app: FastAPI,
-    runtime: Runtime,
-    config: GatewayConfig,
-    keys: dict[str, str],
-    settings: Settings,
-    webhooks: Webhooks,
+    app: FastAPI, runtime: Runtime, config: GatewayConfig, keys: Keys, settings: Settings
 ) -> None:
-    """The public REST API (role `api`): declarations, payments, returns, webhook endpoints."""
-    api, lane = api_router(runtime, config, keys, settings.admin_token)
+    """The public REST API (role `api`): declarations, filings, the CEB door, webhook endpoints,
+    admin; the sandbox controls when SW_TEST_HELPERS is on."""
+    submit = next(
+        r
+        for r in declarations.router.routes
+        if isinstance(r, APIRoute) and r.path == "/v1/declarations" and r.methods == {"POST"}
+    )
+    lane = Lane(
+        submit,
+        keys.enterprise,
+        lambda body, enterprise_id, held: declarations.accept(
+            runtime, config, body, enterprise_id, held
+        ),
+    )
     app.add_middleware(AcceptLane, lane=lane)  # innermost: inside the idempotency middleware
-    install_idempotency(app, runtime, keys, settings.admin_token)  # after BodyGuard
+    install_idempotency(app, runtime, keys)  # after BodyGuard
     if tracing.enabled():  # set up by serve.py before the app is built
         app.add_middleware(TracingMiddleware)
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes, raw_prefixes=("/v1/ceb/",))
-    app.include_router(api)
-    app.include_router(payments_router(runtime, config, keys))
-    app.include_router(returns_router(runtime, config, keys))
-    app.include_router(ceb_router(runtime, config, keys, sandbox=settings.sandbox))
+    for router in (declarations.router, admin.router, contracts.router, filings.router):
+        app.include_router(router)
+    app.include_router(ceb_routes.router)
     if settings.test_helpers:
-        app.include_router(
-            test_helpers_router(
-                runtime, config, keys, admin_token=settings.admin_token, sandbox=settings.sandbox
-            )
-        )
-    app.include_router(webhook_router(webhooks, enterprise_auth(keys, runtime)))
+        app.include_router(sandbox_controls.router)
+    app.include_router(webhook_routes.router)

@@ -12,7 +12,7 @@ route itself, in its order, with its own parts:
 
 1. the JSON body BodyGuard parsed (`parsed_json`); a request without one (an empty body)
    goes on to the FastAPI route, which answers it as before;
-2. the route's auth dependency (`enterprise_auth`) on the first `Authorization` header: a
+2. the route's auth dependency (`Keys.enterprise`) on the first `Authorization` header: a
    Problem (401) before the body is validated, as FastAPI solves dependencies first;
 3. the route's own body field (`APIRoute.body_field`) validating the JSON, its errors raised
    as FastAPI raises them (`RequestValidationError`, locations under `body`);

@@ -4,202 +4,165 @@ Mounted only when `SW_TEST_HELPERS` is true (otherwise every path is a 404). The
 may act on any declaration; in sandbox mode an enterprise's key may act on its own.
 """
 
-# No `from __future__ import annotations`: FastAPI must see the closure dependencies at def time.
+from __future__ import annotations
 
-import hmac
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Request, Response
 from sqlalchemy import Connection
 
 from gateway import saga as sagas
+from gateway.api import store
 from gateway.core.config import GatewayConfig
+from gateway.core.deps import Caller, ConfigDep, RuntimeDep
 from gateway.core.idempotency import Answer
-from gateway.core.keys import enterprise_of
+from gateway.core.keys import OPERATOR
 from gateway.core.store import ALL_RUNS, clock_offset, move_clock
-from gateway.saga import TERMINAL, Saga, filings
+from gateway.saga import Saga, filings
 from gateway.saga.forcing import NoPendingStep, force
 from gateway.saga.handlers import catch_up, put_saga, status_event
 from gateway.saga.unit import run_on_saga
 from schemas.api import ClockAdvance, ClockDeclaration, ClockView, ForcedStep, ForceOutcome
 from schemas.scenarios import HELPERS_BY_NAME
-from services.common.changes import (
-    Changes,
-    Held,
-    OutRow,
-    load_records,
-    select_held,
-)
-from services.common.db import Record
+from services.common.changes import Changes, Held, OutRow, load_records
 from services.common.problems import Problem
-from services.common.runtime import Runtime
 
-ADMIN = ""  # the caller is the operator: every enterprise's declarations
 MAX_RUN = 10_000  # open declarations one run-wide clock move takes along
 
 
-def _bearer(authorization: str | None) -> str:
-    if not authorization or not authorization.startswith("Bearer "):
-        raise Problem(
-            401,
-            "unauthorized",
-            "Unauthorized",
-            "send the admin token, or in sandbox mode your API key, as `Authorization: Bearer`",
-        )
-    return authorization.removeprefix("Bearer ").strip()
+router = APIRouter(prefix="/v1/test_helpers", tags=["test helpers"])
 
 
-def test_helpers_router(
-    runtime: Runtime,
-    config: GatewayConfig,
-    keys: dict[str, str],
-    *,
-    admin_token: str,
-    sandbox: bool,
-) -> APIRouter:
-    """The /v1/test_helpers routes."""
-    router = APIRouter(prefix="/v1/test_helpers", tags=["test helpers"])
-    records = Record.__table__  # type: ignore[attr-defined]
+def _held(conn: Connection, declaration_id: str, who: str) -> Held:
+    held = load_records(conn, [declaration_id]).get(declaration_id)
+    if held is None or (who != OPERATOR and held.owner != who):
+        raise Problem(404, "not-found", "Not found", f"no declaration {declaration_id}")
+    return held
 
-    async def caller(authorization: Annotated[str | None, Header()] = None) -> str:
-        token = _bearer(authorization)
-        if hmac.compare_digest(token.encode(), admin_token.encode()):
-            return ADMIN
-        enterprise_id = await enterprise_of(runtime.engine, keys, token)
-        if enterprise_id is None:
-            raise Problem(401, "unauthorized", "Unauthorized", "unknown API key or admin token")
-        if not sandbox:
-            raise Problem(
-                403,
-                "forbidden",
-                "Forbidden",
-                "outside sandbox mode only the admin token may use test helpers",
-            )
-        return enterprise_id
 
-    Caller = Annotated[str, Depends(caller)]
+@router.post("/declarations/{declaration_id}/outcomes", response_model=ForcedStep)
+async def force_outcome(
+    declaration_id: str,
+    body: ForceOutcome,
+    who: Caller,
+    request: Request,
+    runtime: RuntimeDep,
+    config: ConfigDep,
+) -> Response:
+    """Push the declaration's pending step to an outcome now: the agency gets a new command
+    naming the outcome and decides it with its own rules."""
+    outcome = HELPERS_BY_NAME[body.outcome]
+    answer = Answer.to(request)
 
-    def _held(conn: Connection, declaration_id: str, who: str) -> Held:
-        held = load_records(conn, [declaration_id]).get(declaration_id)
-        if held is None or (who != ADMIN and held.owner != who):
-            raise Problem(404, "not-found", "Not found", f"no declaration {declaration_id}")
-        return held
-
-    @router.post("/declarations/{declaration_id}/outcomes", response_model=ForcedStep)
-    async def force_outcome(
-        declaration_id: str, body: ForceOutcome, who: Caller, request: Request
-    ) -> Response:
-        """Push the declaration's pending step to an outcome now: the agency gets a new command
-        naming the outcome and decides it with its own rules."""
-        outcome = HELPERS_BY_NAME[body.outcome]
-        answer = Answer.to(request)
-
-        def unit(conn: Connection) -> tuple[Response, Sequence[OutRow]]:
-            held = _held(conn, declaration_id, who)
-            before = Saga.model_validate_json(held.data)
-            try:
-                forced = force(
-                    before,
-                    outcome,
-                    share=body.share,
-                    now=time.time(),
-                    step_deadline_s=config.step_deadline_s,
-                    filing=filings.reader(conn)(declaration_id),
-                )
-            except NoPendingStep as exc:
-                raise Problem(
-                    409,
-                    "no-pending-step",
-                    "No pending step for this outcome",
-                    str(exc),
-                    state=before.state,
-                ) from exc
-            changes = Changes()
-            changes.emit(forced.send)
-            changes.put(put_saga(forced.saga, held))
-            if forced.saga.stalled_reason != before.stalled_reason:
-                changes.emit(status_event(forced.saga, None, before.state))
-            done = ForcedStep(
-                id=declaration_id,
-                outcome=outcome.name,
-                agency=outcome.agency,
-                command=forced.send.type,
-                command_id=forced.send.id,
-                supersedes=forced.supersedes,
-                status=sagas.public_status(forced.saga),
-            )
-            return answer(conn, done), changes.apply(conn)
-
-        return await answer.kept(run_on_saga(runtime, unit))
-
-    def _move(
-        conn: Connection, changes: Changes, held: Held, seconds: float, now: float
-    ) -> ClockDeclaration:
+    def unit(conn: Connection) -> tuple[Response, Sequence[OutRow]]:
+        held = _held(conn, declaration_id, who)
         before = Saga.model_validate_json(held.data)
-        caught = catch_up(sagas.shift_clock(before, seconds), now=now, config=config)
-        for envelope in filings.commands(filings.reader(conn), caught.saga, caught.send):
-            changes.emit(envelope, at=now)
-        changes.put(put_saga(caught.saga, held))
-        if caught.stalled:
-            changes.emit(status_event(caught.saga, None, before.state))
-        return ClockDeclaration(
-            id=before.declaration_id,
-            status=sagas.public_status(caught.saga),
-            state=caught.saga.state,
-            clock_offset_s=caught.saga.clock_offset_s,
-            resent=list(caught.resent),
-            released=list(caught.released),
+        try:
+            forced = force(
+                before,
+                outcome,
+                share=body.share,
+                now=time.time(),
+                step_deadline_s=config.step_deadline_s,
+                filing=filings.reader(conn)(declaration_id),
+            )
+        except NoPendingStep as exc:
+            raise Problem(
+                409,
+                "no-pending-step",
+                "No pending step for this outcome",
+                str(exc),
+                state=before.state,
+            ) from exc
+        changes = Changes()
+        changes.emit(forced.send)
+        changes.put(put_saga(forced.saga, held))
+        if forced.saga.stalled_reason != before.stalled_reason:
+            changes.emit(status_event(forced.saga, None, before.state))
+        done = ForcedStep(
+            id=declaration_id,
+            outcome=outcome.name,
+            agency=outcome.agency,
+            command=forced.send.type,
+            command_id=forced.send.id,
+            supersedes=forced.supersedes,
+            status=sagas.public_status(forced.saga),
         )
+        return answer(conn, done), changes.apply(conn)
 
-    @router.post("/clock/advance", response_model=ClockView)
-    async def advance_clock(body: ClockAdvance, who: Caller, request: Request) -> Response:
-        """Move the sandbox clock forward: one declaration's, or your whole run's (every open
-        declaration, and the clock new ones start from). What falls due happens at once:
-        delayed commands go out, unanswered ones are re-sent, stalls are declared."""
-        answer = Answer.to(request)
+    return await answer.kept(run_on_saga(runtime, unit))
 
-        def unit(conn: Connection) -> tuple[Response, Sequence[OutRow]]:
-            now = time.time()
-            changes = Changes()
-            if body.declaration_id is not None:
-                held = _held(conn, body.declaration_id, who)
-                moved = _move(conn, changes, held, body.seconds, now)
-                view = ClockView(
-                    scope=body.declaration_id,
-                    offset_s=moved.clock_offset_s,
-                    sandbox_time=datetime.fromtimestamp(now + moved.clock_offset_s, UTC),
-                    declarations=[moved],
-                )
-                return answer(conn, view), changes.apply(conn)
-            move_clock(conn, scope=who or ALL_RUNS, seconds=body.seconds)
-            stmt = select_held().where(records.c.status.not_in(TERMINAL))
-            if who != ADMIN:
-                stmt = stmt.where(records.c.owner == who)
-            rows = conn.execute(stmt.order_by(records.c.key).limit(MAX_RUN)).all()
-            moved_all = [_move(conn, changes, Held(*r), body.seconds, now) for r in rows]
-            offset = clock_offset(conn, enterprise_id=who or None)
+
+def _move(
+    conn: Connection,
+    changes: Changes,
+    held: Held,
+    seconds: float,
+    now: float,
+    config: GatewayConfig,
+) -> ClockDeclaration:
+    before = Saga.model_validate_json(held.data)
+    caught = catch_up(sagas.shift_clock(before, seconds), now=now, config=config)
+    for envelope in filings.commands(filings.reader(conn), caught.saga, caught.send):
+        changes.emit(envelope, at=now)
+    changes.put(put_saga(caught.saga, held))
+    if caught.stalled:
+        changes.emit(status_event(caught.saga, None, before.state))
+    return ClockDeclaration(
+        id=before.declaration_id,
+        status=sagas.public_status(caught.saga),
+        state=caught.saga.state,
+        clock_offset_s=caught.saga.clock_offset_s,
+        resent=list(caught.resent),
+        released=list(caught.released),
+    )
+
+
+@router.post("/clock/advance", response_model=ClockView)
+async def advance_clock(
+    body: ClockAdvance, who: Caller, request: Request, runtime: RuntimeDep, config: ConfigDep
+) -> Response:
+    """Move the sandbox clock forward: one declaration's, or your whole run's (every open
+    declaration, and the clock new ones start from). What falls due happens at once:
+    delayed commands go out, unanswered ones are re-sent, stalls are declared."""
+    answer = Answer.to(request)
+
+    def unit(conn: Connection) -> tuple[Response, Sequence[OutRow]]:
+        now = time.time()
+        changes = Changes()
+        if body.declaration_id is not None:
+            held = _held(conn, body.declaration_id, who)
+            moved = _move(conn, changes, held, body.seconds, now, config)
             view = ClockView(
-                scope=who or "all",
-                offset_s=offset,
-                sandbox_time=datetime.fromtimestamp(now + offset, UTC),
-                declarations=moved_all,
+                scope=body.declaration_id,
+                offset_s=moved.clock_offset_s,
+                sandbox_time=datetime.fromtimestamp(now + moved.clock_offset_s, UTC),
+                declarations=[moved],
             )
             return answer(conn, view), changes.apply(conn)
-
-        return await answer.kept(run_on_saga(runtime, unit))
-
-    @router.get("/clock", response_model=ClockView)
-    async def get_clock(who: Caller) -> ClockView:
-        """Your run's sandbox clock: its offset from real time and the time it shows."""
-        async with runtime.engine.connect() as conn:
-            offset = await conn.run_sync(lambda c: clock_offset(c, enterprise_id=who or None))
-        return ClockView(
+        move_clock(conn, scope=who or ALL_RUNS, seconds=body.seconds)
+        open_ = store.open_held(conn, owner=None if who == OPERATOR else who, limit=MAX_RUN)
+        moved_all = [_move(conn, changes, held, body.seconds, now, config) for held in open_]
+        offset = clock_offset(conn, enterprise_id=who or None)
+        view = ClockView(
             scope=who or "all",
             offset_s=offset,
-            sandbox_time=datetime.fromtimestamp(time.time() + offset, UTC),
+            sandbox_time=datetime.fromtimestamp(now + offset, UTC),
+            declarations=moved_all,
         )
+        return answer(conn, view), changes.apply(conn)
 
-    return router
+    return await answer.kept(run_on_saga(runtime, unit))
+
+
+@router.get("/clock", response_model=ClockView)
+async def get_clock(who: Caller, runtime: RuntimeDep) -> ClockView:
+    """Your run's sandbox clock: its offset from real time and the time it shows."""
+    offset = await store.read(runtime, lambda conn: clock_offset(conn, enterprise_id=who or None))
+    return ClockView(
+        scope=who or "all",
+        offset_s=offset,
+        sandbox_time=datetime.fromtimestamp(time.time() + offset, UTC),
+    )

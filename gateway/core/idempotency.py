@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import logging
 import time
 import uuid
@@ -51,7 +50,7 @@ from pydantic import BaseModel
 from sqlalchemy import Connection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.core.keys import enterprise_of
+from gateway.core.keys import OPERATOR, Keys
 from gateway.core.store import IdempotentRequest
 from services.common.bodies import scope_headers
 from services.common.problems import MEDIA_TYPE, PROBLEM_BASE, Problem, problem_response
@@ -249,31 +248,23 @@ Caller = Callable[[str | None], Awaitable[str | None]]
 Write = Callable[[Callable[[Connection], Any]], Awaitable[Any]]
 
 
-def callers(runtime: Runtime, keys: dict[str, str], admin_token: str) -> Caller:
+def callers(keys: Keys) -> Caller:
     """Who sends `Authorization: Bearer <token>`: the admin, an enterprise, or None."""
 
     async def caller_of(authorization: str | None) -> str | None:
-        if not authorization or not authorization.startswith("Bearer "):
-            return None
-        token = authorization.removeprefix("Bearer ").strip()
-        if hmac.compare_digest(token.encode(), admin_token.encode()):
-            return ADMIN
-        return await enterprise_of(runtime.engine, keys, token)
+        who = await keys.caller(authorization)
+        return ADMIN if who == OPERATOR else who
 
     return caller_of
 
 
-def install_idempotency(
-    app: FastAPI, runtime: Runtime, keys: dict[str, str], admin_token: str
-) -> None:
+def install_idempotency(app: FastAPI, runtime: Runtime, keys: Keys) -> None:
     """Serve and document `Idempotency-Key` on every POST under /v1 (add it innermost)."""
 
     async def write(fn: Callable[[Connection], Any]) -> Any:
         return await runtime.intake.run(lambda conn: (fn(conn), ()))
 
-    app.add_middleware(
-        IdempotencyMiddleware, caller_of=callers(runtime, keys, admin_token), write=write
-    )
+    app.add_middleware(IdempotencyMiddleware, caller_of=callers(keys), write=write)
     document_idempotency(app)
 
 

@@ -1,60 +1,85 @@
-"""Which enterprise an API key belongs to: the process's cache, then the shared database.
+"""Who sends a request: the `Authorization: Bearer` header read once, API keys looked up once.
 
 Each gateway process caches key hashes; an enterprise registered through another replica
-is found in the database on first use and cached from then on.
+is found in the shared database on first use and cached from then on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any
+import hmac
 
-from fastapi import Header
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.core.store import Enterprise, hash_key
 from services.common.problems import Problem
 from services.common.runtime import Runtime
 
+OPERATOR = ""  # the caller of the admin token: any enterprise's declarations (falsy: no scope)
+BEARER = "Bearer "
 
-async def enterprise_of(engine: AsyncEngine, keys: dict[str, str], api_key: str) -> str | None:
-    """The enterprise id of `api_key`, or None.
 
-    Found by its hash in a dict, not compared with every cached key: a lookup by a digest
-    (SHA-256 of the secret) tells a timing attacker nothing of the secret itself.
-    """
-    digest = hash_key(api_key)
-    known = keys.get(digest)
-    if known is not None:
-        return known
-    table = Enterprise.__table__  # type: ignore[attr-defined]
-    async with engine.connect() as conn:
-        row = (await conn.execute(select(table.c.id).where(table.c.api_key_hash == digest))).first()
-    if row is None:
+def bearer(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header; None without one."""
+    if not authorization or not authorization.startswith(BEARER):
         return None
-    keys[digest] = row.id
-    return str(row.id)
+    return authorization.removeprefix(BEARER).strip()
 
 
-def _bearer(authorization: str | None) -> str:
-    if not authorization or not authorization.startswith("Bearer "):
-        raise Problem(
-            401, "unauthorized", "Unauthorized", "send the API key as `Authorization: Bearer <key>`"
-        )
-    return authorization.removeprefix("Bearer ").strip()
+def unauthorized(detail: str) -> Problem:
+    """The 401 of a request without a valid token (an HTTP error: the edge's own)."""
+    return Problem(401, "unauthorized", "Unauthorized", detail)
 
 
-def enterprise_auth(keys: dict[str, str], runtime: Runtime) -> Callable[..., Any]:
-    """The dependency that turns `Authorization: Bearer <key>` into the caller's enterprise id.
+class Keys:
+    """API keys by their hash (SHA-256 of the secret): the process's cache, then the database.
 
-    Keys registered through another gateway replica are found in the shared database.
+    Found by hash in a dict, not compared with every cached key: a lookup by a digest tells a
+    timing attacker nothing of the secret itself.
     """
 
-    async def enterprise(authorization: Annotated[str | None, Header()] = None) -> str:
-        found = await enterprise_of(runtime.engine, keys, _bearer(authorization))
+    def __init__(self, runtime: Runtime, admin_token: str) -> None:
+        self.runtime = runtime  # its engine exists once the runtime started
+        self.admin_token = admin_token
+        self.known: dict[str, str] = {}  # key hash → enterprise id
+
+    def add(self, api_key: str, enterprise_id: str) -> None:
+        """Remember a key registered in this process (after its transaction committed)."""
+        self.known[hash_key(api_key)] = enterprise_id
+
+    async def enterprise_of(self, api_key: str) -> str | None:
+        """The enterprise id of `api_key`, or None."""
+        digest = hash_key(api_key)
+        known = self.known.get(digest)
+        if known is not None:
+            return known
+        table = Enterprise.__table__  # type: ignore[attr-defined]
+        async with self.runtime.engine.connect() as conn:
+            stmt = select(table.c.id).where(table.c.api_key_hash == digest)
+            row = (await conn.execute(stmt)).first()
+        if row is None:
+            return None
+        self.known[digest] = row.id
+        return str(row.id)
+
+    def is_admin(self, token: str) -> bool:
+        """Whether a token is the admin token (compared in constant time)."""
+        return hmac.compare_digest(token.encode(), self.admin_token.encode())
+
+    async def enterprise(self, authorization: str | None) -> str:
+        """The enterprise of an `Authorization` header; a 401 without a known API key."""
+        token = bearer(authorization)
+        if token is None:
+            raise unauthorized("send the API key as `Authorization: Bearer <key>`")
+        found = await self.enterprise_of(token)
         if found is None:
-            raise Problem(401, "unauthorized", "Unauthorized", "unknown API key")
+            raise unauthorized("unknown API key")
         return found
 
-    return enterprise
+    async def caller(self, authorization: str | None) -> str | None:
+        """The operator (OPERATOR), an enterprise id, or None: who an `Authorization` header names."""
+        token = bearer(authorization)
+        if token is None:
+            return None
+        if self.is_admin(token):
+            return OPERATOR
+        return await self.enterprise_of(token)
