@@ -16,6 +16,7 @@ from gateway.ceb import routes as ceb_routes
 from gateway.ceb import store as ceb_store
 from gateway.ceb.follow import ReceiptFollower
 from gateway.core.config import GatewayConfig
+from gateway.core.errors import install_error_handler
 from gateway.core.idempotency import install_idempotency
 from gateway.core.keys import Keys
 from gateway.core.store import (
@@ -177,6 +178,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
     app.state.webhooks = webhooks
     app.state.hub = hub
     install_problem_handlers(app)
+    install_error_handler(app)  # the gateway's domain errors (gateway/core/errors.py)
     app.include_router(ops_router(runtime))
     if "api" in roles:
         _install_api(app, runtime, config, keys, settings)

@@ -16,7 +16,7 @@ route itself, in its order, with its own parts:
    Problem (401) before the body is validated, as FastAPI solves dependencies first;
 3. the route's own body field (`APIRoute.body_field`) validating the JSON, its errors raised
    as FastAPI raises them (`RequestValidationError`, locations under `body`);
-4. the route's body (`accept`), whose Problem is answered as the app's handler answers it.
+4. the route's body (`accept`), whose error is answered as the app's handlers answer it.
 
 The route stays registered: the OpenAPI document is FastAPI's, unchanged. Any other
 exception goes up to the server error middleware, as from the route.
@@ -33,6 +33,7 @@ from fastapi.routing import APIRoute
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.core.errors import GatewayError, as_problem
 from gateway.core.idempotency import Claim, claim_in
 from services.common.bodies import NO_JSON, parsed_json
 from services.common.problems import Problem, problem_of, validation_problem
@@ -74,6 +75,8 @@ class AcceptLane:
             response = await self._answer(scope, parsed)
         except Problem as exc:
             response = problem_of(exc)
+        except GatewayError as exc:
+            response = problem_of(as_problem(exc))
         except RequestValidationError as exc:
             response = validation_problem(exc)
         await response(scope, receive, send)

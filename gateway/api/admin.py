@@ -15,6 +15,7 @@ from gateway import saga as sagas
 from gateway.api import deadletters, store
 from gateway.api.declarations import views
 from gateway.core.deps import Admin, ConfigDep, KeysDep, RuntimeDep
+from gateway.core.errors import NotFound, NotReplayable
 from gateway.core.idempotency import Answer
 from gateway.core.store import add_enterprise
 from gateway.saga import PendingStep, Saga, filings
@@ -31,7 +32,6 @@ from schemas.api import (
     Replayed,
 )
 from services.common.changes import Changes, OutRow, load_records
-from services.common.problems import Problem
 from services.common.runtime import Runtime
 
 router = APIRouter(tags=["admin"], dependencies=[Admin])
@@ -81,15 +81,10 @@ async def _operate(
     def unit(conn: Connection) -> tuple[Response, Sequence[OutRow]]:
         held = load_records(conn, [declaration_id]).get(declaration_id)
         if held is None:
-            raise Problem(404, "not-found", "Not found", f"no declaration {declaration_id}")
+            raise NotFound(f"no declaration {declaration_id}")
         before = Saga.model_validate_json(held.data)
-        try:
-            now = time.time()
-            after, steps = act(before, now)
-        except (sagas.NotStalled, sagas.AlreadyEnded) as exc:
-            raise Problem(
-                409, "not-applicable", "Not applicable", str(exc), state=before.state
-            ) from exc
+        now = time.time()
+        after, steps = act(before, now)
         changes = Changes()
         send_again = filings.commands(filings.reader(conn), after, steps)
         for envelope in send_again:
@@ -151,21 +146,15 @@ async def replay_dead_letter(letter_id: str, request: Request, runtime: RuntimeD
     """Send a dead letter's message back to its topic, to be consumed again after a fix."""
     # Through the outbox, in the transaction that records the answer to an Idempotency-Key:
     # sent once for one key, even if the gateway dies meanwhile.
-    try:
-        position = deadletters.parse_letter_id(letter_id)
-        found = await deadletters.read_letters(runtime.settings, limit=1, at=position)
-    except deadletters.LetterNotFound as exc:
-        raise Problem(404, "not-found", "Not found", str(exc)) from exc
+    position = deadletters.parse_letter_id(letter_id)
+    found = await deadletters.read_letters(runtime.settings, limit=1, at=position)
     if not found:
-        raise Problem(404, "not-found", "Not found", f"no dead letter {letter_id}")
+        raise NotFound(f"no dead letter {letter_id}")
     letter = found[0][1]
     if letter.message_id is not None:
         # A handler refused it and its service recorded it as handled, so that a redelivery
         # does not dead-letter it twice; sent again, it would be ignored as a duplicate.
-        raise Problem(
-            409,
-            "not-replayable",
-            "Not replayable",
+        raise NotReplayable(
             f"{letter.service} refused message {letter.message_id} ({letter.kind}) and "
             "recorded it as handled; only messages that could not be read are replayed",
             kind=letter.kind,

@@ -15,6 +15,7 @@ from gateway.api import store
 from gateway.api.timeline import timeline_entries
 from gateway.core.config import GatewayConfig
 from gateway.core.deps import ConfigDep, Enterprise, RuntimeDep
+from gateway.core.errors import Gone, NotFound
 from gateway.core.idempotency import Answer, Claim, claim_of
 from gateway.saga import Saga, filings
 from gateway.saga.declare import Intent, declare, intend
@@ -31,7 +32,6 @@ from schemas.envelope import Envelope
 from schemas.trade import DeclarationData
 from services.common import tracing
 from services.common.changes import Changes, OutRow
-from services.common.problems import Problem
 from services.common.retention import past_retention
 from services.common.runtime import Runtime
 
@@ -75,17 +75,14 @@ async def owned_row(runtime: Runtime, declaration_id: str, owner: str) -> Any:
         runtime, lambda conn: store.declaration_row(conn, declaration_id=declaration_id)
     )
     if row is None and past_retention(declaration_id, runtime.policy.retention_s):
-        raise Problem(
-            410,
-            "gone",
-            "Gone",
+        raise Gone(
             f"declaration {declaration_id} was made before the retention period "
             f"(SW_RETENTION_DAYS={runtime.settings.retention_days:g} days after a "
             "declaration ends) and is no longer held: it was purged",
         )
     if row is None or row.owner != owner:
         # Another enterprise's declaration is as invisible as one that does not exist.
-        raise Problem(404, "not-found", "Not found", f"no declaration {declaration_id}")
+        raise NotFound(f"no declaration {declaration_id}")
     return row
 
 

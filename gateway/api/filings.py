@@ -38,8 +38,8 @@ async def file(
     build: Build[R],
     answer_of: Callable[[Saga, R], BaseModel],
 ) -> Response:
-    """Send the command `build` makes of the caller's declaration (it raises a Problem when
-    none applies; another enterprise's declaration is a 404), remembered as a pending step,
+    """Send the command `build` makes of the caller's declaration (it raises a GatewayError
+    when none applies; another enterprise's declaration is NotFound), remembered as a pending step,
     with the saga and its status change, in one transaction; 202 with what `answer_of`
     makes of the saga and `build`'s result, recorded in that transaction too."""
     answer = Answer.to(request)

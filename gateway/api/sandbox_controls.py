@@ -17,17 +17,17 @@ from gateway import saga as sagas
 from gateway.api import store
 from gateway.core.config import GatewayConfig
 from gateway.core.deps import Caller, ConfigDep, RuntimeDep
+from gateway.core.errors import NotFound
 from gateway.core.idempotency import Answer
 from gateway.core.keys import OPERATOR
 from gateway.core.store import ALL_RUNS, clock_offset, move_clock
 from gateway.saga import Saga, filings
-from gateway.saga.forcing import NoPendingStep, force
+from gateway.saga.forcing import force
 from gateway.saga.handlers import catch_up, put_saga, status_event
 from gateway.saga.unit import run_on_saga
 from schemas.api import ClockAdvance, ClockDeclaration, ClockView, ForcedStep, ForceOutcome
 from schemas.scenarios import HELPERS_BY_NAME
 from services.common.changes import Changes, Held, OutRow, load_records
-from services.common.problems import Problem
 
 MAX_RUN = 10_000  # open declarations one run-wide clock move takes along
 
@@ -38,7 +38,7 @@ router = APIRouter(prefix="/v1/test_helpers", tags=["test helpers"])
 def _held(conn: Connection, declaration_id: str, who: str) -> Held:
     held = load_records(conn, [declaration_id]).get(declaration_id)
     if held is None or (who != OPERATOR and held.owner != who):
-        raise Problem(404, "not-found", "Not found", f"no declaration {declaration_id}")
+        raise NotFound(f"no declaration {declaration_id}")
     return held
 
 
@@ -59,23 +59,14 @@ async def force_outcome(
     def unit(conn: Connection) -> tuple[Response, Sequence[OutRow]]:
         held = _held(conn, declaration_id, who)
         before = Saga.model_validate_json(held.data)
-        try:
-            forced = force(
-                before,
-                outcome,
-                share=body.share,
-                now=time.time(),
-                step_deadline_s=config.step_deadline_s,
-                filing=filings.reader(conn)(declaration_id),
-            )
-        except NoPendingStep as exc:
-            raise Problem(
-                409,
-                "no-pending-step",
-                "No pending step for this outcome",
-                str(exc),
-                state=before.state,
-            ) from exc
+        forced = force(
+            before,
+            outcome,
+            share=body.share,
+            now=time.time(),
+            step_deadline_s=config.step_deadline_s,
+            filing=filings.reader(conn)(declaration_id),
+        )
         changes = Changes()
         changes.emit(forced.send)
         changes.put(put_saga(forced.saga, held))

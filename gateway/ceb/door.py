@@ -25,6 +25,7 @@ from gateway.ceb.parse import Document, Message, decimal
 from gateway.ceb.receipts import KEYS as RECEIPT_KEYS
 from gateway.ceb.receipts import Receipt, info, receipt_xml
 from gateway.core.config import GatewayConfig
+from gateway.core.errors import GatewayError
 from gateway.saga import Saga
 from gateway.saga.declare import Intent, declare
 from gateway.saga.handlers import put_saga, status_event
@@ -32,7 +33,6 @@ from gateway.saga.trader import file_on, return_command
 from schemas.api import DeclarationRequest
 from services.common.changes import Changes, load_records
 from services.common.database import transaction_memo
-from services.common.problems import Problem
 from services.common.rawsql import Driver, marks
 
 # Amount fields checked as decimals when a supporting document is filed (else a CEB900).
@@ -243,7 +243,7 @@ class Door:
                         lambda saga, now: (return_command(saga, sagas.sandbox_today(saga, now)),
                                            saga, None),
                         config=self.config)  # fmt: skip
-            except Problem as exc:
+            except GatewayError as exc:
                 raise BusinessError(
                     "C317", "copNo", "ceb.return.not_applicable", exc.detail, "不能退货"
                 ) from exc
@@ -286,7 +286,7 @@ class Door:
                 config=self.config,
                 field="copNo",
             )
-        except Problem as exc:
+        except GatewayError as exc:
             raise BusinessError(
                 "C311", "copNo", "ceb.duplicate", exc.detail, "企业内部编号重复"
             ) from exc

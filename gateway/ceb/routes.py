@@ -13,6 +13,7 @@ from gateway.ceb.door import Door, check_amounts
 from gateway.ceb.parse import FormatError, Message, encoding_of, parse
 from gateway.ceb.receipts import answer_xml, format_error_xml, stored_elements
 from gateway.core.deps import ConfigDep, Enterprise, RuntimeDep
+from gateway.core.errors import NotFound
 from gateway.saga.declare import intend
 from schemas.ceb import CebReceiptList, CebReceiptView
 from services.common.changes import Changes
@@ -123,7 +124,7 @@ async def list_ceb_document_receipts(
         lambda conn: store.receipts_of(conn, enterprise_id=enterprise_id, ori_guid=ori_guid)
     )
     if not posted:
-        raise Problem(404, "not-found", "Not found", f"no receipt about document {ori_guid}")
+        raise NotFound(f"no receipt about document {ori_guid}")
     body = answer_xml([], stored_elements([p.xml for p in posted]), wrap=True)
     return Response(body, 200, media_type=XML)
 

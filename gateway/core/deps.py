@@ -11,9 +11,9 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from gateway.core.config import GatewayConfig
-from gateway.core.keys import OPERATOR, Keys, bearer, unauthorized
+from gateway.core.errors import Forbidden, Unauthorized
+from gateway.core.keys import OPERATOR, Keys, bearer
 from services.common.admin import require_admin
-from services.common.problems import Problem
 from services.common.runtime import Runtime
 from services.common.settings import Settings
 
@@ -59,17 +59,14 @@ async def caller(
 ) -> str:
     """The admin token (OPERATOR: any declaration) or, in sandbox mode, an enterprise's API key."""
     if bearer(authorization) is None:
-        raise unauthorized(
+        raise Unauthorized(
             "send the admin token, or in sandbox mode your API key, as `Authorization: Bearer`"
         )
     who = await keys.caller(authorization)
     if who is None:
-        raise unauthorized("unknown API key or admin token")
+        raise Unauthorized("unknown API key or admin token")
     if who != OPERATOR and not settings.sandbox:
-        raise Problem(
-            403,
-            "forbidden",
-            "Forbidden",
+        raise Forbidden(
             "outside sandbox mode only the admin token may use test helpers",
         )
     return who

@@ -10,8 +10,8 @@ import hmac
 
 from sqlalchemy import select
 
+from gateway.core.errors import Unauthorized
 from gateway.core.store import Enterprise, hash_key
-from services.common.problems import Problem
 from services.common.runtime import Runtime
 
 OPERATOR = ""  # the caller of the admin token: any enterprise's declarations (falsy: no scope)
@@ -23,11 +23,6 @@ def bearer(authorization: str | None) -> str | None:
     if not authorization or not authorization.startswith(BEARER):
         return None
     return authorization.removeprefix(BEARER).strip()
-
-
-def unauthorized(detail: str) -> Problem:
-    """The 401 of a request without a valid token (an HTTP error: the edge's own)."""
-    return Problem(401, "unauthorized", "Unauthorized", detail)
 
 
 class Keys:
@@ -69,10 +64,10 @@ class Keys:
         """The enterprise of an `Authorization` header; a 401 without a known API key."""
         token = bearer(authorization)
         if token is None:
-            raise unauthorized("send the API key as `Authorization: Bearer <key>`")
+            raise Unauthorized("send the API key as `Authorization: Bearer <key>`")
         found = await self.enterprise_of(token)
         if found is None:
-            raise unauthorized("unknown API key")
+            raise Unauthorized("unknown API key")
         return found
 
     async def caller(self, authorization: str | None) -> str | None:

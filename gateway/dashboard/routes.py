@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 
 from gateway import saga as sagas
 from gateway.core.deps import ConfigDep, Enterprise, RuntimeDep, SettingsDep
+from gateway.core.errors import Forbidden, NotFound
 from gateway.core.idempotency import Answer
 from gateway.dashboard.examples import EXAMPLES
 from gateway.dashboard.stream import StatusHub
@@ -26,7 +27,6 @@ from schemas.api import EXPORT_ONLY, IMPORT_ONLY, Pace
 from schemas.base import Contract
 from schemas.trade import Direction, Scenario, TradeMode
 from services.common.changes import Changes, OutRow, load_records
-from services.common.problems import Problem
 from services.common.runtime import Runtime
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -195,7 +195,7 @@ async def set_run_settings(
 ) -> dict[str, Any]:
     """Set the run's default pace and/or restart the class view (sandbox only)."""
     if not settings.sandbox:
-        raise Problem(403, "forbidden", "Forbidden", "pace control is a sandbox feature")
+        raise Forbidden("pace control is a sandbox feature")
     if body.pace is not None:
         if body.pace is Pace.INSTANT:
             config.run_pace.pop(enterprise_id, None)
@@ -211,7 +211,7 @@ async def _paced_saga(runtime: Runtime, declaration_id: str, enterprise_id: str)
         declaration_id
     )
     if held is None or held.owner != enterprise_id:
-        raise Problem(404, "not-found", "Not found", f"no declaration {declaration_id}")
+        raise NotFound(f"no declaration {declaration_id}")
     return Saga.model_validate_json(held.data)
 
 
@@ -253,18 +253,9 @@ async def advance_declaration(
     def unit(conn: Connection) -> tuple[Response, Sequence[OutRow]]:
         held = load_records(conn, [declaration_id]).get(declaration_id)
         if held is None or held.owner != enterprise_id:
-            raise Problem(404, "not-found", "Not found", f"no declaration {declaration_id}")
+            raise NotFound(f"no declaration {declaration_id}")
         saga = Saga.model_validate_json(held.data)
-        try:
-            released = pace.release(saga, now=time.time(), step_deadline_s=config.step_deadline_s)
-        except pace.NothingHeld as exc:
-            raise Problem(
-                409,
-                "nothing-held",
-                "Nothing to advance",
-                "no stage is waiting: an agency is still working, or the declaration has ended",
-                state=saga.state,
-            ) from exc
+        released = pace.release(saga, now=time.time(), step_deadline_s=config.step_deadline_s)
         changes = Changes()
         for envelope in filings.commands(filings.reader(conn), released.saga, released.send):
             changes.emit(envelope)

@@ -3,6 +3,7 @@
 Its parts, one concept a module; their public names are re-exported here.
 """
 
+from gateway.core.errors import AlreadyEnded, NotStalled
 from gateway.saga.advance import (
     Advance,
     advance,
@@ -16,9 +17,7 @@ from gateway.saga.commands import (
 )
 from gateway.saga.deadlines import (
     MAX_BACKOFF_FACTOR,
-    AlreadyEnded,
     Expiry,
-    NotStalled,
     backoff_s,
     cancel,
     expire,

@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Final
 
+from gateway.core.errors import AlreadyEnded, NotStalled
 from gateway.saga.model import TERMINAL, PendingStep, Saga
 
 MAX_BACKOFF_FACTOR: Final = 16
@@ -97,18 +98,10 @@ def shift_clock(saga: Saga, seconds: float) -> Saga:
     )
 
 
-class NotStalled(ValueError):
-    """An operator asked to retry a declaration that is not stalled."""
-
-
-class AlreadyEnded(ValueError):
-    """An operator asked to cancel a declaration that has already ended."""
-
-
 def retry_stalled(saga: Saga, *, now: float, base_s: float) -> Expiry:
     """An operator's retry: every step that ran out of tries gets a fresh set, sent now."""
     if not saga.stalled_reason or saga.state in TERMINAL:
-        raise NotStalled(f"declaration {saga.declaration_id} is not stalled")
+        raise NotStalled(f"declaration {saga.declaration_id} is not stalled", state=saga.state)
     resend: list[PendingStep] = []
     pending: list[PendingStep] = []
     for step in saga.pending:
@@ -125,7 +118,9 @@ def retry_stalled(saga: Saga, *, now: float, base_s: float) -> Expiry:
 def cancel(saga: Saga, *, reason: str) -> Saga:
     """An operator's cancel: the declaration ends `cancelled`; nothing more is sent or awaited."""
     if saga.state in TERMINAL:
-        raise AlreadyEnded(f"declaration {saga.declaration_id} has already ended ({saga.state})")
+        raise AlreadyEnded(
+            f"declaration {saga.declaration_id} has already ended ({saga.state})", state=saga.state
+        )
     return saga.model_copy(
         update={"state": "cancelled", "pending": (), "stalled_reason": None, "reason": reason}
     )

@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 
 from gateway import saga as sagas
 from gateway.core.config import GatewayConfig
+from gateway.core.errors import ReferenceInUse
 from gateway.core.store import claim_reference, clock_offset
 from gateway.saga import pace
 from gateway.saga.handlers import SOURCE, encoded, put_saga, send, status_event
@@ -23,7 +24,6 @@ from schemas.messages import DeclarationSubmitted
 from schemas.scenarios import forced_outcome
 from schemas.trade import DeclarationData
 from services.common.changes import Changes
-from services.common.problems import Problem
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def declare(
     """Claim the reference, start the saga, add its record, commands and status to `changes`.
 
     Writes nothing itself (the claim is written with `changes`): a refusal (the reference in
-    use, a 409 naming `field`) leaves nothing to roll back.
+    use, ReferenceInUse naming `field`) leaves nothing to roll back.
     """
     declaration, declaration_id = intent.declaration, intent.declaration_id
     if declaration.reference is not None:
@@ -77,10 +77,7 @@ def declare(
             declaration_id=declaration_id,
         )
         if taken is not None:
-            raise Problem(
-                409,
-                "reference-in-use",
-                "Reference already used",
+            raise ReferenceInUse(
                 f"reference {declaration.reference!r} is already the reference of declaration "
                 f"{taken}; references are unique per enterprise",
                 field=field,

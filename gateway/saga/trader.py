@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 
 from gateway import saga as sagas
 from gateway.core.config import GatewayConfig
+from gateway.core.errors import Invalid, NotApplicable, NotFound
 from gateway.saga import Saga
 from gateway.saga.handlers import put_saga, send, status_event
 from schemas.api import PaymentRequest
@@ -19,14 +20,13 @@ from schemas.base import Command
 from schemas.messages import RegisterPayment, RegisterReturn, SettleReceipt
 from schemas.trade import Direction, PaymentSource
 from services.common.changes import Changes, load_records
-from services.common.problems import Problem
 
 R = TypeVar("R")
 Build = Callable[[Saga, float], tuple[Command, Saga, R]]
 
 
-def _not_applicable(saga: Saga, detail: str) -> Problem:
-    return Problem(409, "not-applicable", "Not applicable", detail, state=saga.state)
+def _not_applicable(saga: Saga, detail: str) -> NotApplicable:
+    return NotApplicable(detail, state=saga.state)
 
 
 def forex_command(saga: Saga, body: PaymentRequest, on: date) -> tuple[Command, int]:
@@ -50,18 +50,11 @@ def forex_command(saga: Saga, body: PaymentRequest, on: date) -> tuple[Command, 
         )
     released = date.fromisoformat(saga.released_on or on.isoformat())
     if on < released:
-        raise Problem(
-            422,
-            "validation",
-            "Invalid request",
+        raise Invalid(
             f"received_on: {on} is before the goods were released ({released})",
-            errors=[
-                {
-                    "field": "received_on",
-                    "rule": "forex.received_after_release",
-                    "message": f"must be on or after {released}",
-                }
-            ],
+            field="received_on",
+            rule="forex.received_after_release",
+            message=f"must be on or after {released}",
         )
     days = (on - released).days
     if saga.entry_id is None:  # released goods always have one
@@ -102,7 +95,7 @@ def return_command(saga: Saga, on: date) -> RegisterReturn:
     elif any(p.type == RegisterReturn.TYPE for p in saga.pending):
         why = "a return of this declaration is already being assessed"
     if why:
-        raise Problem(409, "not-applicable", "Not applicable", why, state=saga.state)
+        raise NotApplicable(why, state=saga.state)
     return RegisterReturn(returned_on=on)
 
 
@@ -116,11 +109,11 @@ def file_on(
     config: GatewayConfig,
 ) -> tuple[Saga, R]:
     """Add to `changes` the command `build` makes of the caller's declaration (it raises a
-    Problem when none applies; another enterprise's declaration is a 404), remembered as a
+    GatewayError when none applies; another enterprise's declaration is NotFound), remembered as a
     pending step, with the saga and its status change; the saga after, and `build`'s result."""
     held = load_records(conn, [declaration_id]).get(declaration_id)
     if held is None or held.owner != enterprise_id:
-        raise Problem(404, "not-found", "Not found", f"no declaration {declaration_id}")
+        raise NotFound(f"no declaration {declaration_id}")
     before = Saga.model_validate_json(held.data)
     now = time.time()
     command, ready, result = build(before, now)

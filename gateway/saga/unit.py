@@ -7,8 +7,8 @@ from typing import TypeVar
 
 from sqlalchemy import Connection
 
+from gateway.core.errors import ChangedMeanwhile
 from services.common.changes import OutRow, VersionConflict
-from services.common.problems import Problem
 from services.common.runtime import Runtime
 
 T = TypeVar("T")
@@ -21,6 +21,4 @@ async def run_on_saga(
     try:
         return await runtime.intake.run(unit)
     except VersionConflict as exc:
-        raise Problem(
-            409, "conflict", "Changed meanwhile", "the declaration moved; try again"
-        ) from exc
+        raise ChangedMeanwhile("the declaration moved; try again") from exc

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import Connection
 
 from gateway.core.deps import Enterprise, RuntimeDep
+from gateway.core.errors import NotFound, TooManyEndpoints
 from gateway.core.idempotency import Answer
 from gateway.webhooks import store
 from gateway.webhooks.recorder import Webhooks
@@ -25,7 +26,6 @@ from schemas.api import (
     WebhookEndpointList,
     WebhookEndpointView,
 )
-from services.common.problems import Problem
 from services.common.runtime import Runtime
 
 TAG = "webhooks"
@@ -82,8 +82,8 @@ def _delivery_view(row: Any, attempts: list[Any]) -> WebhookDeliveryView:
     )
 
 
-def _not_found(what: str, ident: str) -> Problem:
-    return Problem(404, "not-found", "Not found", f"no {what} {ident}")
+def _not_found(what: str, ident: str) -> NotFound:
+    return NotFound(f"no {what} {ident}")
 
 
 def webhooks_of(request: Request) -> Webhooks:
@@ -111,10 +111,7 @@ async def create_webhook_endpoint(
 
     def unit(conn: Connection) -> Response:
         if len(store.list_endpoints(conn, enterprise_id=enterprise_id)) >= MAX_ENDPOINTS:
-            raise Problem(
-                409,
-                "too-many-webhook-endpoints",
-                "Too many webhook endpoints",
+            raise TooManyEndpoints(
                 f"an enterprise may register {MAX_ENDPOINTS} endpoints; delete one first",
             )
         row = store.add_endpoint(

@@ -50,7 +50,8 @@ def log_context(envelope: Envelope) -> dict[str, str]:
 
 
 class HandlerError(Exception):
-    """A message that cannot be acted on; `retriable` tells the loop to retry or dead-letter it."""
+    """A message that cannot be acted on: not `retriable` (is_conflict), so the processor
+    refuses it (dead letter) instead of trying again."""
 
     retriable = False
 
