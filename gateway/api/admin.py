@@ -18,9 +18,8 @@ from gateway.core.deps import Admin, ConfigDep, KeysDep, RuntimeDep
 from gateway.core.errors import NotFound, NotReplayable
 from gateway.core.idempotency import Answer
 from gateway.core.store import add_enterprise
-from gateway.saga import PendingStep, Saga, filings
-from gateway.saga.handlers import put_saga, status_event
-from gateway.saga.unit import run_on_saga
+from gateway.saga import PendingStep, Saga
+from gateway.saga.unit import SagaUnit, act_on_saga
 from schemas.api import (
     CancelRequest,
     DeadLetterList,
@@ -31,7 +30,7 @@ from schemas.api import (
     OperatorAction,
     Replayed,
 )
-from services.common.changes import Changes, OutRow, load_records
+from services.common.changes import Changes
 from services.common.runtime import Runtime
 
 router = APIRouter(tags=["admin"], dependencies=[Admin])
@@ -76,30 +75,18 @@ async def _operate(
     declaration_id: str,
     act: Callable[[Saga, float], tuple[Saga, Sequence[PendingStep]]],
 ) -> Response:
-    answer = Answer.to(request)
-
-    def unit(conn: Connection) -> tuple[Response, Sequence[OutRow]]:
-        held = load_records(conn, [declaration_id]).get(declaration_id)
-        if held is None:
-            raise NotFound(f"no declaration {declaration_id}")
-        before = Saga.model_validate_json(held.data)
+    def operate(one: SagaUnit) -> OperatorAction:
         now = time.time()
-        after, steps = act(before, now)
-        changes = Changes()
-        send_again = filings.commands(filings.reader(conn), after, steps)
-        for envelope in send_again:
-            changes.emit(envelope, at=now)
-        changes.put(put_saga(after, held))
-        changes.emit(status_event(after, None, before.state))
-        done = OperatorAction(
+        after, steps = act(one.saga, now)
+        resent = one.save(after, resend=steps, status=True, at=now)
+        return OperatorAction(
             id=declaration_id,
             status=sagas.public_status(after),
             state=after.state,
-            resent=[e.type for e in send_again],
+            resent=[e.type for e in resent],
         )
-        return answer(conn, done), changes.apply(conn)
 
-    return await answer.kept(run_on_saga(runtime, unit))
+    return await act_on_saga(runtime, request, declaration_id, owner=None, act=operate)
 
 
 @router.post("/v1/admin/declarations/{declaration_id}/retry", response_model=OperatorAction)

@@ -6,23 +6,20 @@ becomes (gateway/saga/trader.py) sent in one saga unit with the answer recorded.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TypeVar
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
-from sqlalchemy import Connection
 
 from gateway import saga as sagas
 from gateway.core.config import GatewayConfig
 from gateway.core.deps import ConfigDep, Enterprise, RuntimeDep
-from gateway.core.idempotency import Answer
 from gateway.saga import Saga
 from gateway.saga.trader import Build, file_on, forex_command, return_command
-from gateway.saga.unit import run_on_saga
+from gateway.saga.unit import SagaUnit, act_on_saga
 from schemas.api import PaymentFiled, PaymentRequest, ReturnFiled, ReturnRequest
 from schemas.base import Command
-from services.common.changes import Changes, OutRow
 from services.common.runtime import Runtime
 
 R = TypeVar("R")
@@ -42,14 +39,11 @@ async def file(
     when none applies; another enterprise's declaration is NotFound), remembered as a pending step,
     with the saga and its status change, in one transaction; 202 with what `answer_of`
     makes of the saga and `build`'s result, recorded in that transaction too."""
-    answer = Answer.to(request)
 
-    def unit(conn: Connection) -> tuple[Response, Sequence[OutRow]]:
-        changes = Changes()
-        after, result = file_on(conn, changes, declaration_id, enterprise_id, build, config=config)
-        return answer(conn, answer_of(after, result)), changes.apply(conn)
+    def act(one: SagaUnit) -> BaseModel:
+        return answer_of(*file_on(one, build, config=config))
 
-    return await answer.kept(run_on_saga(runtime, unit))
+    return await act_on_saga(runtime, request, declaration_id, owner=enterprise_id, act=act)
 
 
 @router.post(

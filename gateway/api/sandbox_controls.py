@@ -17,17 +17,16 @@ from gateway import saga as sagas
 from gateway.api import store
 from gateway.core.config import GatewayConfig
 from gateway.core.deps import Caller, ConfigDep, RuntimeDep
-from gateway.core.errors import NotFound
 from gateway.core.idempotency import Answer
 from gateway.core.keys import OPERATOR
 from gateway.core.store import ALL_RUNS, clock_offset, move_clock
-from gateway.saga import Saga, filings
+from gateway.saga import filings
 from gateway.saga.forcing import force
-from gateway.saga.handlers import catch_up, put_saga, status_event
-from gateway.saga.unit import run_on_saga
+from gateway.saga.handlers import catch_up
+from gateway.saga.unit import SagaUnit, act_on_saga, run_on_saga
 from schemas.api import ClockAdvance, ClockDeclaration, ClockView, ForcedStep, ForceOutcome
 from schemas.scenarios import HELPERS_BY_NAME
-from services.common.changes import Changes, Held, OutRow, load_records
+from services.common.changes import Changes, OutRow
 
 MAX_RUN = 10_000  # open declarations one run-wide clock move takes along
 
@@ -35,11 +34,9 @@ MAX_RUN = 10_000  # open declarations one run-wide clock move takes along
 router = APIRouter(prefix="/v1/test_helpers", tags=["test helpers"])
 
 
-def _held(conn: Connection, declaration_id: str, who: str) -> Held:
-    held = load_records(conn, [declaration_id]).get(declaration_id)
-    if held is None or (who != OPERATOR and held.owner != who):
-        raise NotFound(f"no declaration {declaration_id}")
-    return held
+def _owner(who: str) -> str | None:
+    """Whose declarations a caller may act on: an enterprise its own, the operator any."""
+    return None if who == OPERATOR else who
 
 
 @router.post("/declarations/{declaration_id}/outcomes", response_model=ForcedStep)
@@ -54,25 +51,19 @@ async def force_outcome(
     """Push the declaration's pending step to an outcome now: the agency gets a new command
     naming the outcome and decides it with its own rules."""
     outcome = HELPERS_BY_NAME[body.outcome]
-    answer = Answer.to(request)
 
-    def unit(conn: Connection) -> tuple[Response, Sequence[OutRow]]:
-        held = _held(conn, declaration_id, who)
-        before = Saga.model_validate_json(held.data)
+    def force_one(one: SagaUnit) -> ForcedStep:
         forced = force(
-            before,
+            one.saga,
             outcome,
             share=body.share,
             now=time.time(),
             step_deadline_s=config.step_deadline_s,
-            filing=filings.reader(conn)(declaration_id),
+            filing=one.filed(declaration_id),
         )
-        changes = Changes()
-        changes.emit(forced.send)
-        changes.put(put_saga(forced.saga, held))
-        if forced.saga.stalled_reason != before.stalled_reason:
-            changes.emit(status_event(forced.saga, None, before.state))
-        done = ForcedStep(
+        stalled = forced.saga.stalled_reason != one.saga.stalled_reason
+        one.save(forced.saga, sent=[forced.send], status=stalled)
+        return ForcedStep(
             id=declaration_id,
             outcome=outcome.name,
             agency=outcome.agency,
@@ -81,26 +72,14 @@ async def force_outcome(
             supersedes=forced.supersedes,
             status=sagas.public_status(forced.saga),
         )
-        return answer(conn, done), changes.apply(conn)
 
-    return await answer.kept(run_on_saga(runtime, unit))
+    return await act_on_saga(runtime, request, declaration_id, owner=_owner(who), act=force_one)
 
 
-def _move(
-    conn: Connection,
-    changes: Changes,
-    held: Held,
-    seconds: float,
-    now: float,
-    config: GatewayConfig,
-) -> ClockDeclaration:
-    before = Saga.model_validate_json(held.data)
+def _move(one: SagaUnit, seconds: float, now: float, config: GatewayConfig) -> ClockDeclaration:
+    before = one.saga
     caught = catch_up(sagas.shift_clock(before, seconds), now=now, config=config)
-    for envelope in filings.commands(filings.reader(conn), caught.saga, caught.send):
-        changes.emit(envelope, at=now)
-    changes.put(put_saga(caught.saga, held))
-    if caught.stalled:
-        changes.emit(status_event(caught.saga, None, before.state))
+    one.save(caught.saga, resend=caught.send, status=caught.stalled, at=now)
     return ClockDeclaration(
         id=before.declaration_id,
         status=sagas.public_status(caught.saga),
@@ -124,8 +103,8 @@ async def advance_clock(
         now = time.time()
         changes = Changes()
         if body.declaration_id is not None:
-            held = _held(conn, body.declaration_id, who)
-            moved = _move(conn, changes, held, body.seconds, now, config)
+            one = SagaUnit.load(conn, changes, body.declaration_id, owner=_owner(who))
+            moved = _move(one, body.seconds, now, config)
             view = ClockView(
                 scope=body.declaration_id,
                 offset_s=moved.clock_offset_s,
@@ -134,8 +113,11 @@ async def advance_clock(
             )
             return answer(conn, view), changes.apply(conn)
         move_clock(conn, scope=who or ALL_RUNS, seconds=body.seconds)
-        open_ = store.open_held(conn, owner=None if who == OPERATOR else who, limit=MAX_RUN)
-        moved_all = [_move(conn, changes, held, body.seconds, now, config) for held in open_]
+        filed = filings.reader(conn)
+        moved_all = [
+            _move(SagaUnit.of(changes, held, filed), body.seconds, now, config)
+            for held in store.open_held(conn, owner=_owner(who), limit=MAX_RUN)
+        ]
         offset = clock_offset(conn, enterprise_id=who or None)
         view = ClockView(
             scope=who or "all",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,17 +16,15 @@ from sqlalchemy import Connection
 
 from gateway import saga as sagas
 from gateway.core.deps import ConfigDep, Enterprise, RuntimeDep, SettingsDep
-from gateway.core.errors import Forbidden, NotFound
-from gateway.core.idempotency import Answer
+from gateway.core.errors import Forbidden
 from gateway.dashboard.examples import EXAMPLES
 from gateway.dashboard.stream import StatusHub
-from gateway.saga import Saga, filings, pace
-from gateway.saga.handlers import put_saga
-from gateway.saga.unit import run_on_saga
+from gateway.saga import Saga, pace
+from gateway.saga.unit import SagaUnit, act_on_saga
 from schemas.api import EXPORT_ONLY, IMPORT_ONLY, Pace
 from schemas.base import Contract
 from schemas.trade import Direction, Scenario, TradeMode
-from services.common.changes import Changes, OutRow, load_records
+from services.common.changes import Changes
 from services.common.runtime import Runtime
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -207,12 +205,10 @@ async def set_run_settings(
 
 
 async def _paced_saga(runtime: Runtime, declaration_id: str, enterprise_id: str) -> Saga:
-    held = (await runtime.db.read(lambda conn: load_records(conn, [declaration_id]))).get(
-        declaration_id
-    )
-    if held is None or held.owner != enterprise_id:
-        raise NotFound(f"no declaration {declaration_id}")
-    return Saga.model_validate_json(held.data)
+    def load(conn: Connection) -> Saga:
+        return SagaUnit.load(conn, Changes(), declaration_id, owner=enterprise_id).saga
+
+    return await runtime.db.read(load)
 
 
 def _pace_view(saga: Saga) -> PaceView:
@@ -248,22 +244,13 @@ async def advance_declaration(
     config: ConfigDep,
 ) -> Response:
     """Release a paced declaration's held commands now: the next stage starts."""
-    answer = Answer.to(request)
 
-    def unit(conn: Connection) -> tuple[Response, Sequence[OutRow]]:
-        held = load_records(conn, [declaration_id]).get(declaration_id)
-        if held is None or held.owner != enterprise_id:
-            raise NotFound(f"no declaration {declaration_id}")
-        saga = Saga.model_validate_json(held.data)
-        released = pace.release(saga, now=time.time(), step_deadline_s=config.step_deadline_s)
-        changes = Changes()
-        for envelope in filings.commands(filings.reader(conn), released.saga, released.send):
-            changes.emit(envelope)
-        changes.put(put_saga(released.saga, held))
-        done = Advanced(id=declaration_id, released=pace.held_types(saga))
-        return answer(conn, done), changes.apply(conn)
+    def advance(one: SagaUnit) -> Advanced:
+        released = pace.release(one.saga, now=time.time(), step_deadline_s=config.step_deadline_s)
+        one.save(released.saga, resend=released.send)
+        return Advanced(id=declaration_id, released=pace.held_types(one.saga))
 
-    return await answer.kept(run_on_saga(runtime, unit))
+    return await act_on_saga(runtime, request, declaration_id, owner=enterprise_id, act=advance)
 
 
 def _stats_key(snap: dict[str, Any]) -> tuple[Any, ...]:

@@ -15,7 +15,7 @@ from schemas.base import Command
 from schemas.envelope import Envelope, new_envelope
 from schemas.messages import StatusChanged
 from schemas.registry import REGISTRY
-from services.common.changes import Changes, Held, Put
+from services.common.changes import Held, Put
 from services.common.handling import Context, Handler, HandlerError, Outcome
 
 SOURCE = "gateway"
@@ -217,25 +217,6 @@ def catch_up(saga: Saga, *, now: float, config: GatewayConfig) -> CaughtUp:
             total.stalled or step.stalled,
         )
     return total
-
-
-def expire_due(
-    changes: Changes,
-    due: Sequence[Held],
-    *,
-    config: GatewayConfig,
-    now: float,
-    filed: filings.Filed,
-) -> None:
-    """Re-send the commands of sagas past a deadline; stall those out of tries."""
-    for held in due:
-        saga = PARSED.of(held)
-        step = due_pass(saga, at=now, config=config)
-        for envelope in filings.commands(filed, step.saga, step.send):
-            changes.emit(envelope, at=now)
-        changes.put(put_saga(step.saga, held))
-        if step.stalled:
-            changes.emit(status_event(step.saga, None, saga.state))
 
 
 HANDLERS: dict[str, Handler] = {

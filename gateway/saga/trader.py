@@ -8,18 +8,16 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection
-
 from gateway import saga as sagas
 from gateway.core.config import GatewayConfig
-from gateway.core.errors import Invalid, NotApplicable, NotFound
+from gateway.core.errors import Invalid, NotApplicable
 from gateway.saga import Saga
-from gateway.saga.handlers import put_saga, send, status_event
+from gateway.saga.handlers import send
+from gateway.saga.unit import SagaUnit
 from schemas.api import PaymentRequest
 from schemas.base import Command
 from schemas.messages import RegisterPayment, RegisterReturn, SettleReceipt
 from schemas.trade import Direction, PaymentSource
-from services.common.changes import Changes, load_records
 
 R = TypeVar("R")
 Build = Callable[[Saga, float], tuple[Command, Saga, R]]
@@ -99,29 +97,14 @@ def return_command(saga: Saga, on: date) -> RegisterReturn:
     return RegisterReturn(returned_on=on)
 
 
-def file_on(
-    conn: Connection,
-    changes: Changes,
-    declaration_id: str,
-    enterprise_id: str,
-    build: Build[R],
-    *,
-    config: GatewayConfig,
-) -> tuple[Saga, R]:
-    """Add to `changes` the command `build` makes of the caller's declaration (it raises a
-    GatewayError when none applies; another enterprise's declaration is NotFound), remembered as a
-    pending step, with the saga and its status change; the saga after, and `build`'s result."""
-    held = load_records(conn, [declaration_id]).get(declaration_id)
-    if held is None or held.owner != enterprise_id:
-        raise NotFound(f"no declaration {declaration_id}")
-    before = Saga.model_validate_json(held.data)
+def file_on(one: SagaUnit, build: Build[R], *, config: GatewayConfig) -> tuple[Saga, R]:
+    """Send the command `build` makes of the saga (it raises a GatewayError when none
+    applies), remembered as a pending step, with the saga and its status change; the saga
+    after, and `build`'s result."""
     now = time.time()
-    command, ready, result = build(before, now)
+    command, ready, result = build(one.saga, now)
     after, envelopes = send(ready, [command], cause=None, config=config, now=now)
     agency = command.TYPE.split(".", 1)[0]
     after = after.model_copy(update={"steps": {**after.steps, agency: "pending"}})
-    changes.put(put_saga(after, held))
-    for envelope in envelopes:
-        changes.emit(envelope)
-    changes.emit(status_event(after, envelopes[0], before.state))
+    one.save(after, sent=envelopes, status=True, cause=envelopes[0])
     return after, result

@@ -12,12 +12,28 @@ from sqlalchemy import Connection
 
 from gateway.core.config import GatewayConfig
 from gateway.saga import filings
-from gateway.saga.handlers import expire_due
+from gateway.saga.handlers import PARSED, due_pass
+from gateway.saga.unit import SagaUnit
 from services.common.changes import Changes, Held, OutRow, select_held
 from services.common.db import Record
 from services.common.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+
+def expire_due(
+    changes: Changes,
+    due: Sequence[Held],
+    *,
+    config: GatewayConfig,
+    now: float,
+    filed: filings.Filed,
+) -> None:
+    """Re-send the commands of sagas past a deadline; stall those out of tries."""
+    for held in due:
+        one = SagaUnit.of(changes, held, filed, PARSED.of(held))
+        step = due_pass(one.saga, at=now, config=config)
+        one.save(step.saga, resend=step.send, status=step.stalled, at=now)
 
 
 class DeadlineWatcher:

@@ -10,7 +10,8 @@ from gateway import saga as sagas
 from gateway.core.config import GatewayConfig
 from gateway.dashboard.stats import RunStats
 from gateway.saga import Saga, filings, pace
-from gateway.saga.handlers import expire_due, on_event, put_saga, send
+from gateway.saga.handlers import on_event, put_saga, send
+from gateway.saga.watcher import expire_due
 from schemas.api import Pace
 from schemas.envelope import Envelope, reply
 from schemas.trade import DeclarationData
