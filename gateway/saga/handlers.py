@@ -63,7 +63,7 @@ class ParsedSagas:
                 self._known.popitem(last=False)
 
 
-# About 13 kB each (the parsed saga and its record): room for the declarations in flight.
+# Room for the declarations in flight (an entry's size: bench/RESULTS.md).
 PARSED = ParsedSagas(limit=2048)
 
 
