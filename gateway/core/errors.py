@@ -24,41 +24,37 @@ class GatewayError(Exception):
     title: ClassVar[str] = "Error"
     retriable: ClassVar[bool] = False
 
+    def __init_subclass__(cls, *, kind: str = "", title: str = "", retriable: bool = False) -> None:
+        super().__init_subclass__()
+        cls.kind = kind or cls.kind
+        cls.title = title or cls.title
+        cls.retriable = retriable or cls.retriable
+
     def __init__(self, detail: str, **facts: Any) -> None:
         super().__init__(detail)
         self.detail = detail
         self.facts = facts
 
 
-class Unauthorized(GatewayError):
+class Unauthorized(GatewayError, kind="unauthorized", title="Unauthorized"):
     """No API key (or admin token) the gateway knows."""
 
-    kind, title = "unauthorized", "Unauthorized"
+
+class Forbidden(GatewayError, kind="forbidden", title="Forbidden"):
+    """Not for this caller: a sandbox feature outside the sandbox, an API key where the
+    admin token is needed."""
 
 
-class Forbidden(GatewayError):
-    """A caller not allowed this: a sandbox feature outside the sandbox, an API key for what
-    takes the admin token."""
-
-    kind, title = "forbidden", "Forbidden"
-
-
-class NotFound(GatewayError):
+class NotFound(GatewayError, kind="not-found", title="Not found"):
     """No such thing, or another enterprise's (as invisible as one that does not exist)."""
 
-    kind, title = "not-found", "Not found"
 
-
-class Gone(NotFound):
+class Gone(NotFound, kind="gone", title="Gone"):
     """A declaration made before the retention period and purged since."""
 
-    kind, title = "gone", "Gone"
 
-
-class Invalid(GatewayError):
+class Invalid(GatewayError, kind="validation", title="Invalid request"):
     """A request that is well formed but breaks a rule: the field and the rule are named."""
-
-    kind, title = "validation", "Invalid request"
 
     def __init__(self, detail: str, *, field: str, rule: str, message: str) -> None:
         super().__init__(detail, errors=[{"field": field, "rule": rule, "message": message}])
@@ -68,55 +64,41 @@ class Refused(GatewayError):
     """What the request asks does not apply to the declaration (or resource) as it stands."""
 
 
-class NotApplicable(Refused):
-    """The filing or operation does not apply in the declaration's state."""
-
-    kind, title = "not-applicable", "Not applicable"
-
-
-class NotStalled(NotApplicable):
-    """An operator asked to retry a declaration that is not stalled."""
+class NotApplicable(Refused, kind="not-applicable", title="Not applicable"):
+    """The filing or operation does not apply in the declaration's state; NotStalled (an
+    operator's retry) and AlreadyEnded (a cancel) are its cases."""
 
 
-class AlreadyEnded(NotApplicable):
-    """An operator asked to cancel a declaration that has already ended."""
+class NotStalled(NotApplicable): ...
 
 
-class ReferenceInUse(Refused):
+class AlreadyEnded(NotApplicable): ...
+
+
+class ReferenceInUse(Refused, kind="reference-in-use", title="Reference already used"):
     """The trader's reference is another declaration's already (unique per enterprise)."""
 
-    kind, title = "reference-in-use", "Reference already used"
 
-
-class NoPendingStep(Refused):
+class NoPendingStep(Refused, kind="no-pending-step", title="No pending step for this outcome"):
     """The declaration has no pending step the forced outcome applies to."""
 
-    kind, title = "no-pending-step", "No pending step for this outcome"
 
-
-class NothingHeld(Refused):
+class NothingHeld(Refused, kind="nothing-held", title="Nothing to advance"):
     """A paced declaration has no held command to release."""
 
-    kind, title = "nothing-held", "Nothing to advance"
 
-
-class NotReplayable(Refused):
+class NotReplayable(Refused, kind="not-replayable", title="Not replayable"):
     """A dead letter its service recorded as handled: sent again, it would be ignored."""
 
-    kind, title = "not-replayable", "Not replayable"
 
-
-class TooManyEndpoints(Refused):
+class TooManyEndpoints(
+    Refused, kind="too-many-webhook-endpoints", title="Too many webhook endpoints"
+):
     """An enterprise has as many webhook endpoints as it may."""
 
-    kind, title = "too-many-webhook-endpoints", "Too many webhook endpoints"
 
-
-class ChangedMeanwhile(Refused):
+class ChangedMeanwhile(Refused, kind="conflict", title="Changed meanwhile", retriable=True):
     """Another writer moved the declaration while this request acted on it: try again."""
-
-    kind, title = "conflict", "Changed meanwhile"
-    retriable = True
 
 
 STATUS: Final[dict[type[GatewayError], int]] = {
