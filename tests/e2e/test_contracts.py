@@ -32,6 +32,7 @@ from schemas.registry import REGISTRY
 from schemas.topics import AGENCIES, all_topics, topic_for
 from singlewindow.samples import sample_declaration
 from tests.e2e.conftest import System
+from tests.e2e.steady_load import new_enterprise
 from tests.support import NODE_BIN, ROOT
 
 # Paths schemathesis leaves alone: an endless event stream and the dashboard's page.
@@ -206,13 +207,7 @@ def test_the_documents_lint_clean_in_spectral(system: System, tmp_path: Path) ->
 @pytest.fixture(scope="module")
 def fuzz_key(system: System) -> str:
     """An enterprise of its own, so what the fuzzer does stays out of the other tests' way."""
-    resp = httpx.post(
-        system.url("gateway") + "/v1/admin/enterprises",
-        json={"name": "Schemathesis Co."},
-        headers={"Authorization": f"Bearer {system.admin_token}"},
-        timeout=10,
-    )
-    return str(resp.json()["api_key"])
+    return new_enterprise(system, system.admin_token, "Schemathesis Co.")
 
 
 def _fuzz(operation: Any, mode: GenerationMode, token: str, calls: Counter[int]) -> None:

@@ -14,6 +14,7 @@ from schemas.scenarios import CATALOGUE, HELPERS_BY_NAME, STALLS, ScenarioInfo
 from schemas.trade import Scenario
 from singlewindow.samples import sample_declaration
 from tests.e2e.conftest import TERMINAL, System
+from tests.e2e.steady_load import register_enterprise
 from tests.support import wait_for
 
 EVENT_TYPE = re.compile(r"^[a-z]+\.[a-z_.]+$")
@@ -170,12 +171,7 @@ def test_references_are_unique_per_enterprise(system: System) -> None:
         problem = again.json()
         assert problem["type"].endswith("/reference-in-use")
         assert problem["declaration_id"] == first and problem["field"] == "reference"
-    created = httpx.post(
-        system.url("gateway") + "/v1/admin/enterprises",
-        json={"name": "Other Co."},
-        headers={"Authorization": f"Bearer {system.admin_token}"},
-        timeout=10,
-    ).json()
+    created = register_enterprise(system, system.admin_token, "Other Co.")
     with system.client(created["api_key"]) as other:  # another enterprise may use it
         _submit(other, sample_declaration(reference=reference))
 
@@ -281,12 +277,7 @@ def test_helper_refuses_what_it_cannot_do(system: System) -> None:
         timeout=10,
     )
     assert anonymous.status_code == 401
-    created = httpx.post(
-        system.url("gateway") + "/v1/admin/enterprises",
-        json={"name": "Nosy Co."},
-        headers={"Authorization": f"Bearer {system.admin_token}"},
-        timeout=10,
-    ).json()
+    created = register_enterprise(system, system.admin_token, "Nosy Co.")
     with system.client(created["api_key"]) as other:  # another enterprise's: invisible
         assert _force(other, declaration_id, "refund_paid").status_code == 404
 
@@ -301,12 +292,7 @@ def test_the_admin_token_may_push_any_declaration(system: System) -> None:
 
 
 def test_moving_a_runs_clock_stalls_its_open_declarations_and_is_stored(system: System) -> None:
-    created = httpx.post(
-        system.url("gateway") + "/v1/admin/enterprises",
-        json={"name": "Clockwork Co."},
-        headers={"Authorization": f"Bearer {system.admin_token}"},
-        timeout=10,
-    ).json()
+    created = register_enterprise(system, system.admin_token, "Clockwork Co.")
     with system.client(created["api_key"]) as client:
         stalling = _submit(client, sample_declaration(reference=_unique("SW-STALL-TAX-")))
         _wait_step(client, stalling, "tax")

@@ -8,6 +8,7 @@ import httpx
 
 from singlewindow.samples import sample_declaration
 from tests.e2e.conftest import System
+from tests.e2e.steady_load import new_enterprise
 
 
 def _types(client: httpx.Client, declaration_id: str) -> list[str]:
@@ -130,13 +131,7 @@ def test_trade_mode_must_fit_the_direction(system: System) -> None:
 def test_an_enterprise_never_sees_another_enterprises_declarations(system: System) -> None:
     with system.client() as demo:
         mine = demo.post("/v1/declarations", json=sample_declaration()).json()["id"]
-    admin = httpx.post(
-        system.url("gateway") + "/v1/admin/enterprises",
-        json={"name": "Other Co."},
-        headers={"Authorization": f"Bearer {system.admin_token}"},
-    )
-    assert admin.status_code == 201, admin.text
-    with system.client(admin.json()["api_key"]) as other:
+    with system.client(new_enterprise(system, system.admin_token, "Other Co.")) as other:
         assert other.get(f"/v1/declarations/{mine}").status_code == 404
         assert other.get(f"/v1/declarations/{mine}/events").status_code == 404
         assert mine not in [d["id"] for d in other.get("/v1/declarations").json()["data"]]
