@@ -104,10 +104,7 @@ async def retry_declaration(
 
 @router.post("/v1/admin/declarations/{declaration_id}/cancel", response_model=OperatorAction)
 async def cancel_declaration(
-    declaration_id: str,
-    request: Request,
-    runtime: RuntimeDep,
-    body: CancelRequest | None = None,
+    declaration_id: str, request: Request, runtime: RuntimeDep, body: CancelRequest | None = None
 ) -> Response:
     """End a declaration that has not ended as `cancelled`; late answers are parked."""
     reason = (body or CancelRequest()).reason

@@ -1,4 +1,5 @@
-"""The saga's transition tables: state × event (× guard) → new state + commands, per direction and trade mode."""
+"""The saga's transition tables: state × event (× guard) → new state + commands, one per
+direction and trade mode, readable on one screen."""
 
 from __future__ import annotations
 
@@ -7,35 +8,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from gateway.saga.model import ENDED_BADLY, Brief, Saga
+from schemas import messages as msg
 from schemas.base import Event
-from schemas.messages import (
-    ApplyRefund,
-    AssessImportTaxes,
-    CloseDeclaration,
-    DeclarationAccepted,
-    DeclarationClosed,
-    DeclarationRejected,
-    DetainGoods,
-    ExportExempted,
-    ExportsSummarised,
-    GoodsDetained,
-    GoodsReleased,
-    ImportTaxesCollected,
-    ImportTaxesRefused,
-    InspectGoods,
-    InspectionFailed,
-    InspectionPassed,
-    PaymentRegistered,
-    ReceiptSettled,
-    RefundDenied,
-    RefundPaid,
-    RegisterPayment,
-    ReleaseGoods,
-    ReturnAssessed,
-    SettleReceipt,
-    SummariseExports,
-    TransactionRefused,
-)
 from schemas.trade import (
     DeclarationData,
     Direction,
@@ -48,14 +22,14 @@ Guard = Callable[[Event], bool]
 
 def _inspection_required(event: Event) -> bool:
     """Goods to inspect, or a certificate of origin to issue."""
-    return isinstance(event, DeclarationAccepted) and (
+    return isinstance(event, msg.DeclarationAccepted) and (
         event.inspection_required or event.certificate_requested
     )
 
 
 def _no_inspection(event: Event) -> bool:
     return (
-        isinstance(event, DeclarationAccepted)
+        isinstance(event, msg.DeclarationAccepted)
         and not _inspection_required(event)
         and not event.clears
     )
@@ -63,15 +37,15 @@ def _no_inspection(event: Event) -> bool:
 
 def _customs_clears(event: Event) -> bool:
     """Customs releases and closes on its own (the filing let it: nothing held the goods)."""
-    return isinstance(event, DeclarationAccepted) and event.clears
+    return isinstance(event, msg.DeclarationAccepted) and event.clears
 
 
 def _customs_closes(event: Event) -> bool:
-    return isinstance(event, GoodsReleased) and event.closes
+    return isinstance(event, msg.GoodsReleased) and event.closes
 
 
 def _close_on_command(event: Event) -> bool:
-    return isinstance(event, GoodsReleased) and not event.closes
+    return isinstance(event, msg.GoodsReleased) and not event.closes
 
 
 GUARDS: Final[dict[str, Guard]] = {
@@ -100,29 +74,33 @@ class Transition:
 
 
 T = Transition
-ACCEPTED, REJECTED = DeclarationAccepted.TYPE, DeclarationRejected.TYPE
-PASSED, FAILED = InspectionPassed.TYPE, InspectionFailed.TYPE
-RELEASED, DETAINED, CLOSED = GoodsReleased.TYPE, GoodsDetained.TYPE, DeclarationClosed.TYPE
-SETTLED, REGISTERED = ReceiptSettled.TYPE, PaymentRegistered.TYPE
-PAID, DENIED, COLLECTED = RefundPaid.TYPE, RefundDenied.TYPE, ImportTaxesCollected.TYPE
-REFUSED = TransactionRefused.TYPE
-TAX_REFUSED, RETURNED = ImportTaxesRefused.TYPE, ReturnAssessed.TYPE
+ACCEPTED, REJECTED = msg.DeclarationAccepted.TYPE, msg.DeclarationRejected.TYPE
+PASSED, FAILED = msg.InspectionPassed.TYPE, msg.InspectionFailed.TYPE
+RELEASED, DETAINED, CLOSED = (
+    msg.GoodsReleased.TYPE,
+    msg.GoodsDetained.TYPE,
+    msg.DeclarationClosed.TYPE,
+)
+SETTLED, REGISTERED = msg.ReceiptSettled.TYPE, msg.PaymentRegistered.TYPE
+PAID, DENIED, COLLECTED = msg.RefundPaid.TYPE, msg.RefundDenied.TYPE, msg.ImportTaxesCollected.TYPE
+REFUSED = msg.TransactionRefused.TYPE
+TAX_REFUSED, RETURNED = msg.ImportTaxesRefused.TYPE, msg.ReturnAssessed.TYPE
 EXEMPTED, SUMMARISED, SUMMARISE = (
-    ExportExempted.TYPE,
-    ExportsSummarised.TYPE,
-    SummariseExports.TYPE,
+    msg.ExportExempted.TYPE,
+    msg.ExportsSummarised.TYPE,
+    msg.SummariseExports.TYPE,
 )
 INSPECT, RELEASE, DETAIN, CLOSE = (
-    InspectGoods.TYPE,
-    ReleaseGoods.TYPE,
-    DetainGoods.TYPE,
-    CloseDeclaration.TYPE,
+    msg.InspectGoods.TYPE,
+    msg.ReleaseGoods.TYPE,
+    msg.DetainGoods.TYPE,
+    msg.CloseDeclaration.TYPE,
 )
 SETTLE, REGISTER, REFUND, ASSESS = (
-    SettleReceipt.TYPE,
-    RegisterPayment.TYPE,
-    ApplyRefund.TYPE,
-    AssessImportTaxes.TYPE,
+    msg.SettleReceipt.TYPE,
+    msg.RegisterPayment.TYPE,
+    msg.ApplyRefund.TYPE,
+    msg.AssessImportTaxes.TYPE,
 )
 
 
