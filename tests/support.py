@@ -1,11 +1,15 @@
-"""Helpers every test tier shares: polling with a deadline, free ports."""
+"""Helpers every test tier shares: polling with a deadline, a service's batch processor."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from services.common.database import Database
+from services.common.handling import Handler, Processor
+from services.common.metrics import Metrics
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,3 +28,12 @@ def wait_for(
             return last
         time.sleep(every_s)
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what} (last: {last!r})")
+
+
+def processor_of(
+    service: str, db: Database, handlers: Mapping[str, Handler], **options: Any
+) -> Processor:
+    """A service's batch processor as the tests build it: its own metrics, run seed 1."""
+    return Processor(
+        service=service, db=db, handlers=handlers, metrics=Metrics(service), run_seed=1, **options
+    )

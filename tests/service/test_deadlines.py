@@ -15,24 +15,16 @@ from schemas.trade import DeclarationData
 from services.common.changes import Changes, OutRow, load_records
 from services.common.database import Database
 from services.common.handling import Processor
-from services.common.metrics import Metrics
 from services.common.runtime import Runtime
 from services.common.settings import Settings
 from singlewindow.samples import sample_declaration
+from tests.support import processor_of
 from tests.unit.builders import green_acceptance
 
 
 def gateway_processor(db: Database, config: GatewayConfig) -> Processor:
     """The gateway's batch processor: saga handlers, no replay of replies."""
-    return Processor(
-        service="gateway",
-        db=db,
-        handlers=HANDLERS,
-        metrics=Metrics("gateway"),
-        run_seed=1,
-        reference=config,
-        replay_replies=False,
-    )
+    return processor_of("gateway", db, HANDLERS, reference=config, replay_replies=False)
 
 
 CONFIG = GatewayConfig(step_deadline_s=2.0, step_max_attempts=3)

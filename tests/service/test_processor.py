@@ -25,12 +25,12 @@ from services.common.changes import Changes, Put, VersionConflict
 from services.common.database import Database
 from services.common.db import Journal, Outbox, Record
 from services.common.handling import Handler, Processor
-from services.common.metrics import Metrics
 from services.customs.app import load_reference
 from services.customs.handlers import HANDLERS as CUSTOMS
 from services.tax.handlers import HANDLERS as TAX
 from services.tax.rules import TaxReference
 from services.tax.store import TaxRecord
+from tests.support import processor_of
 from tests.unit.builders import declaration, item
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,26 +38,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def tax_processor(db: Database) -> Processor:
     ref = TaxReference.from_json(load_json(ROOT / "services/tax/data/reference.json"))
-    return Processor(
-        service="tax",
-        db=db,
-        handlers=TAX,
-        metrics=Metrics("tax"),
-        run_seed=1,
-        reference=ref,
-    )
+    return processor_of("tax", db, TAX, reference=ref)
 
 
 def customs_processor(
     db: Database, handlers: Mapping[str, Handler] = CUSTOMS, *, counter_block: int = 1
 ) -> Processor:
-    return Processor(
-        service="customs",
-        db=db,
-        handlers=handlers,
-        metrics=Metrics("customs"),
-        run_seed=1,
-        reference=load_reference(),  # the tariff too: its lines carry the rates
+    return processor_of(
+        "customs",
+        db,
+        handlers,
+        reference=load_reference(),  # the tariff too: its lines carry the rates,
         counter_block=counter_block,
     )
 
@@ -232,12 +223,10 @@ async def test_an_agency_decides_as_of_the_sandbox_time_its_command_carries(
     from services.forex.rules import ForexReference
 
     beijing = timezone(timedelta(hours=8))
-    processor = Processor(
-        service="forex",
-        db=db,
-        handlers=FOREX,
-        metrics=Metrics("forex"),
-        run_seed=1,
+    processor = processor_of(
+        "forex",
+        db,
+        FOREX,
         reference=ForexReference.from_json(load_json(ROOT / "services/forex/data/reference.json")),
     )
     command = SettleReceipt(

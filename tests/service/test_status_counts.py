@@ -21,10 +21,10 @@ from schemas.envelope import Envelope
 from services.common.changes import Changes, Held, OutRow, Put, load_records
 from services.common.database import Database
 from services.common.groupcommit import GroupCommit
-from services.common.handling import Context, Outcome, Processor
-from services.common.metrics import Metrics
+from services.common.handling import Context, Outcome
 from tests.service.test_processor import refund_command
 from tests.service.test_webhook_store import SEED, _status
+from tests.support import processor_of
 
 
 class Doc(BaseModel):
@@ -144,13 +144,7 @@ async def test_a_batch_rolled_back_by_a_conflict_counts_only_its_retry(
         put = Put.of("d1", Doc(status="in_progress"), status="in_progress", previous=held)
         return Outcome(put=put, emit=[_status("d1", "ent_a", "in_progress", "in_progress")])
 
-    processor = Processor(
-        service="gateway",
-        db=db,
-        handlers={command.type: handler},
-        metrics=Metrics("gateway"),
-        run_seed=1,
-    )
+    processor = processor_of("gateway", db, {command.type: handler})
     await processor.process([command])
     assert attempts == 2
     assert (
