@@ -1,4 +1,5 @@
-"""The gateway: the public API and the saga that drives each declaration through the agencies."""
+"""The gateway's bootstrap: the roles SW_GATEWAY_ROLES names (api, saga, webhooks, dashboard),
+each from its folder, over the shared core; the tables of every role (docs/architecture.md)."""
 
 from __future__ import annotations
 
