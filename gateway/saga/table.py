@@ -129,13 +129,18 @@ CLEARS: Final = T(
     "customs_review", ACCEPTED, "release_pending", when="customs clears", expects=(RELEASED,)
 )
 
-# Export: customs → (inspection) → release → closure ∥ settlement → refund → completed.
-EXPORT: Final = (
+# Every export opens so: customs → (inspection) → release → closure ∥ settlement.
+_EXPORT_OPENING: Final = (
     *_clearance("release_pending", RELEASE),
     CLEARS,
     *_released("closing_and_settling", SETTLE),
     T("closing_and_settling", CLOSED, "settling"),
     T("closing_and_settling", SETTLED, "closing"),
+)
+
+# Export: the opening, then refund → completed.
+EXPORT: Final = (
+    *_EXPORT_OPENING,
     T("settling", SETTLED, "refunding", (REFUND,)),
     T("closing", CLOSED, "refunding", (REFUND,)),
     T("refunding", PAID, "completed"),
@@ -153,14 +158,10 @@ IMPORT: Final = (
     T("closing", CLOSED, "completed"),
 )
 
-# 9610 export (CEB603 lists): as export, then the lists are summarised into a 报关单
+# 9610 export (CEB603 lists): the export opening, then the lists are summarised into a 报关单
 # (CEB701 → CEB792) before the refund, which may be an exemption (无票免税).
 EXPORT_9610: Final = (
-    *_clearance("release_pending", RELEASE),
-    CLEARS,
-    *_released("closing_and_settling", SETTLE),
-    T("closing_and_settling", CLOSED, "settling"),
-    T("closing_and_settling", SETTLED, "closing"),
+    *_EXPORT_OPENING,
     T("settling", SETTLED, "summarising", (SUMMARISE,)),
     T("closing", CLOSED, "summarising", (SUMMARISE,)),
     T("summarising", SUMMARISED, "refunding", (REFUND,)),
