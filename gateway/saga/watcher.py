@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -16,6 +14,7 @@ from gateway.saga.handlers import PARSED, due_pass
 from gateway.saga.unit import SagaUnit
 from services.common.changes import Changes, Held, OutRow, select_held
 from services.common.db import Record
+from services.common.every import Every
 from services.common.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -36,7 +35,7 @@ def expire_due(
         one.save(step.saga, resend=step.send, status=step.stalled, at=now)
 
 
-class DeadlineWatcher:
+class DeadlineWatcher(Every):
     """Checks deadlines on a timer; each pass is one transaction."""
 
     def __init__(
@@ -50,27 +49,10 @@ class DeadlineWatcher:
         self.runtime = runtime
         self.publish = publish or runtime.publish
         self.config = config
-        self.every_s = every_s
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        """Start watching."""
-        self._task = asyncio.create_task(self._run(), name="deadlines")
-
-    async def stop(self) -> None:
-        """Stop watching."""
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.every_s)  # the deadline clock's tick
-            try:
-                await self.check(time.time())
-            except Exception:
-                log.exception("deadline check failed; will retry")
+        # The deadline clock's tick; a check that fails is tried again at the next.
+        super().__init__(
+            "deadline check", every_s, lambda: self.check(time.time()), log=log, wait_first=True
+        )
 
     async def check(self, now: float) -> int:
         """Handle every saga whose deadline has passed; return how many."""

@@ -17,8 +17,6 @@ find it taken. A replica that dies mid-round leaves the rest to the next round's
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -27,6 +25,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from services.common.database import Database
+from services.common.every import Every
 from services.common.metrics import Metrics
 from services.common.rawsql import Driver, marks
 
@@ -136,7 +135,7 @@ def purge_round(conn: Connection, policy: Policy, *, now: float, limit: int = RO
     return purged
 
 
-class Retention:
+class Retention(Every):
     """The purge job of one process: claims a round every `every_s`, then purges until done."""
 
     def __init__(
@@ -145,20 +144,9 @@ class Retention:
         self.db = db
         self.policy = policy
         self.metrics = metrics
-        self.every_s = every_s
         self.holder = holder
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        """Start the job (the lifespan owns it)."""
-        self._task = asyncio.create_task(self._run(), name="retention")
-
-    async def stop(self) -> None:
-        """Stop the job; a round cut short is finished by the next."""
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        # A round cut short (stopped, or failed) is finished by the next.
+        super().__init__("retention round", every_s, self.run_once, log=log, wait_first=False)
 
     async def run_once(self) -> Purged:
         """Claim this period's round and purge until nothing is due; nothing if not claimed."""
@@ -186,11 +174,3 @@ class Retention:
                 total.inbox,
             )
         return total
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception:
-                log.exception("retention round failed; will retry")
-            await asyncio.sleep(self.every_s)  # the job's period, not a wait for a condition
