@@ -66,9 +66,7 @@ async def caller(
     if who is None:
         raise Unauthorized("unknown API key or admin token")
     if who != OPERATOR and not settings.sandbox:
-        raise Forbidden(
-            "outside sandbox mode only the admin token may use test helpers",
-        )
+        raise Forbidden("outside sandbox mode only the admin token may use test helpers")
     return who
 
 
