@@ -15,7 +15,8 @@ from decimal import Decimal
 from typing import Any
 
 from gateway import saga as sagas
-from gateway.handlers import GatewayConfig, put_saga, send
+from gateway.core.config import GatewayConfig
+from gateway.saga.handlers import put_saga, send
 from schemas.envelope import Envelope, new_envelope
 from schemas.messages import (
     DeclarationAccepted,

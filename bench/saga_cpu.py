@@ -1,6 +1,6 @@
 """The gateway's CPU per agency event: its saga consuming a happy export 0110, in one process.
 
-N declarations are submitted as `POST /v1/declarations/batch` would (gateway/declare.py, one
+N declarations are submitted as `POST /v1/declarations/batch` would (gateway/saga/declare.py, one
 transaction per batch) into a real SQLite file. Customs, forex and tax answer every command
 through their own Processors, handlers and shipped reference data (each on its own SQLite
 file, untimed), and the gateway consumes their events in batches, as its consumer loop does:
@@ -32,10 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway.declare import declare, intend
-from gateway.handlers import HANDLERS, GatewayConfig
-from gateway.observe import SagaMetrics
-from gateway.store import GATEWAY_TABLES
+from gateway.app import GATEWAY_TABLES
+from gateway.core.config import GatewayConfig
+from gateway.saga.declare import declare, intend
+from gateway.saga.handlers import HANDLERS
+from gateway.saga.observe import SagaMetrics
 from schemas.api import DeclarationRequest
 from schemas.envelope import decode
 from schemas.samples import sample_declaration

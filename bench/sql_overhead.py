@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, select
 
-from gateway.store import GATEWAY_TABLES
+from gateway.app import GATEWAY_TABLES
 from services.common.changes import Held
 from services.common.database import Database
 from services.common.db import Outbox, Record, create_tables_sync, insert_ignoring_duplicates

@@ -41,10 +41,10 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from saga_cpu import ENTERPRISE, SEED, Extras, Tally, compare, rounds, workflow  # this folder
 from sqlalchemy import Connection
 
-from gateway import webhook_store as store
-from gateway import webhooks
 from gateway.dashboard.stream import StatusHub
-from gateway.webhook_sender import WebhookConfig
+from gateway.webhooks import recorder as webhooks
+from gateway.webhooks import store
+from gateway.webhooks.sender import WebhookConfig
 from schemas.envelope import decode
 from schemas.topics import STATUS
 from services.common.changes import OutRow

@@ -40,11 +40,11 @@ from load_client_cpu import uvicorn_serving  # this folder is on sys.path when r
 from sqlalchemy import Connection, func, select
 from sqlalchemy import update as sql_update
 
-from gateway import webhook_store as store
-from gateway.store import GATEWAY_TABLES
-from gateway.webhook_rules import event_body
-from gateway.webhook_sender import EXCERPT, WebhookConfig, WebhookSender, headers_of
-from gateway.webhook_store import AttemptResult, Due
+from gateway.app import GATEWAY_TABLES
+from gateway.webhooks import store
+from gateway.webhooks.rules import event_body
+from gateway.webhooks.sender import EXCERPT, WebhookConfig, WebhookSender, headers_of
+from gateway.webhooks.store import AttemptResult, Due
 from schemas.ids import uuid7
 from schemas.messages import Figures, StatusChanged
 from schemas.trade import Direction, TradeMode

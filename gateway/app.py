@@ -1,38 +1,43 @@
-"""The gateway: the public API and the saga that drives each declaration through the agencies."""
+"""The gateway's bootstrap: the roles SW_GATEWAY_ROLES names (api, saga, webhooks, dashboard),
+each from its folder, over the shared core; the tables of every role (docs/architecture.md)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.accept import AcceptLane
-from gateway.api import api_router, enterprise_auth
+from gateway.api import admin, contracts, declarations, filings, sandbox_controls
+from gateway.api.accept import AcceptLane, Lane
+from gateway.ceb import routes as ceb_routes
+from gateway.ceb import store as ceb_store
 from gateway.ceb.follow import ReceiptFollower
-from gateway.ceb.routes import ceb_router
-from gateway.dashboard.routes import install_dashboard
-from gateway.dashboard.stream import StatusHub
-from gateway.deadlines import DeadlineWatcher
-from gateway.handlers import HANDLERS, GatewayConfig
-from gateway.idempotency import install_idempotency
-from gateway.observe import SagaMetrics
-from gateway.payments import payments_router
-from gateway.returns import returns_router
-from gateway.saga import TERMINAL
-from gateway.store import (
-    GATEWAY_TABLES,
+from gateway.core.config import GatewayConfig
+from gateway.core.errors import install_error_handler
+from gateway.core.idempotency import install_idempotency
+from gateway.core.keys import Keys
+from gateway.core.store import (
+    CORE_TABLES,
     add_enterprise,
     all_enterprises,
     hash_key,
-    purge_declarations,
+    purge_references,
 )
-from gateway.test_helpers import test_helpers_router
-from gateway.webhook_routes import webhook_router
-from gateway.webhook_sender import WebhookConfig
-from gateway.webhooks import Webhooks
+from gateway.dashboard.routes import install_dashboard
+from gateway.dashboard.stream import StatusHub
+from gateway.saga import TERMINAL
+from gateway.saga.handlers import HANDLERS
+from gateway.saga.observe import SagaMetrics
+from gateway.saga.watcher import DeadlineWatcher
+from gateway.webhooks import routes as webhook_routes
+from gateway.webhooks import store as webhook_store
+from gateway.webhooks.recorder import Webhooks
+from gateway.webhooks.sender import WebhookConfig
+from gateway.webhooks.store import WEBHOOK_TABLES
 from schemas.topics import AGENCIES, events
 from services.common import tracing
 from services.common.bodies import BodyGuard
@@ -46,6 +51,17 @@ from services.common.tracing import TracingMiddleware
 from services.common.web import ops_router
 
 DEMO_ENTERPRISE = "ent_demo"
+# Every table of the gateway: the shared core's, the webhooks', the CEB door's.
+GATEWAY_TABLES = [*CORE_TABLES, *WEBHOOK_TABLES, *ceb_store.CEB_TABLES]
+
+
+def purge_declarations(conn: Connection, declaration_ids: Sequence[str]) -> None:
+    """Remove the gateway's own rows of declarations past their retention (retention's hook)."""
+    purge_references(conn, declaration_ids)
+    webhook_store.purge_declarations(conn, declaration_ids)
+    ceb_store.purge_declarations(conn, declaration_ids)
+
+
 # The global tags of /openapi.json, in the order the docs show them.
 TAGS = {
     "declarations": "Submit declarations, read them and their event timelines, file payments "
@@ -107,7 +123,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
     )
     webhooks.recorder.listeners.append(saga_metrics.statuses)
     receipts = ReceiptFollower(runtime, max_attempts=settings.webhook_max_attempts)
-    keys: dict[str, str] = {}
+    keys = Keys(runtime, settings.admin_token)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -126,12 +142,12 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
             return known
 
         try:
-            keys.update(await runtime.db.write(seed_demo))
+            keys.known.update(await runtime.db.write(seed_demo))
         except Exception as exc:
             if not is_conflict(exc):
                 raise
             # Another replica starting at the same moment seeded the demo key first: read it.
-            keys.update(await runtime.db.write(seed_demo))
+            keys.known.update(await runtime.db.write(seed_demo))
         if "saga" in roles:  # the saga's background work: deadlines, CEB receipts
             watcher.start()
             await receipts.start()
@@ -156,40 +172,48 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
     )
+    # What the module-level routers' dependencies read (gateway/core/deps.py).
     app.state.runtime = runtime
+    app.state.config = config
+    app.state.keys = keys
+    app.state.webhooks = webhooks
+    app.state.hub = hub
     install_problem_handlers(app)
+    install_error_handler(app)  # the gateway's domain errors (gateway/core/errors.py)
     app.include_router(ops_router(runtime))
     if "api" in roles:
-        _install_api(app, runtime, config, keys, settings, webhooks)
+        _install_api(app, runtime, config, keys, settings)
     if "dashboard" in roles:
-        install_dashboard(app, runtime, config, keys, settings, hub)
+        install_dashboard(app)
     shape_openapi(app, TAGS)  # last: it finishes what the other hooks made of the document
     return app
 
 
 def _install_api(
-    app: FastAPI,
-    runtime: Runtime,
-    config: GatewayConfig,
-    keys: dict[str, str],
-    settings: Settings,
-    webhooks: Webhooks,
+    app: FastAPI, runtime: Runtime, config: GatewayConfig, keys: Keys, settings: Settings
 ) -> None:
-    """The public REST API (role `api`): declarations, payments, returns, webhook endpoints."""
-    api, lane = api_router(runtime, config, keys, settings.admin_token)
+    """The public REST API (role `api`): declarations, filings, the CEB door, webhook endpoints,
+    admin; the sandbox controls when SW_TEST_HELPERS is on."""
+    submit = next(
+        r
+        for r in declarations.router.routes
+        if isinstance(r, APIRoute) and r.path == "/v1/declarations" and r.methods == {"POST"}
+    )
+    lane = Lane(
+        submit,
+        keys.enterprise,
+        lambda body, enterprise_id, held: declarations.accept(
+            runtime, config, body, enterprise_id, held
+        ),
+    )
     app.add_middleware(AcceptLane, lane=lane)  # innermost: inside the idempotency middleware
-    install_idempotency(app, runtime, keys, settings.admin_token)  # after BodyGuard
+    install_idempotency(app, runtime, keys)  # after BodyGuard
     if tracing.enabled():  # set up by serve.py before the app is built
         app.add_middleware(TracingMiddleware)
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes, raw_prefixes=("/v1/ceb/",))
-    app.include_router(api)
-    app.include_router(payments_router(runtime, config, keys))
-    app.include_router(returns_router(runtime, config, keys))
-    app.include_router(ceb_router(runtime, config, keys, sandbox=settings.sandbox))
+    for router in (declarations.router, admin.router, contracts.router, filings.router):
+        app.include_router(router)
+    app.include_router(ceb_routes.router)
     if settings.test_helpers:
-        app.include_router(
-            test_helpers_router(
-                runtime, config, keys, admin_token=settings.admin_token, sandbox=settings.sandbox
-            )
-        )
-    app.include_router(webhook_router(webhooks, enterprise_auth(keys, runtime)))
+        app.include_router(sandbox_controls.router)
+    app.include_router(webhook_routes.router)

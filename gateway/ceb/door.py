@@ -3,7 +3,7 @@ receipts, in one unit of the gateway's group commit (pure reads, then Changes).
 
 A document already on file (the same guid sent again) changes nothing: its receipts so far
 are the answer. A list (CEB621/603) that matches its documents becomes a declaration through
-`gateway.declare`, exactly as a JSON submission does; its later receipts follow the saga
+`gateway.saga.declare`, exactly as a JSON submission does; its later receipts follow the saga
 (gateway/ceb/follow.py).
 """
 
@@ -24,15 +24,14 @@ from gateway.ceb.match import BusinessError, OnFile, declaration_of
 from gateway.ceb.parse import Document, Message, decimal
 from gateway.ceb.receipts import KEYS as RECEIPT_KEYS
 from gateway.ceb.receipts import Receipt, info, receipt_xml
-from gateway.declare import Intent, declare
-from gateway.filing import file_on
-from gateway.handlers import GatewayConfig, put_saga, status_event
-from gateway.returns import return_command
-from gateway.saga import Saga
+from gateway.core.config import GatewayConfig
+from gateway.core.errors import GatewayError
+from gateway.saga.declare import Intent, declare
+from gateway.saga.trader import file_on, return_command
+from gateway.saga.unit import SagaUnit
 from schemas.api import DeclarationRequest
-from services.common.changes import Changes, load_records
+from services.common.changes import Changes
 from services.common.database import transaction_memo
-from services.common.problems import Problem
 from services.common.rawsql import Driver, marks
 
 # Amount fields checked as decimals when a supporting document is filed (else a CEB900).
@@ -239,26 +238,26 @@ class Door:
         declaration_id = listed.declaration_id
         if kind.message == "CEB625":
             try:
-                file_on(conn, changes, declaration_id, enterprise_id,
+                file_on(SagaUnit.load(conn, changes, declaration_id, owner=enterprise_id),
                         lambda saga, now: (return_command(saga, sagas.sandbox_today(saga, now)),
                                            saga, None),
                         config=self.config)  # fmt: skip
-            except Problem as exc:
+            except GatewayError as exc:
                 raise BusinessError(
                     "C317", "copNo", "ceb.return.not_applicable", exc.detail, "不能退货"
                 ) from exc
             return declaration_id, []  # the tax bureau's answer follows the saga (CEB626 399)
-        held = load_records(conn, [declaration_id])[declaration_id]
-        before = Saga.model_validate_json(held.data)
+        one = SagaUnit.load(conn, changes, declaration_id, owner=None)
+        before = one.saga
         if before.state in sagas.TERMINAL or before.customs_status in RELEASED:
             raise BusinessError(
                 "C316", "copNo", "ceb.cancel.released",
                 f"the list is {before.customs_status or before.state}: a cancel (撤单) is taken "
                 "before release only (a released list is returned with a CEB625)",
                 "清单已放行或已结束，不能撤单")  # fmt: skip
-        after = sagas.cancel(before, reason=f"CEB623 撤单: {document.head['reason']}")
-        changes.put(put_saga(after, held))
-        changes.emit(status_event(after, None, before.state))
+        one.save(
+            sagas.cancel(before, reason=f"CEB623 撤单: {document.head['reason']}"), status=True
+        )
         return declaration_id, [self._receipt(kind, document, "399", "撤单成功 cancelled")]
 
     def _declare(
@@ -286,7 +285,7 @@ class Door:
                 config=self.config,
                 field="copNo",
             )
-        except Problem as exc:
+        except GatewayError as exc:
             raise BusinessError(
                 "C311", "copNo", "ceb.duplicate", exc.detail, "企业内部编号重复"
             ) from exc

@@ -3,7 +3,7 @@ and the CEB816 tax bill, derived from the committed status changes of its declar
 
 A consumer of the public status topic (group `sw-gateway-ceb`): every path that moves a
 saga is heard, and the saga's hot transaction does not change. (Webhooks moved to the
-Database's tap, gateway/webhooks.py; a tap would serve here too, at the price of reads inside
+Database's tap, gateway/webhooks/recorder.py; a tap would serve here too, at the price of reads inside
 the saga's transaction: this reader is the gateway's only one of its own status topic.) Each status message of a declaration a CEB list became
 (`ceb_documents.declaration_id`) is turned into receipts from the agency event that caused
 it (read back from the journal: customs' `receipts`, tax's figures); the mailbox's unique

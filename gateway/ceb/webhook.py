@@ -1,6 +1,6 @@
 """Webhooks that carry receipt XML: event type `ceb.receipt`, queued with the receipt.
 
-The body is the JSON event every webhook sends (gateway/webhook_rules.py), signed the same
+The body is the JSON event every webhook sends (gateway/webhooks/rules.py), signed the same
 way, with `data` holding the receipt: message, the original document's guid, returnStatus
 and the XML itself (UTF-8 text).
 """
@@ -15,7 +15,7 @@ from typing import Final
 from sqlalchemy import Connection
 
 from gateway.ceb.receipts import Receipt
-from gateway.webhook_store import Queued, queue_events
+from gateway.webhooks.store import Queued, queue_events
 
 EVENT_TYPE: Final = "ceb.receipt"
 

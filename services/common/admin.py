@@ -18,14 +18,19 @@ def admin_guard(token: str, *, enabled: bool) -> Callable[..., Awaitable[None]]:
     """
 
     async def admin(authorization: Annotated[str | None, Header()] = None) -> None:
-        if not enabled:
-            raise Problem(
-                404, "not-found", "Not found", "admin endpoints are switched off (SW_ADMIN_ENABLED)"
-            )
-        given = (authorization or "").removeprefix("Bearer ").strip()
-        if not (authorization or "").startswith("Bearer ") or not hmac.compare_digest(
-            given.encode(), token.encode()
-        ):
-            raise Problem(403, "forbidden", "Forbidden", "the admin token is required")
+        require_admin(authorization, token=token, enabled=enabled)
 
     return admin
+
+
+def require_admin(authorization: str | None, *, token: str, enabled: bool) -> None:
+    """The check of `admin_guard`, for a caller that reads the token at request time."""
+    if not enabled:
+        raise Problem(
+            404, "not-found", "Not found", "admin endpoints are switched off (SW_ADMIN_ENABLED)"
+        )
+    given = (authorization or "").removeprefix("Bearer ").strip()
+    if not (authorization or "").startswith("Bearer ") or not hmac.compare_digest(
+        given.encode(), token.encode()
+    ):
+        raise Problem(403, "forbidden", "Forbidden", "the admin token is required")

@@ -26,14 +26,17 @@ class VersionConflict(Exception):
     """Another writer created or changed a record, or handled a message, since this unit read
     it; the messages that met it are retried (`Changes.conflicting` names them)."""
 
+    retriable = True
+
 
 # PostgreSQL's unique violation, deadlock and serialization failure: another writer's row won.
 _CONFLICT_STATES = frozenset({"23505", "40P01", "40001"})
 
 
 def is_conflict(exc: BaseException) -> bool:
-    """Whether a unit failed because a concurrent writer won a row (worth retrying at once)."""
-    if isinstance(exc, VersionConflict):
+    """Whether a unit failed because a concurrent writer won a row (worth retrying at once):
+    an error class that says it is `retriable` (VersionConflict), or the database's own."""
+    if getattr(exc, "retriable", False):
         return True
     for candidate in (exc, getattr(exc, "orig", None)):
         if getattr(candidate, "sqlstate", None) in _CONFLICT_STATES:

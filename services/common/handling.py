@@ -52,7 +52,10 @@ def log_context(envelope: Envelope) -> dict[str, str]:
 
 
 class HandlerError(Exception):
-    """A message that cannot be acted on: the processor dead-letters it, naming `code`."""
+    """A message that cannot be acted on: not `retriable` (is_conflict), so the processor
+    refuses it (dead letter) instead of trying again."""
+
+    retriable = False
 
     def __init__(self, code: str, detail: str) -> None:
         super().__init__(f"{code}: {detail}")

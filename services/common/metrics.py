@@ -80,7 +80,7 @@ class Metrics:
             "partition",
         )
         # Webhook deliveries (sw_webhook_attempts_total{outcome}, sw_webhook_attempt_seconds)
-        # are registered on the gateway's registry by gateway/webhook_sender.py.
+        # are registered on the gateway's registry by gateway/webhooks/sender.py.
         self.batch_seconds = histogram(
             "sw_batch_seconds",
             "Time to handle one consumed batch in one transaction",

@@ -17,18 +17,17 @@ find it taken. A replica that dies mid-round leaves the rest to the next round's
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
 from services.common.database import Database
+from services.common.every import Every
 from services.common.metrics import Metrics
 from services.common.rawsql import Driver, marks
-from services.common.tasks import cancel
 
 log = logging.getLogger(__name__)
 
@@ -136,24 +135,18 @@ def purge_round(conn: Connection, policy: Policy, *, now: float, limit: int = RO
     return purged
 
 
-@dataclass(kw_only=True)
-class Retention:
+class Retention(Every):
     """The purge job of one process: claims a round every `every_s`, then purges until done."""
 
-    db: Database
-    policy: Policy
-    metrics: Metrics
-    every_s: float
-    holder: str
-    _task: asyncio.Task[None] | None = field(default=None, init=False)
-
-    def start(self) -> None:
-        """Start the job (the lifespan owns it)."""
-        self._task = asyncio.create_task(self._run(), name="retention")
-
-    async def stop(self) -> None:
-        """Stop the job; a round cut short is finished by the next."""
-        await cancel(self._task)
+    def __init__(
+        self, *, db: Database, policy: Policy, metrics: Metrics, every_s: float, holder: str
+    ) -> None:
+        self.db = db
+        self.policy = policy
+        self.metrics = metrics
+        self.holder = holder
+        # A round cut short (stopped, or failed) is finished by the next.
+        super().__init__("retention round", every_s, self.run_once, log=log, wait_first=False)
 
     async def run_once(self) -> Purged:
         """Claim this period's round and purge until nothing is due; nothing if not claimed."""
@@ -181,11 +174,3 @@ class Retention:
                 total.inbox,
             )
         return total
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception:
-                log.exception("retention round failed; will retry")
-            await asyncio.sleep(self.every_s)  # the job's period, not a wait for a condition

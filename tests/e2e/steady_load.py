@@ -86,8 +86,8 @@ def _in_flight(resp: httpx.Response) -> bool:
     )
 
 
-def new_enterprise(system: Spawned, admin_token: str, name: str) -> str:
-    """Register an enterprise of the test's own; its API key."""
+def register_enterprise(system: Spawned, admin_token: str, name: str) -> dict[str, Any]:
+    """Register an enterprise of the test's own: its id, name and API key."""
     resp = httpx.post(
         system.url("gateway") + "/v1/admin/enterprises",
         json={"name": name},
@@ -95,7 +95,12 @@ def new_enterprise(system: Spawned, admin_token: str, name: str) -> str:
         timeout=10,
     )
     assert resp.status_code == 201, resp.text
-    return str(resp.json()["api_key"])
+    return dict(resp.json())
+
+
+def new_enterprise(system: Spawned, admin_token: str, name: str) -> str:
+    """Register an enterprise of the test's own; its API key."""
+    return str(register_enterprise(system, admin_token, name)["api_key"])
 
 
 @dataclass

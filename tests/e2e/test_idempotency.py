@@ -1,4 +1,4 @@
-"""`Idempotency-Key` on every POST under /v1, on the real system over HTTP (gateway/idempotency.py).
+"""`Idempotency-Key` on every POST under /v1, on the real system over HTTP (gateway/core/idempotency.py).
 
 Each test registers an enterprise of its own, so keys and clocks are the test's alone.
 """
@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from gateway.idempotency import LEASE_S
+from gateway.core.idempotency import LEASE_S
 from schemas.samples import sample_declaration
 from tests.e2e.conftest import System
 from tests.e2e.steady_load import new_enterprise

@@ -14,7 +14,7 @@ from schemas.samples import sample_declaration
 from schemas.scenarios import CATALOGUE, HELPERS_BY_NAME, STALLS, ScenarioInfo
 from schemas.trade import Scenario
 from tests.e2e.conftest import TERMINAL, System
-from tests.e2e.steady_load import new_enterprise
+from tests.e2e.steady_load import new_enterprise, register_enterprise
 from tests.support import wait_for
 
 EVENT_TYPE = re.compile(r"^[a-z]+\.[a-z_.]+$")
@@ -294,12 +294,7 @@ def test_the_admin_token_may_push_any_declaration(system: System) -> None:
 
 
 def test_moving_a_runs_clock_stalls_its_open_declarations_and_is_stored(system: System) -> None:
-    created = httpx.post(
-        system.url("gateway") + "/v1/admin/enterprises",
-        json={"name": "Clockwork Co."},
-        headers={"Authorization": f"Bearer {system.admin_token}"},
-        timeout=10,
-    ).json()
+    created = register_enterprise(system, system.admin_token, "Clockwork Co.")
     with system.client(created["api_key"]) as client:
         stalling = _submit(client, sample_declaration(reference=_unique("SW-STALL-TAX-")))
         _wait_step(client, stalling, "tax")

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.store import hash_key
+from gateway.core.store import hash_key
 from schemas.samples import sample_declaration
 from singlewindow.spawn import Spawned, spawn_system
 from tests.e2e.conftest import System

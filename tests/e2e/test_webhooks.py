@@ -33,6 +33,7 @@ from schemas.samples import sample_declaration
 from schemas.topics import STATUS
 from singlewindow.spawn import free_port_block, spawn_system
 from tests.e2e.conftest import System
+from tests.e2e.steady_load import new_enterprise
 from tests.support import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -160,14 +161,7 @@ def _register(client: httpx.Client, receiver: Receiver, path: str, **extra: Any)
 
 def _enterprise(system: System, name: str) -> str:
     """A new enterprise's API key."""
-    with httpx.Client(
-        base_url=system.url("gateway"),
-        headers={"Authorization": f"Bearer {system.admin_token}"},
-        timeout=10,
-    ) as admin:
-        answer = admin.post("/v1/admin/enterprises", json={"name": name})
-    assert answer.status_code == 201, answer.text
-    return str(answer.json()["api_key"])
+    return new_enterprise(system, system.admin_token, name)
 
 
 def _submit(client: httpx.Client, scenario: str = "happy") -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.store import GATEWAY_TABLES
+from gateway.app import GATEWAY_TABLES
 from services.common.database import Database
 from services.common.db import create_tables_sync
 

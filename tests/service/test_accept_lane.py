@@ -17,11 +17,12 @@ import pytest
 from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
 from fastapi.routing import APIRoute
 
-from gateway.accept import AcceptLane, Lane
-from gateway.idempotency import Claim, claim_of
+from gateway.api.accept import AcceptLane, Lane
+from gateway.core.errors import ReferenceInUse, Unauthorized, install_error_handler
+from gateway.core.idempotency import Claim, claim_of
 from schemas.api import DeclarationCreated, DeclarationRequest
 from services.common.bodies import BodyGuard
-from services.common.problems import Problem, install_problem_handlers
+from services.common.problems import install_problem_handlers
 from singlewindow.load.plan import MixEntry, body_for
 
 KEY = "sk_test_lane"
@@ -31,13 +32,13 @@ GOOD = body_for(MixEntry("export", "0110", "happy", 1.0), "ref-1")
 
 async def enterprise(authorization: str | None = None) -> str:
     if authorization != f"Bearer {KEY}":
-        raise Problem(401, "unauthorized", "Unauthorized", "unknown API key")
+        raise Unauthorized("unknown API key")
     return "ent_lane"
 
 
 async def accept(body: DeclarationRequest, enterprise_id: str, held: Claim | None) -> Response:
     if body.reference == "taken":
-        raise Problem(409, "reference-in-use", "Reference already used", "taken", field="reference")
+        raise ReferenceInUse("taken", field="reference")  # as gateway/saga/declare.py does
     answer = {"enterprise": enterprise_id, "held": held is not None, **body.model_dump(mode="json")}
     return Response(json.dumps(answer), status_code=202, media_type=JSON)
 
@@ -60,6 +61,7 @@ def app(with_lane: bool) -> FastAPI:
         built.add_middleware(AcceptLane, lane=Lane(route, enterprise, accept))
     built.add_middleware(BodyGuard, max_bytes=1_048_576)
     install_problem_handlers(built)
+    install_error_handler(built)
     built.include_router(router)
     return built
 

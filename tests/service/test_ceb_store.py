@@ -11,8 +11,8 @@ from gateway.ceb import store
 from gateway.ceb.door import Door, Outcome
 from gateway.ceb.parse import parse
 from gateway.ceb.sampleset import fresh, load
-from gateway.declare import intend
-from gateway.handlers import GatewayConfig
+from gateway.core.config import GatewayConfig
+from gateway.saga.declare import intend
 from services.common.changes import Changes
 from services.common.database import Database
 from services.common.db import KIT_TABLES, create_tables_sync

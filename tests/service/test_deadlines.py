@@ -6,8 +6,9 @@ import json
 import time
 
 from gateway import saga as sagas
-from gateway.deadlines import DeadlineWatcher
-from gateway.handlers import HANDLERS, GatewayConfig, put_saga, send
+from gateway.core.config import GatewayConfig
+from gateway.saga.handlers import HANDLERS, put_saga, send
+from gateway.saga.watcher import DeadlineWatcher
 from schemas.envelope import Envelope, new_envelope, reply
 from schemas.messages import DeclarationSubmitted, FileDeclaration
 from schemas.samples import sample_declaration

@@ -14,8 +14,8 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import Connection
 
-from gateway import idempotency
-from gateway.idempotency import (
+from gateway.core import idempotency
+from gateway.core.idempotency import (
     LEASE_S,
     TTL_S,
     Claim,

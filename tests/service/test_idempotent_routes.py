@@ -22,12 +22,12 @@ import httpx
 import pytest
 from sqlalchemy import Connection, text
 
-from gateway import deadletters
-from gateway.app import create_app
-from gateway.idempotency import LEASE_S, REPLAYED, IdempotencyMiddleware
+from gateway.api import deadletters
+from gateway.app import GATEWAY_TABLES, create_app
+from gateway.core.idempotency import LEASE_S, REPLAYED, IdempotencyMiddleware
+from gateway.core.store import add_enterprise
 from gateway.saga import Saga
-from gateway.store import GATEWAY_TABLES, add_enterprise
-from gateway.webhooks import Webhooks
+from gateway.webhooks.recorder import Webhooks
 from schemas.deadletter import DeadLetter
 from schemas.samples import sample_declaration
 from services.common.changes import OutRow
@@ -302,7 +302,7 @@ COVERED = {  # every POST of the gateway, and how its crash window is shown clos
     "/v1/declarations/{declaration_id}/returns": filed_return,
     "/v1/declarations/{declaration_id}/payments": filed_payment,
     "/v1/admin/deadletters/{letter_id}/replay": dead_letter_replay,
-    # Submissions record their answer in their own unit since they exist (gateway/api.py
+    # Submissions record their answer in their own unit since they exist (gateway/api/declarations.py
     # declare_all); tests/e2e/test_idempotency.py replays them.
     "/v1/declarations": None,
     "/v1/declarations/batch": None,

@@ -6,8 +6,8 @@ import random
 
 from sqlalchemy import Connection
 
+from gateway.app import purge_declarations
 from gateway.saga import TERMINAL
-from gateway.store import purge_declarations
 from services.common.database import Database
 from services.common.metrics import Metrics
 from services.common.rawsql import Driver

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
-from gateway.store import (
+from gateway.core.store import (
     ALL_RUNS,
     claim_reference,
     clock_offset,

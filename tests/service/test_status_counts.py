@@ -14,9 +14,9 @@ from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 from sqlalchemy import Connection
 
-from gateway.observe import StatusCounts
-from gateway.webhook_sender import WebhookConfig
-from gateway.webhooks import StatusRecorder
+from gateway.saga.observe import StatusCounts
+from gateway.webhooks.recorder import StatusRecorder
+from gateway.webhooks.sender import WebhookConfig
 from schemas.envelope import Envelope
 from services.common.changes import Changes, Held, OutRow, Put, load_records
 from services.common.database import Database

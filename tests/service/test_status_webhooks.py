@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, func, select
 
-from gateway import webhook_store as store
-from gateway.deadlines import DeadlineWatcher
-from gateway.handlers import HANDLERS
-from gateway.webhook_sender import WebhookConfig
-from gateway.webhook_store import deliveries_t, events_t
-from gateway.webhooks import StatusRecorder
+from gateway.saga.handlers import HANDLERS
+from gateway.saga.watcher import DeadlineWatcher
+from gateway.webhooks import store
+from gateway.webhooks.recorder import StatusRecorder
+from gateway.webhooks.sender import WebhookConfig
+from gateway.webhooks.store import deliveries_t, events_t
 from schemas.envelope import reply
 from services.common.changes import Changes, OutRow, envelope_row
 from services.common.database import Database

@@ -9,8 +9,9 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from gateway.deadlines import DeadlineWatcher
-from gateway.handlers import HANDLERS, GatewayConfig
+from gateway.core.config import GatewayConfig
+from gateway.saga.handlers import HANDLERS
+from gateway.saga.watcher import DeadlineWatcher
 from schemas.messages import FileDeclaration
 from services.common.changes import OutRow
 from services.common.runtime import Runtime

@@ -16,7 +16,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from gateway import saga as sagas
-from gateway.handlers import GatewayConfig, put_saga, send
+from gateway.core.config import GatewayConfig
+from gateway.saga.handlers import put_saga, send
 from schemas.envelope import decode
 from schemas.ids import uuid7
 from schemas.samples import sample_declaration

@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from gateway import webhook_store as store
-from gateway.webhook_rules import SIGNATURE_HEADER, verify
-from gateway.webhook_sender import WebhookConfig, WebhookSender
+from gateway.webhooks import store
+from gateway.webhooks.rules import SIGNATURE_HEADER, verify
+from gateway.webhooks.sender import WebhookConfig, WebhookSender
 from services.common.database import Database
 from tests.http_server import Server, serving
 from tests.service.test_webhook_store import SEED, _endpoint, _status

@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from gateway import webhook_store as store
-from gateway.webhook_rules import hardening_plan
-from gateway.webhook_store import AttemptResult, deliveries_t, events_t
+from gateway.webhooks import store
+from gateway.webhooks.rules import hardening_plan
+from gateway.webhooks.store import AttemptResult, deliveries_t, events_t
 from schemas.envelope import Envelope, new_envelope
 from schemas.messages import Figures, StatusChanged
 from schemas.trade import Direction, TradeMode

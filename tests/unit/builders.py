@@ -96,7 +96,7 @@ def green_acceptance() -> DeclarationAccepted:
 
 
 def guarded(row_when: str | None, event: Event) -> Event:
-    """The event made to satisfy a table row's guard (gateway/saga.py GUARDS)."""
+    """The event made to satisfy a table row's guard (gateway/saga/ GUARDS)."""
     if row_when == "customs clears":
         return event.model_copy(update={"clears": True})
     if row_when == "customs closes":

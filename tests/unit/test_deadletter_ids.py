@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gateway.deadletters import LetterNotFound, letter_id, original_bytes, parse_letter_id
+from gateway.api.deadletters import LetterNotFound, letter_id, original_bytes, parse_letter_id
 from schemas.deadletter import DeadLetter
 
 

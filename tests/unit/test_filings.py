@@ -6,10 +6,11 @@ import json
 
 import pytest
 
-from gateway import filings
 from gateway import saga as sagas
-from gateway.handlers import GatewayConfig, put_saga, send
-from gateway.sandbox import force
+from gateway.core.config import GatewayConfig
+from gateway.saga import filings
+from gateway.saga.forcing import force
+from gateway.saga.handlers import put_saga, send
 from schemas.samples import sample_declaration
 from schemas.scenarios import HELPERS_BY_NAME
 from schemas.trade import DeclarationData, Scenario

@@ -4,9 +4,10 @@ the same, each command serialized once, each step that moved counted once."""
 from __future__ import annotations
 
 from gateway import saga as sagas
-from gateway.handlers import HANDLERS, GatewayConfig, ParsedSagas, on_event, put_saga, send
-from gateway.observe import SagaMetrics
+from gateway.core.config import GatewayConfig
 from gateway.saga import Saga
+from gateway.saga.handlers import HANDLERS, ParsedSagas, on_event, put_saga, send
+from gateway.saga.observe import SagaMetrics
 from schemas.envelope import new_envelope
 from schemas.messages import DeclarationAccepted
 from services.common.changes import Changes, Held

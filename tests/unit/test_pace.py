@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gateway import filings
 from gateway import saga as sagas
-from gateway.dashboard import pace
+from gateway.core.config import GatewayConfig
 from gateway.dashboard.stats import RunStats
-from gateway.handlers import GatewayConfig, expire_due, on_event, put_saga, send
-from gateway.saga import Saga
+from gateway.saga import Saga, filings, pace
+from gateway.saga.handlers import on_event, put_saga, send
+from gateway.saga.watcher import expire_due
 from schemas.api import Pace
 from schemas.envelope import Envelope, reply
 from schemas.samples import sample_declaration

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from gateway import saga as sagas
-from gateway.payments import forex_command
+from gateway.core.errors import GatewayError, Invalid, NotApplicable
 from gateway.saga import (
     EXPORT,
     EXPORT_9610,
@@ -21,6 +21,7 @@ from gateway.saga import (
     start,
     table_for,
 )
+from gateway.saga.trader import forex_command
 from schemas.api import PaymentRequest
 from schemas.base import Event
 from schemas.envelope import new_envelope
@@ -37,7 +38,6 @@ from schemas.messages import (
     ValueLine,
 )
 from schemas.trade import DeclarationData, Direction, PaymentSource, TradeMode
-from services.common.problems import Problem
 from tests.unit.builders import declaration, item
 
 D = Decimal
@@ -138,23 +138,26 @@ def test_an_import_filing_becomes_a_register_payment_command() -> None:
 
 
 @pytest.mark.parametrize(
-    ("decl", "on", "status"),
+    ("decl", "on", "refusal"),
     [
-        (BY_API.model_copy(update={"payments": PaymentSource.SIMULATED}), date(2026, 11, 21), 409),
-        (BY_API, date(2026, 11, 20), 422),  # before the release day
+        (
+            BY_API.model_copy(update={"payments": PaymentSource.SIMULATED}),
+            date(2026, 11, 21),
+            NotApplicable,
+        ),
+        (BY_API, date(2026, 11, 20), Invalid),  # before the release day
     ],
 )
-def test_a_filing_that_does_not_apply_is_refused_with_a_problem(
-    decl: DeclarationData, on: date, status: int
+def test_a_filing_that_does_not_apply_is_refused_with_a_domain_error(
+    decl: DeclarationData, on: date, refusal: type[GatewayError]
 ) -> None:
-    with pytest.raises(Problem) as caught:
+    with pytest.raises(refusal):
         forex_command(_released(decl), PaymentRequest(amount=D("1"), currency="USD"), on)
-    assert caught.value.status == status
 
 
 def test_a_filing_before_release_or_while_one_is_pending_is_refused() -> None:
     before = start("d-1", "ent-1", BY_API).saga
-    with pytest.raises(Problem, match="no receipt or payment is awaited"):
+    with pytest.raises(NotApplicable, match="no receipt or payment is awaited"):
         forex_command(before, PaymentRequest(amount=D("1"), currency="USD"), date(2026, 11, 21))
 
 

@@ -6,19 +6,20 @@ from decimal import Decimal
 
 import pytest
 
-from gateway import filings
-from gateway.handlers import GatewayConfig, catch_up, due_pass
+from gateway.core.config import GatewayConfig
 from gateway.saga import (
     Paced,
     PendingStep,
     Saga,
     advance,
     backoff_s,
+    filings,
     shift_clock,
     stall_reason,
     start,
 )
-from gateway.sandbox import NoPendingStep, force
+from gateway.saga.forcing import NoPendingStep, force
+from gateway.saga.handlers import catch_up, due_pass
 from schemas.api import Pace
 from schemas.envelope import Envelope, new_envelope
 from schemas.messages import ApplyRefund, RefundDenied, SettleReceipt, ValueLine
@@ -224,9 +225,9 @@ def test_commands_carry_the_declarations_sandbox_clock_to_the_agencies() -> None
     offset; the agency's reply carries it back, and the release day is the sandbox's."""
     from datetime import UTC, date, datetime
 
-    from gateway.dashboard.pace import release
-    from gateway.handlers import send
     from gateway.saga import build_command, sandbox_day, sandbox_today
+    from gateway.saga.handlers import send
+    from gateway.saga.pace import release
     from schemas.envelope import reply
     from schemas.messages import GoodsReleased
 

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gateway.webhook_rules import EVENT_TYPES, sign, signature_header
+from gateway.webhooks.rules import EVENT_TYPES, sign, signature_header
 
 PAGE = (Path(__file__).resolve().parents[2] / "docs" / "sandbox.md").read_text("utf-8")
 SECTION = PAGE[PAGE.index("## Webhooks") :]

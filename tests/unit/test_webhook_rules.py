@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from gateway.webhook_rules import (
+from gateway.webhooks.rules import (
     EVENT_TYPES,
     SignatureError,
     Subscriber,

@@ -10,7 +10,8 @@ One mechanism for every route, an ASGI middleware around the API:
 - The route's answer (status, body, content type) is stored under the claim before it is
   sent, and replayed for the same key with `Idempotent-Replayed: true`, 4xx answers included.
 - The same key with a different request is a 422 (`idempotency-key-reused`).
-- 5xx answers, and 409 `conflict` ("changed meanwhile, try again"), are not stored: the
+- 5xx answers, and problems that say "try again" (a `retriable` error: 409 `conflict`,
+  changed meanwhile), are not stored: the
   claim is dropped so that a retry with the same key runs again and may succeed.
 - Keys last 24 h from their first use; older ones are purged when a key is claimed.
 - A claim whose request never finished (its gateway died) lapses after `LEASE_S`; a retry then
@@ -38,7 +39,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import logging
 import time
 import uuid
@@ -51,10 +51,11 @@ from pydantic import BaseModel
 from sqlalchemy import Connection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.keys import enterprise_of
-from gateway.store import IdempotentRequest
+from gateway.core.errors import RETRY_TYPES
+from gateway.core.keys import OPERATOR, Keys
+from gateway.core.store import IdempotentRequest
 from services.common.bodies import scope_headers
-from services.common.problems import MEDIA_TYPE, PROBLEM_BASE, Problem, problem_response
+from services.common.problems import MEDIA_TYPE, Problem, problem_response
 from services.common.rawsql import Driver
 from services.common.runtime import Runtime
 
@@ -67,7 +68,6 @@ MAX_KEY_LENGTH = 255
 TTL_S = 24 * 3600  # a key is remembered this long after its first use
 LEASE_S = 10.0  # an unfinished claim older than this is taken over by a retry
 PREFIX = "/v1/"
-RETRY_PROBLEMS = frozenset({PROBLEM_BASE + "conflict"})  # "try again": never replayed
 STATE = "idempotency"  # the key of the claim in the request's ASGI state
 ADMIN = "admin"  # the caller of the admin token (enterprise ids start `ent_`)
 
@@ -249,31 +249,23 @@ Caller = Callable[[str | None], Awaitable[str | None]]
 Write = Callable[[Callable[[Connection], Any]], Awaitable[Any]]
 
 
-def callers(runtime: Runtime, keys: dict[str, str], admin_token: str) -> Caller:
+def callers(keys: Keys) -> Caller:
     """Who sends `Authorization: Bearer <token>`: the admin, an enterprise, or None."""
 
     async def caller_of(authorization: str | None) -> str | None:
-        if not authorization or not authorization.startswith("Bearer "):
-            return None
-        token = authorization.removeprefix("Bearer ").strip()
-        if hmac.compare_digest(token.encode(), admin_token.encode()):
-            return ADMIN
-        return await enterprise_of(runtime.engine, keys, token)
+        who = await keys.caller(authorization)
+        return ADMIN if who == OPERATOR else who
 
     return caller_of
 
 
-def install_idempotency(
-    app: FastAPI, runtime: Runtime, keys: dict[str, str], admin_token: str
-) -> None:
+def install_idempotency(app: FastAPI, runtime: Runtime, keys: Keys) -> None:
     """Serve and document `Idempotency-Key` on every POST under /v1 (add it innermost)."""
 
     async def write(fn: Callable[[Connection], Any]) -> Any:
         return await runtime.intake.run(lambda conn: (fn(conn), ()))
 
-    app.add_middleware(
-        IdempotencyMiddleware, caller_of=callers(runtime, keys, admin_token), write=write
-    )
+    app.add_middleware(IdempotencyMiddleware, caller_of=callers(keys), write=write)
     document_idempotency(app)
 
 
@@ -394,7 +386,7 @@ def keeps(status: int, content_type: str | None, body: bytes) -> bool:
     if status >= 500:
         return False
     if content_type is not None and content_type.startswith(MEDIA_TYPE):
-        return not any(f'"type":"{kind}"'.encode() in body for kind in RETRY_PROBLEMS)
+        return not any(f'"type":"{kind}"'.encode() in body for kind in RETRY_TYPES)
     return True
 
 

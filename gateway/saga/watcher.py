@@ -2,24 +2,40 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
 
 from sqlalchemy import Connection
 
-from gateway import filings
-from gateway.handlers import GatewayConfig, expire_due
+from gateway.core.config import GatewayConfig
+from gateway.saga import filings
+from gateway.saga.handlers import PARSED, due_pass
+from gateway.saga.unit import SagaUnit
 from services.common.changes import Changes, Held, OutRow, select_held
 from services.common.db import Record
+from services.common.every import Every
 from services.common.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 
-class DeadlineWatcher:
+def expire_due(
+    changes: Changes,
+    due: Sequence[Held],
+    *,
+    config: GatewayConfig,
+    now: float,
+    filed: filings.Filed,
+) -> None:
+    """Re-send the commands of sagas past a deadline; stall those out of tries."""
+    for held in due:
+        one = SagaUnit.of(changes, held, filed, PARSED.of(held))
+        step = due_pass(one.saga, at=now, config=config)
+        one.save(step.saga, resend=step.send, status=step.stalled, at=now)
+
+
+class DeadlineWatcher(Every):
     """Checks deadlines on a timer; each pass is one transaction."""
 
     def __init__(
@@ -33,27 +49,10 @@ class DeadlineWatcher:
         self.runtime = runtime
         self.publish = publish or runtime.publish
         self.config = config
-        self.every_s = every_s
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        """Start watching."""
-        self._task = asyncio.create_task(self._run(), name="deadlines")
-
-    async def stop(self) -> None:
-        """Stop watching."""
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.every_s)  # the deadline clock's tick
-            try:
-                await self.check(time.time())
-            except Exception:
-                log.exception("deadline check failed; will retry")
+        # The deadline clock's tick; a check that fails is tried again at the next.
+        super().__init__(
+            "deadline check", every_s, lambda: self.check(time.time()), log=log, wait_first=True
+        )
 
     async def check(self, now: float) -> int:
         """Handle every saga whose deadline has passed; return how many."""

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from gateway import filings
-from gateway.saga import TERMINAL, Saga, stall_reason
+from gateway.core.errors import NoPendingStep
+from gateway.saga import TERMINAL, Saga, filings, stall_reason
 from schemas.base import Command
 from schemas.envelope import Envelope, new_envelope
 from schemas.messages import FileDeclaration, RegisterPayment, SettleReceipt
@@ -20,10 +20,6 @@ from schemas.scenarios import HelperOutcome
 from schemas.trade import DeclarationData
 
 SOURCE = "gateway"
-
-
-class NoPendingStep(ValueError):
-    """The declaration has no pending step the outcome applies to."""
 
 
 @dataclass(frozen=True)
@@ -68,14 +64,17 @@ def force(
 ) -> Forcing:
     """Replace the pending (or held) step `outcome` answers with a forced command, sent now."""
     if saga.state in TERMINAL:
-        raise NoPendingStep(f"declaration {saga.declaration_id} has ended ({saga.state})")
+        raise NoPendingStep(
+            f"declaration {saga.declaration_id} has ended ({saga.state})", state=saga.state
+        )
     held = saga.paced.held if saga.paced else ()
     step = next((p for p in (*saga.pending, *held) if p.type in outcome.commands), None)
     if step is None:
         waiting = [p.type for p in (*saga.pending, *held)] or ["nothing"]
         raise NoPendingStep(
             f"{outcome.name} answers {' or '.join(outcome.commands)}, and declaration "
-            f"{saga.declaration_id} (state {saga.state}) waits for {', '.join(waiting)}"
+            f"{saga.declaration_id} (state {saga.state}) waits for {', '.join(waiting)}",
+            state=saga.state,
         )
     old = filings.command_of(step, filing, saga.lines)
     assert isinstance(old.payload, Command)

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from gateway import webhook_store as store
-from gateway.webhook_rules import SIGNATURE_HEADER, backoff_s, jitter, signature_header
-from gateway.webhook_store import AttemptResult, Due
+from gateway.webhooks import store
+from gateway.webhooks.rules import SIGNATURE_HEADER, backoff_s, jitter, signature_header
+from gateway.webhooks.store import AttemptResult, Due
 from services.common import http1
 from services.common.database import Database
 

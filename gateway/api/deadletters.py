@@ -6,6 +6,7 @@ import base64
 
 from aiokafka import TopicPartition
 
+from gateway.core.errors import NotFound
 from schemas.deadletter import DeadLetter
 from schemas.ids import uuid7
 from schemas.topics import DEADLETTER
@@ -14,7 +15,7 @@ from services.common.changes import OutRow
 from services.common.settings import Settings
 
 
-class LetterNotFound(LookupError):
+class LetterNotFound(NotFound):
     """No dead letter at that position."""
 
 

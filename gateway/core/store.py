@@ -1,4 +1,5 @@
-"""The gateway's own tables: enterprises with hashed API keys, idempotency keys, webhooks' (webhook_store)."""
+"""The tables every role shares: enterprises with hashed API keys, idempotency keys,
+references, sandbox clocks (webhooks and the CEB door keep their own)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,6 @@ from collections.abc import Sequence
 from sqlalchemy import Column, Connection, LargeBinary, select
 from sqlmodel import Field, SQLModel
 
-from gateway import webhook_store
-from gateway.ceb import store as ceb_store
-from gateway.webhook_store import WEBHOOK_TABLES
 from services.common.changes import Changes
 from services.common.database import transaction_memo
 from services.common.rawsql import CHUNK, Driver, marks
@@ -63,13 +61,11 @@ class SandboxClock(SQLModel, table=True):
     offset_s: float
 
 
-GATEWAY_TABLES = [
+CORE_TABLES = [
     Enterprise.__table__,  # type: ignore[attr-defined]
     IdempotentRequest.__table__,  # type: ignore[attr-defined]
     DeclarationReference.__table__,  # type: ignore[attr-defined]
     SandboxClock.__table__,  # type: ignore[attr-defined]
-    *WEBHOOK_TABLES,
-    *ceb_store.CEB_TABLES,
 ]
 ALL_RUNS = "*"
 
@@ -176,8 +172,8 @@ def move_clock(conn: Connection, *, scope: str, seconds: float) -> None:
         )
 
 
-def purge_declarations(conn: Connection, declaration_ids: Sequence[str]) -> None:
-    """Remove the gateway's own rows of declarations past their retention (retention's hook)."""
+def purge_references(conn: Connection, declaration_ids: Sequence[str]) -> None:
+    """Remove the references of declarations past their retention."""
     db = Driver(conn)
     for i in range(0, len(declaration_ids), CHUNK):
         chunk = declaration_ids[i : i + CHUNK]
@@ -185,5 +181,3 @@ def purge_declarations(conn: Connection, declaration_ids: Sequence[str]) -> None
             f"DELETE FROM declaration_references WHERE declaration_id IN ({marks(len(chunk))})",
             chunk,
         )
-    webhook_store.purge_declarations(conn, declaration_ids)
-    ceb_store.purge_declarations(conn, declaration_ids)

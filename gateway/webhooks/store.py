@@ -4,7 +4,7 @@ webhook_events' primary key is the id of the status message, so a status message
 again finds its row and creates nothing. webhook_deliveries has one row per (endpoint, event,
 duplicate), unique, so nothing is ever queued twice by accident; duplicate 1 exists only for
 hardening endpoints that were dealt a second copy. webhook_endpoints_version counts the
-changes of endpoints, so a cache of them knows when to read them again (gateway/webhooks.py).
+changes of endpoints, so a cache of them knows when to read them again (gateway/webhooks/recorder.py).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy import update as sql_update
 from sqlmodel import Field, SQLModel
 
-from gateway.webhook_rules import Subscriber, event_body, event_type, hardening_plan, recipients
+from gateway.webhooks.rules import Subscriber, event_body, event_type, hardening_plan, recipients
 from schemas.envelope import Envelope
 from schemas.ids import uuid7
 from schemas.messages import StatusChanged
@@ -206,7 +206,7 @@ class Recorded(NamedTuple):
     duplicates: int  # status messages recorded before (the same message again), skipped
 
 
-# The endpoints of these enterprises (a cache of them, gateway/webhooks.py), or None to read.
+# The endpoints of these enterprises (a cache of them, gateway/webhooks/recorder.py), or None to read.
 Subscribers = Callable[[Connection, Iterable[str]], list[Subscriber]]
 
 _EVENT_COLUMNS = "id, enterprise_id, declaration_id, type, body, created_at"
@@ -226,7 +226,7 @@ def record_status_events(
     endpoints: Subscribers = subscribers,
 ) -> Recorded:
     """Turn status messages into events and the deliveries they cause, in the caller's
-    transaction (the one that writes the status messages: gateway/webhooks.py).
+    transaction (the one that writes the status messages: gateway/webhooks/recorder.py).
 
     A message nobody subscribed to is skipped without a query of its own; so is one recorded
     before. Plain SQL to the driver: this runs inside the saga's hot transactions.

@@ -1,7 +1,7 @@
 """The gateway's own metrics: saga step moves, and declarations entering and leaving statuses.
 
 Status counts are counters kept as status changes commit (no query at each scrape): every
-status change passes through the Database's tap (gateway/webhooks.py, StatusRecorder), which
+status change passes through the Database's tap (gateway/webhooks/recorder.py, StatusRecorder), which
 hands it to `StatusCounts`; the counts are added once the transaction commits. Each replica
 exports its own; `sum(entered) - sum(left)` over replicas is how many a status holds (since
 the processes started: a restarted one begins again at 0).
@@ -15,8 +15,8 @@ from functools import partial
 from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import Connection
 
-from gateway.handlers import PARSED
 from gateway.saga import TERMINAL
+from gateway.saga.handlers import PARSED
 from schemas.envelope import Envelope
 from schemas.messages import StatusChanged
 from services.common.changes import Changes, Held
@@ -59,7 +59,7 @@ class SagaMetrics:
         return counted
 
 
-# What `public_status` answers (gateway/saga.py).
+# What `public_status` answers (gateway/saga/).
 PUBLIC_STATUSES = ("submitted", "in_progress", "stalled", *sorted(TERMINAL))
 
 

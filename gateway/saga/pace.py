@@ -6,13 +6,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from gateway.core.errors import NothingHeld
 from gateway.saga import Paced, PendingStep, Saga
 from schemas.api import Pace
 from schemas.envelope import Envelope
-
-
-class NothingHeld(Exception):
-    """The declaration has no held command to release (an agency is still working, or it ended)."""
 
 
 def pacing(pace: Pace, *, stage_s: float | None = None) -> Paced | None:
@@ -67,7 +64,10 @@ def release(saga: Saga, *, now: float, step_deadline_s: float) -> Released:
     """Send every held command now: each becomes a pending step with a fresh deadline."""
     state = saga.paced
     if state is None or not state.held:
-        raise NothingHeld(f"declaration {saga.declaration_id} has no held command")
+        raise NothingHeld(
+            "no stage is waiting: an agency is still working, or the declaration has ended",
+            state=saga.state,
+        )
     steps = tuple(
         p.model_copy(
             update={

@@ -1,25 +1,12 @@
 """`POST /v1/declarations` answered without FastAPI's per-request machinery.
 
-The gateway's hottest request is its submission. Through FastAPI it paid, each time, for the
-route's exit stacks, dependency resolution (the auth dependency's header parameter, the
-dependency cache), the content-type parsed with `email.message`, the body parsed as JSON a
-second time (BodyGuard parsed it already) and a Request object: three fifths of the HTTP
-stack's CPU, a fifth of the gateway process's under load (py-spy, bench/RESULTS.md).
-
-`AcceptLane` sits innermost among the middlewares (inside BodyGuard and the idempotency
-middleware, outside FastAPI's exception middleware and router) and takes the steps of the
-route itself, in its order, with its own parts:
-
-1. the JSON body BodyGuard parsed (`parsed_json`); a request without one (an empty body)
-   goes on to the FastAPI route, which answers it as before;
-2. the route's auth dependency (`enterprise_auth`) on the first `Authorization` header: a
-   Problem (401) before the body is validated, as FastAPI solves dependencies first;
-3. the route's own body field (`APIRoute.body_field`) validating the JSON, its errors raised
-   as FastAPI raises them (`RequestValidationError`, locations under `body`);
-4. the route's body (`accept`), whose Problem is answered as the app's handler answers it.
-
-The route stays registered: the OpenAPI document is FastAPI's, unchanged. Any other
-exception goes up to the server error middleware, as from the route.
+The submission is the gateway's hottest request, and FastAPI's per-request work (exit stacks,
+dependency resolution, a second JSON parse, a Request object) was most of its HTTP cost
+(figures: bench/RESULTS.md). `AcceptLane`, innermost among the middlewares, takes the route's
+steps in its order with the route's own parts: the JSON BodyGuard parsed (none: the route
+answers), the auth dependency (`Keys.enterprise`, before the body as FastAPI solves it), the
+route's body field (errors raised as FastAPI raises them), the route's body (`accept`). The
+route stays registered: the OpenAPI document is FastAPI's, unchanged.
 """
 
 from __future__ import annotations
@@ -33,7 +20,8 @@ from fastapi.routing import APIRoute
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.idempotency import Claim, claim_in
+from gateway.core.errors import GatewayError, as_problem
+from gateway.core.idempotency import Claim, claim_in
 from services.common.bodies import NO_JSON, parsed_json
 from services.common.problems import Problem, problem_of, validation_problem
 
@@ -74,6 +62,8 @@ class AcceptLane:
             response = await self._answer(scope, parsed)
         except Problem as exc:
             response = problem_of(exc)
+        except GatewayError as exc:
+            response = problem_of(as_problem(exc))
         except RequestValidationError as exc:
             response = validation_problem(exc)
         await response(scope, receive, send)

@@ -6,32 +6,19 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from gateway import filings
 from gateway import saga as sagas
-from gateway.dashboard import pace
-from gateway.saga import PendingStep, Saga
-from schemas.api import Pace
+from gateway.core.config import GatewayConfig
+from gateway.saga import PendingStep, Saga, filings, pace
 from schemas.base import Command
 from schemas.envelope import Envelope, new_envelope
 from schemas.messages import StatusChanged
 from schemas.registry import REGISTRY
-from services.common.changes import Changes, Held, Put
+from services.common.changes import Held, Put
 from services.common.handling import Context, Handler, HandlerError, Outcome
 
 SOURCE = "gateway"
-
-
-@dataclass(frozen=True)
-class GatewayConfig:
-    """Saga timing the handlers need."""
-
-    step_deadline_s: float
-    step_max_attempts: int
-    demo_stage_s: float = 3.0
-    # Each enterprise's default pace for its run (gateway/dashboard); absent: instant.
-    run_pace: dict[str, Pace] = field(default_factory=dict)
 
 
 class ParsedSagas:
@@ -76,7 +63,7 @@ class ParsedSagas:
                 self._known.popitem(last=False)
 
 
-# About 13 kB each (the parsed saga and its record): room for the declarations in flight.
+# Room for the declarations in flight (an entry's size: bench/RESULTS.md).
 PARSED = ParsedSagas(limit=2048)
 
 
@@ -230,25 +217,6 @@ def catch_up(saga: Saga, *, now: float, config: GatewayConfig) -> CaughtUp:
             total.stalled or step.stalled,
         )
     return total
-
-
-def expire_due(
-    changes: Changes,
-    due: Sequence[Held],
-    *,
-    config: GatewayConfig,
-    now: float,
-    filed: filings.Filed,
-) -> None:
-    """Re-send the commands of sagas past a deadline; stall those out of tries."""
-    for held in due:
-        saga = PARSED.of(held)
-        step = due_pass(saga, at=now, config=config)
-        for envelope in filings.commands(filed, step.saga, step.send):
-            changes.emit(envelope, at=now)
-        changes.put(put_saga(step.saga, held))
-        if step.stalled:
-            changes.emit(status_event(step.saga, None, saga.state))
 
 
 HANDLERS: dict[str, Handler] = {

@@ -35,9 +35,9 @@ from collections.abc import Callable, Iterable, Sequence
 
 from sqlalchemy import Connection
 
-from gateway import webhook_store as store
-from gateway.webhook_rules import Subscriber
-from gateway.webhook_sender import WebhookConfig, WebhookSender
+from gateway.webhooks import store
+from gateway.webhooks.rules import Subscriber
+from gateway.webhooks.sender import WebhookConfig, WebhookSender
 from schemas.envelope import Envelope, decode
 from schemas.messages import StatusChanged
 from schemas.topics import STATUS
@@ -93,7 +93,7 @@ class StatusRecorder:
         self.seed = seed
         self.endpoints = EndpointCache()
         self.queued = False  # deliveries were queued since the sender was last woken
-        # Told of each transaction's status messages too (gateway/observe.py: StatusCounts).
+        # Told of each transaction's status messages too (gateway/saga/observe.py: StatusCounts).
         self.listeners: list[Callable[[Connection, Changes, Sequence[Envelope]], None]] = []
 
     def __call__(self, conn: Connection, changes: Changes) -> None:

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from gateway import saga as sagas
-from gateway.dashboard import pace
-from gateway.handlers import SOURCE, GatewayConfig, encoded, put_saga, send, status_event
-from gateway.store import claim_reference, clock_offset
+from gateway.core.config import GatewayConfig
+from gateway.core.errors import ReferenceInUse
+from gateway.core.store import claim_reference, clock_offset
+from gateway.saga import pace
+from gateway.saga.handlers import SOURCE, encoded, put_saga, send, status_event
 from schemas.api import DeclarationCreated, DeclarationRequest, Pace
 from schemas.envelope import Envelope, new_envelope
 from schemas.ids import uuid7
@@ -22,7 +24,6 @@ from schemas.messages import DeclarationSubmitted
 from schemas.scenarios import forced_outcome
 from schemas.trade import DeclarationData
 from services.common.changes import Changes
-from services.common.problems import Problem
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def declare(
     """Claim the reference, start the saga, add its record, commands and status to `changes`.
 
     Writes nothing itself (the claim is written with `changes`): a refusal (the reference in
-    use, a 409 naming `field`) leaves nothing to roll back.
+    use, ReferenceInUse naming `field`) leaves nothing to roll back.
     """
     declaration, declaration_id = intent.declaration, intent.declaration_id
     if declaration.reference is not None:
@@ -76,10 +77,7 @@ def declare(
             declaration_id=declaration_id,
         )
         if taken is not None:
-            raise Problem(
-                409,
-                "reference-in-use",
-                "Reference already used",
+            raise ReferenceInUse(
                 f"reference {declaration.reference!r} is already the reference of declaration "
                 f"{taken}; references are unique per enterprise",
                 field=field,

@@ -1,0 +1,1 @@
+"""The public REST API (role `api`): declarations, filings, admin, sandbox controls."""

@@ -1,0 +1,1 @@
+"""What every role of the gateway uses: its settings, its own tables, API keys, Idempotency-Key."""

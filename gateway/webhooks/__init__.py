@@ -1,0 +1,1 @@
+"""Signed webhooks of status changes (role `webhooks`): rules, store, recorder, sender, routes."""
