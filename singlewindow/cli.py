@@ -67,6 +67,9 @@ def _client(gateway: str | None, api_key: str | None) -> httpx.Client:
     )
 
 
+EMBEDDED_GENERATION_S = 120.0
+
+
 @app.command()
 def up(
     replicas: Annotated[str, typer.Option(help="replicas per service, e.g. customs=2,tax=2")] = "",
@@ -82,9 +85,11 @@ def up(
     settings = Settings()
     embedded = "SW_KAFKA_BOOTSTRAP" not in os.environ
     if embedded:
-        settings = settings.model_copy(
-            update={"kafka_bootstrap": f"127.0.0.1:{settings.broker_port}"}
-        )
+        update: dict[str, object] = {"kafka_bootstrap": f"127.0.0.1:{settings.broker_port}"}
+        if "SW_TOPIC_GENERATION_S" not in os.environ:
+            # The embedded broker keeps every record in memory: rotate topics to bound it.
+            update["topic_generation_s"] = EMBEDDED_GENERATION_S
+        settings = settings.model_copy(update=update)
     try:
         plan = parse_replicas(replicas)
     except ValueError as exc:
