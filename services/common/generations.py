@@ -28,6 +28,8 @@ from schemas.topics import AGENCIES, CEB_RECEIPTS_GROUP, STATUS, commands, event
 log = logging.getLogger(__name__)
 
 _GEN = re.compile(r"^(?P<base>.+)\.g(?P<gen>\d+)$")
+# The period `singlewindow up` uses with its embedded broker (SW_TOPIC_GENERATION_S unset).
+EMBEDDED_PERIOD_S = 120.0
 # A generation's partition counts as ended this long after its period, so that a send a
 # producer began just before the switch has landed before anyone moves past it.
 GRACE_S = 0.5
@@ -342,3 +344,14 @@ class Follower:
             await consumer.seek_to_beginning(*new)
         for tp in new:
             await consumer.position(tp)  # resolve now: a later reset must not skip records
+
+
+async def partitions_of(consumer: AIOKafkaConsumer, base: str) -> list[TopicPartition]:
+    """Every partition of topic `base` and of each of its generations on the broker now."""
+    topics = await layout(consumer)
+    return [
+        TopicPartition(t, p)
+        for t in sorted(topics, key=parse)
+        if base_of(t) == base
+        for p in sorted(topics[t])
+    ]
