@@ -7,6 +7,8 @@ from typing import Final
 AGENCIES: Final = ("customs", "inspection", "forex", "tax")
 STATUS: Final = "sw.declarations.status"
 DEADLETTER: Final = "sw.deadletter"
+# The gateway's consumer group that turns status changes into CEB receipts.
+CEB_RECEIPTS_GROUP: Final = "sw-gateway-ceb"
 
 
 def commands(agency: str) -> str:
@@ -27,6 +29,12 @@ def internal_topics() -> tuple[str, ...]:
 def all_topics() -> tuple[str, ...]:
     """Every topic the system uses, in a stable order."""
     return (*internal_topics(), STATUS, DEADLETTER)
+
+
+def rotated() -> tuple[str, ...]:
+    """The topics that rotate in generations (services/common/generations.py): all but the
+    dead letters, which are few and kept for people to read."""
+    return (*internal_topics(), STATUS)
 
 
 def topic_for(message_type: str, kind: str) -> str:

@@ -20,6 +20,7 @@ from rich.table import Table
 
 from schemas.samples import sample_declaration
 from schemas.scenarios import CATALOGUE, HELPER_OUTCOMES, TEST_HS_CODES
+from services.common.generations import EMBEDDED_PERIOD_S
 from services.common.settings import SERVICES, Settings
 from singlewindow.ceb import ceb_app
 from singlewindow.console import console, gateway_client, notes
@@ -71,9 +72,11 @@ def up(
     settings = Settings()
     embedded = "SW_KAFKA_BOOTSTRAP" not in os.environ
     if embedded:
-        settings = settings.model_copy(
-            update={"kafka_bootstrap": f"127.0.0.1:{settings.broker_port}"}
-        )
+        update: dict[str, object] = {"kafka_bootstrap": f"127.0.0.1:{settings.broker_port}"}
+        if "SW_TOPIC_GENERATION_S" not in os.environ:
+            # The embedded broker keeps every record in memory: rotate topics to bound it.
+            update["topic_generation_s"] = EMBEDDED_PERIOD_S
+        settings = settings.model_copy(update=update)
     try:
         plan = parse_replicas(replicas)
     except ValueError as exc:
@@ -376,14 +379,27 @@ class RunPlan:
     sample_every_s: float
 
 
+def target_bounds(settings: Settings) -> dict[str, float]:
+    """The topic generation period and retention the system under load is taken to have:
+    this environment's SW_ settings, as `singlewindow up` would apply them (with its
+    embedded broker topics turn unless SW_TOPIC_GENERATION_S says otherwise)."""
+    period = settings.topic_generation_s
+    if "SW_TOPIC_GENERATION_S" not in os.environ and "SW_KAFKA_BOOTSTRAP" not in os.environ:
+        period = EMBEDDED_PERIOD_S
+    return {"generation_s": period, "retention_s": settings.retention_days * 86400}
+
+
 def _run_load(config: LoadConfig, plan: RunPlan, gauge: Gauge | None) -> dict[str, Any]:
     config.sample_every_s = plan.sample_every_s
     run = LoadRun(config, recorder=Recorder(bucket_s=bucket_for(plan.duration)), gauge=gauge)
     profile, duration = plan.profile, plan.duration
     total = len(profile.send_times()) if profile else None
     if total:
-        data_dir = gauge.data_dir if gauge and gauge.data_dir else Settings().data_dir
-        for line in warnings(total, plan.out / "report.json", data_dir):
+        settings = Settings()
+        data_dir = gauge.data_dir if gauge and gauge.data_dir else settings.data_dir
+        bounds = target_bounds(settings)
+        lines = warnings(total, plan.out / "report.json", data_dir, rate=total / duration, **bounds)
+        for line in lines:
             console.print(f"[yellow]warning:[/yellow] {line}")
     watch = Watch(config.bootstrap, gauge)
     run_loop(watch.begin())

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 
+from services.common.generations import EMBEDDED_PERIOD_S, Generations
 from services.common.settings import SERVICES
 
 
@@ -57,6 +58,11 @@ class Spawned:
     port_base: int
     broker: str
     data_dir: Path
+    generation_s: float = EMBEDDED_PERIOD_S  # its topics' generation period (0: plain names)
+
+    def topic(self, base: str) -> str:
+        """Where a record of topic `base` goes now (its live generation, if topics rotate)."""
+        return Generations(self.generation_s).live(base)
 
     def url(self, service: str) -> str:
         """The base URL of a service."""
@@ -100,7 +106,8 @@ def spawn_system(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    system = Spawned(proc, base, f"127.0.0.1:{base + 5}", data_dir)
+    period = float(env.get("SW_TOPIC_GENERATION_S", EMBEDDED_PERIOD_S))
+    system = Spawned(proc, base, f"127.0.0.1:{base + 5}", data_dir, period)
     try:
         deadline = time.monotonic() + ready_timeout_s
         while not system.ready():

@@ -98,6 +98,7 @@ class Supervisor:
         env["SW_KAFKA_BOOTSTRAP"] = self.settings.kafka_bootstrap
         env["SW_DATA_DIR"] = str(self.settings.data_dir.resolve())
         env["SW_PARTITIONS"] = str(self.settings.partitions)
+        env["SW_TOPIC_GENERATION_S"] = str(self.settings.topic_generation_s)
         # One machine: publishers wake resting consumers at once (services/common/doorbell.py).
         env.setdefault(
             "SW_DOORBELL_DIR",

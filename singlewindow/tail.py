@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
@@ -21,6 +21,7 @@ from rich.text import Text
 
 from schemas.topics import AGENCIES, STATUS, commands, events
 from services.common.bus import make_reader
+from services.common.generations import Follower
 from services.common.settings import Settings
 from singlewindow.loop import run as run_loop
 
@@ -102,30 +103,17 @@ async def read(
             await consumer.start()
         except KafkaConnectionError as exc:
             raise NotThere(f"no broker at {settings.kafka_bootstrap} (is the system up?)") from exc
-        parts = await _assign(consumer, plan.topics)
-        if plan.follow and not plan.from_beginning:
-            await consumer.seek_to_end(*parts)
-        else:
-            await consumer.seek_to_beginning(*parts)
-        for tp in parts:
-            await consumer.position(tp)  # resolve the seek now, before `ready`
+        # Every generation of the topics (services/common/generations.py), positioned now.
+        from_start = plan.from_beginning or not plan.follow
+        follower = Follower(consumer, plan.topics, from_start=from_start)
+        if not await follower.start():
+            raise NotThere(f"topics {', '.join(plan.topics)} not found (is the system up?)")
+        parts = sorted(consumer.assignment())
         ends = None if plan.follow else await consumer.end_offsets(parts)
         ready()
-        return await _drain(consumer, plan, ends, show)
+        return await _drain(consumer, plan, ends, show, follower)
     finally:
         await consumer.stop()
-
-
-async def _assign(consumer: AIOKafkaConsumer, topics: Iterable[str]) -> list[TopicPartition]:
-    await consumer.topics()
-    parts = []
-    for topic in topics:
-        found = consumer.partitions_for_topic(topic)
-        if not found:
-            raise NotThere(f"topic {topic} not found (is the system up?)")
-        parts += [TopicPartition(topic, p) for p in sorted(found)]
-    consumer.assign(parts)
-    return parts
 
 
 async def _drain(
@@ -133,12 +121,15 @@ async def _drain(
     plan: Follow,
     ends: dict[TopicPartition, int] | None,
     show: Callable[[Seen], None],
+    follower: Follower,
 ) -> int:
     shown = 0
     stop_at = None if plan.seconds is None else time.monotonic() + plan.seconds
     while True:
         if ends is not None and all(await _reached(consumer, ends)):
             return shown
+        if ends is None:
+            await follower.refresh()
         wait_s = 0.5 if stop_at is None else max(0.0, min(0.5, stop_at - time.monotonic()))
         batches = await consumer.getmany(timeout_ms=int(wait_s * 1000))
         # One fetch holds several partitions' records: shown in the order they were produced.

@@ -30,7 +30,7 @@ from gateway.ceb.webhook import queue_receipts
 from schemas.deadletter import DeadLetter
 from schemas.envelope import Envelope
 from schemas.messages import StatusChanged
-from schemas.topics import STATUS
+from schemas.topics import CEB_RECEIPTS_GROUP, STATUS
 from schemas.trade import TradeMode
 from services.common.changes import Changes, OutRow
 from services.common.consumer import ConsumerLoop
@@ -38,7 +38,7 @@ from services.common.handling import Processor
 from services.common.rawsql import Driver, marks
 from services.common.runtime import Runtime
 
-GROUP = "sw-gateway-ceb"
+GROUP = CEB_RECEIPTS_GROUP
 CEB_MODES = frozenset({TradeMode.CBEC_RETAIL, TradeMode.CBEC_BONDED})
 KNOWN_LIMIT = 100_000
 ACCEPTED = "customs.declaration.accepted"

@@ -36,6 +36,7 @@ from gateway.dashboard.stats import RunStats
 from gateway.saga import TERMINAL
 from schemas.topics import STATUS
 from services.common.changes import OutRow
+from services.common.generations import Follower
 
 log = logging.getLogger(__name__)
 
@@ -302,27 +303,26 @@ class StatusHub:
             consumer = self._factory()
             try:
                 await consumer.start()
-                await consumer.topics()
-                parts = [
-                    TopicPartition(STATUS, p)
-                    for p in sorted(consumer.partitions_for_topic(STATUS) or ())
-                ]
-                if not parts:
+                follower = Follower(consumer, [STATUS])
+                if not await follower.start():
                     raise KafkaError(f"topic {STATUS} has no partitions yet")
-                consumer.assign(parts)
-                await consumer.seek_to_end(*parts)
-                for tp in parts:
-                    await consumer.position(tp)
                 self.ready.set()
+                parts = sorted(consumer.assignment())
                 log.info("following %s (%d partitions) for the dashboard", STATUS, len(parts))
                 last_ends = await consumer.end_offsets(parts)
                 checked = time.monotonic()
                 while not self._lingered():
+                    await follower.refresh()
                     batches = await consumer.getmany(timeout_ms=200, max_records=2000)
                     for records in batches.values():
                         for record in records:
                             self.dispatch(record.value, skip_mine=True)
                     if time.monotonic() - checked > REALIGN_EVERY_S:
+                        now = set(consumer.assignment())
+                        last_ends = {tp: end for tp, end in last_ends.items() if tp in now}
+                        fresh = sorted(now - set(last_ends))
+                        if fresh:  # a new generation: it is read from its start
+                            last_ends.update(await consumer.end_offsets(fresh))
                         await realign(consumer, last_ends)
                         checked = time.monotonic()
                 log.info("no page open: stopped following %s", STATUS)

@@ -20,6 +20,7 @@ from schemas.envelope import DecodeError, Envelope, decode, now
 from services.common.bus import make_consumer
 from services.common.doorbell import Listener
 from services.common.framing import FrameError, unframe
+from services.common.generations import Gate
 from services.common.handling import Processor
 from services.common.metrics import Metrics
 from services.common.relay import OutboxRelay
@@ -68,8 +69,11 @@ class ConsumerLoop:
         relay: OutboxRelay,
         batch_max: int,
         rest: Rest | None = None,
+        gate: Gate | None = None,
     ) -> None:
         self.consumer = consumer
+        # With topic generations: read a partition's older generation through first.
+        self.gate = gate
         self.processor = processor
         self.relay = relay
         self.batch_max = batch_max
@@ -92,6 +96,7 @@ class ConsumerLoop:
             relay=runtime.relay,
             batch_max=runtime.settings.batch_max,
             rest=runtime.rest(topics),
+            gate=runtime.gate(),
         )
         loop.start()
         return loop
@@ -118,6 +123,8 @@ class ConsumerLoop:
             wait_ms = 200
             if self._resting():
                 wait_ms = 200 if await self._rest() else PROBE_MS
+            if self.gate is not None:
+                self.gate.apply(self.consumer, self._position)
             try:
                 batches = await self.consumer.getmany(
                     timeout_ms=wait_ms, max_records=self.batch_max

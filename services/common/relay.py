@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import Connection, func, select, update
@@ -16,6 +16,7 @@ from services.common.database import Database
 from services.common.db import Outbox
 from services.common.doorbell import Ringer
 from services.common.framing import FRAMED_TOPICS, Record, records_of
+from services.common.generations import Generations
 from services.common.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,8 @@ class OutboxRelay:
         sweep_every_s: float = 2.0,
         ringer: Ringer | None = None,
         watchers: Sequence[Callable[[Sequence[OutRow]], None]] = (),
+        generations: Generations | None = None,
+        prepare: Callable[[int], Awaitable[None]] | None = None,
     ) -> None:
         self.db = db
         self.producer = producer
@@ -45,6 +48,11 @@ class OutboxRelay:
         self.ringer = ringer
         # Told of every batch of committed rows as it is handed over (in the event loop).
         self.watchers = watchers
+        # With generations on, rows are written to their topic's current generation; a new
+        # generation is `prepare`d (its topics made sure of) before its first record.
+        self.generations = generations or Generations()
+        self.prepare = prepare
+        self._generation = -1
         self._pending: list[OutRow] = []
         self._published: list[str] = []
         self._in_flight: set[str] = set()
@@ -117,7 +125,7 @@ class OutboxRelay:
             ]
             await asyncio.gather(*futures)
             if self.ringer is not None:  # the broker has them: wake their resting consumers
-                self.ringer.ring(r.topic for r in records)
+                self.ringer.ring(r.topic for r in rows)
             self._published.extend(r.message_id for r in rows)
             self.metrics.published.inc(len(rows))
             self.metrics.records_published.inc(len(futures))
@@ -125,10 +133,19 @@ class OutboxRelay:
             self._in_flight.difference_update(r.message_id for r in rows)
 
     async def _records(self, rows: list[OutRow]) -> list[Record]:
-        """The records that carry these rows (see `records_of`)."""
-        framed = {r.topic for r in rows if r.topic in FRAMED_TOPICS}
-        partitions = {t: sorted(await self.producer.partitions_for(t)) for t in framed}
-        return records_of(rows, partitions)
+        """The records that carry these rows (see `records_of`), on the live generation."""
+        gens = self.generations
+        now = time.time()
+        if gens.on and self.prepare is not None and gens.current(now) != self._generation:
+            await self.prepare(gens.current(now))
+            self._generation = gens.current(now)
+        live = {t: gens.live(t, now) for t in {r.topic for r in rows}}
+        framed = {t for t in live if t in FRAMED_TOPICS}
+        partitions = {t: sorted(await self.producer.partitions_for(live[t])) for t in framed}
+        records = records_of(rows, partitions)
+        if gens.on:
+            records = [r._replace(topic=live[r.topic]) for r in records]
+        return records
 
     async def _sweep(self) -> None:
         """Delete what was sent; send rows older than a sweep period that nobody is sending."""

@@ -84,16 +84,16 @@ class Purged:
         return bool(self.records or self.inbox)
 
 
-def claim(conn: Connection, *, now: float, every_s: float, holder: str) -> bool:
+def claim(conn: Connection, *, now: float, every_s: float, holder: str, job: str = JOB) -> bool:
     """Take this period's round of the job if nobody has: True for exactly one claimant."""
     db = Driver(conn)
     db.run(
         "INSERT INTO maintenance (name, next_at, holder) VALUES (?, 0, '') ON CONFLICT DO NOTHING",
-        (JOB,),
+        (job,),
     )
     took = db.run(
         "UPDATE maintenance SET next_at = ?, holder = ? WHERE name = ? AND next_at <= ?",
-        (now + every_s, holder, JOB, now),
+        (now + every_s, holder, job, now),
     )
     return took == 1
 

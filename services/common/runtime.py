@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -12,17 +13,18 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.common.bus import ensure_topics, make_consumer, make_producer
+from services.common.bus import ensure_topics, make_consumer, make_producer, rotator
 from services.common.changes import OutRow
 from services.common.consumer import ConsumerLoop, Rest
 from services.common.database import Database, Tap
 from services.common.db import create_tables_sync, make_engine
 from services.common.doorbell import Listener, Ringer
+from services.common.generations import Gate, Rotator
 from services.common.groupcommit import GroupCommit
 from services.common.handling import Handler, Processor
 from services.common.metrics import Metrics
 from services.common.relay import OutboxRelay
-from services.common.retention import Policy, Retention
+from services.common.retention import Policy, Retention, claim
 from services.common.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -91,6 +93,7 @@ class Runtime:
         self._intake_db: Database | None = None
         self._processor: Processor | None = None
         self._retention: Retention | None = None
+        self._rotator: Rotator | None = None
 
     @property
     def engine(self) -> AsyncEngine:
@@ -126,6 +129,10 @@ class Runtime:
             self._db.tap = self.tap
         await self._db.write(lambda conn: create_tables_sync(conn, self.extra_tables))
         await ensure_topics(self.settings)
+        if self.settings.generations().on:
+            self._rotator = rotator(self.settings, claim=self._generation_claim)
+            if self.service == "gateway":  # one turner a system; its replicas share the turn
+                self._rotator.start()
         self._producer = make_producer(self.settings)
         await self._producer.start()
         self._relay = OutboxRelay(
@@ -134,6 +141,8 @@ class Runtime:
             metrics=self.metrics,
             ringer=self.ringer,
             watchers=self.committed,
+            generations=self.settings.generations(),
+            prepare=self._rotator.prepare if self._rotator else None,
         )
         self._relay.start()
         # HTTP writes commit beside consumed batches, each on its own connection (PostgreSQL).
@@ -171,12 +180,15 @@ class Runtime:
             relay=self._relay,
             batch_max=self.settings.batch_max,
             rest=self.rest(self.topics),
+            gate=self.gate(),
         )
         self._loop.start()
         log.info("%s consuming %s", self.service, ", ".join(self.topics))
 
     async def stop(self) -> None:
         """Stop consuming, flush the relay, close connections."""
+        if self._rotator:
+            await self._rotator.stop()
         if self._retention:
             await self._retention.stop()
         if self._loop:
@@ -200,6 +212,20 @@ class Runtime:
             listener.close()
         if self.ringer:
             self.ringer.close()
+
+    async def _generation_claim(self) -> bool:
+        every_s = self.settings.topic_generation_s * 0.9  # once a period, whoever is first
+        holder = f"{self.service}:{os.getpid()}"
+        return await self.db.write(
+            lambda conn: claim(
+                conn, now=time.time(), every_s=every_s, holder=holder, job="topic-generations"
+            )
+        )
+
+    def gate(self) -> Gate | None:
+        """The generation gate of a consumer loop (None with generations off)."""
+        gens = self.settings.generations()
+        return Gate(gens) if gens.on else None
 
     def rest(self, topics: Sequence[str]) -> Rest:
         """When a consumer of these topics rests, and its doorbell if there are doorbells."""

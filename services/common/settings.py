@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.common.generations import Generations
+
 SERVICES = ("gateway", "customs", "inspection", "forex", "tax")
 PLACEHOLDER_SECRETS = {"sk_test_singlewindow_demo", "admin_test_singlewindow", "", "changeme"}
 
@@ -126,6 +128,20 @@ class Settings(BaseSettings):
         description="While resting, how often a consumer looks at the broker anyway "
         "(default 5 with doorbells, 0.25 without).",
     )
+    topic_generation_s: float = Field(
+        default=0.0,
+        ge=0,
+        description="Rotate topics in generations of this many seconds, deleting each once "
+        "every system group has read it (services/common/generations.py): how the embedded "
+        "broker, which keeps everything in memory, stays bounded. `singlewindow up` sets 120 "
+        "with the embedded broker; 0 (off) leaves real brokers to their own retention.",
+    )
+    status_groups: str = Field(
+        default="",
+        description="Comma-separated consumer groups outside the system that read "
+        "sw.declarations.status: with generations on, a status generation is deleted only "
+        "once each of them has committed past its end (docs/kafka-clients.md).",
+    )
     doorbell_dir: Path | None = Field(
         default=None,
         description="Folder of the local doorbells (Unix sockets) by which a publisher wakes "
@@ -200,6 +216,10 @@ class Settings(BaseSettings):
         if self.idle_poll_s is not None:
             return self.idle_poll_s
         return 5.0 if self.doorbell_dir else 0.25
+
+    def generations(self) -> Generations:
+        """How topics rotate (period 0: they do not)."""
+        return Generations(self.topic_generation_s)
 
     def roles(self) -> frozenset[str]:
         """The gateway roles this process runs."""

@@ -142,11 +142,14 @@ def end_to_end(plan: BenchPlan, replicas: str, batch: int, console: Console) -> 
     """A fresh system: idle CPU, the single and batch searches, and what they cost it."""
     console.print(
         f"[bold]end to end[/bold]: export 0110, constant rate steps of {plan.duration_s:.0f} s, "
-        f"sustained = ≥{KEEP_UP:.0%} completed, no errors, p99 < {P99_LIMIT_MS:.0f} ms"
+        f"sustained = ≥{KEEP_UP:.0%} completed, no errors, p99 < {P99_LIMIT_MS:.0f} ms; "
+        "topics do not turn (SW_TOPIC_GENERATION_S=0: a turn's pause would fail a random "
+        "step; `load --soak` measures turns)"
     )
     with tempfile.TemporaryDirectory(prefix="sw-bench-") as tmp:
         args = ("--replicas", replicas) if replicas else ()
-        with spawn_system(Path(tmp), args=args) as system:
+        plain = {"SW_TOPIC_GENERATION_S": "0"}
+        with spawn_system(Path(tmp), args=args, extra_env=plain) as system:
             gauge = Gauge.of_supervisor(system.proc.pid, Path(tmp))
             config = LoadConfig(
                 system.url("gateway"),

@@ -34,15 +34,31 @@ def measured_per_declaration(previous: Path) -> tuple[int | None, int | None]:
     return (round(broker) if broker else None), (round(disk) if disk else None)
 
 
-def warnings(declarations: int, previous: Path, data_dir: Path) -> list[str]:
-    """A line for each of broker memory and disk that the planned run would not fit in."""
+def warnings(
+    declarations: int,
+    previous: Path,
+    data_dir: Path,
+    *,
+    rate: float | None = None,
+    generation_s: float = 0.0,
+    retention_s: float = 0.0,
+) -> list[str]:
+    """A line for each of broker memory and disk that the planned run would not fit in,
+    counting only what the broker and databases keep at once when their bounds are known."""
     broker, disk = measured_per_declaration(previous)
+    broker_keeps, disk_keeps = (
+        fit.kept_at_once(rate, generation_s=generation_s, retention_s=retention_s)
+        if rate
+        else (None, None)
+    )
     needs = fit.needs(
         declarations,
         broker_per_declaration=broker,
         disk_per_declaration=disk,
         free_memory=fit.free_memory(),
         free_disk=fit.free_disk(data_dir),
+        broker_keeps=broker_keeps,
+        disk_keeps=disk_keeps,
     )
     return [n.warning(declarations) for n in needs if not n.fits]
 

@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas.topics import AGENCIES, STATUS, commands, events
 from services.common.bus import connection_options, make_reader
+from services.common.generations import Follower, base_of, layout
 from services.common.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,28 +41,23 @@ class StatusListener:
         self.bootstrap = bootstrap
         self.on_status = on_status
         self.consumer: AIOKafkaConsumer | None = None
+        self.follower: Follower | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Assign every partition at its end offset; returns once positioned."""
+        """Follow every partition (of every topic generation) from its end; returns once
+        positioned. A generation that appears later is read from its start."""
         self.consumer = make_reader(kafka_settings(self.bootstrap), fetch_max_wait_ms=20)
         await self.consumer.start()
-        await self.consumer.topics()
-        parts = [
-            TopicPartition(STATUS, p)
-            for p in sorted(self.consumer.partitions_for_topic(STATUS) or ())
-        ]
-        if not parts:
+        self.follower = Follower(self.consumer, [STATUS])
+        if not await self.follower.start():
             raise RuntimeError(f"topic {STATUS} not found at {self.bootstrap}")
-        self.consumer.assign(parts)
-        await self.consumer.seek_to_end(*parts)
-        for tp in parts:
-            await self.consumer.position(tp)
         self._task = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
-        assert self.consumer is not None
+        assert self.consumer is not None and self.follower is not None
         while True:
+            await self.follower.refresh()
             batches = await self.consumer.getmany(timeout_ms=100, max_records=5000)
             for records in batches.values():
                 for record in records:
@@ -104,29 +100,43 @@ class LagSampler:
         self.ends: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
-        for group, topics in self.groups.items():
+        for group in self.groups:
             reader = AIOKafkaConsumer(
                 **connection_options(self.settings), group_id=group, enable_auto_commit=False
             )
             await reader.start()
             self.readers[group] = reader
-            await reader.topics()
-            for topic in topics:
-                self.parts[topic] = [
-                    TopicPartition(topic, p)
-                    for p in sorted(reader.partitions_for_topic(topic) or ())
-                ]
-        every = [tp for parts in self.parts.values() for tp in parts]
         self.ends = make_reader(self.settings, fetch_max_wait_ms=500, max_partition_fetch_bytes=1)
         await self.ends.start()
+        await self._discover()
+
+    async def _discover(self) -> None:
+        """The partitions of every generation of each topic now; new ones start at the end
+        the broker lists (at or before the true end)."""
+        assert self.ends is not None
+        names = await layout(self.ends)
+        parts: dict[str, list[TopicPartition]] = {}
+        for topics in self.groups.values():
+            for base in topics:
+                parts[base] = [
+                    TopicPartition(t, p)
+                    for t in sorted(n for n in names if base_of(n) == base)
+                    for p in sorted(names[t])
+                ]
+        every = [tp for group in parts.values() for tp in group]
+        known = {tp for group in self.parts.values() for tp in group}
+        self.parts = parts
+        if set(every) == known:
+            return
         self.ends.assign(every)
-        start = await self.ends.end_offsets(every)  # at or before each true end
+        start = await self.ends.end_offsets(every)
         for tp in every:
             self.ends.seek(tp, start[tp])
 
     async def _ends(self) -> dict[TopicPartition, int | None]:
         """Each partition's high watermark as last fetched; then skip the reader to it."""
         assert self.ends is not None
+        await self._discover()
         await self.ends.getmany(timeout_ms=0)  # what was fetched: not needed, only its marks
         marks = {tp: self.ends.highwater(tp) for parts in self.parts.values() for tp in parts}
         for tp, mark in marks.items():
@@ -135,19 +145,19 @@ class LagSampler:
         return marks
 
     async def sample(self) -> dict[str, int]:
-        """Lag of each topic for the group that consumes it."""
+        """Lag of each topic (all its generations) for the group that consumes it."""
         lag: dict[str, int] = {}
         marks = await self._ends()
         for group, topics in self.groups.items():
             reader = self.readers[group]
             for topic in topics:
                 parts = self.parts[topic]
-                listed = await reader.end_offsets(parts)
+                listed = await reader.end_offsets(parts) if parts else {}
                 total = 0
                 for tp in parts:
                     committed = await reader.committed(tp)
                     # A partition not fetched yet: the broker's own figure, at or before the end.
-                    end = max(marks[tp] or 0, listed[tp])
+                    end = max(marks.get(tp) or 0, listed[tp])
                     total += max(end - (committed if committed and committed >= 0 else 0), 0)
                 lag[topic] = total
         return lag

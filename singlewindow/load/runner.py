@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import secrets
 import time
 from collections.abc import Callable
@@ -21,6 +22,10 @@ from singlewindow.resources.gauge import Gauge
 
 TERMINAL = frozenset({"completed", "rejected", "failed", "cancelled"})
 EARLY_LIMIT = 100_000
+
+
+log = logging.getLogger(__name__)
+SAMPLE_TIMEOUT_S = 3.0
 
 
 @dataclass
@@ -244,11 +249,13 @@ class LoadRun:
             self.recorder.in_flight.append((t, len(self.tracks)))
             lag: dict[str, int] = {}
             if sampler:
+                # A sample that meets a topic generation being deleted is skipped, not waited
+                # out (a request to a gone topic retries until its timeout).
                 try:
-                    lag = await sampler.sample()
+                    lag = await asyncio.wait_for(sampler.sample(), timeout=SAMPLE_TIMEOUT_S)
                     self.recorder.lag.append({"t": round(t, 1), **lag})
-                except Exception:
-                    sampler = None
+                except Exception as exc:  # never let the measurement stop the run
+                    log.info("consumer lag not sampled at %.0fs (%r); next tick", t, exc)
             if self.on_tick:
                 self.on_tick(
                     {

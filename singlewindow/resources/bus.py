@@ -10,6 +10,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from services.common.bus import make_reader
+from services.common.generations import base_of, layout
 from services.common.settings import Settings
 
 Offsets = dict[TopicPartition, int]
@@ -40,8 +41,8 @@ async def end_offsets(bootstrap: str, prefix: str = PREFIX) -> Offsets:
 
 
 async def _partitions(reader: AIOKafkaConsumer, prefix: str) -> list[TopicPartition]:
-    topics = [t for t in await reader.topics() if t.startswith(prefix)]
-    return [TopicPartition(t, p) for t in topics for p in reader.partitions_for_topic(t) or ()]
+    topics = {t: parts for t, parts in (await layout(reader)).items() if t.startswith(prefix)}
+    return [TopicPartition(t, p) for t, parts in sorted(topics.items()) for p in sorted(parts)]
 
 
 def _size(record: ConsumerRecord[bytes, bytes]) -> int:
@@ -103,11 +104,12 @@ async def traffic(
                     reader.pause(tp)
     finally:
         await reader.stop()
-    out = {tp.topic: Traffic(0, 0) for tp in parts}
+    # A topic's generations count as the topic (a deleted one's records are not counted).
+    out = {base_of(tp.topic): Traffic(0, 0) for tp in parts}
     for (topic, second), (count, size) in counted.items():
         if not partial or second < t_to:
-            out[topic].records += count
-            out[topic].bytes += size
+            out[base_of(topic)].records += count
+            out[base_of(topic)].bytes += size
     return out, t_to
 
 

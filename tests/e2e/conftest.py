@@ -71,9 +71,12 @@ class System(Spawned):
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     data_dir = tmp_path_factory.mktemp("system")
     # Short deadlines so re-sent commands heal a killed agency within the tests' patience.
-    extra = {"SW_STEP_DEADLINE_S": "2", "SW_STEP_MAX_ATTEMPTS": "10"}
+    # Topics turn every 60 s (rather than `up`'s 120 s): the suite runs across many turns.
+    extra = {"SW_STEP_DEADLINE_S": "2", "SW_STEP_MAX_ATTEMPTS": "10", "SW_TOPIC_GENERATION_S": "60"}
     with spawn_system(data_dir, extra_env=extra) as spawned:
-        yield System(spawned.proc, spawned.port_base, spawned.broker, data_dir)
+        yield System(
+            spawned.proc, spawned.port_base, spawned.broker, data_dir, spawned.generation_s
+        )
 
 
 @pytest.fixture(autouse=True)

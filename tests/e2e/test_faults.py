@@ -22,12 +22,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from schemas.envelope import new_envelope
 from schemas.messages import CloseDeclaration
 from schemas.samples import sample_declaration
 from schemas.topics import commands
+from services.common.generations import partitions_of
 from singlewindow.spawn import Spawned, spawn_system
 from tests.e2e.steady_load import (
     Audit,
@@ -144,8 +145,7 @@ def _lag(system: Spawned, topic: str) -> int:
         )
         await reader.start()  # never subscribes: the group's assignment is untouched
         try:
-            await reader.topics()
-            parts = [TopicPartition(topic, p) for p in reader.partitions_for_topic(topic) or ()]
+            parts = await partitions_of(reader, topic)  # all its generations
             ends = await reader.end_offsets(parts)
             total = 0
             for tp in parts:
@@ -261,7 +261,7 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
-def _poison(marker: str, n: int) -> list[tuple[str, bytes | None, bytes]]:
+def _poison(topic: str, marker: str, n: int) -> list[tuple[str, bytes | None, bytes]]:
     """n of each kind of unreadable command for customs."""
     good = new_envelope(CloseDeclaration(), declaration_id=f"poison-{marker}", source="test")
     wrong_version = {**good.model_dump(mode="json"), "schema_version": 99}
@@ -277,7 +277,7 @@ def _poison(marker: str, n: int) -> list[tuple[str, bytes | None, bytes]]:
             json.dumps(unknown).encode(),
             json.dumps(invalid).encode(),
         ):
-            out.append((commands("customs"), key, value))
+            out.append((topic, key, value))
     return out
 
 
@@ -288,7 +288,11 @@ def test_a_flood_of_poison_is_dead_lettered_by_kind_and_the_consumer_neither_sto
     kinds = ("unparseable", "wrong_version", "unknown_type", "invalid")
     before = {k: _metric(faulty, "customs", f'sw_dead_letters_total{{kind="{k}"}}') for k in kinds}
     rounds = 40  # 200 poison messages, interleaved with real declarations
-    asyncio.run(_produce(faulty.broker, _poison(uuid.uuid4().hex, rounds)))
+    asyncio.run(
+        _produce(
+            faulty.broker, _poison(faulty.topic(commands("customs")), uuid.uuid4().hex, rounds)
+        )
+    )
     ids = _submit(faulty, api_key, 20)
     wait_for(
         lambda: all(

@@ -51,7 +51,9 @@ def system(postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -
     }
     spec = ",".join(f"{s}={n}" for s, n in REPLICAS.items())
     with spawn_system(data_dir, extra_env=extra, args=("--replicas", spec)) as spawned:
-        yield System(spawned.proc, spawned.port_base, spawned.broker, data_dir)
+        yield System(
+            spawned.proc, spawned.port_base, spawned.broker, data_dir, spawned.generation_s
+        )
 
 
 def _urls(system: System, service: str) -> list[str]:

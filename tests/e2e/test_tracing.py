@@ -89,7 +89,9 @@ def traced(collector: Collector, tmp_path_factory: pytest.TempPathFactory) -> It
     extra = {"SW_OTEL_ENDPOINT": endpoint, "OTEL_BSP_SCHEDULE_DELAY": "200"}
     data_dir = tmp_path_factory.mktemp("traced")
     with spawn_system(data_dir, extra_env=extra) as spawned:
-        yield System(spawned.proc, spawned.port_base, spawned.broker, data_dir)
+        yield System(
+            spawned.proc, spawned.port_base, spawned.broker, data_dir, spawned.generation_s
+        )
 
 
 def test_one_declaration_is_one_trace_across_http_and_every_kafka_hop(

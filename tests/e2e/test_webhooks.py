@@ -27,10 +27,11 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from schemas.samples import sample_declaration
 from schemas.topics import STATUS
+from services.common.generations import partitions_of
 from singlewindow.spawn import free_port_block, spawn_system
 from tests.e2e.conftest import System
 from tests.e2e.steady_load import new_enterprise
@@ -139,7 +140,9 @@ def _verify(secret: str, header: str, body: bytes, tolerance_s: int = 300) -> bo
 def hooks_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     data_dir = tmp_path_factory.mktemp("webhooks")
     with spawn_system(data_dir, extra_env=WEBHOOK_ENV) as spawned:
-        yield System(spawned.proc, spawned.port_base, spawned.broker, data_dir)
+        yield System(
+            spawned.proc, spawned.port_base, spawned.broker, data_dir, spawned.generation_s
+        )
 
 
 @pytest.fixture(scope="module")
@@ -444,17 +447,15 @@ def test_hardening_mode_delivers_some_events_twice_and_some_out_of_order(
     assert all(sorted(arrived[d]) == sorted(made[d]) for d in ids)
 
 
-async def _send_again(bootstrap: str, declaration_id: str) -> int:
+async def _send_again(system: System, declaration_id: str) -> int:
     """Produce every status message of a declaration onto the status topic again, unchanged."""
+    bootstrap = system.broker
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
     )
     await consumer.start()
     try:
-        await consumer.topics()
-        partitions = [
-            TopicPartition(STATUS, p) for p in consumer.partitions_for_topic(STATUS) or ()
-        ]
+        partitions = await partitions_of(consumer, STATUS)
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
@@ -468,7 +469,7 @@ async def _send_again(bootstrap: str, declaration_id: str) -> int:
     await producer.start()
     try:
         for key, value in copies:
-            await producer.send_and_wait(STATUS, value, key=key)
+            await producer.send_and_wait(system.topic(STATUS), value, key=key)
     finally:
         await producer.stop()
     return len(copies)
@@ -492,7 +493,7 @@ def test_a_status_message_delivered_again_makes_no_second_webhook(
             what="the first deliveries",
         )
         # The topic holds one record per status change, and gets each again.
-        assert asyncio.run(_send_again(hooks_system.broker, declaration_id)) == len(made)
+        assert asyncio.run(_send_again(hooks_system, declaration_id)) == len(made)
         after = _submit(client)  # written to the topic after the copies
         hooks_system.wait_terminal(client, after)
         later = {"declaration_id": after, "endpoint_id": endpoint["id"]}

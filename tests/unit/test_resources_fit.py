@@ -6,7 +6,12 @@ import json
 from pathlib import Path
 
 from singlewindow.load.costs import bucket_for, measured_per_declaration, warnings
-from singlewindow.resources.fit import ASSUMED_BROKER_BYTES, ASSUMED_DISK_BYTES, needs
+from singlewindow.resources.fit import (
+    ASSUMED_BROKER_BYTES,
+    ASSUMED_DISK_BYTES,
+    kept_at_once,
+    needs,
+)
 
 
 def test_a_run_that_fits_gives_no_warning() -> None:
@@ -77,3 +82,34 @@ def test_a_long_run_keeps_about_120_points_of_series() -> None:
     assert bucket_for(20) == 1 and bucket_for(600) == 1
     assert bucket_for(7200) == 60  # two hours: a point a minute
     assert bucket_for(601) == 6
+
+
+def test_generations_and_retention_bound_what_a_long_run_needs() -> None:
+    # 240/s for two hours: 1,728,000 declarations. Generations of 120 s keep at most
+    # 240 × 2.5 × 120 = 72,000 of them in the broker; 5 minutes of retention keeps
+    # 240 × (300 + 120) = 100,800 in the databases.
+    broker, disk = kept_at_once(240, generation_s=120, retention_s=300)
+    assert (broker, disk) == (72_000, 100_800)
+    [memory, space] = needs(
+        1_728_000,
+        broker_per_declaration=15_000,
+        disk_per_declaration=50_000,
+        free_memory=24 * 10**9,
+        free_disk=70 * 10**9,
+        broker_keeps=broker,
+        disk_keeps=disk,
+    )
+    assert memory.need_bytes == 72_000 * 15_000 and memory.fits
+    assert space.need_bytes == 100_800 * 50_000 and space.fits
+    # Unbounded (a real Kafka's retention is not known here, or none set): all of them.
+    assert kept_at_once(240, generation_s=0, retention_s=0) == (None, None)
+    tight = needs(
+        1_728_000,
+        broker_per_declaration=15_000,
+        disk_per_declaration=50_000,
+        free_memory=10**9,
+        free_disk=10**9,
+        broker_keeps=broker,
+        disk_keeps=disk,
+    )
+    assert "72,000 of 1,728,000 declarations kept at once × 15.0 KB" in tight[0].warning(1_728_000)

@@ -117,6 +117,19 @@ class Reader:
 
     topic: Topic
     at: int = 0
+    assigned: frozenset[TopicPartition] = frozenset()
+
+    @property
+    def _client(self) -> Any:  # the all-topics metadata the generations' Follower asks for
+        cluster = SimpleNamespace(topics=lambda: {STATUS}, partitions_for_topic=lambda _name: {0})
+
+        async def fetch_all_metadata() -> Any:
+            return cluster
+
+        return SimpleNamespace(fetch_all_metadata=fetch_all_metadata)
+
+    def assignment(self) -> frozenset[TopicPartition]:
+        return self.assigned
 
     async def start(self) -> None:
         self.topic.opened += 1
@@ -130,8 +143,8 @@ class Reader:
     def partitions_for_topic(self, _name: str) -> set[int]:
         return {0}
 
-    def assign(self, _parts: list[TopicPartition]) -> None:
-        pass
+    def assign(self, parts: list[TopicPartition]) -> None:
+        self.assigned = frozenset(parts)
 
     async def seek_to_end(self, *_parts: TopicPartition) -> None:
         self.at = len(self.topic.values)
