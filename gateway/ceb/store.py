@@ -21,7 +21,7 @@ from sqlmodel import Field, SQLModel
 from gateway.ceb.codes import Kind
 from gateway.ceb.parse import Document
 from services.common.changes import Changes
-from services.common.rawsql import CHUNK, Driver, marks
+from services.common.rawsql import Driver, chunked, marks
 
 
 class CebDocument(SQLModel, table=True):
@@ -235,11 +235,9 @@ def purge_declarations(conn: Connection, declaration_ids: Sequence[str]) -> None
     """Remove the CEB rows of declarations past their retention (retention's hook): each list,
     the order, payment and waybill it named, a cancel or return filed on it, their receipts."""
     db = Driver(conn)
-    for i in range(0, len(declaration_ids), CHUNK):
-        chunk = list(declaration_ids[i : i + CHUNK])
+    for chunk, in_chunk in chunked(list(declaration_ids)):
         rows = db.rows(
-            "SELECT guid, message, body FROM ceb_documents WHERE declaration_id IN "
-            f"({marks(len(chunk))})",
+            f"SELECT guid, message, body FROM ceb_documents WHERE declaration_id IN ({in_chunk})",
             chunk,
         )
         keys = [
@@ -256,7 +254,7 @@ def purge_declarations(conn: Connection, declaration_ids: Sequence[str]) -> None
                     f"SELECT guid FROM ceb_documents WHERE doc_key IN ({marks(len(keys))})", keys
                 )
             ]
-        db.run(f"DELETE FROM ceb_receipts WHERE declaration_id IN ({marks(len(chunk))})", chunk)
+        db.run(f"DELETE FROM ceb_receipts WHERE declaration_id IN ({in_chunk})", chunk)
         if guids:
             db.run(f"DELETE FROM ceb_receipts WHERE ori_guid IN ({marks(len(guids))})", guids)
             db.run(f"DELETE FROM ceb_documents WHERE guid IN ({marks(len(guids))})", guids)

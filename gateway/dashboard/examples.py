@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-USCC: Final = "91350100M000100Y43"  # domain.md §2.5: passes both check characters
-DECLARANT: Final = {"uscc": USCC, "name": "Fuzhou Demo Trading Co."}
+from schemas.samples import DEMO_DECLARANT, sample_declaration
 
 
 def _item(
@@ -27,7 +26,7 @@ def _declaration(
     return {
         "direction": direction,
         "trade_mode": mode,
-        "declarant": dict(DECLARANT),
+        "declarant": dict(DEMO_DECLARANT),
         "counterparty_country": country,
         "currency": currency,
         "items": list(items),
@@ -36,13 +35,7 @@ def _declaration(
 
 # Keyed by trade mode, in the order the composer shows them.
 EXAMPLES: Final[dict[str, dict[str, Any]]] = {
-    "0110": _declaration(
-        "export",
-        "0110",
-        "DEU",
-        "USD",
-        _item("8517130000", "smartphones", "100", "台", "120.00", "CHN"),
-    ),
+    "0110": sample_declaration("export", "0110"),  # the sample the API documents
     "9610": _declaration(
         "export",
         "9610",

@@ -19,7 +19,7 @@ from gateway.saga import PendingStep, Saga
 from schemas.envelope import Envelope
 from schemas.messages import DeclarationSubmitted, FileDeclaration, ValueLine
 from schemas.trade import DeclarationData, Scenario
-from services.common.rawsql import CHUNK, Driver, marks
+from services.common.rawsql import Driver, chunked
 
 SUBMITTED: Final = DeclarationSubmitted.TYPE
 DECLARATION, LINES = "declaration", "lines"
@@ -96,11 +96,10 @@ def filings(conn: Connection, declaration_ids: Iterable[str]) -> dict[str, Decla
     db = Driver(conn)
     wanted = list(dict.fromkeys(declaration_ids))
     found: dict[str, DeclarationData] = {}
-    for i in range(0, len(wanted), CHUNK):
-        chunk = wanted[i : i + CHUNK]
+    for chunk, in_chunk in chunked(wanted):
         sql = (
             "SELECT declaration_id, envelope FROM journal WHERE type = ? "
-            f"AND declaration_id IN ({marks(len(chunk))})"
+            f"AND declaration_id IN ({in_chunk})"
         )
         for declaration_id, raw in db.rows(sql, [SUBMITTED, *chunk]):
             submitted = Envelope.model_validate_json(bytes(raw)).payload

@@ -32,7 +32,7 @@ from gateway.webhooks.rules import Subscriber, event_body, event_type, hardening
 from schemas.envelope import Envelope
 from schemas.ids import uuid7
 from schemas.messages import StatusChanged
-from services.common.rawsql import CHUNK, Driver, marks
+from services.common.rawsql import CHUNK, Driver, chunked, marks
 
 
 class WebhookEndpoint(SQLModel, table=True):
@@ -311,9 +311,8 @@ def _queue(
     db = Driver(conn)
     seen: set[str] = set()
     ids = [item.id for item, _ in items]
-    for i in range(0, len(ids), CHUNK):
-        chunk = ids[i : i + CHUNK]
-        sql = f"SELECT id FROM webhook_events WHERE id IN ({marks(len(chunk))})"
+    for chunk, in_chunk in chunked(ids):
+        sql = f"SELECT id FROM webhook_events WHERE id IN ({in_chunk})"
         seen.update(row[0] for row in db.rows(sql, chunk))
     events: list[tuple[Any, ...]] = []
     deliveries: list[tuple[Any, ...]] = []
@@ -460,9 +459,8 @@ def record_attempts(
     db = Driver(conn)
     ids = [due.delivery_id for due, _, _ in outcomes]
     present: set[str] = set()
-    for i in range(0, len(ids), CHUNK):
-        chunk = ids[i : i + CHUNK]
-        sql = f"SELECT id FROM webhook_deliveries WHERE id IN ({marks(len(chunk))})"
+    for chunk, in_chunk in chunked(ids):
+        sql = f"SELECT id FROM webhook_deliveries WHERE id IN ({in_chunk})"
         present.update(row[0] for row in db.rows(sql, chunk))
     now = time.time()
     statuses: list[str | None] = []
@@ -584,9 +582,7 @@ def purge_declarations(conn: Connection, declaration_ids: Sequence[str]) -> None
     """Remove the events, deliveries and attempts of declarations past their retention."""
     db = Driver(conn)
     ids = list(declaration_ids)
-    for i in range(0, len(ids), CHUNK):
-        chunk = ids[i : i + CHUNK]
-        in_chunk = marks(len(chunk))
+    for chunk, in_chunk in chunked(ids):
         events = f"SELECT id FROM webhook_events WHERE declaration_id IN ({in_chunk})"
         deliveries = f"SELECT id FROM webhook_deliveries WHERE event_id IN ({events})"
         db.run(f"DELETE FROM webhook_attempts WHERE delivery_id IN ({deliveries})", chunk)
