@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -24,6 +23,7 @@ from services.common.generations import Gate
 from services.common.handling import Processor
 from services.common.metrics import Metrics
 from services.common.relay import OutboxRelay
+from services.common.tasks import cancel
 
 if TYPE_CHECKING:  # the runtime builds its loops from this module
     from services.common.runtime import Runtime
@@ -112,10 +112,7 @@ class ConsumerLoop:
 
     async def stop(self) -> None:
         """Stop consuming; what was not committed is consumed again by whoever comes next."""
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel(self._task)
 
     async def _run(self) -> None:
         retry_delay = 0.1

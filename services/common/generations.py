@@ -24,6 +24,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from schemas.topics import AGENCIES, CEB_RECEIPTS_GROUP, STATUS, commands, events, rotated
+from services.common.tasks import cancel
 
 log = logging.getLogger(__name__)
 
@@ -201,10 +202,7 @@ class Rotator:
 
     async def stop(self) -> None:
         """Stop turning."""
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel(self._task)
 
     async def _run(self) -> None:
         period = self.generations.period_s

@@ -18,6 +18,7 @@ from services.common.doorbell import Ringer
 from services.common.framing import FRAMED_TOPICS, Record, records_of
 from services.common.generations import Generations
 from services.common.metrics import Metrics
+from services.common.tasks import cancel
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +86,7 @@ class OutboxRelay:
 
     async def stop(self) -> None:
         """Publish what is pending, delete what was sent, then stop."""
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel(self._task)
         with contextlib.suppress(Exception):
             if self._pending:
                 rows, self._pending = self._pending, []
