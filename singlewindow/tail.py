@@ -21,7 +21,7 @@ from rich.text import Text
 
 from schemas.topics import AGENCIES, STATUS, commands, events
 from services.common.bus import make_reader
-from services.common.generations import Follower
+from services.common.generations import Follower, base_of
 from services.common.settings import Settings
 from singlewindow.loop import run as run_loop
 
@@ -183,13 +183,10 @@ def line_of(seen: Seen) -> Text:
         line.append(f"{seen.topic}[{seen.partition}]@{seen.offset} {seen.error}", style="red")
         return line
     env = seen.envelope
-    agency = seen.topic.split(".")[1] if seen.topic != STATUS else ""
+    topic = base_of(seen.topic)  # a generation's records are its topic's
+    agency = topic.split(".")[1] if topic != STATUS else ""
     where = (
-        "status"
-        if not agency
-        else f"→ {agency}"
-        if seen.topic == commands(agency)
-        else f"← {agency}"
+        "status" if not agency else f"→ {agency}" if topic == commands(agency) else f"← {agency}"
     )
     line.append(str(env.get("occurred_at", ""))[11:23].ljust(13), style="dim")
     line.append(where.ljust(13), style=STYLES.get(agency, "bold"))

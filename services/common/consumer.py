@@ -19,7 +19,7 @@ from schemas.envelope import DecodeError, Envelope, decode, now
 from services.common.bus import make_consumer
 from services.common.doorbell import Listener
 from services.common.framing import FrameError, unframe
-from services.common.generations import Gate
+from services.common.generations import Gate, base_of
 from services.common.handling import Processor
 from services.common.metrics import Metrics
 from services.common.relay import OutboxRelay
@@ -202,12 +202,18 @@ class ConsumerLoop:
         """
         gauge = self.processor.metrics.consumer_lag
         gauge.clear()
+        # A topic's generations (services/common/generations.py) count as the topic: one
+        # series per topic and partition, whatever the generation.
+        lag: dict[tuple[str, int], int] = {}
         for tp in sorted(self.consumer.assignment()):
             highwater = self.consumer.highwater(tp)
             position = self._position(tp)
             if highwater is None or position is None:
                 continue
-            gauge.labels(tp.topic, str(tp.partition)).set(max(0, highwater - position))
+            slot = (base_of(tp.topic), tp.partition)
+            lag[slot] = lag.get(slot, 0) + max(0, highwater - position)
+        for (topic, partition), behind in lag.items():
+            gauge.labels(topic, str(partition)).set(behind)
 
     def _position(self, tp: TopicPartition) -> int | None:
         """The next offset this consumer will read, without asking the broker."""
@@ -254,8 +260,9 @@ def read_batch(
                     continue
                 envelopes.append(envelope)
                 received[envelope.id] = value
-        metrics.records_consumed_of(tp.topic).inc(len(records))
-        metrics.envelopes_consumed_of(tp.topic).inc(carried)
+        topic = base_of(tp.topic)  # one series a topic, whatever its generation
+        metrics.records_consumed_of(topic).inc(len(records))
+        metrics.envelopes_consumed_of(topic).inc(carried)
     return envelopes, dead, received
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -16,7 +17,7 @@ from services.common.database import Database
 from services.common.db import Outbox
 from services.common.doorbell import Ringer
 from services.common.framing import FRAMED_TOPICS, Record, records_of
-from services.common.generations import Generations
+from services.common.generations import Generations, base_of
 from services.common.metrics import Metrics
 from services.common.tasks import cancel
 
@@ -137,6 +138,9 @@ class OutboxRelay:
         if gens.on and self.prepare is not None and gens.current(now) != self._generation:
             await self.prepare(gens.current(now))
             self._generation = gens.current(now)
+        if gens.on and any(base_of(r.topic) != r.topic for r in rows):
+            # A row named after a generation (a dead letter replayed): its topic's live one.
+            rows = [dataclasses.replace(r, topic=base_of(r.topic)) for r in rows]
         live = {t: gens.live(t, now) for t in {r.topic for r in rows}}
         framed = {t for t in live if t in FRAMED_TOPICS}
         partitions = {t: sorted(await self.producer.partitions_for(live[t])) for t in framed}
