@@ -12,6 +12,7 @@ from schemas.ids import uuid7
 from schemas.topics import DEADLETTER
 from services.common.bus import make_reader
 from services.common.changes import OutRow
+from services.common.generations import base_of
 from services.common.settings import Settings
 
 
@@ -97,5 +98,6 @@ async def read_letters(
 
 def replay_row(letter: DeadLetter) -> OutRow:
     """The outbox row that sends a letter's original message back to the topic it was consumed
-    from, under its key (an empty key for a message that had none)."""
-    return OutRow(uuid7(), letter.topic, letter.key or "", original_bytes(letter))
+    from, under its key (an empty key for a message that had none). A letter consumed from a
+    topic generation goes back to its base topic: the relay writes it to the live generation."""
+    return OutRow(uuid7(), base_of(letter.topic), letter.key or "", original_bytes(letter))

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from schemas.topics import AGENCIES, CEB_RECEIPTS_GROUP, STATUS, commands, events, rotated
@@ -81,6 +82,18 @@ def pattern(bases: Iterable[str]) -> str:
     """A subscription pattern matching these topics and all their generations."""
     names = "|".join(re.escape(b) for b in sorted(set(bases)))
     return rf"^({names})(\.g\d+)?$"
+
+
+def forget_old(client: AIOKafkaClient, generations: Generations, gen: int) -> None:
+    """Stop a client asking about generations before `gen - 1`. A producer keeps every topic it
+    wrote to in each metadata refresh; a deleted generation would stay there for good, an error
+    logged at every refresh and a topic set that grows a period at a time."""
+    if not generations.on:
+        return
+    tracked = set(client._topics)  # aiokafka has no public getter for the tracked set
+    kept = {t for t in tracked if parse(t)[1] < 0 or parse(t)[1] >= gen - 1}
+    if kept and kept != tracked:  # an empty set would mean "every topic" to aiokafka
+        client.set_topics(kept)
 
 
 def held(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -17,7 +16,7 @@ from services.common.database import Database
 from services.common.db import Outbox
 from services.common.doorbell import Ringer
 from services.common.framing import FRAMED_TOPICS, Record, records_of
-from services.common.generations import Generations, base_of
+from services.common.generations import Generations, forget_old
 from services.common.metrics import Metrics
 from services.common.tasks import cancel
 
@@ -135,12 +134,11 @@ class OutboxRelay:
         """The records that carry these rows (see `records_of`), on the live generation."""
         gens = self.generations
         now = time.time()
-        if gens.on and self.prepare is not None and gens.current(now) != self._generation:
-            await self.prepare(gens.current(now))
+        if gens.on and gens.current(now) != self._generation:
+            if self.prepare is not None:
+                await self.prepare(gens.current(now))
             self._generation = gens.current(now)
-        if gens.on and any(base_of(r.topic) != r.topic for r in rows):
-            # A row named after a generation (a dead letter replayed): its topic's live one.
-            rows = [dataclasses.replace(r, topic=base_of(r.topic)) for r in rows]
+            forget_old(self.producer.client, gens, self._generation)
         live = {t: gens.live(t, now) for t in {r.topic for r in rows}}
         framed = {t for t in live if t in FRAMED_TOPICS}
         partitions = {t: sorted(await self.producer.partitions_for(live[t])) for t in framed}

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 
 from aiokafka import TopicPartition
+from aiokafka.client import AIOKafkaClient
 
 from schemas.topics import DEADLETTER, STATUS, commands, events, rotated
-from services.common.generations import Generations, held, parse, pattern, readers
+from services.common.generations import Generations, forget_old, held, parse, pattern, readers
 
 
 def test_off_keeps_the_plain_names() -> None:
@@ -69,3 +70,28 @@ def test_who_must_read_a_generation_before_it_goes() -> None:
     assert readers(events("forex"), group_of) == ("sw-gateway",)
     assert readers(STATUS, group_of) == ("sw-gateway-ceb",)
     assert readers(DEADLETTER, group_of) == ()
+
+
+async def test_a_client_forgets_generations_older_than_the_one_before() -> None:
+    # Worked example, period 60 s, now in generation 100: the producer had written to
+    # generations 97..100 and to the plain dead-letter topic; 97 and 98 are gone from the
+    # broker, 99 may still take a late send, 100 is live.
+    gens = Generations(60)
+    client = AIOKafkaClient(bootstrap_servers="127.0.0.1:9")
+    names = [gens.name("sw.events.customs", g) for g in (97, 98, 99, 100)]
+    client.set_topics([*names, DEADLETTER])
+    forget_old(client, gens, 100)
+    assert client._topics == {names[2], names[3], DEADLETTER}
+    forget_old(client, gens, 100)  # nothing more to forget: the set stays as it is
+    assert client._topics == {names[2], names[3], DEADLETTER}
+
+
+async def test_a_client_keeps_its_topics_with_generations_off_or_nothing_newer() -> None:
+    client = AIOKafkaClient(bootstrap_servers="127.0.0.1:9")
+    client.set_topics(["sw.events.customs"])
+    forget_old(client, Generations(0), 100)
+    assert client._topics == {"sw.events.customs"}
+    stale = Generations(60).name("sw.events.customs", 3)
+    client.set_topics([stale])
+    forget_old(client, Generations(60), 100)  # an empty set would ask for every topic
+    assert client._topics == {stale}
