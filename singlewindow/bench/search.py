@@ -150,7 +150,7 @@ def best(trials: list[Measured]) -> Measured:
 
 def bus_of_step(bootstrap: str, m: Measured) -> dict[str, Any]:
     """Records and bytes a declaration each topic took during a step (read back now)."""
-    moved, _ = run_loop(traffic(bootstrap, m.start, m.began_at, m.ended_at, budget_s=120))
+    moved, _, _ = run_loop(traffic(bootstrap, m.start, m.began_at, m.ended_at, budget_s=120))
     return bus_per_declaration(moved, m.trial.completed)
 
 

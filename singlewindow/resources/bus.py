@@ -58,12 +58,14 @@ async def traffic(
     t_to: float,
     budget_s: float = 60.0,
     prefix: str = PREFIX,
-) -> tuple[dict[str, Traffic], float]:
+) -> tuple[dict[str, Traffic], float, float]:
     """Records and bytes (key + value + headers) each topic took from `t_from` to `t_to`.
 
     Reads every partition from `start` (at or before where the window begins) and counts the
     records whose timestamp falls in the window (epoch seconds). Returns the figures and the
-    time they cover up to: `t_to`, or earlier when `budget_s` ran out first.
+    window they cover: from `t_from`, or later when a topic generation was deleted during the
+    window (its records are gone; the count starts where the oldest one left begins), to
+    `t_to`, or earlier when `budget_s` ran out first.
     """
     counted: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0])  # (topic, s)
     reader = make_reader(Settings(kafka_bootstrap=bootstrap), max_partition_fetch_bytes=4 << 20)
@@ -104,13 +106,25 @@ async def traffic(
                     reader.pause(tp)
     finally:
         await reader.stop()
-    # A topic's generations count as the topic (a deleted one's records are not counted).
+    t_from = max(t_from, _whole_from(start, parts, counted))
+    # A topic's generations count as the topic.
     out = {base_of(tp.topic): Traffic(0, 0) for tp in parts}
     for (topic, second), (count, size) in counted.items():
-        if not partial or second < t_to:
+        if second >= t_from and (not partial or second < t_to):
             out[base_of(topic)].records += count
             out[base_of(topic)].bytes += size
-    return out, t_to
+    return out, t_from, t_to
+
+
+def _whole_from(
+    start: Offsets, parts: list[TopicPartition], counted: dict[tuple[str, int], list[int]]
+) -> float:
+    """The first whole second from which every topic's records are all still there: for a topic
+    that had a generation deleted since `start`, the first second of what is left of it."""
+    now = {tp.topic for tp in parts}
+    lost = {base_of(tp.topic) for tp in start if tp.topic not in now}
+    firsts = [min((s for (t, s) in counted if base_of(t) == base), default=0) for base in lost]
+    return float(max(firsts, default=0))
 
 
 def bus_per_declaration(

@@ -44,8 +44,9 @@ class Watch:
     ) -> dict[str, Any]:
         """CPU a declaration per process, memory and disk before and after, bus bytes.
 
-        Reading the bus back takes at most `read_budget_s`; if that covers only the run's start,
-        the bytes are divided by the declarations `sent_until` that time (epoch seconds).
+        Reading the bus back takes at most `read_budget_s`; if that covers only part of the run
+        (the budget ran out, or a topic generation was deleted during it), the bytes are divided
+        by the declarations sent in the part read (`sent_until`: sent before an epoch time).
         """
         out: dict[str, Any] = {"declarations": declarations}
         if self.gauge and self.first:
@@ -55,13 +56,20 @@ class Watch:
         if self.offsets:
             ended_at = time.time()
             try:
-                moved, covered = await traffic(
+                moved, since, until = await traffic(
                     self.bootstrap, self.offsets, self.began_at, ended_at, read_budget_s
                 )
             except Exception as exc:  # as above: figures beside the run, not the run
                 log.warning("cannot read what the run put on the bus: %s", exc)
             else:
-                partial = covered < ended_at and sent_until is not None
-                count = sent_until(covered) if partial and sent_until else declarations
-                out["bus"] = bus_per_declaration(moved, count, partial)
+                part = since > self.began_at or until < ended_at
+                if part and sent_until is None:
+                    log.warning("the bus was read for part of the run only; no figures a run")
+                else:
+                    count = (
+                        sent_until(until) - sent_until(since)
+                        if part and sent_until
+                        else declarations
+                    )
+                    out["bus"] = bus_per_declaration(moved, count, part)
         return out

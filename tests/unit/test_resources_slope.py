@@ -18,6 +18,13 @@ def test_a_straight_climb_has_its_slope_and_no_noise() -> None:
     assert t.band_per_min == 0 and t.verdict == "growing"
 
 
+def test_a_file_that_does_not_change_is_flat() -> None:
+    # A database nothing writes to: 4096 B at every sample, slope 0, no noise, flat.
+    t = trend([(0, 4096), (30, 4096), (60, 4096), (90, 4096)])
+    assert t is not None
+    assert t.slope_per_min == 0 and t.noise == 0 and t.verdict == "flat"
+
+
 def test_a_saw_around_a_level_is_flat() -> None:
     # Minutes 0..4: 10, 12, 10, 12, 10. Mean t = 2, mean y = 10.8;
     # Σ(t-2)(y-10.8) = (-2)(-0.8) + (-1)(1.2) + 0 + (1)(1.2) + (2)(-0.8) = 0, so the slope is 0.
