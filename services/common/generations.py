@@ -88,10 +88,14 @@ def forget_old(client: AIOKafkaClient, generations: Generations, gen: int) -> No
     """Stop a client asking about generations before `gen - 1`. A producer keeps every topic it
     wrote to in each metadata refresh; a deleted generation would stay there for good, an error
     logged at every refresh and a topic set that grows a period at a time."""
-    if not generations.on:
-        return
+    if generations.on:
+        forget(client, lambda t: parse(t)[1] < 0 or parse(t)[1] >= gen - 1)
+
+
+def forget(client: AIOKafkaClient, keep: Callable[[str], bool]) -> None:
+    """Stop a client tracking the topics `keep` refuses (see `forget_old`)."""
     tracked = set(client._topics)  # aiokafka has no public getter for the tracked set
-    kept = {t for t in tracked if parse(t)[1] < 0 or parse(t)[1] >= gen - 1}
+    kept = {t for t in tracked if keep(t)}
     if kept and kept != tracked:  # an empty set would mean "every topic" to aiokafka
         client.set_topics(kept)
 

@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas.topics import AGENCIES, STATUS, commands, events
 from services.common.bus import connection_options, make_reader
-from services.common.generations import Follower, base_of, layout
+from services.common.generations import Follower, base_of, forget, layout, parse
 from services.common.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -126,6 +126,8 @@ class LagSampler:
         every = [tp for group in parts.values() for tp in group]
         known = {tp for group in self.parts.values() for tp in group}
         self.parts = parts
+        for reader in self.readers.values():  # offset lookups add topics; deleted ones go
+            forget(reader._client, lambda t: t in names or parse(t)[1] < 0)
         if set(every) == known:
             return
         self.ends.assign(every)

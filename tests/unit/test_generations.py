@@ -8,7 +8,15 @@ from aiokafka import TopicPartition
 from aiokafka.client import AIOKafkaClient
 
 from schemas.topics import DEADLETTER, STATUS, commands, events, rotated
-from services.common.generations import Generations, forget_old, held, parse, pattern, readers
+from services.common.generations import (
+    Generations,
+    forget,
+    forget_old,
+    held,
+    parse,
+    pattern,
+    readers,
+)
 
 
 def test_off_keeps_the_plain_names() -> None:
@@ -95,3 +103,12 @@ async def test_a_client_keeps_its_topics_with_generations_off_or_nothing_newer()
     client.set_topics([stale])
     forget_old(client, Generations(60), 100)  # an empty set would ask for every topic
     assert client._topics == {stale}
+
+
+async def test_a_reader_forgets_the_topics_no_longer_on_the_broker() -> None:
+    # The load tool's lag readers: generation 7 was deleted, 8 is there, plain names stay.
+    client = AIOKafkaClient(bootstrap_servers="127.0.0.1:9")
+    client.set_topics(["sw.tax.commands.g7", "sw.tax.commands.g8", STATUS])
+    on_broker = {"sw.tax.commands.g8", "sw.tax.commands.g9"}
+    forget(client, lambda t: t in on_broker or parse(t)[1] < 0)
+    assert client._topics == {"sw.tax.commands.g8", STATUS}
